@@ -1,0 +1,50 @@
+/*
+ * execlogd configuration: built-in defaults, then a properties file
+ * (`-c FILE`, one `key = value` a line, `#` comments), then command-line
+ * flags (`--key=value` or `--key value`), each overriding the one before.
+ * Every `kafka.*` key is handed to librdkafka without the prefix, unchecked
+ * here (librdkafka checks it). Any other unknown key is an error, so that a
+ * typo never silently falls back to a default.
+ */
+#ifndef XL_API_CONFIG_H
+#define XL_API_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct st_xl_config_t {
+    char *listen;           /* host:port of the plain HTTP/1.1 + h2c listener */
+    char *data_dir;         /* RocksDB projections, audit ID reservations */
+    char *topic;            /* events topic */
+    char *dlq_topic;        /* dead-letter topic */
+    char *group_id;         /* projector consumer group */
+    int embedded_brokers;   /* embedded broker: brokers in the mock cluster */
+    int embedded_partitions;/* embedded broker: partitions of the topics */
+    int node_id;            /* ingest node ID, unique per ingest node (0..255) */
+    char *ack;              /* when writes are acknowledged: auto|projected|delivered */
+    int ack_timeout_ms;     /* bound on waiting for Kafka / the projection */
+    size_t max_body;        /* largest accepted request body (bytes) */
+    int sync_writes;        /* fsync each projector batch */
+    int log_level;
+    /* kafka.* settings, prefix stripped: kafka[2*i] = name, kafka[2*i+1] = value */
+    char **kafka;
+    size_t nkafka;
+} xl_config_t;
+
+/** @brief Fill cfg with the defaults. Release with xl_config_dispose. */
+void xl_config_init(xl_config_t *cfg);
+void xl_config_dispose(xl_config_t *cfg);
+
+/** @brief Set one key. @return 0, or -EINVAL with err naming the key and why. */
+int xl_config_set(xl_config_t *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/** @brief Read a properties file. @return 0, or negative with err ("FILE:LINE: ..."). */
+int xl_config_load_file(xl_config_t *cfg, const char *path, char *err, size_t errlen);
+
+/** @brief Value of kafka.<name>, or NULL. */
+const char *xl_config_kafka(const xl_config_t *cfg, const char *name);
+
+/** @brief Write the table of keys, defaults and meanings (for --help). */
+void xl_config_print_help(void *file);
+
+#endif

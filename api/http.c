@@ -1,0 +1,176 @@
+/*
+ * HTTP answer helpers (see http.h). Every answer sets Content-Length before
+ * h2o_send_inline (libh2o 2.2 needs it to avoid chunked HTTP/1.1 answers).
+ */
+#include "api/http.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *reason_phrase(int status)
+{
+    static const struct {
+        int status;
+        const char *phrase;
+    } table[] = {
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {409, "Conflict"},
+        {413, "Content Too Large"},
+        {415, "Unsupported Media Type"},
+        {422, "Unprocessable Content"},
+        {500, "Internal Server Error"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); ++i)
+        if (table[i].status == status)
+            return table[i].phrase;
+    return "Unknown";
+}
+
+static void send_body(h2o_req_t *req, int status, const char *type, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+    h2o_send_inline(req, body, len);
+}
+
+void xl_http_send_json(h2o_req_t *req, int status, const char *body, size_t len)
+{
+    send_body(req, status, "application/json", body, len);
+}
+
+void xl_http_send_json_obj(h2o_req_t *req, int status, json_t *obj)
+{
+    size_t len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+    char *body = h2o_mem_alloc_pool(&req->pool, len + 1);
+    json_dumpb(obj, body, len, JSON_COMPACT);
+    json_decref(obj);
+    send_body(req, status, "application/json", body, len);
+}
+
+json_t *xl_http_problem_new(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail)
+{
+    char type[128];
+    snprintf(type, sizeof(type), "urn:execlog:problem:%s", slug);
+    return json_pack("{s:s, s:s, s:i, s:s, s:s%}", "type", type, "title", title, "status", status, "detail", detail,
+                     "instance", req->path_normalized.base, req->path_normalized.len);
+}
+
+void xl_http_send_problem_obj(h2o_req_t *req, json_t *problem)
+{
+    int status = (int)json_integer_value(json_object_get(problem, "status"));
+    size_t len = json_dumpb(problem, NULL, 0, JSON_COMPACT);
+    char *body = h2o_mem_alloc_pool(&req->pool, len + 1);
+    json_dumpb(problem, body, len, JSON_COMPACT);
+    json_decref(problem);
+    send_body(req, status, "application/problem+json", body, len);
+}
+
+void xl_http_send_problem(h2o_req_t *req, int status, const char *slug, const char *title, json_t *extra,
+                          const char *detail_fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+    va_end(ap);
+    json_t *problem = xl_http_problem_new(req, status, slug, title, detail);
+    if (extra != NULL) {
+        json_object_update(problem, extra);
+        json_decref(extra);
+    }
+    xl_http_send_problem_obj(req, problem);
+}
+
+void xl_http_add_header(h2o_req_t *req, const h2o_token_t *token, const char *value)
+{
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, v.base, v.len);
+}
+
+int xl_http_parse_id(const char *s, size_t len, int64_t max, int64_t *out)
+{
+    if (len == 0 || len > 19)
+        return -EINVAL;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; ++i) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        if (v > (max - (s[i] - '0')) / 10)
+            return -EINVAL;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v <= 0)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static h2o_iovec_t percent_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
+{
+    char *out = h2o_mem_alloc_pool(pool, len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; ++i) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+            out[n++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[n++] = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    out[n] = '\0';
+    return h2o_iovec_init(out, n);
+}
+
+int xl_http_query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nlen = strlen(name);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *kend = eq ? eq : stop;
+        if ((size_t)(kend - p) == nlen && memcmp(p, name, nlen) == 0) {
+            const char *v = eq ? eq + 1 : stop;
+            *value = percent_decode(&req->pool, v, (size_t)(stop - v));
+            return 1;
+        }
+        p = stop + 1;
+    }
+    return 0;
+}
+
+int64_t xl_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,51 @@
+/*
+ * Small HTTP helpers shared by the read API (api/) and the write API
+ * (ingest/): JSON and RFC 9457 problem+json answers, path and query parsing.
+ * Everything is allocated from req->pool; nothing here frees or blocks.
+ * A helper that sends the answer says so in its name (..._send_...).
+ */
+#ifndef XL_API_HTTP_H
+#define XL_API_HTTP_H
+
+#include <h2o.h>
+#include <jansson.h>
+#include <stdint.h>
+
+/** @brief Send body as application/json with the given status. body is copied. */
+void xl_http_send_json(h2o_req_t *req, int status, const char *body, size_t len);
+
+/** @brief Serialise obj (reference stolen) and send it as application/json. */
+void xl_http_send_json_obj(h2o_req_t *req, int status, json_t *obj);
+
+/**
+ * @brief Send an RFC 9457 problem: {"type","title","status","detail","instance"}.
+ * slug names the problem type (urn:execlog:problem:<slug>); extra, if not
+ * NULL, is merged into the object (reference stolen), e.g. {"errors":[...]}.
+ */
+void xl_http_send_problem(h2o_req_t *req, int status, const char *slug, const char *title, json_t *extra,
+                          const char *detail_fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/**
+ * @brief A problem object (the same members as above) to send later with
+ * xl_http_send_problem_obj, or to embed in a batch answer.
+ */
+json_t *xl_http_problem_new(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail);
+/** @brief Send a problem object built by xl_http_problem_new (reference stolen). */
+void xl_http_send_problem_obj(h2o_req_t *req, json_t *problem);
+
+/** @brief Add a response header (name and value are copied into the pool). */
+void xl_http_add_header(h2o_req_t *req, const h2o_token_t *token, const char *value);
+
+/** @brief Parse a positive decimal integer <= max from (s, len). @return 0 or -EINVAL. */
+int xl_http_parse_id(const char *s, size_t len, int64_t max, int64_t *out);
+
+/**
+ * @brief Find query parameter name in req's query string; value is
+ * percent-decoded into the pool. @return 1 found, 0 absent.
+ */
+int xl_http_query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
+
+/** @brief Wall clock in ms since the epoch. */
+int64_t xl_now_ms(void);
+
+#endif

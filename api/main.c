@@ -1,0 +1,229 @@
+/*
+ * execlogd: the execution log daemon. Wires the parts together in one
+ * process: the embedded broker (when no kafka.bootstrap.servers is given),
+ * the RocksDB store, the projector thread, the write path and the HTTP
+ * server on one event loop. Start-up fails loudly and early: a daemon that
+ * cannot honour its acknowledgements must not start serving.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/config.h"
+#include "api/log.h"
+#include "api/server.h"
+#include "ingest/embedded.h"
+#include "ingest/ingest.h"
+#include "projector/projector.h"
+#include "projector/store.h"
+
+static volatile int stop_requested;
+
+static void on_signal(int sig) { stop_requested = 1; }
+
+/* projector thread -> write path: a partition's durable position moved */
+static void on_applied(void *ctx, int32_t partition, int64_t next_offset)
+{
+    xl_ingest_on_applied(ctx, partition, next_offset);
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: execlogd [-c FILE] [--key=value ...]\n"
+                "       execlogd --help | --version\n\n"
+                "The execution log service: HTTP/1.1 and HTTP/2 API, Kafka event log, RocksDB projections.\n\n"
+                "  -c, --config FILE          read key = value settings from FILE (flags override it)\n"
+                "  -h, --help                 this text\n"
+                "  -V, --version              print the version\n\n"
+                "settings (as --key=value, --key value, or key = value in the file):\n");
+    xl_config_print_help(fp);
+}
+
+/* Apply -c first, then the flags in order, so that flags override the file. */
+static int parse_args(xl_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; ++i) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "%s needs a file name", argv[i]);
+                return -EINVAL;
+            }
+            if (xl_config_load_file(cfg, argv[++i], err, errlen) != 0)
+                return -EINVAL;
+        }
+    }
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            ++i;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            snprintf(err, errlen, "unexpected argument '%s' (see --help)", a);
+            return -EINVAL;
+        }
+        char key[256];
+        const char *eq = strchr(a, '='), *value;
+        if (eq != NULL) {
+            snprintf(key, sizeof(key), "%.*s", (int)(eq - a - 2), a + 2);
+            value = eq + 1;
+        } else {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "%s needs a value", a);
+                return -EINVAL;
+            }
+            snprintf(key, sizeof(key), "%s", a + 2);
+            value = argv[++i];
+        }
+        if (xl_config_set(cfg, key, value, err, errlen) != 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+static json_t *make_info(const xl_config_t *cfg, const char *bootstraps, int embedded, int ack_projected)
+{
+    char fp_event[17], fp_state[17];
+    snprintf(fp_event, sizeof(fp_event), "%016llx", (unsigned long long)xl_event_schema_fingerprint());
+    snprintf(fp_state, sizeof(fp_state), "%016llx", (unsigned long long)xl_state_schema_fingerprint());
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:b, s:s}, s:{s:s, s:s}, s:{s:i, s:s}}", "service", "execlog",
+                     "version", XL_VERSION, "kafka", "bootstrap_servers", bootstraps, "topic", cfg->topic,
+                     "dlq_topic", cfg->dlq_topic, "embedded", embedded, "key", "root audit ID (decimal text)",
+                     "schemas", "execution_event_fingerprint", fp_event, "execution_state_fingerprint", fp_state,
+                     "ingest", "node_id", cfg->node_id, "ack", ack_projected ? "projected" : "delivered");
+}
+
+int main(int argc, char **argv)
+{
+    xl_config_t cfg;
+    char err[512];
+    int status = 1;
+    xl_embedded_t *emb = NULL;
+    xl_store_t *store = NULL;
+    xl_projector_t *proj = NULL;
+    xl_ingest_t *ing = NULL;
+    xl_server_t *srv = NULL;
+    const char **props = NULL;
+
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+            printf("execlogd %s\n", XL_VERSION);
+            return 0;
+        }
+    }
+    xl_config_init(&cfg);
+    if (parse_args(&cfg, argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "execlogd: %s\n", err);
+        xl_config_dispose(&cfg);
+        return 2;
+    }
+    xl_log_set_level(cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    /* the librdkafka settings every client of ours gets, plus the broker list */
+    const char *bootstraps = xl_config_kafka(&cfg, "bootstrap.servers");
+    int embedded = bootstraps == NULL;
+    if (embedded) {
+        const char *topics[] = {cfg.topic, cfg.dlq_topic, NULL};
+        if ((emb = xl_embedded_create(cfg.embedded_brokers, cfg.embedded_partitions, topics, err, sizeof(err))) ==
+            NULL) {
+            xl_log_error("main", "embedded broker: %s", err);
+            goto exit;
+        }
+        bootstraps = xl_embedded_bootstraps(emb);
+        xl_log_info("main", "embedded broker (in memory, %d brokers, %d partitions) at %s", cfg.embedded_brokers,
+                    cfg.embedded_partitions, bootstraps);
+    }
+    size_t nprops = cfg.nkafka + (embedded ? 1 : 0);
+    props = calloc(nprops * 2 + 1, sizeof(*props));
+    for (size_t i = 0; i < cfg.nkafka * 2; ++i)
+        props[i] = cfg.kafka[i];
+    if (embedded) {
+        props[cfg.nkafka * 2] = "bootstrap.servers";
+        props[cfg.nkafka * 2 + 1] = bootstraps;
+    }
+    int ack_projected = strcmp(cfg.ack, "projected") == 0 || (strcmp(cfg.ack, "auto") == 0 && embedded);
+    if (strcmp(cfg.ack, "projected") != 0 && strcmp(cfg.ack, "delivered") != 0 && strcmp(cfg.ack, "auto") != 0) {
+        xl_log_error("main", "ingest.ack: '%s' is not projected, delivered or auto", cfg.ack);
+        goto exit;
+    }
+    if (embedded && !ack_projected)
+        xl_log_warn("main", "ingest.ack=delivered on the embedded broker: acknowledged events live only in memory "
+                            "until projected");
+
+    if (mkdir(cfg.data_dir, 0755) != 0 && errno != EEXIST) {
+        xl_log_error("main", "cannot create %s: %s", cfg.data_dir, strerror(errno));
+        goto exit;
+    }
+    char dbdir[4096];
+    snprintf(dbdir, sizeof(dbdir), "%s/projections", cfg.data_dir);
+    if ((store = xl_store_open(dbdir, cfg.sync_writes, err, sizeof(err))) == NULL) {
+        xl_log_error("main", "store: %s", err);
+        goto exit;
+    }
+
+    h2o_loop_t *loop = xl_server_loop_create();
+    xl_ingest_conf_t iconf = {.topic = cfg.topic,
+                              .data_dir = cfg.data_dir,
+                              .node_id = cfg.node_id,
+                              .ack_projected = ack_projected,
+                              .timeout_ms = cfg.ack_timeout_ms,
+                              .max_body = cfg.max_body,
+                              .kafka_props = props,
+                              .nkafka_props = nprops};
+    if ((ing = xl_ingest_create(&iconf, loop, store, err, sizeof(err))) == NULL) {
+        xl_log_error("main", "ingest: %s", err);
+        goto exit;
+    }
+
+    xl_projector_conf_t pconf = {.topic = cfg.topic,
+                                 .dlq_topic = cfg.dlq_topic,
+                                 .group_id = cfg.group_id,
+                                 .log_identity = embedded ? xl_embedded_identity(emb) : NULL,
+                                 .kafka_props = props,
+                                 .nkafka_props = nprops,
+                                 .on_applied = on_applied,
+                                 .ctx = ing};
+    if ((proj = xl_projector_create(&pconf, store, err, sizeof(err))) == NULL ||
+        xl_projector_start(proj, err, sizeof(err)) != 0) {
+        xl_log_error("main", "projector: %s", err);
+        goto exit;
+    }
+
+    xl_server_conf_t sconf = {.listen = cfg.listen,
+                              .max_body = cfg.max_body,
+                              .store = store,
+                              .projector = proj,
+                              .info = make_info(&cfg, bootstraps, embedded, ack_projected)};
+    if ((srv = xl_server_create(&sconf, loop, ing, err, sizeof(err))) == NULL) {
+        xl_log_error("main", "http: %s", err);
+        goto exit;
+    }
+    xl_log_info("main", "execlogd %s serving HTTP/1.1 and h2c on %s (port %d); data in %s; acknowledging writes when %s",
+                XL_VERSION, cfg.listen, xl_server_port(srv), cfg.data_dir, ack_projected ? "projected" : "delivered");
+    xl_log_info("main", "watch the events: kcat -C -b %s -t %s", bootstraps, cfg.topic);
+
+    xl_server_run(srv, &stop_requested);
+    xl_log_info("main", "shutting down");
+    status = 0;
+exit:
+    /* the server first (no new writes), then the projector (it reports to the
+     * write path), then the write path (flushes the producer) */
+    xl_server_destroy(srv);
+    xl_projector_destroy(proj);
+    xl_ingest_destroy(ing);
+    xl_store_close(store);
+    xl_embedded_destroy(emb);
+    free(props);
+    xl_config_dispose(&cfg);
+    return status;
+}

@@ -1,0 +1,933 @@
+/*
+ * The write API (see ingest.h).
+ *
+ * A request becomes a `pending_t` with one result slot per write (one for the
+ * single-event routes, one per line for the NDJSON batch). Each write that
+ * passed validation becomes a `write_t` handed to librdkafka; its delivery
+ * report comes back on the producer thread and is passed to the event loop
+ * through a multithread queue. With ack=projected the write then waits, per
+ * partition in offset order, until the projector reports that partition's
+ * durable position beyond it. The answer is sent once every slot is filled,
+ * or with 503 when the timeout fires first.
+ *
+ * Lifetimes: a write lives until it is resolved AND its delivery report has
+ * arrived (librdkafka holds it as the message opaque until then). A pending
+ * lives until it answered AND every write it started is gone. The request
+ * may vanish at any time (client gone): a destructor in req->pool then
+ * detaches it, and nothing here touches the request again.
+ */
+#include "ingest/ingest.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "api/http.h"
+#include "api/log.h"
+#include "ingest/auditid.h"
+#include "ingest/producer.h"
+#include "ingest/validate.h"
+
+#define BATCH_MAX_LINES 10000
+
+typedef struct st_pending_t pending_t;
+
+typedef struct st_write_t {
+    h2o_multithread_message_t msg; /* delivery report -> event loop */
+    xl_ingest_t *ing;
+    pending_t *pending; /* NULL once the pending no longer waits for it */
+    size_t slot;
+    int kind; /* XL_WRITE_CREATE ... */
+    int64_t audit_id;
+    int64_t root_audit_id;
+    int64_t parent_audit_id;
+    int32_t retries;
+    char *tenant_id; /* "" for none */
+    char *event_id;
+    int client_event_id; /* the client chose event_id: repeated creates are coalesced */
+    int reported;        /* the delivery report arrived */
+    int err;
+    char errstr[128];
+    int32_t partition;
+    int64_t offset;
+    h2o_linklist_t waiting;  /* ing->partitions[p].waiting, by offset */
+    h2o_linklist_t inflight; /* ing->inflight_creates */
+} write_t;
+
+typedef struct st_slot_t {
+    int status; /* 0 while open */
+    json_t *body;
+    write_t *write;
+} slot_t;
+
+struct st_pending_t {
+    xl_ingest_t *ing;
+    h2o_req_t *req;     /* NULL once answered or gone */
+    pending_t **hold;   /* the destructor's view of us, in req->pool */
+    int batch;
+    int launched; /* every slot has a write or a result; answering may begin */
+    int answered;
+    size_t nslots, nopen, nwrites;
+    slot_t *slots;
+    h2o_timeout_entry_t timeout;
+};
+
+typedef struct st_applied_msg_t {
+    h2o_multithread_message_t msg;
+    int32_t partition;
+    int64_t next_offset;
+} applied_msg_t;
+
+typedef struct st_partition_t {
+    int64_t applied; /* next offset the projector has not made durable */
+    h2o_linklist_t waiting;
+} partition_t;
+
+struct st_xl_ingest_t {
+    xl_ingest_conf_t conf;
+    h2o_loop_t *loop;
+    xl_store_t *store;
+    xl_codec_t *codec;
+    xl_producer_t *producer;
+    xl_auditid_t *ids;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t on_report;
+    h2o_multithread_receiver_t on_applied;
+    h2o_timeout_t timeout;
+    partition_t *partitions;
+    size_t npartitions;
+    h2o_linklist_t inflight_creates;
+    xl_buf_t frame;
+    xl_ingest_stats_t stats;
+};
+
+/* The status an event asks for; the projector decides whether it is allowed. */
+static const int requested_status[XL_EVENT__COUNT] = {
+    [XL_EVENT_CREATED] = XL_STATUS_QUEUED,      [XL_EVENT_STARTED] = XL_STATUS_RUNNING,
+    [XL_EVENT_PROGRESS] = XL_STATUS_NONE,       [XL_EVENT_PAUSED] = XL_STATUS_PAUSED,
+    [XL_EVENT_RESUMED] = XL_STATUS_RUNNING,     [XL_EVENT_WARNING] = XL_STATUS_NONE,
+    [XL_EVENT_SUCCEEDED] = XL_STATUS_SUCCEEDED, [XL_EVENT_FAILED] = XL_STATUS_FAILED,
+    [XL_EVENT_CANCEL_REQUESTED] = XL_STATUS_CANCELLING, [XL_EVENT_CANCELLED] = XL_STATUS_CANCELLED,
+    [XL_EVENT_TASK_STARTED] = XL_STATUS_NONE,   [XL_EVENT_TASK_PROGRESS] = XL_STATUS_NONE,
+    [XL_EVENT_TASK_FINISHED] = XL_STATUS_NONE,  [XL_EVENT_TASK_FAILED] = XL_STATUS_NONE,
+    [XL_EVENT_METRICS] = XL_STATUS_NONE,        [XL_EVENT_LOG] = XL_STATUS_NONE,
+};
+
+static int is_terminal(int status)
+{
+    return status == XL_STATUS_SUCCEEDED || status == XL_STATUS_WARNING || status == XL_STATUS_FAILED ||
+           status == XL_STATUS_CANCELLED;
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+static json_t *problem(pending_t *p, int status, const char *slug, const char *title, const char *detail)
+{
+    return p->req != NULL ? xl_http_problem_new(p->req, status, slug, title, detail)
+                          : json_pack("{s:i, s:s}", "status", status, "detail", detail);
+}
+
+static void pending_free_if_done(pending_t *p)
+{
+    if (!p->answered || p->nwrites != 0)
+        return;
+    for (size_t i = 0; i < p->nslots; ++i)
+        json_decref(p->slots[i].body);
+    free(p->slots);
+    free(p);
+}
+
+static void send_answer(pending_t *p)
+{
+    h2o_req_t *req = p->req;
+    xl_ingest_t *ing = p->ing;
+    if (!p->batch) {
+        slot_t *s = &p->slots[0];
+        if (s->status >= 400) {
+            if (s->status == 503)
+                xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+            xl_http_send_problem_obj(req, s->body);
+        } else {
+            xl_http_send_json_obj(req, s->status, s->body);
+        }
+        s->body = NULL;
+        if (s->status < 400)
+            ++ing->stats.requests_ok;
+        else if (s->status == 503)
+            ++ing->stats.requests_unavailable;
+        else
+            ++ing->stats.requests_rejected;
+        return;
+    }
+    json_t *results = json_array();
+    size_t accepted = 0, rejected = 0;
+    for (size_t i = 0; i < p->nslots; ++i) {
+        slot_t *s = &p->slots[i];
+        json_t *r = json_pack("{s:I, s:i}", "line", (json_int_t)(i + 1), "status", s->status);
+        if (s->status >= 400) {
+            json_object_set_new(r, "problem", s->body);
+            ++rejected;
+        } else {
+            json_object_update(r, s->body);
+            json_decref(s->body);
+            ++accepted;
+        }
+        s->body = NULL;
+        json_array_append_new(results, r);
+    }
+    ++ing->stats.requests_ok;
+    xl_http_send_json_obj(req, 200,
+                          json_pack("{s:I, s:I, s:o}", "accepted", (json_int_t)accepted, "rejected",
+                                    (json_int_t)rejected, "results", results));
+}
+
+static void pending_answer(pending_t *p)
+{
+    if (p->answered)
+        return;
+    p->answered = 1;
+    if (h2o_timeout_is_linked(&p->timeout))
+        h2o_timeout_unlink(&p->timeout);
+    if (p->req != NULL) {
+        send_answer(p);
+        p->req = NULL;
+    }
+    if (p->hold != NULL)
+        *p->hold = NULL;
+    pending_free_if_done(p);
+}
+
+/* Fill a slot; body reference stolen. Answers when it was the last open one. */
+static void slot_fill(pending_t *p, size_t i, int status, json_t *body)
+{
+    slot_t *s = &p->slots[i];
+    if (s->status != 0) { /* already filled by the timeout */
+        json_decref(body);
+        return;
+    }
+    s->status = status;
+    s->body = body;
+    if (--p->nopen == 0 && p->launched)
+        pending_answer(p);
+}
+
+static void write_free(write_t *w)
+{
+    if (h2o_linklist_is_linked(&w->waiting))
+        h2o_linklist_unlink(&w->waiting);
+    if (h2o_linklist_is_linked(&w->inflight))
+        h2o_linklist_unlink(&w->inflight);
+    free(w->tenant_id);
+    free(w->event_id);
+    free(w);
+}
+
+/* The write is settled: fill its slot (if still wanted), then let it go once librdkafka has too. */
+static void write_settle(write_t *w, int status, json_t *body)
+{
+    pending_t *p = w->pending;
+    if (p != NULL) {
+        w->pending = NULL;
+        p->slots[w->slot].write = NULL;
+        --p->nwrites;
+        slot_fill(p, w->slot, status, body);
+    } else {
+        json_decref(body);
+    }
+    if (h2o_linklist_is_linked(&w->waiting))
+        h2o_linklist_unlink(&w->waiting);
+    if (h2o_linklist_is_linked(&w->inflight))
+        h2o_linklist_unlink(&w->inflight);
+    if (w->reported)
+        write_free(w);
+}
+
+static json_t *position(const write_t *w)
+{
+    return json_pack("{s:i, s:I}", "partition", (int)w->partition, "offset", (json_int_t)w->offset);
+}
+
+static json_t *state_answer(xl_state_t *st, const char *event_id, json_t *pos)
+{
+    json_t *o = json_pack("{s:I, s:s, s:I, s:i, s:s, s:I, s:o}", "audit_id", (json_int_t)st->audit_id, "status",
+                          xl_status_name(st->status), "root_audit_id", (json_int_t)st->root_audit_id, "retries",
+                          (int)st->retries, "event_id", event_id, "seq", (json_int_t)1, "position",
+                          pos != NULL ? pos : json_null());
+    json_object_set_new(o, "parent_audit_id",
+                        st->parent_audit_id ? json_integer(st->parent_audit_id) : json_null());
+    return o;
+}
+
+/* Answer a write the projector has applied, from what it wrote. */
+static void write_settle_projected(write_t *w)
+{
+    xl_ingest_t *ing = w->ing;
+    char err[256];
+    if (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) {
+        int64_t winner = 0;
+        xl_state_t st;
+        if (xl_store_find_create(ing->store, w->tenant_id, strlen(w->tenant_id), w->event_id, strlen(w->event_id),
+                                 &winner) == 0 &&
+            xl_store_get_state(ing->store, ing->codec, winner, &st, err, sizeof(err)) == 0) {
+            write_settle(w, 201, state_answer(&st, w->event_id, position(w)));
+            xl_state_dispose(&st);
+            return;
+        }
+    } else {
+        uint32_t seq;
+        if (xl_store_get_event_seq(ing->store, w->audit_id, w->event_id, strlen(w->event_id), &seq) == 0) {
+            write_settle(w, 202,
+                         json_pack("{s:I, s:s, s:I, s:o}", "audit_id", (json_int_t)w->audit_id, "event_id",
+                                   w->event_id, "seq", (json_int_t)seq, "position", position(w)));
+            return;
+        }
+    }
+    xl_log_error("ingest", "event %s of %" PRId64 " at %d/%" PRId64 " was consumed but not projected", w->event_id,
+                 w->audit_id, (int)w->partition, w->offset);
+    write_settle(w, 500,
+                 problem(w->pending, 500, "not-projected", "Event not projected",
+                         "the event reached the log but the projector did not apply it; see the dead-letter topic"));
+}
+
+static void write_settle_delivered(write_t *w)
+{
+    json_t *body = json_pack("{s:I, s:s, s:n, s:o}", "audit_id", (json_int_t)w->audit_id, "event_id", w->event_id,
+                             "seq", "position", position(w));
+    if (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) {
+        json_object_set_new(body, "status", json_string("queued"));
+        json_object_set_new(body, "root_audit_id", json_integer(w->root_audit_id));
+        json_object_set_new(body, "parent_audit_id",
+                            w->parent_audit_id ? json_integer(w->parent_audit_id) : json_null());
+        json_object_set_new(body, "retries", json_integer(w->retries));
+    }
+    write_settle(w, w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY) ? 201 : 202, body);
+}
+
+/* ---- partitions and the projector's progress ---------------------------- */
+
+static partition_t *get_partition(xl_ingest_t *ing, int32_t partition)
+{
+    if (partition < 0)
+        return NULL;
+    if ((size_t)partition >= ing->npartitions) {
+        size_t n = (size_t)partition + 1;
+        partition_t *parts = realloc(ing->partitions, n * sizeof(*parts));
+        if (parts == NULL)
+            return NULL;
+        /* realloc moved the list heads: re-anchor their neighbours */
+        for (size_t i = 0; i < ing->npartitions; ++i) {
+            if (parts[i].waiting.next == &ing->partitions[i].waiting) {
+                h2o_linklist_init_anchor(&parts[i].waiting);
+            } else {
+                parts[i].waiting.next->prev = &parts[i].waiting;
+                parts[i].waiting.prev->next = &parts[i].waiting;
+            }
+        }
+        for (size_t i = ing->npartitions; i < n; ++i) {
+            parts[i].applied = -1;
+            h2o_linklist_init_anchor(&parts[i].waiting);
+        }
+        ing->partitions = parts;
+        ing->npartitions = n;
+    }
+    return &ing->partitions[partition];
+}
+
+static void on_applied_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    xl_ingest_t *ing = H2O_STRUCT_FROM_MEMBER(xl_ingest_t, on_applied, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        applied_msg_t *m = H2O_STRUCT_FROM_MEMBER(applied_msg_t, msg.link, messages->next);
+        h2o_linklist_unlink(&m->msg.link);
+        partition_t *part = get_partition(ing, m->partition);
+        if (part != NULL && m->next_offset > part->applied) {
+            part->applied = m->next_offset;
+            while (!h2o_linklist_is_empty(&part->waiting)) {
+                write_t *w = H2O_STRUCT_FROM_MEMBER(write_t, waiting, part->waiting.next);
+                if (w->offset >= part->applied)
+                    break;
+                h2o_linklist_unlink(&w->waiting);
+                write_settle_projected(w);
+            }
+        }
+        free(m);
+    }
+}
+
+void xl_ingest_on_applied(xl_ingest_t *ing, int32_t partition, int64_t next_offset)
+{
+    applied_msg_t *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return; /* a later batch reports a higher offset for the partition */
+    m->partition = partition;
+    m->next_offset = next_offset;
+    h2o_multithread_send_message(&ing->on_applied, &m->msg);
+}
+
+/* ---- delivery reports ----------------------------------------------------- */
+
+static void on_report(void *ctx, void *opaque, int err, const char *errstr, int32_t partition, int64_t offset)
+{
+    xl_ingest_t *ing = ctx;
+    write_t *w = opaque;
+    w->err = err;
+    if (errstr != NULL)
+        snprintf(w->errstr, sizeof(w->errstr), "%s", errstr);
+    w->partition = partition;
+    w->offset = offset;
+    h2o_multithread_send_message(&ing->on_report, &w->msg);
+}
+
+static void on_report_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    xl_ingest_t *ing = H2O_STRUCT_FROM_MEMBER(xl_ingest_t, on_report, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        write_t *w = H2O_STRUCT_FROM_MEMBER(write_t, msg.link, messages->next);
+        h2o_linklist_unlink(&w->msg.link);
+        w->reported = 1;
+        if (w->pending == NULL) { /* settled by the timeout already */
+            write_free(w);
+            continue;
+        }
+        if (w->err != 0) {
+            ++ing->stats.delivery_failed;
+            char detail[256];
+            snprintf(detail, sizeof(detail), "Kafka did not acknowledge the event: %s; retrying with the same "
+                     "event_id is safe", w->errstr);
+            write_settle(w, 503, problem(w->pending, 503, "unavailable", "Event log unavailable", detail));
+            continue;
+        }
+        ++ing->stats.delivered;
+        if (!ing->conf.ack_projected) {
+            write_settle_delivered(w);
+            continue;
+        }
+        partition_t *part = get_partition(ing, w->partition);
+        if (part == NULL) {
+            write_settle(w, 500, problem(w->pending, 500, "internal", "Out of memory", "cannot track the write"));
+            continue;
+        }
+        if (w->offset < part->applied) {
+            write_settle_projected(w);
+            continue;
+        }
+        /* wait in offset order; reports of one partition mostly come in order */
+        h2o_linklist_t *at = &part->waiting;
+        while (at->prev != &part->waiting &&
+               H2O_STRUCT_FROM_MEMBER(write_t, waiting, at->prev)->offset > w->offset)
+            at = at->prev;
+        h2o_linklist_insert(at, &w->waiting);
+    }
+}
+
+/* ---- pending requests ------------------------------------------------------ */
+
+static void on_req_dispose(void *hold)
+{
+    pending_t *p = *(pending_t **)hold;
+    if (p != NULL) {
+        p->req = NULL;
+        p->hold = NULL;
+    }
+}
+
+static void on_timeout(h2o_timeout_entry_t *entry)
+{
+    pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, timeout, entry);
+    char detail[160];
+    snprintf(detail, sizeof(detail),
+             "the event was not acknowledged within %d ms; retrying with the same event_id is safe",
+             p->ing->conf.timeout_ms);
+    /* fill every open slot first, so that the answer goes out exactly once */
+    p->answered = 1;
+    for (size_t i = 0; i < p->nslots; ++i) {
+        slot_t *s = &p->slots[i];
+        if (s->status != 0)
+            continue;
+        s->status = 503;
+        s->body = problem(p, 503, "unavailable", "Event log unavailable", detail);
+        write_t *w = s->write;
+        if (w != NULL) {
+            s->write = NULL;
+            w->pending = NULL;
+            --p->nwrites;
+            if (h2o_linklist_is_linked(&w->waiting))
+                h2o_linklist_unlink(&w->waiting);
+            if (h2o_linklist_is_linked(&w->inflight))
+                h2o_linklist_unlink(&w->inflight);
+            if (w->reported)
+                write_free(w);
+        }
+    }
+    p->nopen = 0;
+    if (p->req != NULL) {
+        send_answer(p);
+        p->req = NULL;
+    }
+    if (p->hold != NULL)
+        *p->hold = NULL;
+    pending_free_if_done(p);
+}
+
+static pending_t *pending_new(xl_ingest_t *ing, h2o_req_t *req, size_t nslots, int batch)
+{
+    pending_t *p = calloc(1, sizeof(*p));
+    p->slots = calloc(nslots ? nslots : 1, sizeof(*p->slots));
+    p->ing = ing;
+    p->req = req;
+    p->batch = batch;
+    p->nslots = nslots;
+    p->nopen = nslots;
+    p->timeout.cb = on_timeout;
+    p->hold = h2o_mem_alloc_shared(&req->pool, sizeof(pending_t *), on_req_dispose);
+    *p->hold = p;
+    return p;
+}
+
+/* After every slot has a write or a result: answer now, or wait for them. */
+static void pending_launch(pending_t *p)
+{
+    p->launched = 1;
+    if (p->nopen == 0) {
+        pending_answer(p);
+        return;
+    }
+    h2o_timeout_link(p->ing->loop, &p->ing->timeout, &p->timeout);
+}
+
+/* ---- producing -------------------------------------------------------------- */
+
+static char *dup_str(const xl_str_t *s)
+{
+    char *p = malloc(s->len + 1);
+    if (s->len)
+        memcpy(p, s->base, s->len);
+    p[s->len] = '\0';
+    return p;
+}
+
+static void new_event_id(char out[37])
+{
+    unsigned char r[16];
+    RAND_bytes(r, sizeof(r));
+    r[6] = (r[6] & 0x0f) | 0x40; /* UUID version 4 */
+    r[8] = (r[8] & 0x3f) | 0x80;
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
+             r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+}
+
+/* Produce ev for slot i of p; the slot is filled now on failure, later otherwise. */
+static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_event_id)
+{
+    xl_ingest_t *ing = p->ing;
+    char err[256], key[24];
+    xl_buf_reset(&ing->frame);
+    if (xl_event_encode(ing->codec, ev, &ing->frame, err, sizeof(err)) != 0) {
+        slot_fill(p, i, 500, problem(p, 500, "internal", "Cannot encode the event", err));
+        return;
+    }
+    write_t *w = calloc(1, sizeof(*w));
+    w->ing = ing;
+    w->pending = p;
+    w->slot = i;
+    w->kind = kind;
+    w->audit_id = ev->audit_id;
+    w->root_audit_id = ev->root_audit_id;
+    w->parent_audit_id = ev->parent_audit_id;
+    w->retries = ev->retries;
+    w->tenant_id = dup_str(&ev->tenant_id);
+    w->event_id = dup_str(&ev->event_id);
+    w->client_event_id = client_event_id;
+    int keylen = snprintf(key, sizeof(key), "%" PRId64, ev->root_audit_id);
+    int ret = xl_producer_send(ing->producer, key, (size_t)keylen, ing->frame.base, ing->frame.len, w, err, sizeof(err));
+    if (ret != 0) {
+        write_free(w);
+        char detail[320];
+        snprintf(detail, sizeof(detail), "cannot queue the event for Kafka: %s", err);
+        slot_fill(p, i, 503, problem(p, 503, "unavailable", "Event log unavailable", detail));
+        return;
+    }
+    ++ing->stats.produced;
+    p->slots[i].write = w;
+    ++p->nwrites;
+    if ((kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) && client_event_id)
+        h2o_linklist_insert(&ing->inflight_creates, &w->inflight);
+}
+
+static int str_eq(const xl_str_t *a, const char *b)
+{
+    size_t blen = strlen(b);
+    return (a->base == NULL ? 0 : a->len) == blen && (blen == 0 || memcmp(a->base, b, blen) == 0);
+}
+
+static int create_in_flight(xl_ingest_t *ing, const xl_str_t *tenant, const xl_str_t *event_id)
+{
+    for (h2o_linklist_t *l = ing->inflight_creates.next; l != &ing->inflight_creates; l = l->next) {
+        write_t *w = H2O_STRUCT_FROM_MEMBER(write_t, inflight, l);
+        if (str_eq(event_id, w->event_id) && str_eq(tenant, w->tenant_id))
+            return 1;
+    }
+    return 0;
+}
+
+static void copy_lineage(xl_event_t *ev, const xl_state_t *st)
+{
+    ev->root_audit_id = st->root_audit_id;
+    ev->parent_audit_id = st->parent_audit_id;
+    ev->parent_execution_id = st->parent_execution_id;
+    ev->retries = st->retries;
+    ev->flow_id = st->flow_id;
+    ev->flow_name = st->flow_name;
+    ev->tenant_id = st->tenant_id;
+    ev->message_id = st->message_id;
+}
+
+/*
+ * Look up the execution a write names. Fills slot i with 404 (or 500) and
+ * returns -1 when it cannot be written to.
+ */
+static int load_target(pending_t *p, size_t i, int64_t audit_id, xl_state_t *st)
+{
+    char err[256], detail[320];
+    int ret = xl_store_get_state(p->ing->store, p->ing->codec, audit_id, st, err, sizeof(err));
+    if (ret == 0)
+        return 0;
+    if (ret == -ENOENT) {
+        snprintf(detail, sizeof(detail), "no execution with audit ID %" PRId64, audit_id);
+        slot_fill(p, i, 404, problem(p, 404, "not-found", "Execution not found", detail));
+    } else {
+        slot_fill(p, i, 500, problem(p, 500, "internal", "Cannot read the execution", err));
+    }
+    return -1;
+}
+
+static void fill_invalid(pending_t *p, size_t i, json_t *errors)
+{
+    json_t *pr = problem(p, 422, "invalid-write", "The write breaks the API contract",
+                         "see errors for each offending field");
+    json_object_set_new(pr, "errors", errors);
+    slot_fill(p, i, 422, pr);
+}
+
+/*
+ * One write of any kind, after validation: everything but the Kafka
+ * acknowledgement is settled here. ev's strings borrow from the request.
+ * target is the execution named in the URL (0 for a create).
+ */
+static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int64_t target)
+{
+    xl_ingest_t *ing = p->ing;
+    char err[256], detail[320], event_id[37];
+    xl_state_t st, parent;
+    int have_st = 0, have_parent = 0;
+    memset(&st, 0, sizeof(st));
+    memset(&parent, 0, sizeof(parent));
+    int client_event_id = ev->event_id.base != NULL;
+    if (!client_event_id) {
+        new_event_id(event_id);
+        ev->event_id.base = event_id;
+        ev->event_id.len = 36;
+    }
+    int64_t now = xl_now_ms();
+    ev->ingest_time_ms = now;
+    if (ev->time_ms == 0)
+        ev->time_ms = now;
+
+    if (kind & (XL_WRITE_APPEND | XL_WRITE_CANCEL)) {
+        if (load_target(p, i, target, &st) != 0)
+            goto done;
+        have_st = 1;
+        uint32_t seq;
+        if (client_event_id &&
+            xl_store_get_event_seq(ing->store, target, ev->event_id.base, ev->event_id.len, &seq) == 0) {
+            slot_fill(p, i, 202,
+                      json_pack("{s:I, s:s%, s:I, s:n}", "audit_id", (json_int_t)target, "event_id", ev->event_id.base,
+                                ev->event_id.len, "seq", (json_int_t)seq, "position"));
+            goto done;
+        }
+        if ((kind & XL_WRITE_CANCEL) && is_terminal(st.status)) {
+            snprintf(detail, sizeof(detail), "execution %" PRId64 " already ended (%s); nothing to cancel", target,
+                     xl_status_name(st.status));
+            slot_fill(p, i, 409, problem(p, 409, "already-ended", "Execution already ended", detail));
+            goto done;
+        }
+        if (kind & XL_WRITE_CANCEL)
+            ev->type = XL_EVENT_CANCEL_REQUESTED;
+        ev->audit_id = target;
+        copy_lineage(ev, &st);
+        ev->status = requested_status[ev->type];
+        submit(p, i, kind, ev, client_event_id);
+        goto done;
+    }
+
+    /* a new execution: a create, a create naming the attempt it retries, or a retry */
+    int64_t parent_id = (kind & XL_WRITE_RETRY) ? target : ev->parent_audit_id;
+    if (parent_id != 0) {
+        int ret = xl_store_get_state(ing->store, ing->codec, parent_id, &parent, err, sizeof(err));
+        if (ret == -ENOENT && (kind & XL_WRITE_RETRY)) {
+            load_target(p, i, target, &parent); /* fills 404 */
+            goto done;
+        } else if (ret == -ENOENT) {
+            json_t *errors = json_array();
+            xl_validate_error(errors, "parent_audit_id", "no such execution");
+            fill_invalid(p, i, errors);
+            goto done;
+        } else if (ret != 0) {
+            slot_fill(p, i, 500, problem(p, 500, "internal", "Cannot read the execution", err));
+            goto done;
+        }
+        have_parent = 1;
+        if ((kind & XL_WRITE_CREATE) && ev->tenant_id.base != NULL &&
+            (parent.tenant_id.len != ev->tenant_id.len ||
+             memcmp(parent.tenant_id.base, ev->tenant_id.base, ev->tenant_id.len) != 0)) {
+            json_t *errors = json_array();
+            xl_validate_error(errors, "tenant_id", "differs from the tenant of parent_audit_id");
+            fill_invalid(p, i, errors);
+            goto done;
+        }
+        if (kind & XL_WRITE_RETRY) {
+            ev->flow_id = parent.flow_id;
+            ev->flow_name = parent.flow_name;
+            ev->message_id = parent.message_id;
+            ev->parent_execution_id = parent.parent_execution_id;
+        }
+        if (ev->tenant_id.base == NULL)
+            ev->tenant_id = parent.tenant_id;
+        ev->parent_audit_id = parent_id;
+        ev->retries = parent.retries + 1;
+    }
+    if (ev->parent_execution_id != 0 && !(kind & XL_WRITE_RETRY)) {
+        xl_state_t caller;
+        int ret = xl_store_get_state(ing->store, ing->codec, ev->parent_execution_id, &caller, err, sizeof(err));
+        if (ret == 0) {
+            xl_state_dispose(&caller);
+        } else {
+            json_t *errors = json_array();
+            xl_validate_error(errors, "parent_execution_id", "no such execution");
+            fill_invalid(p, i, errors);
+            goto done;
+        }
+    }
+    static const xl_str_t no_tenant = {(char *)"", 0};
+    const xl_str_t *tenant = ev->tenant_id.base != NULL ? &ev->tenant_id : &no_tenant;
+    if (client_event_id) {
+        int64_t existing;
+        xl_state_t prev;
+        if (xl_store_find_create(ing->store, tenant->base, tenant->len, ev->event_id.base, ev->event_id.len,
+                                 &existing) == 0 &&
+            xl_store_get_state(ing->store, ing->codec, existing, &prev, err, sizeof(err)) == 0) {
+            char *eid = dup_str(&ev->event_id);
+            slot_fill(p, i, 201, state_answer(&prev, eid, NULL));
+            free(eid);
+            xl_state_dispose(&prev);
+            goto done;
+        }
+        if (create_in_flight(ing, tenant, &ev->event_id)) {
+            slot_fill(p, i, 409,
+                      problem(p, 409, "in-progress", "A write with this event_id is in progress",
+                              "another request with the same event_id is not acknowledged yet; retry shortly"));
+            goto done;
+        }
+    }
+    if (xl_auditid_next(ing->ids, &ev->audit_id, err, sizeof(err)) != 0) {
+        xl_log_error("ingest", "%s", err);
+        slot_fill(p, i, 503, problem(p, 503, "unavailable", "Cannot allocate an audit ID", err));
+        goto done;
+    }
+    if (!have_parent)
+        ev->root_audit_id = ev->audit_id;
+    else
+        ev->root_audit_id = parent.root_audit_id;
+    ev->type = XL_EVENT_CREATED;
+    ev->status = XL_STATUS_QUEUED;
+    submit(p, i, kind, ev, client_event_id);
+done:
+    if (have_st)
+        xl_state_dispose(&st);
+    if (have_parent)
+        xl_state_dispose(&parent);
+}
+
+/* ---- handlers ------------------------------------------------------------- */
+
+/* Parse the body as one JSON object; answers 400/413 itself and returns NULL. */
+static json_t *parse_body_or_reply(xl_ingest_t *ing, h2o_req_t *req, int optional)
+{
+    if (req->entity.len > ing->conf.max_body) {
+        xl_http_send_problem(req, 413, "too-large", "Body too large", NULL,
+                             "the body has %zu bytes; the limit is %zu (http.max_body)", req->entity.len,
+                             ing->conf.max_body);
+        ++ing->stats.requests_rejected;
+        return NULL;
+    }
+    if (optional && (req->entity.base == NULL || req->entity.len == 0))
+        return json_object();
+    json_error_t jerr;
+    json_t *obj = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (obj == NULL) {
+        xl_http_send_problem(req, 400, "malformed-json", "Malformed JSON", NULL, "line %d, column %d: %s", jerr.line,
+                             jerr.column, jerr.text);
+        ++ing->stats.requests_rejected;
+    }
+    return obj;
+}
+
+static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t target)
+{
+    json_t *body = parse_body_or_reply(ing, req, kind & (XL_WRITE_RETRY | XL_WRITE_CANCEL));
+    if (body == NULL)
+        return;
+    pending_t *p = pending_new(ing, req, 1, 0);
+    xl_event_t ev;
+    json_t *errors = json_array();
+    if (xl_validate_write(body, kind, &ev, errors, &req->pool) != 0) {
+        fill_invalid(p, 0, errors);
+    } else {
+        json_decref(errors);
+        process_write(p, 0, kind, &ev, target);
+    }
+    json_decref(body);
+    pending_launch(p);
+}
+
+void xl_ingest_handle_create(xl_ingest_t *ing, h2o_req_t *req) { handle_single(ing, req, XL_WRITE_CREATE, 0); }
+
+void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id)
+{
+    handle_single(ing, req, XL_WRITE_APPEND, audit_id);
+}
+
+void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id)
+{
+    handle_single(ing, req, XL_WRITE_RETRY, audit_id);
+}
+
+void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id)
+{
+    handle_single(ing, req, XL_WRITE_CANCEL, audit_id);
+}
+
+void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req)
+{
+    if (req->entity.len > ing->conf.max_body) {
+        parse_body_or_reply(ing, req, 0); /* answers 413 */
+        return;
+    }
+    const char *p0 = req->entity.base, *end = p0 + req->entity.len;
+    size_t nlines = 0;
+    for (const char *s = p0; s < end;) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *e = nl ? nl : end;
+        for (const char *c = s; c < e; ++c)
+            if (*c != ' ' && *c != '\t' && *c != '\r') {
+                ++nlines;
+                break;
+            }
+        s = e + 1;
+    }
+    if (nlines == 0 || nlines > BATCH_MAX_LINES) {
+        xl_http_send_problem(req, nlines ? 413 : 400, nlines ? "too-large" : "empty-batch",
+                             nlines ? "Batch too large" : "Empty batch", NULL,
+                             "a batch holds 1 to %d NDJSON lines; this one has %zu", BATCH_MAX_LINES, nlines);
+        ++ing->stats.requests_rejected;
+        return;
+    }
+    pending_t *p = pending_new(ing, req, nlines, 1);
+    size_t i = 0;
+    for (const char *s = p0; s < end && i < nlines;) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *e = nl ? nl : end;
+        const char *c = s;
+        while (c < e && (*c == ' ' || *c == '\t' || *c == '\r'))
+            ++c;
+        s = e + 1;
+        if (c == e)
+            continue;
+        json_error_t jerr;
+        json_t *obj = json_loadb(c, (size_t)(e - c), JSON_REJECT_DUPLICATES, &jerr);
+        if (obj == NULL) {
+            char detail[256];
+            snprintf(detail, sizeof(detail), "column %d: %s", jerr.column, jerr.text);
+            slot_fill(p, i++, 400, problem(p, 400, "malformed-json", "Malformed JSON", detail));
+            continue;
+        }
+        xl_event_t ev;
+        json_t *errors = json_array();
+        if (xl_validate_write(obj, XL_WRITE_BATCH, &ev, errors, &req->pool) != 0) {
+            fill_invalid(p, i, errors);
+        } else {
+            json_decref(errors);
+            int64_t target = ev.audit_id;
+            int kind = target != 0 ? XL_WRITE_APPEND : XL_WRITE_CREATE;
+            ev.audit_id = 0;
+            process_write(p, i, kind, &ev, target);
+        }
+        ++i;
+        json_decref(obj);
+    }
+    pending_launch(p);
+}
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl_store_t *store, char *err,
+                              size_t errlen)
+{
+    xl_ingest_t *ing = calloc(1, sizeof(*ing));
+    ing->conf = *conf;
+    ing->loop = loop;
+    ing->store = store;
+    h2o_linklist_init_anchor(&ing->inflight_creates);
+    xl_buf_init(&ing->frame);
+    if ((ing->codec = xl_codec_create(err, errlen)) == NULL)
+        goto fail;
+    if ((ing->ids = xl_auditid_create(conf->data_dir, conf->node_id, err, errlen)) == NULL)
+        goto fail;
+    ing->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(ing->queue, &ing->on_report, on_report_messages);
+    h2o_multithread_register_receiver(ing->queue, &ing->on_applied, on_applied_messages);
+    h2o_timeout_init(loop, &ing->timeout, (uint64_t)conf->timeout_ms);
+    /* Kafka gives up a little before we do, so its error wins over a bare timeout */
+    int kafka_timeout = conf->timeout_ms > 1000 ? conf->timeout_ms - 500 : conf->timeout_ms;
+    if ((ing->producer = xl_producer_create(conf->topic, conf->kafka_props, conf->nkafka_props, kafka_timeout, on_report,
+                                            ing, err, errlen)) == NULL)
+        goto fail;
+    return ing;
+fail:
+    xl_ingest_destroy(ing);
+    return NULL;
+}
+
+void xl_ingest_destroy(xl_ingest_t *ing)
+{
+    if (ing == NULL)
+        return;
+    if (ing->producer != NULL)
+        xl_producer_destroy(ing->producer, ing->conf.timeout_ms);
+    if (ing->queue != NULL) {
+        h2o_multithread_unregister_receiver(ing->queue, &ing->on_report);
+        h2o_multithread_unregister_receiver(ing->queue, &ing->on_applied);
+        h2o_multithread_destroy_queue(ing->queue);
+        h2o_timeout_dispose(ing->loop, &ing->timeout);
+    }
+    xl_auditid_destroy(ing->ids);
+    if (ing->codec != NULL)
+        xl_codec_destroy(ing->codec);
+    free(ing->partitions);
+    xl_buf_dispose(&ing->frame);
+    free(ing);
+}
+
+void xl_ingest_get_stats(xl_ingest_t *ing, xl_ingest_stats_t *stats)
+{
+    *stats = ing->stats;
+    size_t waiting = 0;
+    for (size_t i = 0; i < ing->npartitions; ++i)
+        for (h2o_linklist_t *l = ing->partitions[i].waiting.next; l != &ing->partitions[i].waiting; l = l->next)
+            ++waiting;
+    stats->waiting = waiting;
+}

@@ -1,0 +1,64 @@
+/*
+ * The write API: HTTP handlers that turn JSON state changes into Avro events
+ * on the topic, and answer only once the write is acknowledged:
+ *   delivered  the Kafka delivery report came back (idempotent, acks=all)
+ *   projected  ...and the projector has made the event durable in RocksDB
+ *              (needed on the embedded broker, whose log is in memory)
+ * A request never produces anything unless it passed validation, and never
+ * gets a success answer for a write that was not acknowledged: after the
+ * timeout it gets 503 with Retry-After, and a retry with the same event_id
+ * is answered like the first call.
+ *
+ * Everything here runs on the HTTP event-loop thread except
+ * xl_ingest_on_applied, which any thread may call.
+ */
+#ifndef XL_INGEST_INGEST_H
+#define XL_INGEST_INGEST_H
+
+#include <h2o.h>
+#include <h2o/multithread.h>
+
+#include "projector/store.h"
+
+typedef struct st_xl_ingest_t xl_ingest_t;
+
+typedef struct st_xl_ingest_conf_t {
+    const char *topic;
+    const char *data_dir; /* audit ID reservations */
+    int node_id;
+    int ack_projected; /* 1: wait for the projection (see above) */
+    int timeout_ms;
+    size_t max_body;
+    /* librdkafka properties for the producer: name/value pairs, borrowed */
+    const char *const *kafka_props;
+    size_t nkafka_props;
+} xl_ingest_conf_t;
+
+/**
+ * @brief Create the write path on loop (whose thread must call every handler).
+ * store is borrowed for the ingest's lifetime.
+ * @return the ingest (xl_ingest_destroy) or NULL with err filled.
+ */
+xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl_store_t *store, char *err,
+                              size_t errlen);
+/** @brief Flush the producer (bounded), answer what still waits with 503, free. */
+void xl_ingest_destroy(xl_ingest_t *ing);
+
+/** @brief Projector progress: every message of partition below next_offset is durable. Any thread. */
+void xl_ingest_on_applied(xl_ingest_t *ing, int32_t partition, int64_t next_offset);
+
+/* Handlers; each sends exactly one answer, now or once acknowledged. */
+void xl_ingest_handle_create(xl_ingest_t *ing, h2o_req_t *req);
+void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id);
+void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id);
+void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id);
+void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req);
+
+typedef struct st_xl_ingest_stats_t {
+    uint64_t requests_ok, requests_rejected, requests_unavailable;
+    uint64_t produced, delivered, delivery_failed;
+    size_t waiting; /* writes waiting for an acknowledgement */
+} xl_ingest_stats_t;
+void xl_ingest_get_stats(xl_ingest_t *ing, xl_ingest_stats_t *stats);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * Write-body validation (see validate.h). One row per accepted field: the
+ * kinds of write that accept it, how to read it, and where it goes.
+ */
+#include "ingest/validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef enum { T_STRING, T_TEXT, T_ID, T_TIME, T_TYPE, T_ERROR, T_WARNINGS, T_METRICS, T_ATTRIBUTES } field_type_t;
+
+#define K_NEW (XL_WRITE_CREATE | XL_WRITE_RETRY)
+#define K_ANY (XL_WRITE_CREATE | XL_WRITE_APPEND | XL_WRITE_RETRY | XL_WRITE_CANCEL)
+#define OFF(f) offsetof(xl_event_t, f)
+
+static const struct {
+    const char *name;
+    int kinds;    /* writes that accept the field */
+    int required; /* writes that require it */
+    field_type_t type;
+    size_t offset;
+} fields[] = {
+    {"event_id", K_ANY, 0, T_STRING, OFF(event_id)},
+    {"flow_id", XL_WRITE_CREATE, XL_WRITE_CREATE, T_STRING, OFF(flow_id)},
+    {"flow_name", XL_WRITE_CREATE, 0, T_STRING, OFF(flow_name)},
+    {"tenant_id", XL_WRITE_CREATE, 0, T_STRING, OFF(tenant_id)},
+    {"message_id", XL_WRITE_CREATE, 0, T_STRING, OFF(message_id)},
+    {"trigger_type", K_NEW, 0, T_STRING, OFF(trigger_type)},
+    {"started_by", K_NEW, 0, T_STRING, OFF(started_by)},
+    {"parent_audit_id", XL_WRITE_CREATE, 0, T_ID, OFF(parent_audit_id)},
+    {"parent_execution_id", XL_WRITE_CREATE, 0, T_ID, OFF(parent_execution_id)},
+    {"audit_id", XL_WRITE_BATCH, 0, T_ID, OFF(audit_id)},
+    {"type", XL_WRITE_APPEND, XL_WRITE_APPEND, T_TYPE, OFF(type)},
+    {"time", K_ANY, 0, T_TIME, OFF(time_ms)},
+    {"task", XL_WRITE_APPEND, 0, T_STRING, OFF(task)},
+    {"message", K_ANY, 0, T_TEXT, OFF(message)},
+    {"error", XL_WRITE_APPEND, 0, T_ERROR, OFF(error)},
+    {"warnings", XL_WRITE_APPEND, 0, T_WARNINGS, 0},
+    {"metrics", XL_WRITE_APPEND, 0, T_METRICS, 0},
+    {"attributes", K_NEW | XL_WRITE_APPEND, 0, T_ATTRIBUTES, 0},
+};
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+void xl_validate_error(json_t *errors, const char *field, const char *reason)
+{
+    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "reason", reason));
+}
+
+static int read_string(json_t *v, size_t max, xl_str_t *out)
+{
+    if (!json_is_string(v))
+        return -1;
+    size_t len = json_string_length(v);
+    if (len > max)
+        return -2;
+    out->base = (char *)json_string_value(v);
+    out->len = len;
+    return 0;
+}
+
+/* a string field; null means absent. Identifier-like strings must not be empty. */
+static void check_string(json_t *errors, const char *name, json_t *v, size_t max, int allow_empty, xl_str_t *out)
+{
+    char reason[96];
+    if (json_is_null(v))
+        return;
+    int r = read_string(v, max, out);
+    if (r == -1) {
+        xl_validate_error(errors, name, "must be a string");
+    } else if (r == -2) {
+        snprintf(reason, sizeof(reason), "must be at most %zu bytes", max);
+        xl_validate_error(errors, name, reason);
+    } else if (!allow_empty && out->len == 0) {
+        xl_validate_error(errors, name, "must not be empty");
+        out->base = NULL;
+    }
+}
+
+static void check_error(json_t *errors, json_t *v, xl_error_t *out)
+{
+    if (json_is_null(v))
+        return;
+    if (!json_is_object(v)) {
+        xl_validate_error(errors, "error", "must be an object with class, message and optional stack");
+        return;
+    }
+    const char *key;
+    json_t *item;
+    json_object_foreach(v, key, item)
+    {
+        if (strcmp(key, "class") != 0 && strcmp(key, "message") != 0 && strcmp(key, "stack") != 0)
+            xl_validate_error(errors, "error", "unknown member (expected class, message, stack)");
+    }
+    size_t before = json_array_size(errors);
+    xl_str_t empty = {(char *)"", 0};
+    out->class_ = empty;
+    out->message = empty;
+    check_string(errors, "error.class", json_object_get(v, "class"), XL_FIELD_MAX_STRING, 0, &out->class_);
+    check_string(errors, "error.message", json_object_get(v, "message"), XL_FIELD_MAX_TEXT, 1, &out->message);
+    check_string(errors, "error.stack", json_object_get(v, "stack"), XL_FIELD_MAX_TEXT, 1, &out->stack);
+    if (json_object_get(v, "class") == NULL && json_object_get(v, "message") == NULL)
+        xl_validate_error(errors, "error", "needs at least class or message");
+    out->present = json_array_size(errors) == before;
+}
+
+static int check_entries(json_t *errors, const char *name, size_t n)
+{
+    if (n <= XL_FIELD_MAX_ENTRIES)
+        return 0;
+    char reason[64];
+    snprintf(reason, sizeof(reason), "at most %d entries", XL_FIELD_MAX_ENTRIES);
+    xl_validate_error(errors, name, reason);
+    return -1;
+}
+
+static void check_warnings(json_t *errors, json_t *v, xl_event_t *ev, h2o_mem_pool_t *pool)
+{
+    if (!json_is_array(v)) {
+        xl_validate_error(errors, "warnings", "must be an array of strings");
+        return;
+    }
+    if (check_entries(errors, "warnings", json_array_size(v)) != 0)
+        return;
+    ev->warnings = h2o_mem_alloc_pool(pool, sizeof(xl_str_t) * (json_array_size(v) + 1));
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (read_string(item, XL_FIELD_MAX_TEXT, &ev->warnings[ev->nwarnings]) != 0) {
+            xl_validate_error(errors, "warnings", "must be an array of strings");
+            return;
+        }
+        ++ev->nwarnings;
+    }
+}
+
+static void check_metrics(json_t *errors, json_t *v, xl_event_t *ev, h2o_mem_pool_t *pool)
+{
+    if (!json_is_object(v)) {
+        xl_validate_error(errors, "metrics", "must be an object of integers");
+        return;
+    }
+    if (check_entries(errors, "metrics", json_object_size(v)) != 0)
+        return;
+    ev->metrics = h2o_mem_alloc_pool(pool, sizeof(xl_metric_t) * (json_object_size(v) + 1));
+    const char *key;
+    json_t *item;
+    json_object_foreach(v, key, item)
+    {
+        if (!json_is_integer(item)) {
+            char field[128];
+            snprintf(field, sizeof(field), "metrics.%.100s", key);
+            xl_validate_error(errors, field, "must be an integer");
+            continue;
+        }
+        xl_metric_t *m = &ev->metrics[ev->nmetrics++];
+        m->name.base = (char *)key;
+        m->name.len = strlen(key);
+        m->value = json_integer_value(item);
+    }
+}
+
+static void check_attributes(json_t *errors, json_t *v, xl_event_t *ev, h2o_mem_pool_t *pool)
+{
+    if (!json_is_object(v)) {
+        xl_validate_error(errors, "attributes", "must be an object of strings");
+        return;
+    }
+    if (check_entries(errors, "attributes", json_object_size(v)) != 0)
+        return;
+    ev->attributes = h2o_mem_alloc_pool(pool, sizeof(xl_attr_t) * (json_object_size(v) + 1));
+    const char *key;
+    json_t *item;
+    json_object_foreach(v, key, item)
+    {
+        xl_attr_t *a = &ev->attributes[ev->nattributes];
+        if (read_string(item, XL_FIELD_MAX_TEXT, &a->value) != 0) {
+            char field[128];
+            snprintf(field, sizeof(field), "attributes.%.100s", key);
+            xl_validate_error(errors, field, "must be a string");
+            continue;
+        }
+        a->key.base = (char *)key;
+        a->key.len = strlen(key);
+        ++ev->nattributes;
+    }
+}
+
+static void check_field(json_t *errors, size_t i, json_t *v, xl_event_t *ev, h2o_mem_pool_t *pool)
+{
+    char *dst = (char *)ev + fields[i].offset;
+    const char *name = fields[i].name;
+    int t;
+    switch (fields[i].type) {
+    case T_STRING:
+        check_string(errors, name, v, XL_FIELD_MAX_STRING, 0, (xl_str_t *)dst);
+        break;
+    case T_TEXT:
+        check_string(errors, name, v, XL_FIELD_MAX_TEXT, 1, (xl_str_t *)dst);
+        break;
+    case T_ID:
+        if (json_is_null(v))
+            break;
+        if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > XL_AUDIT_ID_MAX)
+            xl_validate_error(errors, name, "must be a positive integer audit ID");
+        else
+            *(int64_t *)dst = json_integer_value(v);
+        break;
+    case T_TIME:
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            xl_validate_error(errors, name, "must be milliseconds since the epoch (a non-negative integer)");
+        else
+            *(int64_t *)dst = json_integer_value(v);
+        break;
+    case T_TYPE:
+        if (!json_is_string(v) ||
+            (t = xl_event_type_parse(json_string_value(v), json_string_length(v))) < 0 || t == XL_EVENT_CREATED) {
+            char reason[512];
+            int n = snprintf(reason, sizeof(reason), "must be one of:");
+            for (int k = XL_EVENT_CREATED + 1; k < XL_EVENT__COUNT && n < (int)sizeof(reason) - 32; ++k)
+                n += snprintf(reason + n, sizeof(reason) - (size_t)n, " %s", xl_event_type_name(k));
+            xl_validate_error(errors, name, reason);
+        } else {
+            *(int *)dst = t;
+        }
+        break;
+    case T_ERROR:
+        check_error(errors, v, (xl_error_t *)dst);
+        break;
+    case T_WARNINGS:
+        check_warnings(errors, v, ev, pool);
+        break;
+    case T_METRICS:
+        check_metrics(errors, v, ev, pool);
+        break;
+    case T_ATTRIBUTES:
+        check_attributes(errors, v, ev, pool);
+        break;
+    }
+}
+
+size_t xl_validate_write(json_t *obj, int kind, xl_event_t *ev, json_t *errors, h2o_mem_pool_t *pool)
+{
+    size_t before = json_array_size(errors);
+    memset(ev, 0, sizeof(*ev));
+    ev->type = XL_EVENT_CREATED;
+    ev->status = XL_STATUS_NONE;
+    if (!json_is_object(obj)) {
+        xl_validate_error(errors, "", "the body must be a JSON object");
+        return json_array_size(errors) - before;
+    }
+    /* a batch line is a create unless it names an execution */
+    int effective = kind;
+    if (kind & XL_WRITE_BATCH)
+        effective = XL_WRITE_BATCH | (json_object_get(obj, "audit_id") != NULL ? XL_WRITE_APPEND : XL_WRITE_CREATE);
+
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        size_t i;
+        for (i = 0; i < NFIELDS; ++i)
+            if (strcmp(fields[i].name, key) == 0)
+                break;
+        if (i == NFIELDS || (fields[i].kinds & effective) == 0) {
+            xl_validate_error(errors, key, "unknown field");
+            continue;
+        }
+        check_field(errors, i, v, ev, pool);
+    }
+    for (size_t i = 0; i < NFIELDS; ++i)
+        if ((fields[i].required & effective) && json_object_get(obj, fields[i].name) == NULL)
+            xl_validate_error(errors, fields[i].name, "is required");
+    return json_array_size(errors) - before;
+}

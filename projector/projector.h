@@ -1,0 +1,64 @@
+/*
+ * The projector: consumes the event topic and folds every event into the
+ * RocksDB projections, exactly once. Consumed offsets are written in the same
+ * WriteBatch as the state they produced, so a crash at any point resumes
+ * where the last batch ended. Events that cannot be decoded or applied go to
+ * the dead-letter topic with the reason in a header; the projector never
+ * stalls on them.
+ *
+ * It runs one thread of its own. It must never block the HTTP event loop:
+ * progress is reported through the on_applied callback, from the projector
+ * thread, after the batch is durable.
+ */
+#ifndef XL_PROJECTOR_PROJECTOR_H
+#define XL_PROJECTOR_PROJECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "projector/store.h"
+
+typedef struct st_xl_projector_t xl_projector_t;
+
+/** Called after a batch is durable: every message of partition below next_offset is applied. */
+typedef void (*xl_projector_applied_cb)(void *ctx, int32_t partition, int64_t next_offset);
+
+typedef struct st_xl_projector_conf_t {
+    const char *topic;     /* events topic */
+    const char *dlq_topic; /* dead-letter topic */
+    const char *group_id;  /* consumer group */
+    /* identity of the log the stored offsets refer to; NULL: the cluster id
+     * the brokers report. The embedded broker passes a fresh value at each
+     * start, since its log starts empty. */
+    const char *log_identity;
+    /* librdkafka properties (names without the "kafka." prefix), as
+     * name/value pairs: props[2*i], props[2*i+1]; borrowed during create */
+    const char *const *kafka_props;
+    size_t nkafka_props;
+    xl_projector_applied_cb on_applied;
+    void *ctx;
+} xl_projector_conf_t;
+
+typedef struct st_xl_projector_stats_t {
+    uint64_t applied;    /* events applied (new) */
+    uint64_t duplicates; /* deliveries recognised as already applied */
+    uint64_t anomalies;  /* events that broke the state machine */
+    uint64_t dlq;        /* messages sent to the dead-letter topic */
+    uint64_t batches;
+    int64_t lag;         /* messages behind the high watermarks, -1 unknown */
+    int failed;          /* 1 once a fatal error stopped the thread (see the log) */
+} xl_projector_stats_t;
+
+/**
+ * @brief Create the consumer (not started). store is borrowed for the
+ * projector's lifetime. @return NULL with err filled on failure.
+ */
+xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t *store, char *err, size_t errlen);
+/** @brief Start the projector thread. @return 0 or negative with err. */
+int xl_projector_start(xl_projector_t *proj, char *err, size_t errlen);
+/** @brief Stop the thread (finishing the batch in hand), close the consumer, free. */
+void xl_projector_destroy(xl_projector_t *proj);
+/** @brief A consistent copy of the counters; safe from any thread. */
+void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * The execution event and the projected execution state as C values, and
+ * their Avro codec (single-object encoding for events, plain Avro binary for
+ * state).
+ *
+ * This is the contract with every consumer of the topic: the field list
+ * mirrors schemas/execution_event.avsc and must never drift from it. The
+ * codec never aborts on bad input: truncated, oversized or unknown frames are
+ * reported through (err, errlen) and a negative return value.
+ */
+#ifndef XL_SCHEMAS_EVENT_H
+#define XL_SCHEMAS_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schemas/buf.h"
+
+/* Largest single-object frame the decoder accepts (bytes). */
+#define XL_EVENT_MAX_FRAME (1024 * 1024)
+
+/* Largest audit ID: JSON clients must keep it exact (2^53 - 1). */
+#define XL_AUDIT_ID_MAX ((int64_t)9007199254740991LL)
+
+/** Execution status. The order is the Avro enum's symbol order: append only. */
+typedef enum en_xl_status_t {
+    XL_STATUS_NONE = -1,
+    XL_STATUS_QUEUED = 0,
+    XL_STATUS_RUNNING,
+    XL_STATUS_PAUSED,
+    XL_STATUS_CANCELLING,
+    XL_STATUS_SUCCEEDED,
+    XL_STATUS_WARNING,
+    XL_STATUS_FAILED,
+    XL_STATUS_CANCELLED,
+    XL_STATUS__COUNT
+} xl_status_t;
+
+/** Event type. The order is the Avro enum's symbol order: append only. */
+typedef enum en_xl_event_type_t {
+    XL_EVENT_CREATED = 0, /* execution queued (POST /v1/executions, retry) */
+    XL_EVENT_STARTED,
+    XL_EVENT_PROGRESS,
+    XL_EVENT_PAUSED,
+    XL_EVENT_RESUMED,
+    XL_EVENT_WARNING,
+    XL_EVENT_SUCCEEDED,
+    XL_EVENT_FAILED,
+    XL_EVENT_CANCEL_REQUESTED,
+    XL_EVENT_CANCELLED,
+    XL_EVENT_TASK_STARTED,
+    XL_EVENT_TASK_PROGRESS,
+    XL_EVENT_TASK_FINISHED,
+    XL_EVENT_TASK_FAILED,
+    XL_EVENT_METRICS,
+    XL_EVENT_LOG,
+    XL_EVENT__COUNT
+} xl_event_type_t;
+
+/** Name <-> enum (names are the Avro symbols, lower case). */
+const char *xl_status_name(int status);
+int xl_status_parse(const char *name, size_t len); /* -1 if unknown */
+const char *xl_event_type_name(int type);
+int xl_event_type_parse(const char *name, size_t len); /* -1 if unknown */
+
+/** A string field: base == NULL means "null" (absent); len excludes any NUL. */
+typedef struct st_xl_str_t {
+    char *base;
+    size_t len;
+} xl_str_t;
+
+typedef struct st_xl_metric_t {
+    xl_str_t name;
+    int64_t value;
+} xl_metric_t;
+
+typedef struct st_xl_attr_t {
+    xl_str_t key;
+    xl_str_t value;
+} xl_attr_t;
+
+typedef struct st_xl_error_t {
+    int present; /* 0: the union is null */
+    xl_str_t class_;
+    xl_str_t message;
+    xl_str_t stack; /* optional */
+} xl_error_t;
+
+/**
+ * One state change of one execution (execlog.ExecutionEvent).
+ * Integers that are optional in the schema use 0 for null (audit IDs are
+ * positive). `status` is XL_STATUS_NONE for null.
+ */
+typedef struct st_xl_event_t {
+    xl_str_t event_id;
+    int64_t audit_id;
+    int64_t parent_audit_id;     /* retry lineage: the attempt this one retries */
+    int64_t root_audit_id;       /* first attempt of the lineage; Kafka key */
+    int64_t parent_execution_id; /* call tree: the execution that started this one */
+    int32_t retries;             /* attempts before this one */
+    xl_str_t flow_id;
+    xl_str_t flow_name;
+    xl_str_t tenant_id;
+    xl_str_t message_id;
+    int type;   /* xl_event_type_t */
+    int status; /* xl_status_t, or XL_STATUS_NONE */
+    int64_t time_ms;
+    int64_t ingest_time_ms;
+    xl_str_t trigger_type;
+    xl_str_t started_by;
+    xl_str_t task;
+    xl_str_t message;
+    xl_error_t error;
+    size_t nwarnings;
+    xl_str_t *warnings;
+    size_t nmetrics;
+    xl_metric_t *metrics;
+    size_t nattributes;
+    xl_attr_t *attributes;
+} xl_event_t;
+
+/**
+ * Current state of one execution, as the projector folds it
+ * (execlog.ExecutionState). Times are ms since the epoch, 0 = not yet.
+ */
+typedef struct st_xl_state_t {
+    int64_t audit_id;
+    int64_t parent_audit_id;
+    int64_t root_audit_id;
+    int64_t parent_execution_id;
+    int32_t retries;
+    xl_str_t flow_id;
+    xl_str_t flow_name;
+    xl_str_t tenant_id;
+    xl_str_t message_id;
+    xl_str_t trigger_type;
+    xl_str_t started_by;
+    int status; /* xl_status_t */
+    int64_t created_ms;
+    int64_t started_ms;
+    int64_t ended_ms;
+    int64_t updated_ms;
+    uint32_t last_seq;  /* seq of the last archived event, from 1 */
+    uint32_t anomalies; /* events that broke the state machine */
+    xl_str_t message;   /* last message */
+    xl_error_t error;   /* last error */
+    size_t nwarnings;
+    xl_str_t *warnings;
+    size_t nmetrics;
+    xl_metric_t *metrics; /* sorted by name (deterministic bytes) */
+    size_t nattributes;
+    xl_attr_t *attributes; /* sorted by key (deterministic bytes) */
+    int32_t log_partition;  /* Kafka position of the last applied event */
+    int64_t log_offset;
+} xl_state_t;
+
+/** An Avro codec bound to one thread (avro-c values are not thread-safe). */
+typedef struct st_xl_codec_t xl_codec_t;
+
+/**
+ * @brief Parse the embedded schemas and prepare reusable Avro values.
+ * @return a codec (free with xl_codec_destroy), or NULL with err filled.
+ */
+xl_codec_t *xl_codec_create(char *err, size_t errlen);
+void xl_codec_destroy(xl_codec_t *codec);
+
+/**
+ * @brief Append the single-object encoding of ev (C3 01, fingerprint, body).
+ * ev is borrowed for the call only.
+ * @return 0, or a negative errno with err filled (out is then unchanged).
+ */
+int xl_event_encode(xl_codec_t *codec, const xl_event_t *ev, xl_buf_t *out, char *err, size_t errlen);
+
+/**
+ * @brief Decode a single-object frame written with any known schema
+ * fingerprint. On success ev owns its memory: release with xl_event_dispose.
+ * @return 0; -EBADMSG for a bad magic, truncated or trailing bytes; -ENOENT
+ * for an unknown fingerprint; -EMSGSIZE above XL_EVENT_MAX_FRAME. ev is
+ * zeroed on failure.
+ */
+int xl_event_decode(xl_codec_t *codec, const void *data, size_t len, xl_event_t *ev, char *err, size_t errlen);
+void xl_event_dispose(xl_event_t *ev);
+
+/**
+ * @brief Teach the codec another writer schema of execlog.ExecutionEvent (an
+ * older version, say), so xl_event_decode accepts frames that carry its
+ * fingerprint and resolves them into the current xl_event_t. Fields the
+ * writer lacks get their defaults; it must not lack a field without one.
+ * json is borrowed for the call. *fp (may be NULL) receives its fingerprint.
+ * @return 0 (also when the schema is already known), or -EINVAL with err
+ * filled when it is not a schema the current one can read.
+ */
+int xl_codec_add_event_schema(xl_codec_t *codec, const char *json, size_t len, uint64_t *fp, char *err,
+                              size_t errlen);
+
+/** @brief Append the Avro binary body of st (no framing). st is borrowed. */
+int xl_state_encode(xl_codec_t *codec, const xl_state_t *st, xl_buf_t *out, char *err, size_t errlen);
+/** @brief Decode a state body; st owns its memory, release with xl_state_dispose. */
+int xl_state_decode(xl_codec_t *codec, const void *data, size_t len, xl_state_t *st, char *err, size_t errlen);
+void xl_state_dispose(xl_state_t *st);
+
+/** @brief Deep copy helpers for values that own their memory (malloc). */
+int xl_str_set(xl_str_t *dst, const char *base, size_t len); /* base NULL -> null */
+void xl_str_clear(xl_str_t *s);
+
+/** The schemas as JSON text, and their CRC-64-AVRO fingerprints. */
+const char *xl_event_schema_json(void);
+uint64_t xl_event_schema_fingerprint(void);
+const char *xl_state_schema_json(void);
+uint64_t xl_state_schema_fingerprint(void);
+
+#endif
