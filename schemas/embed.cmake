@@ -1,5 +1,5 @@
 # Writes OUT: one `const char xl_schema_<name>_json[]` per .avsc in FILES.
-set(body "/* generated from schemas/*.avsc by embed.cmake: do not edit */\n")
+set(body "/* generated from the .avsc files in schemas/ by embed.cmake: do not edit */\n")
 foreach(f ${FILES})
   file(READ ${DIR}/${f} text HEX)
   get_filename_component(name ${f} NAME_WE)

@@ -57,7 +57,11 @@ typedef enum en_xl_event_type_t {
     XL_EVENT__COUNT
 } xl_event_type_t;
 
-/** Name <-> enum (names are the Avro symbols, lower case). */
+/**
+ * Name <-> enum (names are the Avro symbols, lower case). The _name functions
+ * return a static string, or NULL for a value out of range (XL_STATUS_NONE
+ * included); the _parse functions compare exactly len bytes.
+ */
 const char *xl_status_name(int status);
 int xl_status_parse(const char *name, size_t len); /* -1 if unknown */
 const char *xl_event_type_name(int type);
@@ -162,12 +166,16 @@ typedef struct st_xl_codec_t xl_codec_t;
  * @return a codec (free with xl_codec_destroy), or NULL with err filled.
  */
 xl_codec_t *xl_codec_create(char *err, size_t errlen);
+/** @brief Free a codec (NULL is fine). Values decoded with it stay valid. */
 void xl_codec_destroy(xl_codec_t *codec);
 
 /**
  * @brief Append the single-object encoding of ev (C3 01, fingerprint, body).
  * ev is borrowed for the call only.
- * @return 0, or a negative errno with err filled (out is then unchanged).
+ * @return 0, or a negative errno with err filled (out is then unchanged):
+ * -EINVAL for a value the schema cannot hold (a required string that is null,
+ * a type or status out of range, a map key that is null, repeated or holds a
+ * NUL), -EMSGSIZE for a frame above XL_EVENT_MAX_FRAME, -ENOMEM.
  */
 int xl_event_encode(xl_codec_t *codec, const xl_event_t *ev, xl_buf_t *out, char *err, size_t errlen);
 
@@ -179,6 +187,7 @@ int xl_event_encode(xl_codec_t *codec, const xl_event_t *ev, xl_buf_t *out, char
  * zeroed on failure.
  */
 int xl_event_decode(xl_codec_t *codec, const void *data, size_t len, xl_event_t *ev, char *err, size_t errlen);
+/** @brief Free what a decoded event owns and zero it (NULL is fine; not for borrowed values). */
 void xl_event_dispose(xl_event_t *ev);
 
 /**
@@ -190,16 +199,29 @@ void xl_event_dispose(xl_event_t *ev);
  * @return 0 (also when the schema is already known), or -EINVAL with err
  * filled when it is not a schema the current one can read.
  */
-int xl_codec_add_event_schema(xl_codec_t *codec, const char *json, size_t len, uint64_t *fp, char *err,
-                              size_t errlen);
+int xl_codec_add_event_schema(xl_codec_t *codec, const char *json, size_t len, uint64_t *fp, char *err, size_t errlen);
 
-/** @brief Append the Avro binary body of st (no framing). st is borrowed. */
+/**
+ * @brief Append the Avro binary body of st (no framing). st is borrowed.
+ * @return 0, or -EINVAL / -ENOMEM as xl_event_encode (status must not be
+ * XL_STATUS_NONE); out is unchanged on failure.
+ */
 int xl_state_encode(xl_codec_t *codec, const xl_state_t *st, xl_buf_t *out, char *err, size_t errlen);
-/** @brief Decode a state body; st owns its memory, release with xl_state_dispose. */
+/**
+ * @brief Decode a state body; st owns its memory, release with xl_state_dispose.
+ * @return 0, or -EBADMSG (malformed, truncated, trailing bytes, value out of
+ * range) / -ENOMEM with err filled; st is zeroed on failure.
+ */
 int xl_state_decode(xl_codec_t *codec, const void *data, size_t len, xl_state_t *st, char *err, size_t errlen);
+/** @brief Free what a decoded state owns and zero it (NULL is fine). */
 void xl_state_dispose(xl_state_t *st);
 
-/** @brief Deep copy helpers for values that own their memory (malloc). */
+/**
+ * @brief Deep copy helpers for values that own their memory (malloc).
+ * xl_str_set replaces dst with a copy of base[0..len) (NUL kept after it, not
+ * counted), freeing the old one; base NULL makes dst null. Returns 0 or
+ * -ENOMEM (dst unchanged). xl_str_clear frees and nulls.
+ */
 int xl_str_set(xl_str_t *dst, const char *base, size_t len); /* base NULL -> null */
 void xl_str_clear(xl_str_t *s);
 

@@ -39,8 +39,9 @@ static const char *xl_test_phase = "start";
 /* Stop the test binary at once (for checks later steps cannot survive). */
 #define XL_REQUIRE(cond, ...)                                                                                          \
     do {                                                                                                               \
-        XL_CHECK(cond, __VA_ARGS__);                                                                                   \
-        if (!(cond))                                                                                                   \
+        int xl_require_ok_ = (cond) ? 1 : 0; /* evaluated once: cond may have side effects */                        \
+        XL_CHECK(xl_require_ok_, __VA_ARGS__);                                                                         \
+        if (!xl_require_ok_)                                                                                           \
             return xl_test_finish();                                                                                   \
     } while (0)
 
