@@ -45,8 +45,8 @@ typedef struct st_xl_projector_stats_t {
     uint64_t anomalies;  /* events that broke the state machine */
     uint64_t dlq;        /* messages sent to the dead-letter topic */
     uint64_t batches;
-    int64_t lag;         /* messages behind the high watermarks, -1 unknown */
-    int failed;          /* 1 once a fatal error stopped the thread (see the log) */
+    int64_t lag; /* messages behind the high watermarks, -1 unknown */
+    int failed;  /* 1 once a fatal error stopped the thread (see the log) */
 } xl_projector_stats_t;
 
 /**

@@ -8,8 +8,9 @@
  *   state    be64(audit_id) -> Avro ExecutionState body
  *   events   be64(audit_id) be32(seq) -> the event's single-object frame, as
  *            it was on the topic (the archive; kept forever)
- *   idem     'e' be64(audit_id) event_id -> be32(seq)            (appends)
- *            'c' tenant_id 0x00 event_id 0x00 be64(audit_id) -> "" (creates)
+ *   idem     'e' be64(audit_id) event_id -> be32(seq) be32(partition) be64(offset)
+ *            'c' tenant_id 0x00 event_id 0x00 be64(audit_id) -> be32(partition) be64(offset)
+ *            (the log position answers a repeated write like the first one)
  *   offsets  identity 0x00 be32(partition) -> be64(next offset to consume)
  *
  * Offsets are keyed by the identity of the log they refer to: a new log (a
@@ -31,6 +32,12 @@
 
 typedef struct st_xl_store_t xl_store_t;
 
+/** A place in the Kafka log: where an event was read from. */
+typedef struct st_xl_store_pos_t {
+    int32_t partition;
+    int64_t offset;
+} xl_store_pos_t;
+
 /**
  * @brief Open (creating if missing) the store in dir.
  * @param sync_writes  1: every batch is fsync'ed before it counts as written
@@ -48,14 +55,14 @@ int xl_store_get_state(xl_store_t *store, xl_codec_t *codec, int64_t audit_id, x
 
 /** @brief seq of the event (audit_id, event_id) if archived. @return 0 or -ENOENT or -EIO. */
 int xl_store_get_event_seq(xl_store_t *store, int64_t audit_id, const char *event_id, size_t event_id_len,
-                           uint32_t *seq);
+                           uint32_t *seq, xl_store_pos_t *pos /* NULL, or filled with where it was read */);
 
 /**
  * @brief Lowest audit ID created with (tenant_id, event_id), so that every
  * replica answers a repeated create the same way. @return 0, -ENOENT or -EIO.
  */
 int xl_store_find_create(xl_store_t *store, const char *tenant_id, size_t tenant_len, const char *event_id,
-                         size_t event_id_len, int64_t *audit_id);
+                         size_t event_id_len, int64_t *audit_id, xl_store_pos_t *pos /* NULL or filled */);
 
 /** @brief The archived frame of event seq of audit_id, appended to out. @return 0, -ENOENT, -EIO. */
 int xl_store_get_event(xl_store_t *store, int64_t audit_id, uint32_t seq, xl_buf_t *out);
@@ -102,6 +109,7 @@ typedef struct st_xl_store_batch_t xl_store_batch_t;
 
 /** @brief An empty batch on store (borrowed). @return NULL on allocation failure; free with xl_store_batch_destroy. */
 xl_store_batch_t *xl_store_batch_create(xl_store_t *store);
+/** @brief Free a batch (NULL is fine); puts not committed are dropped. */
 void xl_store_batch_destroy(xl_store_batch_t *batch);
 /** @brief Drop every put not yet committed. */
 void xl_store_batch_clear(xl_store_batch_t *batch);
@@ -114,15 +122,15 @@ int xl_store_batch_put_state(xl_store_batch_t *batch, xl_codec_t *codec, const x
 /** @brief Archive an event's frame (copied) as seq of audit_id. @return 0 or -ENOMEM. */
 int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const void *frame, size_t len);
 /** @brief Index (audit_id, event_id) -> seq, for xl_store_get_event_seq. @return 0 or -ENOMEM. */
-int xl_store_batch_put_event_seq(xl_store_batch_t *batch, int64_t audit_id, const char *event_id,
-                                 size_t event_id_len, uint32_t seq);
+int xl_store_batch_put_event_seq(xl_store_batch_t *batch, int64_t audit_id, const char *event_id, size_t event_id_len,
+                                 uint32_t seq, const xl_store_pos_t *pos);
 /**
  * @brief Index a create (tenant_id, event_id) -> audit_id, for
  * xl_store_find_create. @return 0, -ENOMEM, or -EINVAL if tenant_id or
  * event_id contains a NUL byte (the key could not be told apart).
  */
 int xl_store_batch_put_create(xl_store_batch_t *batch, const char *tenant_id, size_t tenant_len, const char *event_id,
-                              size_t event_id_len, int64_t audit_id);
+                              size_t event_id_len, int64_t audit_id, const xl_store_pos_t *pos);
 /**
  * @brief Put the next offset of partition for the log identity (a C string
  * without NUL bytes), and record identity as the log of the last batch.

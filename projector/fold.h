@@ -1,0 +1,81 @@
+/*
+ * One batch of the projector, without Kafka: log messages are folded in
+ * order into in-batch copies of their executions' states (so several events
+ * of one execution in one batch fold in sequence), checked for idempotency
+ * against the store and against the batch itself, and turned into the puts of
+ * one WriteBatch, which xl_fold_commit writes together with the next offset
+ * of every partition the batch touched.
+ *
+ * Batch boundaries never change the result: folding a log in batches of any
+ * size gives byte-identical projections. The projector thread feeds it from
+ * Kafka; a rebuild can feed it from anywhere. A fold belongs to one thread.
+ */
+#ifndef XL_PROJECTOR_FOLD_H
+#define XL_PROJECTOR_FOLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "projector/store.h"
+
+typedef struct st_xl_fold_t xl_fold_t;
+
+/** One message of the log; value is borrowed for the call to xl_fold_add. */
+typedef struct st_xl_fold_msg_t {
+    int32_t partition;
+    int64_t offset;
+    const void *value; /* the event's single-object frame */
+    size_t len;
+} xl_fold_msg_t;
+
+typedef struct st_xl_fold_result_t {
+    int outcome;      /* xl_apply_outcome_t; XL_APPLY_REJECTED also for a frame that does not decode */
+    int64_t audit_id; /* 0 if the frame did not decode */
+    uint32_t seq;     /* archive seq (NEW, ANOMALY) */
+    char reason[256]; /* REJECTED: the dead-letter reason; ANOMALY: what broke the state machine */
+} xl_fold_result_t;
+
+/** The next offset of a partition once the batch is written. */
+typedef struct st_xl_fold_offset_t {
+    int32_t partition;
+    int64_t next_offset;
+} xl_fold_offset_t;
+
+/**
+ * @brief A fold writing to store (borrowed for its lifetime).
+ * @return NULL with err filled on failure; free with xl_fold_destroy.
+ */
+xl_fold_t *xl_fold_create(xl_store_t *store, char *err, size_t errlen);
+/** @brief Free a fold (NULL is fine); a batch in hand is dropped, not written. */
+void xl_fold_destroy(xl_fold_t *fold);
+
+/**
+ * @brief Fold one message into the batch in hand. The message's offset
+ * counts as consumed whatever the outcome (a REJECTED one must be
+ * dead-lettered by the caller before xl_fold_commit).
+ * @return 0 with res filled, or negative (store read error, -ENOMEM) with
+ * err filled: the batch is then unusable and must be reset, not committed.
+ */
+int xl_fold_add(xl_fold_t *fold, const xl_fold_msg_t *msg, xl_fold_result_t *res, char *err, size_t errlen);
+
+/** @brief Messages added since the last reset. */
+size_t xl_fold_count(const xl_fold_t *fold);
+
+/**
+ * @brief Partitions the batch in hand touched and their next offsets, valid
+ * until the next xl_fold_add or xl_fold_reset. @return the array, *n entries.
+ */
+const xl_fold_offset_t *xl_fold_offsets(const xl_fold_t *fold, size_t *n);
+
+/**
+ * @brief Write the batch atomically: the states it changed, its archive and
+ * index entries, and the offsets for the log identity (a C string). The batch
+ * stays readable (xl_fold_offsets) until xl_fold_reset.
+ * @return 0, or negative with err filled: nothing was written.
+ */
+int xl_fold_commit(xl_fold_t *fold, const char *identity, char *err, size_t errlen);
+
+/** @brief Forget the batch in hand (after a commit, or instead of one). */
+void xl_fold_reset(xl_fold_t *fold);
+
+#endif

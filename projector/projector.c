@@ -1,0 +1,631 @@
+/*
+ * The projector thread (see projector.h): consume, fold, write, report.
+ *
+ * A batch is every message that is ready when the thread wakes up (up to
+ * MAX_BATCH). Each message goes through fold.c (decode, idempotency, the
+ * state machine, the puts); what cannot be projected goes to the dead-letter
+ * topic. The dead letters are delivered before the batch is written, so an
+ * offset never passes a message that is neither projected nor dead-lettered;
+ * the batch is then written in one WriteBatch with the next offset of every
+ * partition it touched, and only then is on_applied called.
+ *
+ * Offsets live in the store, keyed by the identity of the log; the group's
+ * committed offsets are never used (auto commit and offset store are off).
+ * On every assignment the consumer is positioned from the store, and what
+ * was consumed before a rebalance is written first.
+ *
+ * This file must never commit offsets to Kafka, never write the store but
+ * through xl_fold_commit, and never skip a message unrecorded.
+ */
+#include "projector/projector.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/log.h"
+#include "projector/apply.h"
+#include "projector/fold.h"
+
+#define MAX_BATCH 1000
+#define POLL_MS 100
+#define IDENTITY_WAIT_MS 1000
+#define DLQ_FLUSH_MS 1000
+#define DLQ_RETRY_MS 1000
+#define CLOSE_FLUSH_MS 5000
+
+#define HDR_REASON "execlog-dlq-reason"
+#define HDR_SOURCE "execlog-source"
+
+/* librdkafka properties the projector relies on; the caller's props come after and win. */
+/* clang-format off */
+static const char *const consumer_defaults[][2] = {
+    {"client.id",                "execlog-projector"},
+    {"enable.auto.commit",       "false"}, /* offsets live in the store, with the state */
+    {"enable.auto.offset.store", "false"},
+    {"auto.offset.reset",        "earliest"},
+    {"fetch.wait.max.ms",        "10"},    /* the mock broker holds an empty fetch this long */
+};
+static const char *const dlq_producer_defaults[][2] = {
+    {"client.id",                "execlog-projector-dlq"},
+    {"enable.idempotence",       "true"},
+    {"acks",                     "all"},
+    {"linger.ms",                "1"},
+    {"message.timeout.ms",       "30000"}, /* a failed delivery is reported, then produced again */
+};
+/* clang-format on */
+
+enum { DLQ_PENDING, DLQ_DELIVERED, DLQ_FAILED };
+
+typedef struct st_xl_projector_dlq_t {
+    rd_kafka_message_t *rkm; /* the original, owned by the batch */
+    char reason[256];
+    char source[320]; /* topic/partition/offset */
+    int state;
+} xl_projector_dlq_t;
+
+/* Partition bookkeeping, indexed by partition number. */
+typedef struct st_xl_projector_part_t {
+    int64_t committed; /* next offset durable in the store, -1 unknown */
+    int assigned;
+} xl_projector_part_t;
+
+struct st_xl_projector_t {
+    char *topic, *dlq_topic, *identity;
+    xl_projector_applied_cb on_applied;
+    void *ctx;
+
+    xl_store_t *store;
+    rd_kafka_t *rk;     /* consumer */
+    rd_kafka_t *dlq_rk; /* dead-letter producer */
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+
+    /* the batch in hand (projector thread only) */
+    xl_fold_t *fold;
+    rd_kafka_message_t *msgs[MAX_BATCH];
+    size_t nmsgs;
+    xl_projector_dlq_t dlq[MAX_BATCH];
+    size_t ndlq;
+    uint64_t n_applied, n_duplicates, n_anomalies, n_dlq;
+    xl_projector_part_t *parts;
+    size_t nparts;
+
+    /* counters of written batches, read from any thread */
+    atomic_uint_fast64_t applied, duplicates, anomalies, dlq_count, batches;
+    atomic_int_fast64_t lag;
+    atomic_int failed;
+};
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void fail_thread(xl_projector_t *proj, const char *what)
+{
+    if (!atomic_exchange(&proj->failed, 1))
+        xl_log_error("projector", "stopped: %s", what);
+}
+
+/* ---- partitions ---- */
+
+static xl_projector_part_t *part_get(xl_projector_t *proj, int32_t partition)
+{
+    if (partition < 0)
+        return NULL;
+    if ((size_t)partition >= proj->nparts) {
+        size_t n = (size_t)partition + 1;
+        xl_projector_part_t *parts = realloc(proj->parts, n * sizeof(*parts));
+        if (parts == NULL)
+            return NULL;
+        for (size_t i = proj->nparts; i != n; ++i)
+            parts[i] = (xl_projector_part_t){-1, 0};
+        proj->parts = parts;
+        proj->nparts = n;
+    }
+    return &proj->parts[partition];
+}
+
+/* Messages between the written offsets and the high watermarks librdkafka last saw. */
+static void update_lag(xl_projector_t *proj)
+{
+    int64_t lag = 0;
+    int known = 0;
+    for (size_t p = 0; p != proj->nparts; ++p) {
+        const xl_projector_part_t *part = &proj->parts[p];
+        int64_t lo, hi;
+        if (!part->assigned ||
+            rd_kafka_get_watermark_offsets(proj->rk, proj->topic, (int32_t)p, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0)
+            continue;
+        int64_t pos = part->committed >= 0 ? part->committed : lo;
+        if (pos >= 0 && hi > pos)
+            lag += hi - pos;
+        known = 1;
+    }
+    atomic_store(&proj->lag, known ? lag : -1);
+}
+
+/* ---- dead letters ---- */
+
+/* Delivery report of a dead letter (served by rd_kafka_flush/poll on the projector thread). */
+static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    xl_projector_dlq_t *entry = rkm->_private;
+    if (entry == NULL)
+        return;
+    if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        xl_log_error("projector", "dead letter of %s not delivered: %s", entry->source, rd_kafka_err2str(rkm->err));
+        entry->state = DLQ_FAILED;
+    } else {
+        entry->state = DLQ_DELIVERED;
+    }
+}
+
+static void dlq_produce(xl_projector_t *proj, xl_projector_dlq_t *entry)
+{
+    const rd_kafka_message_t *rkm = entry->rkm;
+
+    entry->state = DLQ_PENDING;
+    for (;;) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(proj->dlq_rk, RD_KAFKA_V_TOPIC(proj->dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_VALUE(rkm->payload, rkm->len),
+                              RD_KAFKA_V_HEADER(HDR_REASON, entry->reason, (ssize_t)strlen(entry->reason)),
+                              RD_KAFKA_V_HEADER(HDR_SOURCE, entry->source, (ssize_t)strlen(entry->source)),
+                              RD_KAFKA_V_OPAQUE(entry), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            xl_log_error("projector", "dead letter to %s: %s", proj->dlq_topic, rd_kafka_err2str(err));
+            entry->state = DLQ_FAILED; /* produced again by dlq_flush */
+            return;
+        }
+        rd_kafka_poll(proj->dlq_rk, 100);
+    }
+}
+
+static void dead_letter(xl_projector_t *proj, rd_kafka_message_t *rkm, const char *reason)
+{
+    xl_projector_dlq_t *entry = &proj->dlq[proj->ndlq++];
+    entry->rkm = rkm;
+    snprintf(entry->reason, sizeof(entry->reason), "%s", reason);
+    snprintf(entry->source, sizeof(entry->source), "%s/%d/%lld", rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+             (long long)rkm->offset);
+    xl_log_warn("projector", "dead letter %s: %s", entry->source, entry->reason);
+    dlq_produce(proj, entry);
+    ++proj->n_dlq;
+}
+
+/*
+ * Wait until every dead letter of the batch is delivered, producing the
+ * failed ones again: a poison message must not be skipped unrecorded. Gives
+ * up only when the projector is stopping (after one last flush) or the
+ * producer hit a fatal error.
+ * @return 0, or -ECANCELED / -EIO: the batch must not be written.
+ */
+static int dlq_flush(xl_projector_t *proj)
+{
+    int last_chance = 0;
+    for (;;) {
+        size_t pending = 0, failed = 0;
+        for (size_t i = 0; i != proj->ndlq; ++i) {
+            pending += proj->dlq[i].state == DLQ_PENDING;
+            failed += proj->dlq[i].state == DLQ_FAILED;
+        }
+        if (pending == 0 && failed == 0)
+            return 0;
+        if (rd_kafka_fatal_error(proj->dlq_rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            return -EIO;
+        if (atomic_load(&proj->stop)) {
+            if (last_chance)
+                return -ECANCELED;
+            last_chance = 1;
+            rd_kafka_flush(proj->dlq_rk, CLOSE_FLUSH_MS);
+            continue;
+        }
+        if (pending != 0) {
+            rd_kafka_flush(proj->dlq_rk, DLQ_FLUSH_MS);
+            continue;
+        }
+        sleep_ms(DLQ_RETRY_MS);
+        for (size_t i = 0; i != proj->ndlq; ++i)
+            if (proj->dlq[i].state == DLQ_FAILED)
+                dlq_produce(proj, &proj->dlq[i]);
+    }
+}
+
+/* ---- the batch ---- */
+
+/* Fold one message; the batch owns rkm from here on. @return 0, or negative: fatal. */
+static int project_message(xl_projector_t *proj, rd_kafka_message_t *rkm)
+{
+    char err[256];
+    xl_fold_result_t res;
+    xl_fold_msg_t msg = {rkm->partition, rkm->offset, rkm->payload, rkm->len};
+
+    proj->msgs[proj->nmsgs++] = rkm;
+    if (xl_fold_add(proj->fold, &msg, &res, err, sizeof(err)) != 0) {
+        xl_log_error("projector", "%s [%d] @ %lld: %s", rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+                     (long long)rkm->offset, err);
+        return -EIO;
+    }
+    switch (res.outcome) {
+    case XL_APPLY_NEW:
+        ++proj->n_applied;
+        break;
+    case XL_APPLY_DUPLICATE:
+        ++proj->n_duplicates;
+        break;
+    case XL_APPLY_ANOMALY:
+        ++proj->n_anomalies;
+        xl_log_info("projector", "anomaly: execution %lld seq %u: %s", (long long)res.audit_id, res.seq, res.reason);
+        break;
+    default:
+        dead_letter(proj, rkm, res.reason);
+        break;
+    }
+    return 0;
+}
+
+/* Forget the batch in hand (after it was written, or when it cannot be). */
+static void batch_reset(xl_projector_t *proj)
+{
+    xl_fold_reset(proj->fold);
+    for (size_t i = 0; i != proj->nmsgs; ++i)
+        rd_kafka_message_destroy(proj->msgs[i]);
+    proj->nmsgs = 0;
+    proj->ndlq = 0;
+    proj->n_applied = proj->n_duplicates = proj->n_anomalies = proj->n_dlq = 0;
+}
+
+/*
+ * Write the batch in hand once its dead letters are delivered, then report
+ * it. @return 0, or negative: the batch was not written (and is dropped; the
+ * thread must stop, and the next start resumes from the store).
+ */
+static int batch_commit(xl_projector_t *proj)
+{
+    char err[256];
+    int ret = 0;
+
+    if (proj->nmsgs == 0)
+        return 0;
+    if ((ret = dlq_flush(proj)) != 0) {
+        xl_log_error("projector", "dead letters undelivered: their batch (%zu messages) is not written", proj->nmsgs);
+        goto fail;
+    }
+    if ((ret = xl_fold_commit(proj->fold, proj->identity, err, sizeof(err))) != 0) {
+        xl_log_error("projector", "store: %s", err);
+        goto fail;
+    }
+
+    atomic_fetch_add(&proj->applied, proj->n_applied);
+    atomic_fetch_add(&proj->duplicates, proj->n_duplicates);
+    atomic_fetch_add(&proj->anomalies, proj->n_anomalies);
+    atomic_fetch_add(&proj->dlq_count, proj->n_dlq);
+    atomic_fetch_add(&proj->batches, 1);
+    size_t n;
+    const xl_fold_offset_t *offsets = xl_fold_offsets(proj->fold, &n);
+    for (size_t i = 0; i != n; ++i) {
+        xl_projector_part_t *part = part_get(proj, offsets[i].partition);
+        if (part != NULL)
+            part->committed = offsets[i].next_offset;
+        if (proj->on_applied != NULL)
+            proj->on_applied(proj->ctx, offsets[i].partition, offsets[i].next_offset);
+    }
+
+fail:
+    batch_reset(proj);
+    return ret;
+}
+
+/* ---- librdkafka callbacks ---- */
+
+/* librdkafka's syslog levels, 0 (emerg) to 7 (debug), as ours. */
+static const int log_levels[8] = {XL_LOG_ERROR, XL_LOG_ERROR, XL_LOG_ERROR, XL_LOG_ERROR,
+                                  XL_LOG_WARN,  XL_LOG_INFO,  XL_LOG_INFO,  XL_LOG_DEBUG};
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    int xl_level = level >= 0 && level < 8 ? log_levels[level] : XL_LOG_DEBUG;
+    /* the caller's props go to both handles; consumer-only ones are expected on the producer */
+    if (rd_kafka_type(rk) == RD_KAFKA_PRODUCER && strcmp(fac, "CONFWARN") == 0 &&
+        strstr(buf, "is a consumer property") != NULL)
+        xl_level = XL_LOG_DEBUG;
+    xl_log(xl_level, "projector", "rdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    xl_projector_t *proj = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        xl_log_error("projector", "%s: fatal: %s", rd_kafka_name(rk), fatal);
+        fail_thread(proj, rk == proj->rk ? "fatal consumer error" : "fatal dead-letter producer error");
+        return;
+    }
+    /* transient: librdkafka reconnects and retries by itself */
+    xl_log_warn("projector", "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+}
+
+/* Position every assigned partition at the offset the store holds for this log. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    xl_projector_t *proj = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    /* what was consumed so far belongs to the old assignment: write it first */
+    if (batch_commit(proj) != 0)
+        fail_thread(proj, "batch not written at rebalance");
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i != parts->cnt; ++i) {
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            xl_projector_part_t *part = part_get(proj, tp->partition);
+            int64_t next;
+            if (xl_store_get_offset(proj->store, proj->identity, tp->partition, &next) == 0) {
+                tp->offset = next;
+                xl_log_info("projector", "assigned %s [%d] from stored offset %lld", tp->topic, (int)tp->partition,
+                            (long long)next);
+                if (proj->on_applied != NULL)
+                    proj->on_applied(proj->ctx, tp->partition, next);
+            } else {
+                tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+                next = -1;
+                xl_log_info("projector", "assigned %s [%d] from the beginning (nothing stored for %s)", tp->topic,
+                            (int)tp->partition, proj->identity);
+            }
+            if (part != NULL) {
+                part->assigned = 1;
+                part->committed = next;
+            }
+        }
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, parts);
+    } else {
+        if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            xl_log_error("projector", "rebalance: %s", rd_kafka_err2str(err));
+        for (int i = 0; i != parts->cnt; ++i) {
+            xl_projector_part_t *part = part_get(proj, parts->elems[i].partition);
+            if (part != NULL)
+                part->assigned = 0;
+        }
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, NULL);
+    }
+    if (error != NULL) {
+        xl_log_error("projector", "rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        xl_log_error("projector", "rebalance: %s", rd_kafka_err2str(aerr));
+    }
+}
+
+/* ---- the thread ---- */
+
+static int resolve_identity(xl_projector_t *proj)
+{
+    while (proj->identity == NULL) {
+        if (atomic_load(&proj->stop))
+            return -ECANCELED;
+        char *id = rd_kafka_clusterid(proj->rk, IDENTITY_WAIT_MS);
+        if (id == NULL) {
+            xl_log_warn("projector", "waiting for the cluster id of the brokers");
+            continue;
+        }
+        proj->identity = strdup(id);
+        rd_kafka_mem_free(proj->rk, id);
+        if (proj->identity == NULL)
+            return -ENOMEM;
+    }
+    xl_log_info("projector", "log identity %s", proj->identity);
+    return 0;
+}
+
+/* One consumed record: an error to log, or a message to project. @return 0 or negative (fatal). */
+static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
+{
+    if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            xl_log_warn("projector", "consumer: %s: %s", rd_kafka_err2name(rkm->err), rd_kafka_message_errstr(rkm));
+        rd_kafka_message_destroy(rkm);
+        return rd_kafka_fatal_error(proj->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR ? -EIO : 0;
+    }
+    return project_message(proj, rkm);
+}
+
+static void *run(void *arg)
+{
+    xl_projector_t *proj = arg;
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    rd_kafka_resp_err_t err;
+
+    if (resolve_identity(proj) != 0) {
+        if (!atomic_load(&proj->stop))
+            fail_thread(proj, "no log identity");
+        goto fail;
+    }
+    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, proj->topic, RD_KAFKA_PARTITION_UA);
+    if ((err = rd_kafka_subscribe(proj->rk, topics)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        xl_log_error("projector", "subscribe %s: %s", proj->topic, rd_kafka_err2str(err));
+        fail_thread(proj, "cannot subscribe");
+        goto fail;
+    }
+
+    while (!atomic_load(&proj->stop) && !atomic_load(&proj->failed)) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(proj->rk, POLL_MS);
+        /* a batch is what is ready now: waiting for more would only add latency */
+        while (rkm != NULL) {
+            if (consume_one(proj, rkm) != 0 || atomic_load(&proj->failed)) {
+                batch_reset(proj);
+                fail_thread(proj, "cannot project (see above)");
+                goto fail;
+            }
+            if (proj->nmsgs == MAX_BATCH)
+                break;
+            rkm = rd_kafka_consumer_poll(proj->rk, 0);
+        }
+        if (batch_commit(proj) != 0) {
+            if (!atomic_load(&proj->stop))
+                fail_thread(proj, "batch not written");
+            goto fail;
+        }
+        update_lag(proj);
+        rd_kafka_poll(proj->dlq_rk, 0); /* serve the producer's errors and logs */
+    }
+
+fail:
+    if (topics != NULL)
+        rd_kafka_topic_partition_list_destroy(topics);
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+/* defaults, then group.id (consumer only), then the caller's properties, which win */
+static rd_kafka_conf_t *make_conf(const char *const defaults[][2], size_t ndefaults, const char *group_id,
+                                  const xl_projector_conf_t *conf, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    for (size_t i = 0; i != ndefaults; ++i)
+        if (rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1], err, errlen) != RD_KAFKA_CONF_OK)
+            goto fail;
+    if (group_id != NULL && rd_kafka_conf_set(kconf, "group.id", group_id, err, errlen) != RD_KAFKA_CONF_OK)
+        goto fail;
+    for (size_t i = 0; i != conf->nkafka_props; ++i)
+        if (rd_kafka_conf_set(kconf, conf->kafka_props[2 * i], conf->kafka_props[2 * i + 1], err, errlen) !=
+            RD_KAFKA_CONF_OK)
+            goto fail;
+    rd_kafka_conf_set_log_cb(kconf, on_log);
+    rd_kafka_conf_set_error_cb(kconf, on_error);
+    return kconf;
+
+fail:
+    rd_kafka_conf_destroy(kconf);
+    return NULL;
+}
+
+xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t *store, char *err, size_t errlen)
+{
+    xl_projector_t *proj = NULL;
+    rd_kafka_conf_t *kconf = NULL;
+
+    if (conf->topic == NULL || conf->dlq_topic == NULL || conf->group_id == NULL) {
+        snprintf(err, errlen, "projector: topic, dlq_topic and group_id are required");
+        goto fail;
+    }
+    if ((proj = calloc(1, sizeof(*proj))) == NULL)
+        goto nomem;
+    proj->store = store;
+    proj->on_applied = conf->on_applied;
+    proj->ctx = conf->ctx;
+    atomic_store(&proj->lag, -1);
+    if ((proj->topic = strdup(conf->topic)) == NULL || (proj->dlq_topic = strdup(conf->dlq_topic)) == NULL)
+        goto nomem;
+    if (conf->log_identity != NULL && (proj->identity = strdup(conf->log_identity)) == NULL)
+        goto nomem;
+    if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
+        goto fail;
+
+    if ((kconf = make_conf(consumer_defaults, sizeof(consumer_defaults) / sizeof(consumer_defaults[0]), conf->group_id,
+                           conf, err, errlen)) == NULL)
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(kconf, on_rebalance);
+    rd_kafka_conf_set_opaque(kconf, proj);
+    if ((proj->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, err, errlen)) == NULL)
+        goto fail;
+    kconf = NULL;                         /* owned by rk */
+    rd_kafka_poll_set_consumer(proj->rk); /* errors and rebalances arrive through rd_kafka_consumer_poll */
+
+    if ((kconf = make_conf(dlq_producer_defaults, sizeof(dlq_producer_defaults) / sizeof(dlq_producer_defaults[0]),
+                           NULL, conf, err, errlen)) == NULL)
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(kconf, dlq_delivered);
+    rd_kafka_conf_set_opaque(kconf, proj);
+    if ((proj->dlq_rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, errlen)) == NULL)
+        goto fail;
+    return proj;
+
+nomem:
+    snprintf(err, errlen, "projector: out of memory");
+fail:
+    if (kconf != NULL)
+        rd_kafka_conf_destroy(kconf);
+    xl_projector_destroy(proj);
+    return NULL;
+}
+
+int xl_projector_start(xl_projector_t *proj, char *err, size_t errlen)
+{
+    if (proj->started) {
+        snprintf(err, errlen, "projector: already started");
+        return -EALREADY;
+    }
+    int ret = pthread_create(&proj->thread, NULL, run, proj);
+    if (ret != 0) {
+        snprintf(err, errlen, "projector: pthread_create: %s", strerror(ret));
+        return -ret;
+    }
+    proj->started = 1;
+    return 0;
+}
+
+void xl_projector_destroy(xl_projector_t *proj)
+{
+    if (proj == NULL)
+        return;
+    atomic_store(&proj->stop, 1);
+    if (proj->started)
+        pthread_join(proj->thread, NULL);
+    if (proj->rk != NULL) {
+        /* leaves the group; the revocation runs on_rebalance here, with no batch in hand */
+        rd_kafka_resp_err_t err = rd_kafka_consumer_close(proj->rk);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            xl_log_warn("projector", "consumer close: %s", rd_kafka_err2str(err));
+        rd_kafka_destroy(proj->rk);
+    }
+    if (proj->dlq_rk != NULL) {
+        if (rd_kafka_flush(proj->dlq_rk, CLOSE_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_purge(proj->dlq_rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_flush(proj->dlq_rk, 100);
+        }
+        rd_kafka_destroy(proj->dlq_rk);
+    }
+    if (proj->fold != NULL) {
+        batch_reset(proj);
+        xl_fold_destroy(proj->fold);
+    }
+    free(proj->parts);
+    free(proj->identity);
+    free(proj->dlq_topic);
+    free(proj->topic);
+    free(proj);
+}
+
+void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats)
+{
+    stats->applied = atomic_load(&proj->applied);
+    stats->duplicates = atomic_load(&proj->duplicates);
+    stats->anomalies = atomic_load(&proj->anomalies);
+    stats->dlq = atomic_load(&proj->dlq_count);
+    stats->batches = atomic_load(&proj->batches);
+    stats->lag = atomic_load(&proj->lag);
+    stats->failed = atomic_load(&proj->failed);
+}

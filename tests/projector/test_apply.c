@@ -1,0 +1,518 @@
+/*
+ * Tests of projector/apply.c, the state machine. The expected transitions
+ * below are written from the spec, independently of apply.c's own table, so
+ * that a wrong row there fails here. Also: creation, rejections, duplicates,
+ * anomalies after terminal states, timestamps, merges, and determinism of the
+ * encoded state bytes.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "projector/apply.h"
+#include "schemas/event.h"
+#include "tests/test.h"
+
+#define NSTATUS XL_STATUS__COUNT
+
+static xl_str_t str_of(const char *s)
+{
+    return (xl_str_t){(char *)s, s != NULL ? strlen(s) : 0};
+}
+
+/* An event of execution audit; strings point at literals (apply only reads them). */
+static xl_event_t event_of(int type, int64_t audit, const char *event_id, int64_t time_ms)
+{
+    xl_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.status = XL_STATUS_NONE;
+    ev.audit_id = audit;
+    ev.root_audit_id = audit;
+    ev.event_id = str_of(event_id);
+    ev.flow_id = str_of("flow-1");
+    ev.time_ms = time_ms;
+    ev.ingest_time_ms = time_ms + 1;
+    return ev;
+}
+
+static const xl_apply_origin_t origin0 = {0, 0};
+
+/* A fresh execution (seq 1, queued) made by a created event. */
+static int create_exec(xl_state_t *st, int64_t audit)
+{
+    xl_event_t ev = event_of(XL_EVENT_CREATED, audit, "create", 100);
+    xl_apply_result_t res;
+    memset(st, 0, sizeof(*st));
+    return xl_apply_event(st, 0, &ev, 0, &origin0, &res) == 0 && res.outcome == XL_APPLY_NEW ? 0 : -1;
+}
+
+/*
+ * Status after each event type, by the status before it; "!" = anomaly
+ * (the status stays). Written from the spec.
+ */
+/* clang-format off */
+static const struct {
+    int type;
+    const char *after[NSTATUS];
+} transitions[] = {
+    /*                               queued        running       paused        cancelling    succeeded    warning    failed    cancelled */
+    {XL_EVENT_STARTED,          {"running",    "!",          "running",    "!",          "!",         "!",       "!",      "!"}},
+    {XL_EVENT_PROGRESS,         {"running",    "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
+    {XL_EVENT_PAUSED,           {"!",          "paused",     "!",          "!",          "!",         "!",       "!",      "!"}},
+    {XL_EVENT_RESUMED,          {"!",          "!",          "running",    "!",          "!",         "!",       "!",      "!"}},
+    {XL_EVENT_WARNING,          {"queued",     "running",    "paused",     "cancelling", "succeeded", "warning", "failed", "cancelled"}},
+    {XL_EVENT_SUCCEEDED,        {"succeeded",  "succeeded",  "succeeded",  "succeeded",  "!",         "!",       "!",      "!"}},
+    {XL_EVENT_FAILED,           {"failed",     "failed",     "failed",     "failed",     "!",         "!",       "!",      "!"}},
+    {XL_EVENT_CANCEL_REQUESTED, {"cancelling", "cancelling", "cancelling", "!",          "!",         "!",       "!",      "!"}},
+    {XL_EVENT_CANCELLED,        {"cancelled",  "cancelled",  "cancelled",  "cancelled",  "!",         "!",       "!",      "!"}},
+    {XL_EVENT_TASK_STARTED,     {"running",    "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
+    {XL_EVENT_TASK_PROGRESS,    {"queued",     "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
+    {XL_EVENT_TASK_FINISHED,    {"queued",     "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
+    {XL_EVENT_TASK_FAILED,      {"queued",     "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
+    {XL_EVENT_METRICS,          {"queued",     "running",    "paused",     "cancelling", "succeeded", "warning", "failed", "cancelled"}},
+    {XL_EVENT_LOG,              {"queued",     "running",    "paused",     "cancelling", "succeeded", "warning", "failed", "cancelled"}},
+};
+/* clang-format on */
+
+static int is_terminal_name(const char *s)
+{
+    return strcmp(s, "succeeded") == 0 || strcmp(s, "warning") == 0 || strcmp(s, "failed") == 0 ||
+           strcmp(s, "cancelled") == 0;
+}
+
+static int test_transitions(void)
+{
+    char phase[128];
+    size_t nrows = sizeof(transitions) / sizeof(transitions[0]);
+
+    XL_PHASE("transition table covers every non-create event type");
+    XL_CHECK_INT(nrows, XL_EVENT__COUNT - 1);
+
+    for (size_t r = 0; r != nrows; ++r) {
+        for (int from = 0; from != NSTATUS; ++from) {
+            const char *want = transitions[r].after[from];
+            const char *from_name = xl_status_name(from);
+            snprintf(phase, sizeof(phase), "%s in %s", xl_event_type_name(transitions[r].type), from_name);
+            XL_PHASE(phase);
+
+            xl_state_t st;
+            if (create_exec(&st, 7) != 0) {
+                XL_CHECK(0, "create failed");
+                continue;
+            }
+            st.status = from;
+            st.started_ms = from == XL_STATUS_QUEUED ? 0 : 50;
+            st.ended_ms = is_terminal_name(from_name) ? 60 : 0;
+
+            xl_event_t ev = event_of(transitions[r].type, 7, "e-2", 1000);
+            xl_apply_origin_t origin = {3, 4242};
+            xl_apply_result_t res;
+            XL_CHECK_INT(xl_apply_event(&st, 1, &ev, 0, &origin, &res), 0);
+            XL_CHECK_INT(res.seq, 2);
+            XL_CHECK_INT(st.last_seq, 2);
+            XL_CHECK_INT(st.updated_ms, 1001);
+            XL_CHECK_INT(st.log_partition, 3);
+            XL_CHECK_INT(st.log_offset, 4242);
+            if (strcmp(want, "!") == 0) {
+                XL_CHECK(res.outcome == XL_APPLY_ANOMALY, "outcome %s, expected anomaly",
+                         xl_apply_outcome_name(res.outcome));
+                XL_CHECK(res.reason[0] != '\0', "an anomaly names its reason");
+                XL_CHECK_INT(st.status, from);
+                XL_CHECK_INT(st.anomalies, 1);
+                XL_CHECK_INT(st.ended_ms, is_terminal_name(from_name) ? 60 : 0);
+            } else {
+                XL_CHECK(res.outcome == XL_APPLY_NEW, "outcome %s (%s), expected new",
+                         xl_apply_outcome_name(res.outcome), res.reason);
+                XL_CHECK(strcmp(xl_status_name(st.status), want) == 0, "status %s, expected %s",
+                         xl_status_name(st.status), want);
+                XL_CHECK_INT(st.anomalies, 0);
+                /* ended_ms is set by the first terminal status only */
+                if (is_terminal_name(from_name))
+                    XL_CHECK_INT(st.ended_ms, 60);
+                else
+                    XL_CHECK_INT(st.ended_ms, is_terminal_name(want) ? 1000 : 0);
+                /* started_ms is set by the first move to running only */
+                if (from == XL_STATUS_QUEUED)
+                    XL_CHECK_INT(st.started_ms, strcmp(want, "running") == 0 ? 1000 : 0);
+                else
+                    XL_CHECK_INT(st.started_ms, 50);
+            }
+            xl_state_dispose(&st);
+        }
+    }
+    return 0;
+}
+
+static int test_create(void)
+{
+    xl_state_t st;
+    xl_apply_result_t res;
+    xl_event_t ev = event_of(XL_EVENT_CREATED, 42, "req-1", 5000);
+    ev.parent_audit_id = 41;
+    ev.root_audit_id = 40;
+    ev.parent_execution_id = 9;
+    ev.retries = 2;
+    ev.flow_name = str_of("Nightly load");
+    ev.tenant_id = str_of("acme");
+    ev.message_id = str_of("msg-9");
+    ev.trigger_type = str_of("schedule");
+    ev.started_by = str_of("alice");
+    ev.message = str_of("queued by cron");
+    xl_attr_t attrs[] = {{str_of("zone"), str_of("eu")}, {str_of("env"), str_of("prod")}};
+    ev.attributes = attrs;
+    ev.nattributes = 2;
+
+    XL_PHASE("created makes a queued execution");
+    memset(&st, 0, sizeof(st));
+    XL_REQUIRE(xl_apply_event(&st, 0, &ev, 0, &origin0, &res) == 0, "apply");
+    XL_CHECK_INT(res.outcome, XL_APPLY_NEW);
+    XL_CHECK_INT(res.seq, 1);
+    XL_CHECK_INT(st.audit_id, 42);
+    XL_CHECK_INT(st.parent_audit_id, 41);
+    XL_CHECK_INT(st.root_audit_id, 40);
+    XL_CHECK_INT(st.parent_execution_id, 9);
+    XL_CHECK_INT(st.retries, 2);
+    XL_CHECK_STR(st.flow_id.base, st.flow_id.len, "flow-1");
+    XL_CHECK_STR(st.flow_name.base, st.flow_name.len, "Nightly load");
+    XL_CHECK_STR(st.tenant_id.base, st.tenant_id.len, "acme");
+    XL_CHECK_STR(st.message_id.base, st.message_id.len, "msg-9");
+    XL_CHECK_STR(st.trigger_type.base, st.trigger_type.len, "schedule");
+    XL_CHECK_STR(st.started_by.base, st.started_by.len, "alice");
+    XL_CHECK_STR(st.message.base, st.message.len, "queued by cron");
+    XL_CHECK_INT(st.status, XL_STATUS_QUEUED);
+    XL_CHECK_INT(st.created_ms, 5000);
+    XL_CHECK_INT(st.updated_ms, 5001);
+    XL_CHECK_INT(st.started_ms, 0);
+    XL_CHECK_INT(st.ended_ms, 0);
+    XL_CHECK_INT(st.last_seq, 1);
+    XL_CHECK_INT(st.anomalies, 0);
+    XL_REQUIRE(st.nattributes == 2, "nattributes = %zu", st.nattributes);
+    XL_CHECK_STR(st.attributes[0].key.base, st.attributes[0].key.len, "env");
+    XL_CHECK_STR(st.attributes[1].key.base, st.attributes[1].key.len, "zone");
+    XL_CHECK(st.flow_id.base != ev.flow_id.base, "the state owns copies, not the event's memory");
+
+    XL_PHASE("a second create of an existing execution is rejected, state untouched");
+    xl_event_t again = event_of(XL_EVENT_CREATED, 42, "req-2", 6000);
+    XL_CHECK_INT(xl_apply_event(&st, 1, &again, 0, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_REJECTED);
+    XL_CHECK(strstr(res.reason, "exists") != NULL, "reason: %s", res.reason);
+    XL_CHECK_INT(st.last_seq, 1);
+    XL_CHECK_INT(st.created_ms, 5000);
+
+    XL_PHASE("the same create delivered again is a duplicate");
+    XL_CHECK_INT(xl_apply_event(&st, 1, &ev, 1, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_DUPLICATE);
+    XL_CHECK_INT(res.seq, 0);
+    XL_CHECK_INT(st.last_seq, 1);
+
+    XL_PHASE("any event seen before is a duplicate, also after a terminal status");
+    st.status = XL_STATUS_FAILED;
+    xl_event_t started = event_of(XL_EVENT_STARTED, 42, "s-1", 7000);
+    XL_CHECK_INT(xl_apply_event(&st, 1, &started, 1, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_DUPLICATE);
+    XL_CHECK_INT(st.anomalies, 0);
+    XL_CHECK_INT(st.last_seq, 1);
+    xl_state_dispose(&st);
+
+    XL_PHASE("events of an unknown execution are rejected");
+    for (int type = 1; type != XL_EVENT__COUNT; ++type) {
+        xl_state_t none;
+        memset(&none, 0, sizeof(none));
+        xl_event_t e = event_of(type, 77, "x", 1);
+        XL_CHECK_INT(xl_apply_event(&none, 0, &e, 0, &origin0, &res), 0);
+        XL_CHECK(res.outcome == XL_APPLY_REJECTED, "%s: outcome %s", xl_event_type_name(type),
+                 xl_apply_outcome_name(res.outcome));
+        XL_CHECK(strstr(res.reason, "unknown execution") != NULL, "reason: %s", res.reason);
+        XL_CHECK_INT(none.last_seq, 0);
+    }
+
+    XL_PHASE("out-of-range audit IDs and event types are rejected");
+    xl_state_t none;
+    memset(&none, 0, sizeof(none));
+    xl_event_t bad = event_of(XL_EVENT_CREATED, 0, "x", 1);
+    XL_CHECK_INT(xl_apply_event(&none, 0, &bad, 0, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_REJECTED);
+    bad.audit_id = XL_AUDIT_ID_MAX + 1;
+    XL_CHECK_INT(xl_apply_event(&none, 0, &bad, 0, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_REJECTED);
+    bad.audit_id = 5;
+    bad.type = XL_EVENT__COUNT;
+    XL_CHECK_INT(xl_apply_event(&none, 0, &bad, 0, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_REJECTED);
+    XL_CHECK_INT(none.audit_id, 0);
+    return 0;
+}
+
+static int test_lifecycle(void)
+{
+    xl_state_t st;
+    xl_apply_result_t res;
+    XL_PHASE("lifecycle: create");
+    XL_REQUIRE(create_exec(&st, 5) == 0, "create");
+
+    /* clang-format off */
+    static const struct { int type; int64_t t; int outcome; int status; } steps[] = {
+        {XL_EVENT_TASK_STARTED,     200, XL_APPLY_NEW,     XL_STATUS_RUNNING},
+        {XL_EVENT_PAUSED,           300, XL_APPLY_NEW,     XL_STATUS_PAUSED},
+        {XL_EVENT_RESUMED,          400, XL_APPLY_NEW,     XL_STATUS_RUNNING},
+        {XL_EVENT_CANCEL_REQUESTED, 500, XL_APPLY_NEW,     XL_STATUS_CANCELLING},
+        {XL_EVENT_SUCCEEDED,        600, XL_APPLY_NEW,     XL_STATUS_SUCCEEDED},
+        {XL_EVENT_STARTED,          700, XL_APPLY_ANOMALY, XL_STATUS_SUCCEEDED},
+        {XL_EVENT_FAILED,           800, XL_APPLY_ANOMALY, XL_STATUS_SUCCEEDED},
+        {XL_EVENT_LOG,              900, XL_APPLY_NEW,     XL_STATUS_SUCCEEDED},
+    };
+    /* clang-format on */
+    for (size_t i = 0; i != sizeof(steps) / sizeof(steps[0]); ++i) {
+        char id[16];
+        snprintf(id, sizeof(id), "e-%zu", i);
+        xl_event_t ev = event_of(steps[i].type, 5, id, steps[i].t);
+        xl_apply_origin_t origin = {1, (int64_t)i};
+        XL_PHASE("lifecycle: step");
+        XL_CHECK_INT(xl_apply_event(&st, 1, &ev, 0, &origin, &res), 0);
+        XL_CHECK(res.outcome == steps[i].outcome, "step %zu: outcome %s", i, xl_apply_outcome_name(res.outcome));
+        XL_CHECK(st.status == steps[i].status, "step %zu: status %s", i, xl_status_name(st.status));
+        XL_CHECK_INT(res.seq, i + 2);
+    }
+    XL_PHASE("lifecycle: times and counters");
+    XL_CHECK_INT(st.created_ms, 100);
+    XL_CHECK_INT(st.started_ms, 200); /* resumed does not move it */
+    XL_CHECK_INT(st.ended_ms, 600);   /* anomalies after the end do not move it */
+    XL_CHECK_INT(st.updated_ms, 901);
+    XL_CHECK_INT(st.anomalies, 2);
+    XL_CHECK_INT(st.last_seq, 9);
+    XL_CHECK_INT(st.log_offset, 7);
+
+    XL_PHASE("event without a client time: the ingest time counts");
+    xl_state_t st2;
+    XL_REQUIRE(create_exec(&st2, 6) == 0, "create");
+    xl_event_t ev = event_of(XL_EVENT_STARTED, 6, "s", 0);
+    ev.ingest_time_ms = 12345;
+    XL_CHECK_INT(xl_apply_event(&st2, 1, &ev, 0, &origin0, &res), 0);
+    XL_CHECK_INT(st2.started_ms, 12345);
+    XL_CHECK_INT(st2.updated_ms, 12345);
+    xl_state_dispose(&st2);
+    xl_state_dispose(&st);
+    return 0;
+}
+
+static int test_warnings(void)
+{
+    xl_state_t st;
+    xl_apply_result_t res;
+    XL_PHASE("warning: a warning event's message becomes a warning");
+    XL_REQUIRE(create_exec(&st, 8) == 0, "create");
+    xl_event_t w = event_of(XL_EVENT_WARNING, 8, "w-1", 200);
+    w.message = str_of("disk almost full");
+    XL_CHECK_INT(xl_apply_event(&st, 1, &w, 0, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_NEW);
+    XL_REQUIRE(st.nwarnings == 1, "nwarnings = %zu", st.nwarnings);
+    XL_CHECK_STR(st.warnings[0].base, st.warnings[0].len, "disk almost full");
+    XL_CHECK_STR(st.message.base, st.message.len, "disk almost full");
+    XL_CHECK_INT(st.status, XL_STATUS_QUEUED);
+
+    XL_PHASE("warning: listed warnings are appended in order (not the message)");
+    xl_str_t list[] = {str_of("slow source"), str_of("retrying")};
+    xl_event_t w2 = event_of(XL_EVENT_WARNING, 8, "w-2", 300);
+    w2.warnings = list;
+    w2.nwarnings = 2;
+    w2.message = str_of("two warnings");
+    XL_CHECK_INT(xl_apply_event(&st, 1, &w2, 0, &origin0, &res), 0);
+    XL_REQUIRE(st.nwarnings == 3, "nwarnings = %zu", st.nwarnings);
+    XL_CHECK_STR(st.warnings[1].base, st.warnings[1].len, "slow source");
+    XL_CHECK_STR(st.warnings[2].base, st.warnings[2].len, "retrying");
+
+    XL_PHASE("warning: succeeded with warnings ends in status warning");
+    xl_event_t ok = event_of(XL_EVENT_SUCCEEDED, 8, "ok", 400);
+    XL_CHECK_INT(xl_apply_event(&st, 1, &ok, 0, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_NEW);
+    XL_CHECK_INT(st.status, XL_STATUS_WARNING);
+    XL_CHECK_INT(st.ended_ms, 400);
+    xl_state_dispose(&st);
+
+    XL_PHASE("warning: a succeeded event that carries warnings itself ends in warning");
+    XL_REQUIRE(create_exec(&st, 9) == 0, "create");
+    xl_event_t ok2 = event_of(XL_EVENT_SUCCEEDED, 9, "ok", 400);
+    ok2.warnings = list;
+    ok2.nwarnings = 1;
+    XL_CHECK_INT(xl_apply_event(&st, 1, &ok2, 0, &origin0, &res), 0);
+    XL_CHECK_INT(st.status, XL_STATUS_WARNING);
+    XL_CHECK_INT(st.nwarnings, 1);
+
+    XL_PHASE("warning: a late warning after the end is kept, status stays");
+    XL_CHECK_INT(xl_apply_event(&st, 1, &w, 0, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_NEW);
+    XL_CHECK_INT(st.status, XL_STATUS_WARNING);
+    XL_CHECK_INT(st.nwarnings, 2);
+
+    XL_PHASE("warning: an anomaly merges nothing");
+    xl_event_t late = event_of(XL_EVENT_STARTED, 9, "late", 500);
+    late.message = str_of("should not show");
+    late.warnings = list;
+    late.nwarnings = 2;
+    XL_CHECK_INT(xl_apply_event(&st, 1, &late, 0, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_ANOMALY);
+    XL_CHECK_INT(st.nwarnings, 2);
+    XL_CHECK_STR(st.message.base, st.message.len, "disk almost full");
+    xl_state_dispose(&st);
+    return 0;
+}
+
+static int test_merges(void)
+{
+    xl_state_t st;
+    xl_apply_result_t res;
+    XL_PHASE("merge: metrics sorted by name, last value wins");
+    XL_REQUIRE(create_exec(&st, 10) == 0, "create");
+    xl_metric_t m1[] = {{str_of("rows"), 10}, {str_of("bytes"), 100}, {str_of("rows"), 11}};
+    xl_event_t e1 = event_of(XL_EVENT_METRICS, 10, "m-1", 200);
+    e1.metrics = m1;
+    e1.nmetrics = 3;
+    XL_CHECK_INT(xl_apply_event(&st, 1, &e1, 0, &origin0, &res), 0);
+    xl_metric_t m2[] = {{str_of("rows_x"), 1}, {str_of("a"), 5}, {str_of("bytes"), 250}, {str_of("row"), 3}};
+    xl_event_t e2 = event_of(XL_EVENT_PROGRESS, 10, "m-2", 300);
+    e2.metrics = m2;
+    e2.nmetrics = 4;
+    XL_CHECK_INT(xl_apply_event(&st, 1, &e2, 0, &origin0, &res), 0);
+    static const struct {
+        const char *name;
+        int64_t value;
+    } want_metrics[] = {{"a", 5}, {"bytes", 250}, {"row", 3}, {"rows", 11}, {"rows_x", 1}};
+    XL_REQUIRE(st.nmetrics == 5, "nmetrics = %zu", st.nmetrics);
+    for (size_t i = 0; i != 5; ++i) {
+        XL_CHECK_STR(st.metrics[i].name.base, st.metrics[i].name.len, want_metrics[i].name);
+        XL_CHECK_INT(st.metrics[i].value, want_metrics[i].value);
+    }
+
+    XL_PHASE("merge: attributes sorted by key, last value wins");
+    xl_attr_t a1[] = {{str_of("zone"), str_of("eu")}, {str_of("a"), str_of("1")}, {str_of("ab"), str_of("2")}};
+    xl_event_t e3 = event_of(XL_EVENT_LOG, 10, "a-1", 400);
+    e3.attributes = a1;
+    e3.nattributes = 3;
+    XL_CHECK_INT(xl_apply_event(&st, 1, &e3, 0, &origin0, &res), 0);
+    xl_attr_t a2[] = {{str_of("zone"), str_of("us")}, {str_of("B"), str_of("up")}};
+    xl_event_t e4 = event_of(XL_EVENT_LOG, 10, "a-2", 500);
+    e4.attributes = a2;
+    e4.nattributes = 2;
+    XL_CHECK_INT(xl_apply_event(&st, 1, &e4, 0, &origin0, &res), 0);
+    static const char *const want_attrs[][2] = {{"B", "up"}, {"a", "1"}, {"ab", "2"}, {"zone", "us"}};
+    XL_REQUIRE(st.nattributes == 4, "nattributes = %zu", st.nattributes);
+    for (size_t i = 0; i != 4; ++i) {
+        XL_CHECK_STR(st.attributes[i].key.base, st.attributes[i].key.len, want_attrs[i][0]);
+        XL_CHECK_STR(st.attributes[i].value.base, st.attributes[i].value.len, want_attrs[i][1]);
+    }
+
+    XL_PHASE("merge: last error and last message win; events without them keep them");
+    xl_event_t f1 = event_of(XL_EVENT_TASK_FAILED, 10, "f-1", 600);
+    f1.error = (xl_error_t){1, str_of("IOError"), str_of("disk"), str_of("at x.c:1")};
+    f1.message = str_of("task failed");
+    XL_CHECK_INT(xl_apply_event(&st, 1, &f1, 0, &origin0, &res), 0);
+    xl_event_t f2 = event_of(XL_EVENT_FAILED, 10, "f-2", 700);
+    f2.error = (xl_error_t){1, str_of("Timeout"), str_of("too slow"), {NULL, 0}};
+    XL_CHECK_INT(xl_apply_event(&st, 1, &f2, 0, &origin0, &res), 0);
+    XL_CHECK_INT(st.error.present, 1);
+    XL_CHECK_STR(st.error.class_.base, st.error.class_.len, "Timeout");
+    XL_CHECK_STR(st.error.message.base, st.error.message.len, "too slow");
+    XL_CHECK(st.error.stack.base == NULL, "the stack of the last error is null");
+    XL_CHECK_STR(st.message.base, st.message.len, "task failed");
+    XL_CHECK_INT(st.status, XL_STATUS_FAILED);
+    xl_state_dispose(&st);
+    return 0;
+}
+
+/* Fold events[0..n) (with metric order per event reversed or not) and encode the state. */
+static int fold_and_encode(xl_codec_t *codec, int reverse, xl_buf_t *out)
+{
+    xl_metric_t fwd[] = {{str_of("zeta"), 1}, {str_of("alpha"), 2}, {str_of("mid"), 3}};
+    xl_metric_t rev[] = {{str_of("mid"), 3}, {str_of("alpha"), 2}, {str_of("zeta"), 1}};
+    xl_attr_t afwd[] = {{str_of("k2"), str_of("v2")}, {str_of("k1"), str_of("v1")}};
+    xl_attr_t arev[] = {{str_of("k1"), str_of("v1")}, {str_of("k2"), str_of("v2")}};
+    xl_event_t evs[4];
+    evs[0] = event_of(XL_EVENT_CREATED, 11, "c", 100);
+    evs[1] = event_of(XL_EVENT_STARTED, 11, "s", 200);
+    evs[2] = event_of(XL_EVENT_METRICS, 11, "m", 300);
+    evs[2].metrics = reverse ? rev : fwd;
+    evs[2].nmetrics = 3;
+    evs[2].attributes = reverse ? arev : afwd;
+    evs[2].nattributes = 2;
+    evs[3] = event_of(XL_EVENT_SUCCEEDED, 11, "ok", 400);
+    char err[256];
+    xl_state_t st;
+    xl_apply_result_t res;
+    memset(&st, 0, sizeof(st));
+    int exists = 0, ret = 0;
+    for (int i = 0; i != 4 && ret == 0; ++i) {
+        xl_apply_origin_t origin = {2, 10 + i};
+        ret = xl_apply_event(&st, exists, &evs[i], 0, &origin, &res);
+        exists = 1;
+    }
+    if (ret == 0)
+        ret = xl_state_encode(codec, &st, out, err, sizeof(err));
+    xl_state_dispose(&st);
+    return ret;
+}
+
+static int test_determinism(void)
+{
+    char err[256];
+    xl_codec_t *codec = xl_codec_create(err, sizeof(err));
+    XL_PHASE("determinism: codec");
+    XL_CHECK(codec != NULL, "xl_codec_create: %s", err);
+    if (codec == NULL)
+        return 0;
+    xl_buf_t a, b, c;
+    xl_buf_init(&a);
+    xl_buf_init(&b);
+    xl_buf_init(&c);
+
+    XL_PHASE("determinism: the same events give the same bytes");
+    XL_CHECK_INT(fold_and_encode(codec, 0, &a), 0);
+    XL_CHECK_INT(fold_and_encode(codec, 0, &b), 0);
+    XL_CHECK(a.len != 0 && a.len == b.len && memcmp(a.base, b.base, a.len) == 0, "encodings differ");
+
+    XL_PHASE("determinism: the order of map entries inside an event does not matter");
+    XL_CHECK_INT(fold_and_encode(codec, 1, &c), 0);
+    XL_CHECK(a.len == c.len && memcmp(a.base, c.base, a.len) == 0, "encodings differ");
+
+    XL_PHASE("determinism: decode and re-encode is the identity");
+    xl_state_t st;
+    XL_CHECK_INT(xl_state_decode(codec, a.base, a.len, &st, err, sizeof(err)), 0);
+    xl_buf_reset(&b);
+    XL_CHECK_INT(xl_state_encode(codec, &st, &b, err, sizeof(err)), 0);
+    XL_CHECK(a.len == b.len && memcmp(a.base, b.base, a.len) == 0, "re-encoding differs");
+    XL_CHECK_INT(st.status, XL_STATUS_SUCCEEDED);
+    XL_CHECK_INT(st.nmetrics, 3);
+    XL_CHECK_INT(st.last_seq, 4);
+    XL_CHECK_INT(st.log_offset, 13);
+    xl_state_dispose(&st);
+
+    xl_buf_dispose(&a);
+    xl_buf_dispose(&b);
+    xl_buf_dispose(&c);
+    xl_codec_destroy(codec);
+    return 0;
+}
+
+static int test_names(void)
+{
+    XL_PHASE("names");
+    XL_CHECK(strcmp(xl_apply_outcome_name(XL_APPLY_NEW), "new") == 0, "new");
+    XL_CHECK(strcmp(xl_apply_outcome_name(XL_APPLY_DUPLICATE), "duplicate") == 0, "duplicate");
+    XL_CHECK(strcmp(xl_apply_outcome_name(XL_APPLY_ANOMALY), "anomaly") == 0, "anomaly");
+    XL_CHECK(strcmp(xl_apply_outcome_name(XL_APPLY_REJECTED), "rejected") == 0, "rejected");
+    XL_CHECK(strcmp(xl_apply_outcome_name(99), "unknown") == 0, "unknown");
+    for (int s = 0; s != XL_STATUS__COUNT; ++s)
+        XL_CHECK(xl_apply_is_terminal(s) == is_terminal_name(xl_status_name(s)), "terminal %s", xl_status_name(s));
+    XL_CHECK_INT(xl_apply_is_terminal(-1), 0);
+    XL_CHECK_INT(xl_apply_is_terminal(XL_STATUS__COUNT), 0);
+    return 0;
+}
+
+int main(void)
+{
+    /* a test that bailed out (XL_REQUIRE) has printed the summary already */
+    if (test_transitions() || test_create() || test_lifecycle() || test_warnings() || test_merges() ||
+        test_determinism() || test_names())
+        return 1;
+    return xl_test_finish();
+}

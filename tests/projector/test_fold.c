@@ -1,0 +1,329 @@
+/*
+ * Tests of projector/fold.c, the batch without Kafka, on a real RocksDB in a
+ * fresh mkdtemp directory: idempotency within a batch and across batches,
+ * several events of one execution folding in order inside one batch, dead
+ * letters (undecodable, rejected), offsets per partition, a reset that writes
+ * nothing, and that batch boundaries never change the projections (the same
+ * log folded in batches of 1, of 7 and all at once gives one digest).
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projector/apply.h"
+#include "projector/fold.h"
+#include "projector/store.h"
+#include "tests/test.h"
+
+#define MAX_LOG 128
+
+static xl_str_t str_of(const char *s)
+{
+    return (xl_str_t){(char *)s, s != NULL ? strlen(s) : 0};
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* A log: frames with their partition and offset. */
+typedef struct st_log_t {
+    xl_buf_t frames[MAX_LOG];
+    int32_t partition[MAX_LOG];
+    int64_t offset[MAX_LOG];
+    size_t n;
+    int64_t next[4];
+} log_t;
+
+static int log_event(log_t *log, xl_codec_t *codec, int32_t partition, int type, int64_t audit, const char *event_id,
+                     int64_t t)
+{
+    char err[256];
+    xl_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.status = XL_STATUS_NONE;
+    ev.audit_id = audit;
+    ev.root_audit_id = audit;
+    ev.event_id = str_of(event_id);
+    ev.flow_id = str_of("flow");
+    ev.tenant_id = str_of("acme");
+    ev.time_ms = t;
+    ev.ingest_time_ms = t + 1;
+    xl_metric_t m = {str_of("n"), t};
+    if (type == XL_EVENT_METRICS) {
+        ev.metrics = &m;
+        ev.nmetrics = 1;
+    }
+    xl_buf_t *frame = &log->frames[log->n];
+    xl_buf_init(frame);
+    if (xl_event_encode(codec, &ev, frame, err, sizeof(err)) != 0) {
+        fprintf(stderr, "encode: %s\n", err);
+        return -1;
+    }
+    log->partition[log->n] = partition;
+    log->offset[log->n] = log->next[partition]++;
+    ++log->n;
+    return 0;
+}
+
+static int log_raw(log_t *log, int32_t partition, const char *bytes)
+{
+    xl_buf_t *frame = &log->frames[log->n];
+    xl_buf_init(frame);
+    xl_buf_append(frame, bytes, strlen(bytes));
+    log->partition[log->n] = partition;
+    log->offset[log->n] = log->next[partition]++;
+    ++log->n;
+    return 0;
+}
+
+static void log_dispose(log_t *log)
+{
+    for (size_t i = 0; i != log->n; ++i)
+        xl_buf_dispose(&log->frames[i]);
+}
+
+static int add(xl_fold_t *fold, const log_t *log, size_t i, xl_fold_result_t *res)
+{
+    char err[256];
+    xl_fold_msg_t msg = {log->partition[i], log->offset[i], log->frames[i].base, log->frames[i].len};
+    int ret = xl_fold_add(fold, &msg, res, err, sizeof(err));
+    if (ret != 0)
+        fprintf(stderr, "xl_fold_add: %s\n", err);
+    return ret;
+}
+
+/* Fold the whole log into a fresh store under dir in batches of batch_size; digest into hex. */
+static int fold_log(const char *dir, const log_t *log, size_t batch_size, char hex[XL_STORE_DIGEST_HEX_LEN + 1],
+                    int64_t next[4])
+{
+    char err[256];
+    xl_fold_result_t res;
+    int ret = -1;
+    xl_fold_t *fold = NULL;
+    xl_store_t *store = xl_store_open(dir, 0, err, sizeof(err));
+    if (store == NULL)
+        goto fail;
+    if ((fold = xl_fold_create(store, err, sizeof(err))) == NULL)
+        goto fail;
+    for (size_t i = 0; i != log->n; ++i) {
+        if (add(fold, log, i, &res) != 0)
+            goto fail;
+        if (xl_fold_count(fold) == batch_size || i + 1 == log->n) {
+            if (xl_fold_commit(fold, "log", err, sizeof(err)) != 0)
+                goto fail;
+            xl_fold_reset(fold);
+        }
+    }
+    if (xl_store_digest(store, hex, err, sizeof(err)) != 0)
+        goto fail;
+    for (int p = 0; p != 4; ++p)
+        if (xl_store_get_offset(store, "log", p, &next[p]) != 0)
+            next[p] = -1;
+    ret = 0;
+
+fail:
+    if (ret != 0)
+        fprintf(stderr, "fold_log(%zu): %s\n", batch_size, err);
+    xl_fold_destroy(fold);
+    xl_store_close(store);
+    return ret;
+}
+
+int main(void)
+{
+    char err[256] = "", dir[] = "/tmp/xl-test-fold-XXXXXX", path[600];
+    xl_fold_result_t res;
+    xl_state_t st;
+    xl_buf_t buf;
+    uint32_t seq;
+    int64_t next;
+
+    xl_buf_init(&buf);
+    XL_PHASE("setup");
+    XL_REQUIRE(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+    xl_codec_t *codec = xl_codec_create(err, sizeof(err));
+    XL_REQUIRE(codec != NULL, "xl_codec_create: %s", err);
+    snprintf(path, sizeof(path), "%s/one", dir);
+    xl_store_t *store = xl_store_open(path, 0, err, sizeof(err));
+    XL_REQUIRE(store != NULL, "xl_store_open: %s", err);
+    xl_fold_t *fold = xl_fold_create(store, err, sizeof(err));
+    XL_REQUIRE(fold != NULL, "xl_fold_create: %s", err);
+
+    log_t *log = calloc(1, sizeof(*log));
+    XL_REQUIRE(log != NULL, "calloc");
+    /* batch 1: offsets 0..6 of partition 0, offsets 0..1 of partition 2 */
+    log_event(log, codec, 0, XL_EVENT_CREATED, 10, "c", 100);
+    log_event(log, codec, 0, XL_EVENT_STARTED, 10, "s", 200);
+    log_event(log, codec, 0, XL_EVENT_STARTED, 10, "s", 200); /* re-delivery, same batch */
+    log_event(log, codec, 0, XL_EVENT_METRICS, 10, "m", 300);
+    log_raw(log, 0, "garbage");
+    log_event(log, codec, 0, XL_EVENT_PROGRESS, 99, "p", 300); /* unknown execution */
+    log_event(log, codec, 0, XL_EVENT_PAUSED, 10, "pause", 400);
+    log_event(log, codec, 2, XL_EVENT_CREATED, 20, "c", 100);
+    log_event(log, codec, 2, XL_EVENT_CREATED, 20, "c-again", 110); /* another create of 20 */
+
+    XL_PHASE("one batch: outcomes in order");
+    static const int want[] = {XL_APPLY_NEW,      XL_APPLY_NEW, XL_APPLY_DUPLICATE, XL_APPLY_NEW,     XL_APPLY_REJECTED,
+                               XL_APPLY_REJECTED, XL_APPLY_NEW, XL_APPLY_NEW,       XL_APPLY_REJECTED};
+    static const uint32_t want_seq[] = {1, 2, 0, 3, 0, 0, 4, 1, 0};
+    for (size_t i = 0; i != 9; ++i) {
+        XL_REQUIRE(add(fold, log, i, &res) == 0, "add %zu", i);
+        XL_CHECK(res.outcome == want[i], "message %zu: %s (%s)", i, xl_apply_outcome_name(res.outcome), res.reason);
+        XL_CHECK(res.seq == want_seq[i], "message %zu: seq %u", i, res.seq);
+    }
+    XL_CHECK_INT(xl_fold_count(fold), 9);
+
+    XL_PHASE("one batch: dead-letter reasons");
+    XL_REQUIRE(add(fold, log, 4, &res) == 0, "add");
+    XL_CHECK(strncmp(res.reason, "undecodable event: ", 19) == 0, "reason: %s", res.reason);
+    XL_CHECK_INT(res.audit_id, 0);
+    XL_REQUIRE(add(fold, log, 5, &res) == 0, "add");
+    XL_CHECK(strncmp(res.reason, "rejected: ", 10) == 0 && strstr(res.reason, "unknown execution 99") != NULL,
+             "reason: %s", res.reason);
+    XL_CHECK_INT(res.audit_id, 99);
+    XL_REQUIRE(add(fold, log, 8, &res) == 0, "add");
+    XL_CHECK(strstr(res.reason, "already exists") != NULL, "reason: %s", res.reason);
+
+    XL_PHASE("one batch: nothing is visible before the commit");
+    XL_CHECK_INT(xl_store_get_state(store, codec, 10, &st, err, sizeof(err)), -ENOENT);
+    XL_CHECK_INT(xl_store_get_offset(store, "L", 0, &next), -ENOENT);
+
+    XL_PHASE("one batch: offsets of the touched partitions");
+    size_t noffsets;
+    const xl_fold_offset_t *offsets = xl_fold_offsets(fold, &noffsets);
+    XL_REQUIRE(noffsets == 2, "noffsets = %zu", noffsets);
+    XL_CHECK(offsets[0].partition == 0 && offsets[0].next_offset == 7, "p%d next %lld", (int)offsets[0].partition,
+             (long long)offsets[0].next_offset);
+    XL_CHECK(offsets[1].partition == 2 && offsets[1].next_offset == 2, "p%d next %lld", (int)offsets[1].partition,
+             (long long)offsets[1].next_offset);
+
+    XL_PHASE("one batch: commit writes states, archive, index and offsets");
+    XL_REQUIRE(xl_fold_commit(fold, "L", err, sizeof(err)) == 0, "commit: %s", err);
+    xl_fold_reset(fold);
+    XL_CHECK_INT(xl_fold_count(fold), 0);
+    XL_REQUIRE(xl_store_get_state(store, codec, 10, &st, err, sizeof(err)) == 0, "get_state: %s", err);
+    XL_CHECK_INT(st.status, XL_STATUS_PAUSED);
+    XL_CHECK_INT(st.last_seq, 4);
+    XL_CHECK_INT(st.started_ms, 200);
+    XL_CHECK_INT(st.log_partition, 0);
+    XL_CHECK_INT(st.log_offset, 6);
+    XL_CHECK(st.nmetrics == 1 && st.metrics[0].value == 300, "metrics");
+    xl_state_dispose(&st);
+    XL_REQUIRE(xl_store_get_state(store, codec, 20, &st, err, sizeof(err)) == 0, "get_state: %s", err);
+    XL_CHECK_INT(st.last_seq, 1);
+    XL_CHECK_INT(st.created_ms, 100);
+    xl_state_dispose(&st);
+    XL_CHECK_INT(xl_store_get_state(store, codec, 99, &st, err, sizeof(err)), -ENOENT);
+    XL_CHECK_INT(xl_store_get_event_seq(store, 10, "s", 1, &seq, NULL), 0);
+    XL_CHECK_INT(seq, 2);
+    XL_CHECK_INT(xl_store_get_event_seq(store, 10, "pause", 5, &seq, NULL), 0);
+    XL_CHECK_INT(seq, 4);
+    XL_CHECK_INT(xl_store_get_event_seq(store, 20, "c-again", 7, &seq, NULL), -ENOENT);
+    xl_buf_reset(&buf);
+    XL_CHECK_INT(xl_store_get_event(store, 10, 3, &buf), 0);
+    XL_CHECK_MEM(buf.base, buf.len, log->frames[3].base, log->frames[3].len);
+    xl_buf_reset(&buf);
+    XL_CHECK_INT(xl_store_get_event(store, 10, 5, &buf), -ENOENT);
+    int64_t audit = 0;
+    XL_CHECK_INT(xl_store_find_create(store, "acme", 4, "c", 1, &audit, NULL), 0);
+    XL_CHECK_INT(audit, 10);
+    XL_CHECK_INT(xl_store_get_offset(store, "L", 0, &next), 0);
+    XL_CHECK_INT(next, 7);
+    XL_CHECK_INT(xl_store_get_offset(store, "L", 2, &next), 0);
+    XL_CHECK_INT(next, 2);
+    XL_CHECK_INT(xl_store_get_offset(store, "L", 1, &next), -ENOENT);
+
+    XL_PHASE("next batch: a re-delivery is recognised from the store");
+    log_event(log, codec, 0, XL_EVENT_STARTED, 10, "s", 200);  /* 9 */
+    log_event(log, codec, 0, XL_EVENT_RESUMED, 10, "r", 500);  /* 10 */
+    log_event(log, codec, 0, XL_EVENT_STARTED, 10, "s2", 600); /* 11: running already: anomaly */
+    XL_REQUIRE(add(fold, log, 9, &res) == 0, "add");
+    XL_CHECK_INT(res.outcome, XL_APPLY_DUPLICATE);
+    XL_REQUIRE(add(fold, log, 10, &res) == 0, "add");
+    XL_CHECK_INT(res.outcome, XL_APPLY_NEW);
+    XL_CHECK_INT(res.seq, 5);
+    XL_REQUIRE(add(fold, log, 11, &res) == 0, "add");
+    XL_CHECK_INT(res.outcome, XL_APPLY_ANOMALY);
+    XL_CHECK_INT(res.seq, 6);
+    XL_CHECK(strstr(res.reason, "started not allowed in status running") != NULL, "reason: %s", res.reason);
+
+    XL_PHASE("next batch: a reset instead of a commit writes nothing");
+    xl_fold_reset(fold);
+    XL_REQUIRE(xl_store_get_state(store, codec, 10, &st, err, sizeof(err)) == 0, "get_state: %s", err);
+    XL_CHECK_INT(st.last_seq, 4);
+    XL_CHECK_INT(st.status, XL_STATUS_PAUSED);
+    xl_state_dispose(&st);
+    XL_CHECK_INT(xl_store_get_offset(store, "L", 0, &next), 0);
+    XL_CHECK_INT(next, 7);
+
+    XL_PHASE("next batch: the same messages again, committed");
+    for (size_t i = 9; i != 12; ++i)
+        XL_REQUIRE(add(fold, log, i, &res) == 0, "add");
+    XL_CHECK_INT(res.seq, 6);
+    XL_REQUIRE(xl_fold_commit(fold, "L", err, sizeof(err)) == 0, "commit: %s", err);
+    xl_fold_reset(fold);
+    XL_REQUIRE(xl_store_get_state(store, codec, 10, &st, err, sizeof(err)) == 0, "get_state: %s", err);
+    XL_CHECK_INT(st.last_seq, 6);
+    XL_CHECK_INT(st.anomalies, 1);
+    XL_CHECK_INT(st.status, XL_STATUS_RUNNING);
+    xl_state_dispose(&st);
+    XL_CHECK_INT(xl_store_get_offset(store, "L", 0, &next), 0);
+    XL_CHECK_INT(next, 10);
+
+    XL_PHASE("events without an idempotency key are all applied");
+    log_event(log, codec, 1, XL_EVENT_LOG, 20, "", 700); /* 12 */
+    XL_REQUIRE(add(fold, log, 12, &res) == 0, "add");
+    XL_CHECK_INT(res.outcome, XL_APPLY_NEW);
+    XL_REQUIRE(add(fold, log, 12, &res) == 0, "add");
+    XL_CHECK_INT(res.outcome, XL_APPLY_NEW);
+    XL_CHECK_INT(res.seq, 3);
+    xl_fold_reset(fold);
+    xl_fold_destroy(fold);
+    xl_store_close(store);
+
+    XL_PHASE("batch boundaries: a longer log over 3 partitions");
+    for (int64_t a = 1; a <= 8; ++a) {
+        int32_t p = (int32_t)(a % 3);
+        log_event(log, codec, p, XL_EVENT_CREATED, a, "c", 1000 * a);
+        log_event(log, codec, p, XL_EVENT_STARTED, a, "s", 1000 * a + 1);
+        if (a % 2 == 0)
+            log_event(log, codec, p, XL_EVENT_STARTED, a, "s", 1000 * a + 1); /* duplicate */
+        log_event(log, codec, p, XL_EVENT_METRICS, a, "m1", 1000 * a + 2);
+        if (a % 3 == 0)
+            log_raw(log, p, "\xc3\x01 not really");
+        log_event(log, codec, p, a % 4 == 0 ? XL_EVENT_FAILED : XL_EVENT_SUCCEEDED, a, "end", 1000 * a + 3);
+        if (a % 4 == 1)
+            log_event(log, codec, p, XL_EVENT_PAUSED, a, "late", 1000 * a + 4); /* anomaly */
+        log_event(log, codec, p, XL_EVENT_METRICS, a, "m2", 1000 * a + 5);
+    }
+    XL_REQUIRE(log->n <= MAX_LOG, "log too long");
+    char d1[XL_STORE_DIGEST_HEX_LEN + 1], d7[XL_STORE_DIGEST_HEX_LEN + 1], dall[XL_STORE_DIGEST_HEX_LEN + 1];
+    int64_t n1[4], n7[4], nall[4];
+    snprintf(path, sizeof(path), "%s/b1", dir);
+    XL_REQUIRE(fold_log(path, log, 1, d1, n1) == 0, "batches of 1");
+    snprintf(path, sizeof(path), "%s/b7", dir);
+    XL_REQUIRE(fold_log(path, log, 7, d7, n7) == 0, "batches of 7");
+    snprintf(path, sizeof(path), "%s/ball", dir);
+    XL_REQUIRE(fold_log(path, log, MAX_LOG, dall, nall) == 0, "one batch");
+    XL_CHECK(strcmp(d1, d7) == 0, "batches of 1 and of 7 differ: %s %s", d1, d7);
+    XL_CHECK(strcmp(d1, dall) == 0, "batches of 1 and one batch differ: %s %s", d1, dall);
+    for (int p = 0; p != 4; ++p) {
+        XL_CHECK(n1[p] == n7[p] && n1[p] == nall[p], "partition %d offsets %lld %lld %lld", p, (long long)n1[p],
+                 (long long)n7[p], (long long)nall[p]);
+        XL_CHECK(n1[p] == (log->next[p] != 0 ? log->next[p] : -1), "partition %d at %lld, log has %lld", p,
+                 (long long)n1[p], (long long)log->next[p]);
+    }
+
+    log_dispose(log);
+    free(log);
+    xl_codec_destroy(codec);
+    xl_buf_dispose(&buf);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return xl_test_finish();
+}
