@@ -37,6 +37,8 @@ static const struct {
     {"ingest.timeout.ms", KEY_INT, F(ack_timeout_ms), "10000", 100, 600000,
      "longest wait for Kafka (and the projection) before answering 503"},
     {"http.max_body", KEY_SIZE, F(max_body), "1048576", 64, 1L << 30, "largest request body in bytes (413 above)"},
+    {"readyz.max_lag", KEY_INT, F(ready_max_lag), "10000", 0, 1 << 30,
+     "GET /readyz answers 503 while the projector is further behind the log than this"},
     {"store.sync", KEY_BOOL, F(sync_writes), "true", 0, 1, "fsync every projector batch before it counts"},
     {"log.level", KEY_LEVEL, F(log_level), "info", 0, 0, "error | warn | info | debug"},
 #undef F

@@ -25,6 +25,7 @@ typedef struct st_xl_config_t {
     int ack_timeout_ms;     /* bound on waiting for Kafka / the projection */
     size_t max_body;        /* largest accepted request body (bytes) */
     int sync_writes;        /* fsync each projector batch */
+    int ready_max_lag;      /* /readyz: most events the projector may be behind */
     int log_level;
     /* kafka.* settings, prefix stripped: kafka[2*i] = name, kafka[2*i+1] = value */
     char **kafka;

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
     xl_ingest_t *ing = NULL;
     xl_server_t *srv = NULL;
     const char **props = NULL;
+    h2o_loop_t *loop = NULL;
 
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
         goto exit;
     }
 
-    h2o_loop_t *loop = xl_server_loop_create();
+    loop = xl_server_loop_create();
     xl_ingest_conf_t iconf = {.topic = cfg.topic,
                               .data_dir = cfg.data_dir,
                               .node_id = cfg.node_id,
@@ -203,6 +204,7 @@ int main(int argc, char **argv)
                               .max_body = cfg.max_body,
                               .store = store,
                               .projector = proj,
+                              .ready_max_lag = cfg.ready_max_lag,
                               .info = make_info(&cfg, bootstraps, embedded, ack_projected)};
     if ((srv = xl_server_create(&sconf, loop, ing, err, sizeof(err))) == NULL) {
         xl_log_error("main", "http: %s", err);
@@ -212,15 +214,20 @@ int main(int argc, char **argv)
                 XL_VERSION, cfg.listen, xl_server_port(srv), cfg.data_dir, ack_projected ? "projected" : "delivered");
     xl_log_info("main", "watch the events: kcat -C -b %s -t %s", bootstraps, cfg.topic);
 
-    xl_server_run(srv, &stop_requested);
+    xl_server_run(srv, &stop_requested, cfg.ack_timeout_ms);
     xl_log_info("main", "shutting down");
     status = 0;
 exit:
-    /* the server first (no new writes), then the projector (it reports to the
-     * write path), then the write path (flushes the producer) */
-    xl_server_destroy(srv);
+    /* the server has stopped accepting; then the projector (it reports to the
+     * write path), then the write path (flushes the producer, answers 503 to
+     * what is left), then the server with its connections */
     xl_projector_destroy(proj);
     xl_ingest_destroy(ing);
+    if (srv != NULL)
+        xl_server_flush(srv);
+    xl_server_destroy(srv);
+    if (loop != NULL)
+        h2o_evloop_destroy(loop);
     xl_store_close(store);
     xl_embedded_destroy(emb);
     free(props);

@@ -42,7 +42,19 @@ void xl_read_readyz(xl_api_t *api, h2o_req_t *req)
     }
     xl_projector_stats_t stats;
     xl_projector_get_stats(api->projector, &stats);
-    xl_http_send_json_obj(req, 200,
-                          json_pack("{s:s, s:I, s:I}", "status", "ready", "applied", (json_int_t)stats.applied, "lag",
-                                    (json_int_t)stats.lag));
+    const char *why = NULL;
+    if (stats.failed)
+        why = "the projector stopped on a fatal error (see the log)";
+    else if (stats.lag < 0)
+        why = "the projector has no partitions assigned yet";
+    else if (stats.lag > api->ready_max_lag)
+        why = "the projector is behind the log by more than readyz.max_lag events";
+    json_t *body = json_pack("{s:s, s:I, s:I, s:I, s:b}", "status", why ? "not ready" : "ready", "applied",
+                             (json_int_t)stats.applied, "lag", (json_int_t)stats.lag, "max_lag",
+                             (json_int_t)api->ready_max_lag, "projector_failed", stats.failed);
+    if (why != NULL) {
+        json_object_set_new(body, "reason", json_string(why));
+        xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+    }
+    xl_http_send_json_obj(req, why ? 503 : 200, body);
 }

@@ -19,6 +19,7 @@ typedef struct st_xl_api_t {
     xl_projector_t *projector; /* NULL when this process does not project */
     xl_ingest_t *ingest;       /* NULL when this process does not ingest */
     json_t *info;
+    int64_t ready_max_lag; /* /readyz: most events the projector may be behind */
 } xl_api_t;
 
 /** GET /v1/executions/{audit_id} */
@@ -27,7 +28,7 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, int64_t audit_id);
 void xl_read_info(xl_api_t *api, h2o_req_t *req);
 /** GET /healthz: the process serves. */
 void xl_read_healthz(xl_api_t *api, h2o_req_t *req);
-/** GET /readyz: the projections can be trusted (projector running). */
+/** GET /readyz: 200 while the projector runs and is at most ready_max_lag events behind, else 503. */
 void xl_read_readyz(xl_api_t *api, h2o_req_t *req);
 
 #endif

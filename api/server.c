@@ -22,7 +22,8 @@
 #include "api/log.h"
 #include "api/read.h"
 
-typedef enum { ARG_NONE, ARG_ID } route_arg_t;
+/* Bodies up to this many bytes are read so that an oversized one gets a problem+json 413. */
+#define XL_SERVER_HARD_BODY_LIMIT (64 * 1024 * 1024)
 
 typedef struct st_route_t {
     const char *method;
@@ -215,12 +216,16 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     srv->api.projector = conf->projector;
     srv->api.ingest = ingest;
     srv->api.info = conf->info;
+    srv->api.ready_max_lag = conf->ready_max_lag;
     if ((srv->api.codec = xl_codec_create(err, errlen)) == NULL)
         goto fail;
 
     h2o_config_init(&srv->globalconf);
-    /* bodies between max_body and this get our problem+json 413; beyond, h2o's own */
-    srv->globalconf.max_request_entity_size = conf->max_body * 2 + 4096;
+    /* h2o buffers a body up to this before any handler runs; bodies between
+     * max_body and it get our problem+json 413, larger ones h2o's own refusal */
+    srv->globalconf.max_request_entity_size = conf->max_body * 16 > XL_SERVER_HARD_BODY_LIMIT
+                                                  ? conf->max_body * 16
+                                                  : XL_SERVER_HARD_BODY_LIMIT;
     h2o_hostconf_t *hostconf = h2o_config_register_host(&srv->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
     handler_t *handler = (handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
@@ -243,19 +248,33 @@ fail:
     return NULL;
 }
 
-void xl_server_run(xl_server_t *srv, volatile int *stop)
+void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
 {
     while (!*stop)
         h2o_evloop_run(srv->loop, 200);
-    /* stop accepting; give in-flight requests a bounded moment to finish */
+    /* stop accepting, then let the writes in flight be acknowledged (bounded) */
     if (srv->listener != NULL) {
         h2o_socket_read_stop(srv->listener);
         h2o_socket_close(srv->listener);
         srv->listener = NULL;
     }
-    h2o_context_request_shutdown(&srv->ctx);
-    for (int i = 0; i < 10; ++i)
-        h2o_evloop_run(srv->loop, 100);
+    h2o_context_request_shutdown(&srv->ctx); /* GOAWAY to HTTP/2 clients */
+    uint64_t deadline = h2o_now(srv->loop) + (uint64_t)drain_ms;
+    while (srv->api.ingest != NULL && xl_ingest_pending(srv->api.ingest) > 0 && h2o_now(srv->loop) < deadline)
+        h2o_evloop_run(srv->loop, 50);
+}
+
+void xl_server_flush(xl_server_t *srv)
+{
+    /* answers already handed to h2o still need the loop to reach their
+     * sockets; and HTTP/2's graceful shutdown closes its connections from a
+     * timer (one second after GOAWAY) that must fire before the context goes */
+    uint64_t deadline = h2o_now(srv->loop) + 2000;
+    do
+        h2o_evloop_run(srv->loop, 20);
+    while (h2o_timeout_is_linked(&srv->ctx.http2._graceful_shutdown_timeout) && h2o_now(srv->loop) < deadline);
+    if (h2o_timeout_is_linked(&srv->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&srv->ctx.http2._graceful_shutdown_timeout);
 }
 
 int xl_server_port(xl_server_t *srv) { return srv->port; }

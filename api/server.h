@@ -22,6 +22,7 @@ typedef struct st_xl_server_conf_t {
     xl_store_t *store;          /* borrowed */
     xl_projector_t *projector;  /* borrowed; NULL if this process does not project */
     json_t *info;               /* GET /v1/info body; reference stolen */
+    int64_t ready_max_lag;      /* /readyz threshold */
 } xl_server_conf_t;
 
 /** @brief Create the event loop (the write path needs it before the server listens). */
@@ -38,9 +39,13 @@ void xl_server_destroy(xl_server_t *srv);
 
 /**
  * @brief Run the loop until *stop becomes non-zero (a signal handler sets
- * it), then stop accepting and let in-flight requests finish (bounded).
+ * it), then stop accepting and let writes in flight be acknowledged, for at
+ * most drain_ms.
  */
-void xl_server_run(xl_server_t *srv, volatile int *stop);
+void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms);
+
+/** @brief Run the loop briefly so that answers already sent reach their sockets. */
+void xl_server_flush(xl_server_t *srv);
 
 /** @brief The port the listener is bound to (useful with port 0). */
 int xl_server_port(xl_server_t *srv);

@@ -73,6 +73,7 @@ struct st_pending_t {
     int answered;
     size_t nslots, nopen, nwrites;
     slot_t *slots;
+    size_t *lines; /* batch: the physical line number of each slot */
     h2o_timeout_entry_t timeout;
 };
 
@@ -102,6 +103,7 @@ struct st_xl_ingest_t {
     size_t npartitions;
     h2o_linklist_t inflight_creates;
     xl_buf_t frame;
+    size_t npending; /* requests not answered yet */
     xl_ingest_stats_t stats;
 };
 
@@ -127,7 +129,7 @@ static int is_terminal(int status)
 
 static json_t *problem(pending_t *p, int status, const char *slug, const char *title, const char *detail)
 {
-    return p->req != NULL ? xl_http_problem_new(p->req, status, slug, title, detail)
+    return p != NULL && p->req != NULL ? xl_http_problem_new(p->req, status, slug, title, detail)
                           : json_pack("{s:i, s:s}", "status", status, "detail", detail);
 }
 
@@ -138,6 +140,7 @@ static void pending_free_if_done(pending_t *p)
     for (size_t i = 0; i < p->nslots; ++i)
         json_decref(p->slots[i].body);
     free(p->slots);
+    free(p->lines);
     free(p);
 }
 
@@ -167,12 +170,12 @@ static void send_answer(pending_t *p)
     size_t accepted = 0, rejected = 0;
     for (size_t i = 0; i < p->nslots; ++i) {
         slot_t *s = &p->slots[i];
-        json_t *r = json_pack("{s:I, s:i}", "line", (json_int_t)(i + 1), "status", s->status);
+        json_t *r = json_pack("{s:I, s:i}", "line", (json_int_t)p->lines[i], "code", s->status);
         if (s->status >= 400) {
             json_object_set_new(r, "problem", s->body);
             ++rejected;
         } else {
-            json_object_update(r, s->body);
+            json_object_update_missing(r, s->body);
             json_decref(s->body);
             ++accepted;
         }
@@ -190,6 +193,7 @@ static void pending_answer(pending_t *p)
     if (p->answered)
         return;
     p->answered = 1;
+    --p->ing->npending;
     if (h2o_timeout_is_linked(&p->timeout))
         h2o_timeout_unlink(&p->timeout);
     if (p->req != NULL) {
@@ -230,7 +234,7 @@ static void write_free(write_t *w)
 static void write_settle(write_t *w, int status, json_t *body)
 {
     pending_t *p = w->pending;
-    if (p != NULL) {
+    if (p != NULL && body != NULL) {
         w->pending = NULL;
         p->slots[w->slot].write = NULL;
         --p->nwrites;
@@ -246,15 +250,18 @@ static void write_settle(write_t *w, int status, json_t *body)
         write_free(w);
 }
 
-static json_t *position(const write_t *w)
+static json_t *position_json(int32_t partition, int64_t offset)
 {
-    return json_pack("{s:i, s:I}", "partition", (int)w->partition, "offset", (json_int_t)w->offset);
+    return json_pack("{s:i, s:I}", "partition", (int)partition, "offset", (json_int_t)offset);
 }
 
+static json_t *position(const write_t *w) { return position_json(w->partition, w->offset); }
+
+/* The answer to a create; a repeated create gets the same answer, so the status is the one it created. */
 static json_t *state_answer(xl_state_t *st, const char *event_id, json_t *pos)
 {
     json_t *o = json_pack("{s:I, s:s, s:I, s:i, s:s, s:I, s:o}", "audit_id", (json_int_t)st->audit_id, "status",
-                          xl_status_name(st->status), "root_audit_id", (json_int_t)st->root_audit_id, "retries",
+                          xl_status_name(XL_STATUS_QUEUED), "root_audit_id", (json_int_t)st->root_audit_id, "retries",
                           (int)st->retries, "event_id", event_id, "seq", (json_int_t)1, "position",
                           pos != NULL ? pos : json_null());
     json_object_set_new(o, "parent_audit_id",
@@ -267,22 +274,30 @@ static void write_settle_projected(write_t *w)
 {
     xl_ingest_t *ing = w->ing;
     char err[256];
+    if (w->pending == NULL) { /* answered already (timeout): it only guarded its event_id until now */
+        write_settle(w, 0, NULL);
+        return;
+    }
     if (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) {
         int64_t winner = 0;
+        xl_store_pos_t pos;
         xl_state_t st;
+        /* the first create with this event_id wins, on every node and replica alike */
         if (xl_store_find_create(ing->store, w->tenant_id, strlen(w->tenant_id), w->event_id, strlen(w->event_id),
-                                 &winner) == 0 &&
+                                 &winner, &pos) == 0 &&
             xl_store_get_state(ing->store, ing->codec, winner, &st, err, sizeof(err)) == 0) {
-            write_settle(w, 201, state_answer(&st, w->event_id, position(w)));
+            write_settle(w, 201, state_answer(&st, w->event_id, position_json(pos.partition, pos.offset)));
             xl_state_dispose(&st);
             return;
         }
     } else {
         uint32_t seq;
-        if (xl_store_get_event_seq(ing->store, w->audit_id, w->event_id, strlen(w->event_id), &seq) == 0) {
+        xl_store_pos_t pos;
+        if (xl_store_get_event_seq(ing->store, w->audit_id, w->event_id, strlen(w->event_id), &seq, &pos) == 0) {
             write_settle(w, 202,
                          json_pack("{s:I, s:s, s:I, s:o}", "audit_id", (json_int_t)w->audit_id, "event_id",
-                                   w->event_id, "seq", (json_int_t)seq, "position", position(w)));
+                                   w->event_id, "seq", (json_int_t)seq, "position",
+                                   position_json(pos.partition, pos.offset)));
             return;
         }
     }
@@ -389,10 +404,6 @@ static void on_report_messages(h2o_multithread_receiver_t *receiver, h2o_linklis
         write_t *w = H2O_STRUCT_FROM_MEMBER(write_t, msg.link, messages->next);
         h2o_linklist_unlink(&w->msg.link);
         w->reported = 1;
-        if (w->pending == NULL) { /* settled by the timeout already */
-            write_free(w);
-            continue;
-        }
         if (w->err != 0) {
             ++ing->stats.delivery_failed;
             char detail[256];
@@ -444,23 +455,20 @@ static void on_timeout(h2o_timeout_entry_t *entry)
              p->ing->conf.timeout_ms);
     /* fill every open slot first, so that the answer goes out exactly once */
     p->answered = 1;
+    --p->ing->npending;
     for (size_t i = 0; i < p->nslots; ++i) {
         slot_t *s = &p->slots[i];
         if (s->status != 0)
             continue;
         s->status = 503;
         s->body = problem(p, 503, "unavailable", "Event log unavailable", detail);
+        /* the write goes on without its request: it still guards its event_id
+         * against a second create until Kafka or the projector settles it */
         write_t *w = s->write;
         if (w != NULL) {
             s->write = NULL;
             w->pending = NULL;
             --p->nwrites;
-            if (h2o_linklist_is_linked(&w->waiting))
-                h2o_linklist_unlink(&w->waiting);
-            if (h2o_linklist_is_linked(&w->inflight))
-                h2o_linklist_unlink(&w->inflight);
-            if (w->reported)
-                write_free(w);
         }
     }
     p->nopen = 0;
@@ -483,6 +491,7 @@ static pending_t *pending_new(xl_ingest_t *ing, h2o_req_t *req, size_t nslots, i
     p->nslots = nslots;
     p->nopen = nslots;
     p->timeout.cb = on_timeout;
+    ++ing->npending;
     p->hold = h2o_mem_alloc_shared(&req->pool, sizeof(pending_t *), on_req_dispose);
     *p->hold = p;
     return p;
@@ -642,11 +651,13 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
             goto done;
         have_st = 1;
         uint32_t seq;
+        xl_store_pos_t pos;
         if (client_event_id &&
-            xl_store_get_event_seq(ing->store, target, ev->event_id.base, ev->event_id.len, &seq) == 0) {
+            xl_store_get_event_seq(ing->store, target, ev->event_id.base, ev->event_id.len, &seq, &pos) == 0) {
             slot_fill(p, i, 202,
-                      json_pack("{s:I, s:s%, s:I, s:n}", "audit_id", (json_int_t)target, "event_id", ev->event_id.base,
-                                ev->event_id.len, "seq", (json_int_t)seq, "position"));
+                      json_pack("{s:I, s:s%, s:I, s:o}", "audit_id", (json_int_t)target, "event_id", ev->event_id.base,
+                                ev->event_id.len, "seq", (json_int_t)seq, "position",
+                                position_json(pos.partition, pos.offset)));
             goto done;
         }
         if ((kind & XL_WRITE_CANCEL) && is_terminal(st.status)) {
@@ -716,12 +727,13 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
     const xl_str_t *tenant = ev->tenant_id.base != NULL ? &ev->tenant_id : &no_tenant;
     if (client_event_id) {
         int64_t existing;
+        xl_store_pos_t pos;
         xl_state_t prev;
         if (xl_store_find_create(ing->store, tenant->base, tenant->len, ev->event_id.base, ev->event_id.len,
-                                 &existing) == 0 &&
+                                 &existing, &pos) == 0 &&
             xl_store_get_state(ing->store, ing->codec, existing, &prev, err, sizeof(err)) == 0) {
             char *eid = dup_str(&ev->event_id);
-            slot_fill(p, i, 201, state_answer(&prev, eid, NULL));
+            slot_fill(p, i, 201, state_answer(&prev, eid, position_json(pos.partition, pos.offset)));
             free(eid);
             xl_state_dispose(&prev);
             goto done;
@@ -837,7 +849,8 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req)
         return;
     }
     pending_t *p = pending_new(ing, req, nlines, 1);
-    size_t i = 0;
+    p->lines = calloc(nlines, sizeof(*p->lines));
+    size_t i = 0, lineno = 0;
     for (const char *s = p0; s < end && i < nlines;) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         const char *e = nl ? nl : end;
@@ -845,8 +858,10 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req)
         while (c < e && (*c == ' ' || *c == '\t' || *c == '\r'))
             ++c;
         s = e + 1;
+        ++lineno;
         if (c == e)
             continue;
+        p->lines[i] = lineno;
         json_error_t jerr;
         json_t *obj = json_loadb(c, (size_t)(e - c), JSON_REJECT_DUPLICATES, &jerr);
         if (obj == NULL) {
@@ -902,13 +917,35 @@ fail:
     return NULL;
 }
 
+/* Deliver what other threads queued for the loop; only once those threads are gone. */
+static void drain_receiver(h2o_multithread_receiver_t *receiver)
+{
+    h2o_linklist_t messages;
+    h2o_linklist_init_anchor(&messages);
+    h2o_linklist_insert_list(&messages, &receiver->_messages);
+    if (!h2o_linklist_is_empty(&messages))
+        receiver->cb(receiver, &messages);
+}
+
 void xl_ingest_destroy(xl_ingest_t *ing)
 {
     if (ing == NULL)
         return;
+    /* every message gets its delivery report (flushed, or purged with an error) */
     if (ing->producer != NULL)
         xl_producer_destroy(ing->producer, ing->conf.timeout_ms);
     if (ing->queue != NULL) {
+        drain_receiver(&ing->on_report);
+        drain_receiver(&ing->on_applied);
+        /* what still waits is not acknowledged: 503 for whoever is still there */
+        while (!h2o_linklist_is_empty(&ing->timeout._entries)) {
+            h2o_timeout_entry_t *entry = H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, ing->timeout._entries.next);
+            h2o_timeout_unlink(entry);
+            entry->cb(entry);
+        }
+        for (size_t i = 0; i < ing->npartitions; ++i)
+            while (!h2o_linklist_is_empty(&ing->partitions[i].waiting))
+                write_settle(H2O_STRUCT_FROM_MEMBER(write_t, waiting, ing->partitions[i].waiting.next), 0, NULL);
         h2o_multithread_unregister_receiver(ing->queue, &ing->on_report);
         h2o_multithread_unregister_receiver(ing->queue, &ing->on_applied);
         h2o_multithread_destroy_queue(ing->queue);
@@ -921,6 +958,8 @@ void xl_ingest_destroy(xl_ingest_t *ing)
     xl_buf_dispose(&ing->frame);
     free(ing);
 }
+
+size_t xl_ingest_pending(xl_ingest_t *ing) { return ing->npending; }
 
 void xl_ingest_get_stats(xl_ingest_t *ing, xl_ingest_stats_t *stats)
 {

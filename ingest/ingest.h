@@ -41,8 +41,14 @@ typedef struct st_xl_ingest_conf_t {
  */
 xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl_store_t *store, char *err,
                               size_t errlen);
-/** @brief Flush the producer (bounded), answer what still waits with 503, free. */
+/**
+ * @brief Flush the producer (bounded by the timeout), answer what still waits
+ * with 503, free. Call after the projector is destroyed (it reports here).
+ */
 void xl_ingest_destroy(xl_ingest_t *ing);
+
+/** @brief Requests still waiting for an acknowledgement (graceful shutdown waits for 0). */
+size_t xl_ingest_pending(xl_ingest_t *ing);
 
 /** @brief Projector progress: every message of partition below next_offset is durable. Any thread. */
 void xl_ingest_on_applied(xl_ingest_t *ing, int32_t partition, int64_t next_offset);

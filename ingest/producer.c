@@ -121,8 +121,13 @@ void xl_producer_destroy(xl_producer_t *prod, int timeout_ms)
 {
     if (prod == NULL)
         return;
-    if (prod->rk != NULL && timeout_ms > 0 && rd_kafka_flush(prod->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (prod->rk != NULL && rd_kafka_flush(prod->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* what is left gets a delivery report with an error: never a silent drop */
         xl_log_warn("producer", "%d messages not delivered at shutdown", rd_kafka_outq_len(prod->rk));
+        rd_kafka_purge(prod->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        for (int i = 0; i < 100 && rd_kafka_outq_len(prod->rk) > 0; ++i)
+            rd_kafka_poll(prod->rk, 10);
+    }
     atomic_store(&prod->stop, 1);
     if (prod->thread_started)
         pthread_join(prod->thread, NULL);

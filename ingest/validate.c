@@ -62,7 +62,7 @@ static int read_string(json_t *v, size_t max, xl_str_t *out)
 static void check_string(json_t *errors, const char *name, json_t *v, size_t max, int allow_empty, xl_str_t *out)
 {
     char reason[96];
-    if (json_is_null(v))
+    if (v == NULL || json_is_null(v)) /* absent and null are the same */
         return;
     int r = read_string(v, max, out);
     if (r == -1) {
@@ -268,8 +268,15 @@ size_t xl_validate_write(json_t *obj, int kind, xl_event_t *ev, json_t *errors, 
         }
         check_field(errors, i, v, ev, pool);
     }
-    for (size_t i = 0; i < NFIELDS; ++i)
-        if ((fields[i].required & effective) && json_object_get(obj, fields[i].name) == NULL)
+    for (size_t i = 0; i < NFIELDS; ++i) {
+        if (!(fields[i].required & effective))
+            continue;
+        json_t *v = json_object_get(obj, fields[i].name);
+        if (v == NULL || json_is_null(v))
             xl_validate_error(errors, fields[i].name, "is required");
+    }
+    /* a batch line that names an execution must name a real one */
+    if ((effective & XL_WRITE_BATCH) && (effective & XL_WRITE_APPEND) && json_is_null(json_object_get(obj, "audit_id")))
+        xl_validate_error(errors, "audit_id", "must be a positive integer audit ID (omit it to start an execution)");
     return json_array_size(errors) - before;
 }

@@ -1,0 +1,484 @@
+"""
+A small harness for black-box tests of the real execlogd binary.
+
+It starts execlogd on a fresh temporary data directory and a free port,
+waits (bounded) until GET /readyz answers 200, captures its log to a file,
+stops it with SIGTERM (SIGKILL after a bound) or kills it outright, and
+restarts it on the same data directory. Requests go through the curl binary
+(HTTP/1.1 or h2c with prior knowledge), Kafka is read with kcat. Every wait
+is bounded, and every process started here is killed when the test ends,
+also when it fails or is killed itself (PR_SET_PDEATHSIG).
+
+Only the Python standard library is used here.
+"""
+
+import atexit
+import ctypes
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+START_TIMEOUT = 20.0  # seconds until /readyz must answer 200
+STOP_TIMEOUT = 15.0  # seconds after SIGTERM before SIGKILL
+CURL_TIMEOUT = 20.0  # seconds for one request (above ingest.timeout.ms)
+KCAT_TIMEOUT = 20.0
+
+_live = []  # every Execlogd that may have a process; killed at exit
+
+
+def _kill_all():
+    for srv in list(_live):
+        srv.kill()
+
+
+atexit.register(_kill_all)
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL when this Python process dies."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HarnessError(Exception):
+    """The harness could not do what a test asked (not a product check)."""
+
+
+class Response:
+    """One HTTP answer: unpacks as (status, headers, json_body)."""
+
+    def __init__(self, status, version, headers, raw):
+        self.status = status
+        self.version = version  # "1.1" or "2"
+        self.headers = headers  # lower-case name -> [values]
+        self.raw = raw  # body bytes
+        self.json = None
+        if raw:
+            try:
+                self.json = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                self.json = None
+
+    def header(self, name, default=None):
+        values = self.headers.get(name.lower())
+        return values[0] if values else default
+
+    @property
+    def content_type(self):
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+    def __iter__(self):
+        return iter((self.status, self.headers, self.json))
+
+    def __repr__(self):
+        body = self.raw[:300].decode("utf-8", "replace")
+        return "<HTTP/%s %s %s>" % (self.version, self.status, body)
+
+
+def _parse_headers(text):
+    """Headers of the last response in a curl -D file (skips 1xx blocks)."""
+    blocks, cur = [], []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.startswith("HTTP/"):
+            cur = [line]
+            blocks.append(cur)
+        elif line.strip() and cur:
+            cur.append(line)
+    headers = {}
+    if not blocks:
+        return headers
+    for line in blocks[-1][1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return headers
+
+
+class Execlogd:
+    """One execlogd process (and its data directory, which outlives restarts)."""
+
+    def __init__(self, binary, workdir=None, args=(), name="execlogd"):
+        self.binary = os.path.abspath(binary)  # it runs in its work directory
+        self.name = name
+        self.own_workdir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix="xl-e2e-")
+        self.data_dir = os.path.join(self.workdir, "data")
+        self.args = list(args)
+        self.proc = None
+        self.port = None
+        self.runs = 0
+        self.logs = []  # one log file per run
+        self._info = None
+        self._tmp = tempfile.mkdtemp(prefix="curl-", dir=self.workdir)
+        self._nreq = itertools.count(1)  # request file names; curl() may run on several threads
+
+    # ---- lifecycle ----------------------------------------------------------
+
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def log_path(self):
+        return self.logs[-1] if self.logs else None
+
+    def start(self, extra_args=()):
+        """Start on the data directory; wait until /readyz answers 200. Raises HarnessError."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise HarnessError("%s already running" % self.name)
+        last = None
+        for _attempt in range(3):  # the free port may be taken in between
+            self.port = free_port()
+            self.runs += 1
+            log = os.path.join(self.workdir, "%s.run%d.log" % (self.name, self.runs))
+            self.logs.append(log)
+            argv = [self.binary, "--data.dir=" + self.data_dir, "--listen=127.0.0.1:%d" % self.port]
+            argv += self.args + list(extra_args)
+            with open(log, "wb") as fp:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fp, stderr=subprocess.STDOUT,
+                                             cwd=self.workdir, preexec_fn=_die_with_parent)
+            _live.append(self)
+            self._info = None
+            try:
+                self._wait_healthy(START_TIMEOUT)
+                return self
+            except HarnessError as e:
+                last = e
+                bind_failed = "cannot bind" in self.log_text()
+                self.kill()
+                if not bind_failed:
+                    break
+        raise last
+
+    def _wait_healthy(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise HarnessError("%s exited with status %s during start-up; log:\n%s" %
+                                   (self.name, self.proc.returncode, self.log_tail()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.settimeout(1.0)
+                    s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    data = b""
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    if data.startswith(b"HTTP/1.1 200"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise HarnessError("%s was not ready (/readyz) within %.0f s; log:\n%s" % (self.name, timeout,
+                                                                                   self.log_tail()))
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, then SIGKILL after timeout. Returns (exit status, seconds it took)."""
+        if self.proc is None:
+            return None, 0.0
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        rc = self.proc.returncode
+        self.proc = None
+        if self in _live:
+            _live.remove(self)
+        return rc, time.monotonic() - t0
+
+    def kill(self):
+        """SIGKILL (kill -9) and reap."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        rc = self.proc.returncode
+        self.proc = None
+        if self in _live:
+            _live.remove(self)
+        return rc
+
+    def restart(self, sigkill=False, extra_args=()):
+        if sigkill:
+            self.kill()
+        else:
+            self.stop()
+        return self.start(extra_args)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def cleanup(self):
+        self.kill()
+        if self.own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+    # ---- logs ---------------------------------------------------------------
+
+    def log_text(self, run=-1):
+        if not self.logs:
+            return ""
+        try:
+            with open(self.logs[run], "rb") as fp:
+                return fp.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=80, run=-1):
+        return "\n".join(self.log_text(run).splitlines()[-lines:])
+
+    def dump_logs(self, out=sys.stdout, lines=150):
+        for i, path in enumerate(self.logs):
+            out.write("---- %s run %d log (%s), last %d lines ----\n" % (self.name, i + 1, path, lines))
+            out.write(self.log_tail(lines, i) + "\n")
+
+    # ---- HTTP -----------------------------------------------------------------
+
+    def curl(self, method, path, body=None, http="1.1", headers=None, timeout=CURL_TIMEOUT):
+        """
+        One request with the curl binary. body: dict/list (sent as JSON), str
+        or bytes (sent as is), or None. http: "1.1" or "h2c" (prior knowledge);
+        raises HarnessError if curl fails or another version was negotiated.
+        Returns a Response (unpacks as status, headers, json).
+        """
+        if http not in ("1.1", "h2c"):
+            raise ValueError("http must be 1.1 or h2c")
+        n = next(self._nreq)
+        bodyfile = os.path.join(self._tmp, "body.%d" % n)
+        hdrfile = os.path.join(self._tmp, "hdr.%d" % n)
+        argv = ["curl", "-sS", "-X", method, "-o", bodyfile, "-D", hdrfile,
+                "-w", "%{http_code} %{http_version}", "--max-time", str(timeout),
+                "-H", "Expect:"]
+        argv.append("--http1.1" if http == "1.1" else "--http2-prior-knowledge")
+        hdrs = dict(headers or {})
+        reqfile = None
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            if body is None:
+                data = b""
+            elif isinstance(body, (dict, list)):
+                data = json.dumps(body).encode()
+            elif isinstance(body, str):
+                data = body.encode()
+            else:
+                data = bytes(body)
+            if not any(k.lower() == "content-type" for k in hdrs):
+                hdrs["content-type"] = "application/json"
+            reqfile = os.path.join(self._tmp, "req.%d" % n)
+            with open(reqfile, "wb") as fp:
+                fp.write(data)
+            argv += ["--data-binary", "@" + reqfile]
+        for k, v in hdrs.items():
+            argv += ["-H", "%s: %s" % (k, v)]
+        argv.append(self.base_url + path)
+        try:
+            cp = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout + 5)
+        except subprocess.TimeoutExpired:
+            raise HarnessError("curl %s %s (%s) did not finish" % (method, path, http))
+        try:
+            out = cp.stdout.decode().split()
+            status, version = int(out[0]), out[1]
+            raw = b""
+            if os.path.exists(bodyfile):
+                with open(bodyfile, "rb") as fp:
+                    raw = fp.read()
+            htext = ""
+            if os.path.exists(hdrfile):
+                with open(hdrfile, "rb") as fp:
+                    htext = fp.read().decode("latin-1")
+        finally:
+            for f in (bodyfile, hdrfile, reqfile):
+                if f and os.path.exists(f):
+                    os.unlink(f)
+        if cp.returncode != 0 or status == 0:
+            raise HarnessError("curl %s %s over %s failed (exit %d, http_code %d): %s" %
+                               (method, path, http, cp.returncode, status, cp.stderr.decode().strip()))
+        want = "1.1" if http == "1.1" else "2"
+        if version != want:
+            raise HarnessError("curl %s %s: asked for %s, got HTTP/%s" % (method, path, http, version))
+        return Response(status, version, _parse_headers(htext), raw)
+
+    def info(self):
+        if self._info is None:
+            r = self.curl("GET", "/v1/info")
+            if r.status != 200 or not isinstance(r.json, dict):
+                raise HarnessError("GET /v1/info: %r" % r)
+            self._info = r.json
+        return self._info
+
+    # ---- Kafka (kcat) -----------------------------------------------------------
+
+    def bootstrap(self):
+        return self.info()["kafka"]["bootstrap_servers"]
+
+    def topic(self):
+        return self.info()["kafka"]["topic"]
+
+    def _kcat(self, args, timeout=KCAT_TIMEOUT):
+        argv = ["kcat", "-b", self.bootstrap()] + list(args)
+        try:
+            cp = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise HarnessError("kcat %s did not finish in %.0f s" % (" ".join(args), timeout))
+        if cp.returncode != 0:
+            raise HarnessError("kcat %s failed (%d): %s" % (" ".join(args), cp.returncode,
+                                                              cp.stderr.decode().strip()))
+        return cp.stdout
+
+    def partitions(self, topic=None):
+        topic = topic or self.topic()
+        md = json.loads(self._kcat(["-L", "-J", "-t", topic]).decode())
+        for t in md.get("topics", []):
+            if t.get("topic") == topic:
+                return sorted(p["partition"] for p in t.get("partitions", []))
+        raise HarnessError("topic %s not in the metadata" % topic)
+
+    def end_offsets(self, topic=None):
+        """{partition: high watermark} of topic (kcat -Q with OFFSET_END)."""
+        topic = topic or self.topic()
+        args = ["-Q"]
+        for p in self.partitions(topic):
+            args += ["-t", "%s:%d:-1" % (topic, p)]
+        ends = {}
+        for line in self._kcat(args).decode().splitlines():
+            # execlog.events [3] offset 17
+            parts = line.split()
+            if len(parts) >= 4 and parts[-2] == "offset":
+                ends[int(parts[1].strip("[]"))] = int(parts[-1])
+        return ends
+
+    def message_count(self, topic=None):
+        return sum(self.end_offsets(topic).values())
+
+    def consume(self, topic=None):
+        """
+        Every message of topic as dicts {partition, offset, key, value}
+        (key/value: bytes or None), read with kcat -C -e. The format puts the
+        lengths first so binary values survive: '%p %o %K %S\\n%k%s'.
+        """
+        topic = topic or self.topic()
+        out = self._kcat(["-C", "-e", "-q", "-t", topic, "-o", "beginning", "-f", "%p %o %K %S\n%k%s"])
+        msgs, i = [], 0
+        while i < len(out):
+            nl = out.index(b"\n", i)
+            p, o, klen, vlen = (int(x) for x in out[i:nl].split())
+            i = nl + 1
+            key = None
+            if klen >= 0:
+                key = out[i:i + klen]
+                i += klen
+            value = None
+            if vlen >= 0:
+                value = out[i:i + vlen]
+                i += vlen
+            msgs.append({"partition": p, "offset": o, "key": key, "value": value})
+        return msgs
+
+
+# ---- Avro helpers (standard library only: the fingerprint is computed here,
+# independently of both avro-c and python3-avro) --------------------------------
+
+_CRC_EMPTY = 0xC15D213AA4D7A795
+_CRC_TABLE = []
+for _i in range(256):
+    _fp = _i
+    for _ in range(8):
+        _fp = (_fp >> 1) ^ (_CRC_EMPTY & -(_fp & 1))
+    _CRC_TABLE.append(_fp)
+
+
+def crc64_avro(data):
+    fp = _CRC_EMPTY
+    for b in data:
+        fp = (fp >> 8) ^ _CRC_TABLE[(fp ^ b) & 0xFF]
+    return fp
+
+
+_PRIMITIVES = ("null", "boolean", "int", "long", "float", "double", "bytes", "string")
+
+
+def canonical_form(schema):
+    """Parsing Canonical Form (Avro 1.11 specification) of a parsed JSON schema."""
+
+    def full(name, ns):
+        if "." in name or not ns:
+            return name
+        return ns + "." + name
+
+    def pcf(s, ns):
+        if isinstance(s, str):
+            return json.dumps(s) if s in _PRIMITIVES else json.dumps(full(s, ns))
+        if isinstance(s, list):
+            return "[" + ",".join(pcf(x, ns) for x in s) + "]"
+        t = s["type"]
+        if isinstance(t, (dict, list)):
+            return pcf(t, ns)
+        if t in _PRIMITIVES:
+            return json.dumps(t)
+        if t in ("record", "error", "enum", "fixed"):
+            name = full(s["name"], s.get("namespace", ns))
+            inner = name.rsplit(".", 1)[0] if "." in name else None
+            head = '{"name":%s,"type":%s' % (json.dumps(name), json.dumps(t))
+            if t in ("record", "error"):
+                fields = ",".join('{"name":%s,"type":%s}' % (json.dumps(f["name"]), pcf(f["type"], inner))
+                                  for f in s["fields"])
+                return head + ',"fields":[' + fields + "]}"
+            if t == "enum":
+                return head + ',"symbols":' + json.dumps(s["symbols"], separators=(",", ":")) + "}"
+            return head + ',"size":%d}' % s["size"]
+        if t == "array":
+            return '{"type":"array","items":%s}' % pcf(s["items"], ns)
+        if t == "map":
+            return '{"type":"map","values":%s}' % pcf(s["values"], ns)
+        return json.dumps(full(t, ns))  # a reference to a named type
+
+    return pcf(schema, None)
+
+
+def strip_logical_types(schema):
+    """A copy of a parsed JSON schema without logicalType (longs stay ints when decoded)."""
+    if isinstance(schema, dict):
+        return {k: strip_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [strip_logical_types(x) for x in schema]
+    return schema
+
+
+def split_single_object(value):
+    """(fingerprint as int, body) of an Avro single-object frame, or raise ValueError."""
+    if value is None or len(value) < 10 or value[:2] != b"\xc3\x01":
+        raise ValueError("not an Avro single-object frame: %r" % (value[:10] if value else value))
+    return struct.unpack("<Q", value[2:10])[0], value[10:]
