@@ -1,12 +1,14 @@
 /*
  * The state machine (see apply.h). One row per event type says in which
  * statuses the event is legal, from which of those it moves the execution
- * and to what. Everything else an event carries (message, error, warnings,
- * metrics, attributes) is merged the same way for every type.
+ * and to what, and what it does to its task. Everything else an event
+ * carries (message, error, warnings, metrics, attributes) is merged the same
+ * way for every type.
  *
- * Determinism is the point of this file: metrics stay sorted by name and
- * attributes by key, times come from the event, never from the clock. An
- * illegal event is never dropped: it is archived and counted as an anomaly.
+ * Determinism is the point of this file: metrics stay sorted by name,
+ * attributes by key and tasks by name, times come from the event, never from
+ * the clock. An illegal event is never dropped: it is archived, counted as an
+ * anomaly and listed (the last XL_STATE_MAX_ANOMALIES).
  */
 #include "projector/apply.h"
 
@@ -29,11 +31,21 @@ enum {
     F_WARNING = 4, /* a warning event: its message counts as a warning */
 };
 
+/* What an event does to the task it names. */
+enum {
+    T_NONE = 0,
+    T_START,    /* running; first start time kept, end cleared, attempts + 1 */
+    T_PROGRESS, /* status kept (running if the task is new) */
+    T_FINISH,   /* succeeded, ended now */
+    T_FAIL,     /* failed, ended now */
+};
+
 typedef struct st_xl_apply_rule_t {
     unsigned legal_in; /* statuses in which the event is legal; else an anomaly */
     unsigned moves;    /* of those, the statuses it moves to `to` (the rest stay) */
     int to;
     unsigned flags;
+    int task; /* T_*: what it does to its task */
 } xl_apply_rule_t;
 
 /*
@@ -42,23 +54,23 @@ typedef struct st_xl_apply_rule_t {
  */
 /* clang-format off */
 static const xl_apply_rule_t rules[XL_EVENT__COUNT] = {
-    /* event                          legal in                          moves from                        to                    flags */
-    [XL_EVENT_CREATED]          = {0,                                0,                                XL_STATUS_QUEUED,     F_CREATE},
-    [XL_EVENT_STARTED]          = {S(QUEUED) | S(PAUSED),            S(QUEUED) | S(PAUSED),            XL_STATUS_RUNNING,    0},
-    [XL_EVENT_PROGRESS]         = {LIVE,                             S(QUEUED),                        XL_STATUS_RUNNING,    0},
-    [XL_EVENT_PAUSED]           = {S(RUNNING),                       S(RUNNING),                       XL_STATUS_PAUSED,     0},
-    [XL_EVENT_RESUMED]          = {S(PAUSED),                        S(PAUSED),                        XL_STATUS_RUNNING,    0},
-    [XL_EVENT_WARNING]          = {ANY,                              0,                                KEEP,                 F_WARNING},
-    [XL_EVENT_SUCCEEDED]        = {LIVE,                             LIVE,                             XL_STATUS_SUCCEEDED,  F_WARNED},
-    [XL_EVENT_FAILED]           = {LIVE,                             LIVE,                             XL_STATUS_FAILED,     0},
-    [XL_EVENT_CANCEL_REQUESTED] = {CANCELLABLE,                      CANCELLABLE,                      XL_STATUS_CANCELLING, 0},
-    [XL_EVENT_CANCELLED]        = {LIVE,                             LIVE,                             XL_STATUS_CANCELLED,  0},
-    [XL_EVENT_TASK_STARTED]     = {LIVE,                             S(QUEUED),                        XL_STATUS_RUNNING,    0},
-    [XL_EVENT_TASK_PROGRESS]    = {LIVE,                             0,                                KEEP,                 0},
-    [XL_EVENT_TASK_FINISHED]    = {LIVE,                             0,                                KEEP,                 0},
-    [XL_EVENT_TASK_FAILED]      = {LIVE,                             0,                                KEEP,                 0},
-    [XL_EVENT_METRICS]          = {ANY,                              0,                                KEEP,                 0},
-    [XL_EVENT_LOG]              = {ANY,                              0,                                KEEP,                 0},
+    /* event                          legal in                          moves from                        to                    flags      task */
+    [XL_EVENT_CREATED]          = {0,                                0,                                XL_STATUS_QUEUED,     F_CREATE,  T_NONE},
+    [XL_EVENT_STARTED]          = {S(QUEUED) | S(PAUSED),            S(QUEUED) | S(PAUSED),            XL_STATUS_RUNNING,    0,         T_NONE},
+    [XL_EVENT_PROGRESS]         = {LIVE,                             S(QUEUED),                        XL_STATUS_RUNNING,    0,         T_NONE},
+    [XL_EVENT_PAUSED]           = {S(RUNNING),                       S(RUNNING),                       XL_STATUS_PAUSED,     0,         T_NONE},
+    [XL_EVENT_RESUMED]          = {S(PAUSED),                        S(PAUSED),                        XL_STATUS_RUNNING,    0,         T_NONE},
+    [XL_EVENT_WARNING]          = {ANY,                              0,                                KEEP,                 F_WARNING, T_NONE},
+    [XL_EVENT_SUCCEEDED]        = {LIVE,                             LIVE,                             XL_STATUS_SUCCEEDED,  F_WARNED,  T_NONE},
+    [XL_EVENT_FAILED]           = {LIVE,                             LIVE,                             XL_STATUS_FAILED,     0,         T_NONE},
+    [XL_EVENT_CANCEL_REQUESTED] = {CANCELLABLE,                      CANCELLABLE,                      XL_STATUS_CANCELLING, 0,         T_NONE},
+    [XL_EVENT_CANCELLED]        = {LIVE,                             LIVE,                             XL_STATUS_CANCELLED,  0,         T_NONE},
+    [XL_EVENT_TASK_STARTED]     = {LIVE,                             S(QUEUED),                        XL_STATUS_RUNNING,    0,         T_START},
+    [XL_EVENT_TASK_PROGRESS]    = {LIVE,                             0,                                KEEP,                 0,         T_PROGRESS},
+    [XL_EVENT_TASK_FINISHED]    = {LIVE,                             0,                                KEEP,                 0,         T_FINISH},
+    [XL_EVENT_TASK_FAILED]      = {LIVE,                             0,                                KEEP,                 0,         T_FAIL},
+    [XL_EVENT_METRICS]          = {ANY,                              0,                                KEEP,                 0,         T_NONE},
+    [XL_EVENT_LOG]              = {ANY,                              0,                                KEEP,                 0,         T_NONE},
 };
 /* clang-format on */
 
@@ -217,6 +229,67 @@ static int merge_error(xl_state_t *st, const xl_error_t *error)
     return 0;
 }
 
+/*
+ * The task the event names ("" when it names none), created on first use
+ * and kept sorted by name. Past XL_STATE_MAX_TASKS new names are not
+ * tracked (the events are still archived).
+ */
+static int apply_task(xl_state_t *st, const xl_event_t *ev, int what, int64_t when)
+{
+    const xl_str_t none = {"", 0};
+    const xl_str_t *name = ev->task.base != NULL ? &ev->task : &none;
+    int found;
+    size_t at = sorted_find(st->tasks, st->ntasks, sizeof(*st->tasks), name, &found);
+
+    if (!found) {
+        if (st->ntasks >= XL_STATE_MAX_TASKS)
+            return 0;
+        xl_str_t copy = {NULL, 0};
+        if (xl_str_set(&copy, name->base, name->len) != 0)
+            return -ENOMEM;
+        if (array_insert((void **)&st->tasks, &st->ntasks, sizeof(*st->tasks), at) != 0) {
+            xl_str_clear(&copy);
+            return -ENOMEM;
+        }
+        st->tasks[at].name = copy;
+        st->tasks[at].status = XL_STATUS_RUNNING;
+    }
+    xl_task_t *task = &st->tasks[at];
+    switch (what) {
+    case T_START:
+        task->status = XL_STATUS_RUNNING;
+        if (task->started_ms == 0)
+            task->started_ms = when;
+        task->ended_ms = 0;
+        if (task->attempts != UINT32_MAX)
+            task->attempts += 1;
+        break;
+    case T_FINISH:
+    case T_FAIL:
+        task->status = what == T_FINISH ? XL_STATUS_SUCCEEDED : XL_STATUS_FAILED;
+        task->ended_ms = when;
+        break;
+    default: /* T_PROGRESS: only the message */
+        break;
+    }
+    if (ev->message.base != NULL && str_assign(&task->message, &ev->message) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* List an anomaly (seq already stamped); the oldest drops out past XL_STATE_MAX_ANOMALIES. */
+static int list_anomaly(xl_state_t *st, int type, int status)
+{
+    if (st->nanomaly_list >= XL_STATE_MAX_ANOMALIES) {
+        memmove(st->anomaly_list, st->anomaly_list + 1, (st->nanomaly_list - 1) * sizeof(*st->anomaly_list));
+        --st->nanomaly_list;
+    }
+    if (array_insert((void **)&st->anomaly_list, &st->nanomaly_list, sizeof(*st->anomaly_list), st->nanomaly_list) != 0)
+        return -ENOMEM;
+    st->anomaly_list[st->nanomaly_list - 1] = (xl_anomaly_t){st->last_seq, type, status};
+    return 0;
+}
+
 /* What every accepted event carries into the state, whatever its type. */
 static int merge_payload(xl_state_t *st, const xl_event_t *ev, unsigned flags)
 {
@@ -314,14 +387,19 @@ int xl_apply_event(xl_state_t *st, int exists, const xl_event_t *ev, int seen, c
     unsigned from = status_bit(st->status);
     if ((rule->legal_in & from) == 0) {
         /* kept in the history and flagged, never dropped; the status stands */
-        st->anomalies += 1;
+        if (st->anomalies != UINT32_MAX)
+            st->anomalies += 1;
         stamp(st, ev, origin, res);
+        if (list_anomaly(st, ev->type, st->status) != 0)
+            return -ENOMEM;
         res->outcome = XL_APPLY_ANOMALY;
         snprintf(res->reason, sizeof(res->reason), "%s not allowed in status %s", type_name, status_name(st->status));
         return 0;
     }
 
     if (merge_payload(st, ev, rule->flags) != 0)
+        return -ENOMEM;
+    if (rule->task != T_NONE && apply_task(st, ev, rule->task, event_time(ev)) != 0)
         return -ENOMEM;
     if (rule->moves & from) {
         int to = rule->to;

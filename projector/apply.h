@@ -20,8 +20,10 @@
 typedef enum en_xl_apply_outcome_t {
     XL_APPLY_NEW = 0,   /* accepted: state changed, archive the event under res.seq */
     XL_APPLY_DUPLICATE, /* already applied (same audit_id, event_id): nothing changes */
-    XL_APPLY_ANOMALY,   /* not allowed in the current status: archived under res.seq and
-                           counted in state.anomalies; status and ended_ms are kept */
+    XL_APPLY_ANOMALY,   /* not allowed in the current status: archived under res.seq,
+                           counted in state.anomalies and listed in state.anomaly_list;
+                           nothing else of the state changes but its bookkeeping
+                           (last_seq, updated_ms, log position) */
     XL_APPLY_REJECTED,  /* cannot belong to any execution: nothing changes, dead-letter it */
     XL_APPLY__COUNT
 } xl_apply_outcome_t;

@@ -1,8 +1,12 @@
 /*
  * The batch fold (see fold.h). The batch keeps a small hash map of byte
- * keys: 'x' be64(audit_id) -> the execution's in-batch state, and
- * 'e' be64(audit_id) event_id -> applied earlier in this batch. A state is
- * read from the store once per batch and written once per batch.
+ * keys: 'x' be64(audit_id) -> the execution's in-batch state,
+ * 'e' be64(audit_id) event_id -> applied earlier in this batch, and at
+ * commit 'f' scope flow -> the batch's change to that flow's aggregates.
+ * A state is read from the store once per batch and written once per batch,
+ * with its index entries and its share of the aggregates derived from the
+ * state before and after the batch (so the derived data depends on each
+ * execution's events only, never on how partitions interleave).
  *
  * It must never talk to Kafka and never write the store outside
  * xl_fold_commit: a batch is all or nothing.
@@ -19,10 +23,26 @@
 /* An execution touched by the batch: its state as folded so far. */
 typedef struct st_xl_fold_exec_t {
     xl_state_t st;
-    int exists; /* st holds the execution */
-    int stored; /* it existed in the store before this batch */
-    int dirty;  /* st must be written */
+    int exists;     /* st holds the execution */
+    int stored;     /* it existed in the store before this batch */
+    int old_status; /* its status before this batch (stored only) */
+    int dirty;      /* st must be written */
 } xl_fold_exec_t;
+
+/* The batch's change to the aggregates of one flow in one scope. */
+typedef struct st_xl_fold_flow_t {
+    xl_str_t tenant; /* borrowed from an execution of the batch */
+    xl_str_t flow_id;
+    int all; /* across tenants (tenant unused) */
+    int64_t total, by_status[XL_STATUS__COUNT];
+    int64_t latest_created_ms, latest_audit_id;
+} xl_fold_flow_t;
+
+/* One duration entering a flow's histogram. */
+typedef struct st_xl_fold_hist_t {
+    size_t flow; /* index in fold->flows */
+    int bucket;
+} xl_fold_hist_t;
 
 /* Open addressing, linear probing; key bytes live in one arena; emptied per batch. */
 typedef struct st_xl_fold_slot_t {
@@ -49,6 +69,16 @@ struct st_xl_fold_t {
     xl_fold_offset_t *offsets;
     size_t noffsets, capoffsets;
     size_t nmsgs;
+    /* the feed: last feed_seq written, and events fed by the batch in hand */
+    uint64_t feed_last, feed_pending;
+    int keep_archive; /* the archive holds the events already (a rebuild) */
+    /* commit scratch: the flows the batch changed (found through fmap), durations ending */
+    xl_fold_map_t fmap;
+    xl_fold_flow_t *flows;
+    size_t nflows, capflows;
+    xl_fold_hist_t *hist;
+    size_t nhist, caphist;
+    xl_store_flow_delta_t *delta;
 };
 
 /* ---- the map ---- */
@@ -146,10 +176,14 @@ xl_fold_t *xl_fold_create(xl_store_t *store, char *err, size_t errlen)
     fold->store = store;
     xl_buf_init(&fold->key);
     xl_buf_init(&fold->map.arena);
+    xl_buf_init(&fold->fmap.arena);
     if ((fold->batch = xl_store_batch_create(store)) == NULL)
         goto nomem;
     if ((fold->codec = xl_codec_create(err, errlen)) == NULL)
         goto fail;
+    if ((fold->delta = malloc(sizeof(*fold->delta))) == NULL)
+        goto nomem;
+    fold->feed_last = xl_store_feed_last(store);
     return fold;
 
 nomem:
@@ -170,9 +204,14 @@ void xl_fold_destroy(xl_fold_t *fold)
         xl_codec_destroy(fold->codec);
     free(fold->map.slots);
     xl_buf_dispose(&fold->map.arena);
+    free(fold->fmap.slots);
+    xl_buf_dispose(&fold->fmap.arena);
     xl_buf_dispose(&fold->key);
     free(fold->execs);
     free(fold->offsets);
+    free(fold->flows);
+    free(fold->hist);
+    free(fold->delta);
     free(fold);
 }
 
@@ -185,7 +224,15 @@ void xl_fold_reset(xl_fold_t *fold)
     map_clear(&fold->map);
     fold->noffsets = 0;
     fold->nmsgs = 0;
+    fold->feed_pending = 0;
+    fold->nflows = 0;
+    fold->nhist = 0;
     xl_store_batch_clear(fold->batch);
+}
+
+void xl_fold_keep_archive(xl_fold_t *fold)
+{
+    fold->keep_archive = 1;
 }
 
 size_t xl_fold_count(const xl_fold_t *fold)
@@ -245,9 +292,11 @@ static int batch_exec(xl_fold_t *fold, int64_t audit_id, xl_fold_exec_t **out, c
     xl_fold_exec_t *exec = &fold->execs[fold->nexecs];
     memset(exec, 0, sizeof(*exec));
     ret = audit_id > 0 ? xl_store_get_state(fold->store, fold->codec, audit_id, &exec->st, err, errlen) : -ENOENT;
-    if (ret == 0)
+    exec->old_status = XL_STATUS_NONE;
+    if (ret == 0) {
         exec->exists = exec->stored = 1;
-    else if (ret != -ENOENT)
+        exec->old_status = exec->st.status;
+    } else if (ret != -ENOENT)
         return ret;
     if ((ret = map_put(&fold->map, &fold->key, fold->nexecs)) != 0) {
         if (exec->exists)
@@ -283,16 +332,19 @@ static int batch_seen(xl_fold_t *fold, const xl_fold_exec_t *exec, const xl_even
     return ret == -ENOENT ? 0 : ret;
 }
 
-/* Archive the frame under seq and index the event. */
+/* Archive the frame under seq, feed it and index the event. */
 static int batch_archive(xl_fold_t *fold, const xl_fold_msg_t *msg, const xl_event_t *ev, int outcome, uint32_t seq)
 {
     const xl_store_pos_t pos = {msg->partition, msg->offset};
     int ret;
-    if ((ret = xl_store_batch_put_event(fold->batch, ev->audit_id, seq, msg->value, msg->len)) != 0)
+    if ((!fold->keep_archive &&
+         (ret = xl_store_batch_put_event(fold->batch, ev->audit_id, seq, &pos, msg->value, msg->len)) != 0) ||
+        (ret = xl_store_batch_put_feed(fold->batch, fold->feed_last + fold->feed_pending + 1, ev->audit_id, seq)) != 0)
         return ret;
+    ++fold->feed_pending;
     if (ev->event_id.len != 0) {
-        if ((ret = xl_store_batch_put_event_seq(fold->batch, ev->audit_id, ev->event_id.base, ev->event_id.len, seq, &pos)) !=
-                0 ||
+        if ((ret = xl_store_batch_put_event_seq(fold->batch, ev->audit_id, ev->event_id.base, ev->event_id.len, seq,
+                                                &pos)) != 0 ||
             (ret = make_key(&fold->key, 'e', ev->audit_id, &ev->event_id)) != 0 ||
             (ret = map_put(&fold->map, &fold->key, 0)) != 0)
             return ret;
@@ -357,19 +409,165 @@ nomem:
     return -ENOMEM;
 }
 
+/* ---- the aggregates of the batch ---- */
+
+/* What an ended execution adds to the duration histogram (as GET /v1/executions renders duration_ms). */
+static int64_t duration_of(const xl_state_t *st)
+{
+    int64_t from = st->started_ms != 0 ? st->started_ms : st->created_ms;
+    if (st->ended_ms == 0 || from == 0 || st->ended_ms < from)
+        return 0;
+    return st->ended_ms - from;
+}
+
+/* The batch's entry for (scope, flow) of st, made on first use. */
+static int batch_flow(xl_fold_t *fold, const xl_state_t *st, int all, xl_fold_flow_t **out)
+{
+    size_t idx;
+    int ret;
+
+    xl_buf_reset(&fold->key);
+    size_t tlen = all || st->tenant_id.base == NULL ? 0 : st->tenant_id.len;
+    unsigned char be[4] = {(unsigned char)(tlen >> 24), (unsigned char)(tlen >> 16), (unsigned char)(tlen >> 8),
+                           (unsigned char)tlen};
+    if (xl_buf_append(&fold->key, all ? "fA" : "fT", 2) != 0 || xl_buf_append(&fold->key, be, 4) != 0 ||
+        xl_buf_append(&fold->key, tlen != 0 ? st->tenant_id.base : "", tlen) != 0 ||
+        xl_buf_append(&fold->key, st->flow_id.base != NULL ? st->flow_id.base : "", st->flow_id.len) != 0)
+        return -ENOMEM;
+    if (map_find(&fold->fmap, &fold->key, &idx) == 0) {
+        *out = &fold->flows[idx];
+        return 0;
+    }
+    if (fold->nflows == fold->capflows) {
+        size_t cap = fold->capflows != 0 ? fold->capflows * 2 : 64;
+        xl_fold_flow_t *flows = realloc(fold->flows, cap * sizeof(*flows));
+        if (flows == NULL)
+            return -ENOMEM;
+        fold->flows = flows;
+        fold->capflows = cap;
+    }
+    if ((ret = map_put(&fold->fmap, &fold->key, fold->nflows)) != 0)
+        return ret;
+    xl_fold_flow_t *flow = &fold->flows[fold->nflows++];
+    memset(flow, 0, sizeof(*flow));
+    flow->tenant = st->tenant_id;
+    flow->flow_id = st->flow_id;
+    flow->all = all;
+    *out = flow;
+    return 0;
+}
+
+static int push_hist(xl_fold_t *fold, size_t flow, int bucket)
+{
+    if (fold->nhist == fold->caphist) {
+        size_t cap = fold->caphist != 0 ? fold->caphist * 2 : 64;
+        xl_fold_hist_t *hist = realloc(fold->hist, cap * sizeof(*hist));
+        if (hist == NULL)
+            return -ENOMEM;
+        fold->hist = hist;
+        fold->caphist = cap;
+    }
+    fold->hist[fold->nhist++] = (xl_fold_hist_t){flow, bucket};
+    return 0;
+}
+
+static int hist_cmp(const void *a, const void *b)
+{
+    const xl_fold_hist_t *x = a, *y = b;
+    if (x->flow != y->flow)
+        return x->flow < y->flow ? -1 : 1;
+    return (x->bucket > y->bucket) - (x->bucket < y->bucket);
+}
+
+/*
+ * The execution's share of its flow's aggregates moves from what it was
+ * before the batch to what it is now. An ended execution never changes
+ * again, so its duration enters the histogram once, when it ends.
+ */
+static int note_flow(xl_fold_t *fold, const xl_fold_exec_t *exec)
+{
+    const xl_state_t *st = &exec->st;
+    int ended_now = xl_apply_is_terminal(st->status) && !(exec->stored && xl_apply_is_terminal(exec->old_status));
+    int ret;
+
+    if (exec->stored && exec->old_status == st->status)
+        return 0; /* nothing the aggregates count has changed (and it did not end now) */
+    for (int all = 0; all != 2; ++all) {
+        xl_fold_flow_t *flow;
+        if ((ret = batch_flow(fold, st, all, &flow)) != 0)
+            return ret;
+        if (exec->stored) {
+            flow->by_status[exec->old_status] -= 1;
+        } else {
+            flow->total += 1;
+            if (flow->latest_audit_id == 0 || st->created_ms > flow->latest_created_ms ||
+                (st->created_ms == flow->latest_created_ms && st->audit_id > flow->latest_audit_id)) {
+                flow->latest_created_ms = st->created_ms;
+                flow->latest_audit_id = st->audit_id;
+            }
+        }
+        flow->by_status[st->status] += 1;
+        if (ended_now &&
+            (ret = push_hist(fold, (size_t)(flow - fold->flows), xl_store_hist_bucket(duration_of(st)))) != 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* Write the aggregates' changes of the batch: one read-add-put per (scope, flow). */
+static int commit_flows(xl_fold_t *fold, char *err, size_t errlen)
+{
+    int ret;
+    size_t h = 0;
+    if (fold->nhist > 1)
+        qsort(fold->hist, fold->nhist, sizeof(*fold->hist), hist_cmp);
+    for (size_t i = 0; i != fold->nflows; ++i) {
+        const xl_fold_flow_t *flow = &fold->flows[i];
+        xl_store_flow_delta_t *d = fold->delta;
+        memset(d, 0, sizeof(*d));
+        d->total = flow->total;
+        memcpy(d->by_status, flow->by_status, sizeof(d->by_status));
+        d->latest_created_ms = flow->latest_created_ms;
+        d->latest_audit_id = flow->latest_audit_id;
+        for (; h != fold->nhist && fold->hist[h].flow == i; ++h)
+            d->hist[fold->hist[h].bucket] += 1;
+        if ((ret = xl_store_batch_add_flow(fold->batch, flow->all ? NULL : &flow->tenant, &flow->flow_id, d, err,
+                                           errlen)) != 0)
+            return ret;
+    }
+    return 0;
+}
+
 int xl_fold_commit(xl_fold_t *fold, const char *identity, char *err, size_t errlen)
 {
     int ret;
-    for (size_t i = 0; i != fold->nexecs; ++i)
-        if (fold->execs[i].dirty &&
-            (ret = xl_store_batch_put_state(fold->batch, fold->codec, &fold->execs[i].st, err, errlen)) != 0)
+    fold->nflows = fold->nhist = 0;
+    map_clear(&fold->fmap);
+    for (size_t i = 0; i != fold->nexecs; ++i) {
+        const xl_fold_exec_t *exec = &fold->execs[i];
+        if (!exec->dirty)
+            continue;
+        if ((ret = xl_store_batch_put_state(fold->batch, fold->codec, &exec->st, err, errlen)) != 0)
             return ret;
-    for (size_t i = 0; i != fold->noffsets; ++i) {
+        if ((ret = xl_store_batch_put_index(fold->batch, &exec->st,
+                                            exec->stored ? exec->old_status : XL_STATUS_NONE)) != 0 ||
+            (ret = note_flow(fold, exec)) != 0) {
+            snprintf(err, errlen, "fold: out of memory");
+            return ret;
+        }
+    }
+    if ((ret = commit_flows(fold, err, errlen)) != 0)
+        return ret;
+    for (size_t i = 0; identity != NULL && i != fold->noffsets; ++i) {
         if ((ret = xl_store_batch_put_offset(fold->batch, identity, fold->offsets[i].partition,
                                              fold->offsets[i].next_offset)) != 0) {
             snprintf(err, errlen, "fold: out of memory");
             return ret;
         }
     }
-    return xl_store_batch_commit(fold->batch, err, errlen);
+    if ((ret = xl_store_batch_commit(fold->batch, err, errlen)) != 0)
+        return ret;
+    fold->feed_last += fold->feed_pending;
+    fold->feed_pending = 0;
+    return 0;
 }

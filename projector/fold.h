@@ -7,7 +7,9 @@
  * of every partition the batch touched.
  *
  * Batch boundaries never change the result: folding a log in batches of any
- * size gives byte-identical projections. The projector thread feeds it from
+ * size gives byte-identical projections, and so does any interleaving of
+ * executions that keeps each execution's events in order (the feed, which
+ * records the apply order, aside). The projector thread feeds it from
  * Kafka; a rebuild can feed it from anywhere. A fold belongs to one thread.
  */
 #ifndef XL_PROJECTOR_FOLD_H
@@ -50,6 +52,13 @@ xl_fold_t *xl_fold_create(xl_store_t *store, char *err, size_t errlen);
 void xl_fold_destroy(xl_fold_t *fold);
 
 /**
+ * @brief The archive already holds every event this fold will see, under the
+ * seq and position it will give them (a rebuild from the archive): do not
+ * write them again. Everything derived from them is still written.
+ */
+void xl_fold_keep_archive(xl_fold_t *fold);
+
+/**
  * @brief Fold one message into the batch in hand. The message's offset
  * counts as consumed whatever the outcome (a REJECTED one must be
  * dead-lettered by the caller before xl_fold_commit).
@@ -68,9 +77,12 @@ size_t xl_fold_count(const xl_fold_t *fold);
 const xl_fold_offset_t *xl_fold_offsets(const xl_fold_t *fold, size_t *n);
 
 /**
- * @brief Write the batch atomically: the states it changed, its archive and
- * index entries, and the offsets for the log identity (a C string). The batch
- * stays readable (xl_fold_offsets) until xl_fold_reset.
+ * @brief Write the batch atomically: the states it changed, their index
+ * entries and their share of the per-flow aggregates, its archive,
+ * idempotency and feed entries, and the offsets for the log identity (a C
+ * string; NULL writes no offsets: a rebuild from the archive, whose positions
+ * may come from several logs). The batch stays readable (xl_fold_offsets)
+ * until xl_fold_reset.
  * @return 0, or negative with err filled: nothing was written.
  */
 int xl_fold_commit(xl_fold_t *fold, const char *identity, char *err, size_t errlen);

@@ -79,6 +79,7 @@ struct st_xl_projector_t {
     char *topic, *dlq_topic, *identity;
     xl_projector_applied_cb on_applied;
     void *ctx;
+    int assign_all; /* consume every partition without a group (sole consumer) */
 
     xl_store_t *store;
     rd_kafka_t *rk;     /* consumer */
@@ -438,6 +439,34 @@ static int resolve_identity(xl_projector_t *proj)
     return 0;
 }
 
+/*
+ * Every partition of the topic, for a projector that consumes alone (the
+ * embedded broker): no group to join, so no wait for a rebalance at start.
+ * @return the list (destroy with rd_kafka_topic_partition_list_destroy) or NULL when stopping.
+ */
+static rd_kafka_topic_partition_list_t *all_partitions(xl_projector_t *proj)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(proj->rk, proj->topic, NULL);
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    while (parts == NULL && !atomic_load(&proj->stop)) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(proj->rk, 0, rkt, &md, IDENTITY_WAIT_MS);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err == 0 &&
+            md->topics[0].partition_cnt > 0) {
+            parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+            for (int i = 0; i != md->topics[0].partition_cnt; ++i)
+                rd_kafka_topic_partition_list_add(parts, proj->topic, md->topics[0].partitions[i].id);
+        } else {
+            xl_log_warn("projector", "waiting for the partitions of %s: %s", proj->topic,
+                        rd_kafka_err2str(err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : md->topics[0].err));
+        }
+        if (md != NULL)
+            rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return parts;
+}
+
 /* One consumed record: an error to log, or a message to project. @return 0 or negative (fatal). */
 static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
 {
@@ -461,6 +490,12 @@ static void *run(void *arg)
             fail_thread(proj, "no log identity");
         goto fail;
     }
+    if (proj->assign_all) {
+        if ((topics = all_partitions(proj)) == NULL)
+            goto fail;
+        on_rebalance(proj->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, topics, proj);
+        goto consume;
+    }
     topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, proj->topic, RD_KAFKA_PARTITION_UA);
     if ((err = rd_kafka_subscribe(proj->rk, topics)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -469,6 +504,7 @@ static void *run(void *arg)
         goto fail;
     }
 
+consume:
     while (!atomic_load(&proj->stop) && !atomic_load(&proj->failed)) {
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(proj->rk, POLL_MS);
         /* a batch is what is ready now: waiting for more would only add latency */
@@ -541,6 +577,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
         goto nomem;
     if (conf->log_identity != NULL && (proj->identity = strdup(conf->log_identity)) == NULL)
         goto nomem;
+    proj->assign_all = conf->assign_all;
     if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
         goto fail;
 

@@ -37,6 +37,10 @@ typedef struct st_xl_projector_conf_t {
     size_t nkafka_props;
     xl_projector_applied_cb on_applied;
     void *ctx;
+    /* 1: this projector is the log's only consumer (the embedded broker):
+     * assign every partition directly instead of joining the group, which
+     * saves the group's join delay at every start */
+    int assign_all;
 } xl_projector_conf_t;
 
 typedef struct st_xl_projector_stats_t {

@@ -19,13 +19,21 @@
 
 #include "api/log.h"
 
-#define BLOCK_CACHE_BYTES ((size_t)64 << 20)
+#define BLOCK_CACHE_BYTES ((size_t)128 << 20)
+#define BLOCK_CACHE_SHARD_BITS 2
+/* bounds the WAL a restart replays: a rarely written column family is flushed once it pins this much */
+#define MAX_TOTAL_WAL_BYTES ((uint64_t)64 << 20)
 #define BLOOM_BITS_PER_KEY 10.0
 
 #define META_IDENTITY "cluster"
 #define META_STATE_FP "state_fp"
+#define META_REBUILD "rebuild"
 
-enum { CF_META, CF_STATE, CF_EVENTS, CF_IDEM, CF_OFFSETS, CF__COUNT };
+#define POS_LEN 12 /* be32(partition) be64(offset) in front of an archived frame */
+#define IX_TAIL 16 /* be64(created_ms) be64(audit_id) at the end of an index key */
+#define AGG_VERSION 1
+
+enum { CF_META, CF_STATE, CF_EVENTS, CF_IDEM, CF_INDEX, CF_AGG, CF_FEED, CF_OFFSETS, CF__COUNT };
 
 /* clang-format off */
 static const struct st_xl_store_cf_def_t {
@@ -38,6 +46,9 @@ static const struct st_xl_store_cf_def_t {
     [CF_STATE]   = {"state",     1,     1},
     [CF_EVENTS]  = {"events",    0,     1}, /* read in seq ranges; the bulk of the data */
     [CF_IDEM]    = {"idem",      1,     1},
+    [CF_INDEX]   = {"index",     0,     1}, /* prefix scans only */
+    [CF_AGG]     = {"agg",       1,     1},
+    [CF_FEED]    = {"feed",      0,     0}, /* this replica's apply order */
     [CF_OFFSETS] = {"offsets",   1,     0},
 };
 /* clang-format on */
@@ -50,6 +61,7 @@ struct st_xl_store_t {
     rocksdb_column_family_handle_t *cf[CF__COUNT];
     rocksdb_readoptions_t *ropts;
     rocksdb_writeoptions_t *wopts;
+    rocksdb_writeoptions_t *sync_wopts; /* the rebuild mark: always fsync'ed, always logged */
 };
 
 struct st_xl_store_batch_t {
@@ -86,12 +98,15 @@ static void make_options(xl_store_t *store, int compression)
     rocksdb_options_set_create_if_missing(store->db_opts, 1);
     rocksdb_options_set_create_missing_column_families(store->db_opts, 1);
     rocksdb_options_increase_parallelism(store->db_opts, 2);
+    rocksdb_options_set_max_total_wal_size(store->db_opts, MAX_TOTAL_WAL_BYTES);
     rocksdb_options_set_compression(store->db_opts, compression);
 
     for (int i = 0; i != CF__COUNT; ++i) {
         rocksdb_block_based_table_options_t *bbto = rocksdb_block_based_options_create();
         rocksdb_block_based_options_set_block_cache(bbto, store->cache);
-        rocksdb_block_based_options_set_cache_index_and_filter_blocks(bbto, 1);
+        /* index and filter blocks stay with their open table (max_open_files = -1), outside the
+         * cache: every point read needs them, and re-reading them was the read path's main cost */
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(bbto, 0);
         if (cf_defs[i].bloom) /* the table options take ownership of the policy */
             rocksdb_block_based_options_set_filter_policy(bbto,
                                                           rocksdb_filterpolicy_create_bloom_full(BLOOM_BITS_PER_KEY));
@@ -145,19 +160,47 @@ static int check_state_fp(xl_store_t *store, char *err, size_t errlen)
     return 0;
 }
 
-xl_store_t *xl_store_open(const char *dir, int sync_writes, char *err, size_t errlen)
+/* Is a rebuild marked as unfinished? @return 1, 0, or -EIO with err. */
+static int rebuild_marked(xl_store_t *store, char *err, size_t errlen)
+{
+    char *rerr = NULL;
+    size_t len = 0;
+    char *val =
+        rocksdb_get_cf(store->db, store->ropts, store->cf[CF_META], META_REBUILD, strlen(META_REBUILD), &len, &rerr);
+    if (rerr != NULL)
+        return take_error(rerr, "read rebuild mark", err, errlen);
+    rocksdb_free(val);
+    return val != NULL;
+}
+
+/*
+ * for_rebuild: accept a store marked mid-rebuild, and write without the WAL
+ * (xl_store_rebuild_done flushes the memtables; a crash before that leaves
+ * the mark, so nothing half-written is ever trusted).
+ */
+static xl_store_t *open_store(const char *dir, int sync_writes, int for_rebuild, char *err, size_t errlen)
 {
     xl_store_t *store = NULL;
     char *rerr = NULL;
+    int marked;
 
     if ((store = calloc(1, sizeof(*store))) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    store->cache = rocksdb_cache_create_lru(BLOCK_CACHE_BYTES);
+    /* few shards: with 1 MiB shards a large data block or filter never stays cached */
+    rocksdb_lru_cache_options_t *lru = rocksdb_lru_cache_options_create();
+    rocksdb_lru_cache_options_set_capacity(lru, BLOCK_CACHE_BYTES);
+    rocksdb_lru_cache_options_set_num_shard_bits(lru, BLOCK_CACHE_SHARD_BITS);
+    store->cache = rocksdb_cache_create_lru_opts(lru);
+    rocksdb_lru_cache_options_destroy(lru);
     store->ropts = rocksdb_readoptions_create();
     store->wopts = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(store->wopts, sync_writes ? 1 : 0);
+    if (for_rebuild)
+        rocksdb_writeoptions_disable_WAL(store->wopts, 1);
+    store->sync_wopts = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(store->sync_wopts, 1);
 
     if (open_db(store, dir, rocksdb_lz4_compression, &rerr) != 0) {
         /* a librocksdb built without lz4 refuses the option at open: fall back to none */
@@ -173,6 +216,13 @@ xl_store_t *xl_store_open(const char *dir, int sync_writes, char *err, size_t er
             goto fail;
         }
     }
+    if ((marked = rebuild_marked(store, err, errlen)) < 0)
+        goto fail;
+    if (marked && !for_rebuild) {
+        snprintf(err, errlen,
+                 "%s: a rebuild was interrupted and the projections are incomplete; run `execlogd rebuild`", dir);
+        goto fail;
+    }
     if (check_state_fp(store, err, errlen) != 0)
         goto fail;
     return store;
@@ -180,6 +230,16 @@ xl_store_t *xl_store_open(const char *dir, int sync_writes, char *err, size_t er
 fail:
     xl_store_close(store);
     return NULL;
+}
+
+xl_store_t *xl_store_open(const char *dir, int sync_writes, char *err, size_t errlen)
+{
+    return open_store(dir, sync_writes, 0, err, errlen);
+}
+
+xl_store_t *xl_store_open_for_rebuild(const char *dir, char *err, size_t errlen)
+{
+    return open_store(dir, 0, 1, err, errlen);
 }
 
 void xl_store_close(xl_store_t *store)
@@ -194,6 +254,8 @@ void xl_store_close(xl_store_t *store)
     free_options(store);
     if (store->wopts != NULL)
         rocksdb_writeoptions_destroy(store->wopts);
+    if (store->sync_wopts != NULL)
+        rocksdb_writeoptions_destroy(store->sync_wopts);
     if (store->ropts != NULL)
         rocksdb_readoptions_destroy(store->ropts);
     if (store->cache != NULL)
@@ -363,17 +425,32 @@ fail:
 
 int xl_store_get_event(xl_store_t *store, int64_t audit_id, uint32_t seq, xl_buf_t *out)
 {
-    xl_buf_t key;
+    xl_buf_t key, val;
     int ret;
 
     xl_buf_init(&key);
-    if ((ret = key_event(&key, audit_id, seq)) == 0)
-        ret = get_into(store, CF_EVENTS, &key, out, NULL, 0);
+    xl_buf_init(&val);
+    if ((ret = key_event(&key, audit_id, seq)) == 0 && (ret = get_into(store, CF_EVENTS, &key, &val, NULL, 0)) == 0)
+        ret = val.len < POS_LEN ? -EIO : xl_buf_append(out, val.base + POS_LEN, val.len - POS_LEN);
+    xl_buf_dispose(&val);
     xl_buf_dispose(&key);
     return ret;
 }
 
-int xl_store_scan_events(xl_store_t *store, int64_t audit_id, uint32_t from_seq, xl_store_event_cb cb, void *ctx)
+/* An archived value: its position, then the frame. @return 0, or -EIO if too short. */
+static int split_archived(const char *v, size_t vlen, xl_store_pos_t *pos, const char **frame, size_t *len)
+{
+    if (vlen < POS_LEN)
+        return -EIO;
+    pos->partition = (int32_t)xl_be32_get(v);
+    pos->offset = (int64_t)xl_be64_get(v + 4);
+    *frame = v + POS_LEN;
+    *len = vlen - POS_LEN;
+    return 0;
+}
+
+int xl_store_scan_events(xl_store_t *store, int64_t audit_id, uint32_t from_seq, int descending, xl_store_event_cb cb,
+                         void *ctx)
 {
     rocksdb_iterator_t *it = NULL;
     char *rerr = NULL;
@@ -381,16 +458,23 @@ int xl_store_scan_events(xl_store_t *store, int64_t audit_id, uint32_t from_seq,
     int ret;
 
     xl_buf_init(&key);
-    if ((ret = key_event(&key, audit_id, from_seq)) != 0)
+    if ((ret = key_event(&key, audit_id, descending && from_seq == 0 ? UINT32_MAX : from_seq)) != 0)
         goto fail;
     it = rocksdb_create_iterator_cf(store->db, store->ropts, store->cf[CF_EVENTS]);
-    for (rocksdb_iter_seek(it, key.base, key.len); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-        size_t klen, vlen;
-        const char *k = rocksdb_iter_key(it, &klen);
+    if (descending)
+        rocksdb_iter_seek_for_prev(it, key.base, key.len);
+    else
+        rocksdb_iter_seek(it, key.base, key.len);
+    for (; rocksdb_iter_valid(it); descending ? rocksdb_iter_prev(it) : rocksdb_iter_next(it)) {
+        size_t klen, vlen, flen;
+        const char *k = rocksdb_iter_key(it, &klen), *frame;
         if (klen != 12 || memcmp(k, key.base, 8) != 0)
             break; /* past this execution */
         const char *v = rocksdb_iter_value(it, &vlen);
-        if ((ret = cb(ctx, xl_be32_get(k + 8), v, vlen)) != 0)
+        xl_store_pos_t pos;
+        if ((ret = split_archived(v, vlen, &pos, &frame, &flen)) != 0)
+            goto fail;
+        if ((ret = cb(ctx, xl_be32_get(k + 8), &pos, frame, flen)) != 0)
             goto fail;
     }
     rocksdb_iter_get_error(it, &rerr);
@@ -401,6 +485,39 @@ fail:
     if (it != NULL)
         rocksdb_iter_destroy(it);
     xl_buf_dispose(&key);
+    return ret;
+}
+
+int xl_store_scan_archive(xl_store_t *store, int (*cb)(void *ctx, const xl_store_archived_t *ev), void *ctx)
+{
+    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(store->db);
+    rocksdb_readoptions_t *ropts = rocksdb_readoptions_create();
+    rocksdb_iterator_t *it;
+    char *rerr = NULL;
+    int ret = 0;
+
+    rocksdb_readoptions_set_snapshot(ropts, snap);
+    rocksdb_readoptions_set_fill_cache(ropts, 0); /* one pass over everything: keep the hot set */
+    it = rocksdb_create_iterator_cf(store->db, ropts, store->cf[CF_EVENTS]);
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen), *v = rocksdb_iter_value(it, &vlen);
+        xl_store_archived_t ev;
+        if (klen != 12 || split_archived(v, vlen, &ev.pos, (const char **)&ev.frame, &ev.len) != 0) {
+            ret = -EIO;
+            break;
+        }
+        ev.audit_id = (int64_t)xl_be64_get(k);
+        ev.seq = xl_be32_get(k + 8);
+        if ((ret = cb(ctx, &ev)) != 0)
+            break;
+    }
+    rocksdb_iter_get_error(it, &rerr);
+    if (rerr != NULL)
+        ret = take_error(rerr, "events", NULL, 0);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ropts);
+    rocksdb_release_snapshot(store->db, snap);
     return ret;
 }
 
@@ -444,6 +561,304 @@ void xl_store_estimate(xl_store_t *store, uint64_t *executions, uint64_t *events
         *executions = 0;
     if (rocksdb_property_int_cf(store->db, store->cf[CF_EVENTS], "rocksdb.estimate-num-keys", events) != 0)
         *events = 0;
+}
+
+/* ---- secondary indexes ---- */
+
+/* created_ms with the sign bit flipped: big-endian bytes then sort like the numbers */
+static uint64_t ix_time(int64_t created_ms)
+{
+    return (uint64_t)created_ms ^ ((uint64_t)1 << 63);
+}
+
+static int ix_str(xl_buf_t *key, const xl_str_t *s)
+{
+    size_t len = s != NULL && s->base != NULL ? s->len : 0;
+    if (len > UINT32_MAX)
+        return -EINVAL;
+    return xl_buf_append_be32(key, (uint32_t)len) || xl_buf_append(key, len != 0 ? s->base : "", len) ? -ENOMEM : 0;
+}
+
+/* 'A' (across tenants) or 'T' and the tenant */
+static int ix_scope(xl_buf_t *key, const xl_str_t *tenant)
+{
+    if (xl_buf_append(key, tenant == NULL ? "A" : "T", 1) != 0)
+        return -ENOMEM;
+    return tenant == NULL ? 0 : ix_str(key, tenant);
+}
+
+int xl_store_index_prefix(xl_buf_t *out, xl_index_t ix, const xl_str_t *tenant, const xl_str_t *str, int status,
+                          int64_t id)
+{
+    unsigned char tag = (unsigned char)ix, st = (unsigned char)status;
+    int ret;
+
+    xl_buf_reset(out);
+    if ((unsigned)ix >= XL_IX__COUNT)
+        return -EINVAL;
+    if (xl_buf_append(out, &tag, 1) != 0)
+        return -ENOMEM;
+    switch (ix) {
+    case XL_IX_ALL:
+        return ix_scope(out, tenant);
+    case XL_IX_FLOW:
+    case XL_IX_MESSAGE:
+        if (str == NULL)
+            return -EINVAL;
+        return (ret = ix_scope(out, tenant)) != 0 ? ret : ix_str(out, str);
+    case XL_IX_STATUS:
+        if (status < 0 || status >= XL_STATUS__COUNT)
+            return -EINVAL;
+        return (ret = ix_scope(out, tenant)) != 0 ? ret : xl_buf_append(out, &st, 1);
+    default: /* by an audit ID */
+        return xl_buf_append_be64(out, (uint64_t)id);
+    }
+}
+
+int xl_store_index_scan(xl_store_t *store, const void *prefix, size_t prefix_len, int descending,
+                        const int64_t after[2], xl_store_index_cb cb, void *ctx)
+{
+    static const unsigned char ones[IX_TAIL] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    rocksdb_iterator_t *it = NULL;
+    char *rerr = NULL;
+    xl_buf_t start;
+    int ret = -ENOMEM;
+
+    xl_buf_init(&start);
+    if (xl_buf_append(&start, prefix, prefix_len) != 0)
+        goto fail;
+    if (after != NULL) {
+        if (xl_buf_append_be64(&start, ix_time(after[0])) != 0 || xl_buf_append_be64(&start, (uint64_t)after[1]) != 0)
+            goto fail;
+    } else if (descending && xl_buf_append(&start, ones, sizeof(ones)) != 0) {
+        goto fail;
+    }
+    ret = 0;
+    it = rocksdb_create_iterator_cf(store->db, store->ropts, store->cf[CF_INDEX]);
+    if (descending)
+        rocksdb_iter_seek_for_prev(it, start.base, start.len);
+    else
+        rocksdb_iter_seek(it, start.base, start.len);
+    for (; rocksdb_iter_valid(it); descending ? rocksdb_iter_prev(it) : rocksdb_iter_next(it)) {
+        size_t klen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen < prefix_len || memcmp(k, prefix, prefix_len) != 0)
+            break;
+        if (klen != prefix_len + IX_TAIL)
+            continue; /* not an entry of this prefix (a malformed prefix from the caller) */
+        if (after != NULL && klen == start.len && memcmp(k, start.base, klen) == 0)
+            continue; /* strictly after */
+        int64_t created = (int64_t)(xl_be64_get(k + prefix_len) ^ ((uint64_t)1 << 63));
+        int64_t audit = (int64_t)xl_be64_get(k + prefix_len + 8);
+        if ((ret = cb(ctx, created, audit)) != 0)
+            goto fail;
+    }
+    rocksdb_iter_get_error(it, &rerr);
+    if (rerr != NULL)
+        ret = take_error(rerr, "index", NULL, 0);
+
+fail:
+    if (it != NULL)
+        rocksdb_iter_destroy(it);
+    xl_buf_dispose(&start);
+    return ret;
+}
+
+/* ---- per-flow aggregates ---- */
+
+int xl_store_hist_bucket(int64_t duration_ms)
+{
+    if (duration_ms < 16)
+        return duration_ms < 0 ? 0 : (int)duration_ms;
+    int e = 63 - __builtin_clzll((uint64_t)duration_ms); /* 4..62 */
+    int m = (int)((duration_ms >> (e - 3)) & 7);         /* the 3 bits after the leading one */
+    return 16 + (e - 4) * 8 + m;
+}
+
+int64_t xl_store_hist_upper(int bucket)
+{
+    if (bucket < 16)
+        return bucket < 0 ? 0 : bucket;
+    if (bucket >= XL_STORE_HIST_BUCKETS)
+        return INT64_MAX;
+    int e = (bucket - 16) / 8 + 4, m = (bucket - 16) % 8;
+    return (int64_t)((((uint64_t)9 + (uint64_t)m) << (e - 3)) - 1);
+}
+
+static int key_agg(xl_buf_t *key, const xl_str_t *tenant, const xl_str_t *flow_id)
+{
+    int ret;
+    xl_buf_reset(key);
+    if ((ret = ix_scope(key, tenant)) != 0)
+        return ret;
+    return ix_str(key, flow_id);
+}
+
+/*
+ * The value: u8 version, be64 total, be64 by_status[], be64 latest_created_ms,
+ * be64 latest_audit_id, then (be16 bucket, be64 count) for every non-zero
+ * bucket in bucket order: one encoding per content, so replicas agree.
+ */
+static int agg_encode(xl_buf_t *val, const xl_store_flow_delta_t *agg)
+{
+    unsigned char v = AGG_VERSION;
+    int ret = xl_buf_append(val, &v, 1) || xl_buf_append_be64(val, (uint64_t)agg->total);
+    for (int i = 0; i != XL_STATUS__COUNT; ++i)
+        ret = ret || xl_buf_append_be64(val, (uint64_t)agg->by_status[i]);
+    ret = ret || xl_buf_append_be64(val, (uint64_t)agg->latest_created_ms) ||
+          xl_buf_append_be64(val, (uint64_t)agg->latest_audit_id);
+    for (int b = 0; b != XL_STORE_HIST_BUCKETS; ++b) {
+        if (agg->hist[b] == 0)
+            continue;
+        unsigned char be[2] = {(unsigned char)(b >> 8), (unsigned char)b};
+        ret = ret || xl_buf_append(val, be, 2) || xl_buf_append_be64(val, (uint64_t)agg->hist[b]);
+    }
+    return ret ? -ENOMEM : 0;
+}
+
+#define AGG_FIXED (1 + 8 * (1 + XL_STATUS__COUNT + 2))
+
+static int agg_decode(const char *v, size_t len, xl_store_flow_delta_t *agg)
+{
+    memset(agg, 0, sizeof(*agg));
+    if (len < AGG_FIXED || (len - AGG_FIXED) % 10 != 0 || (unsigned char)v[0] != AGG_VERSION)
+        return -EIO;
+    const char *p = v + 1;
+    agg->total = (int64_t)xl_be64_get(p);
+    p += 8;
+    for (int i = 0; i != XL_STATUS__COUNT; ++i, p += 8)
+        agg->by_status[i] = (int64_t)xl_be64_get(p);
+    agg->latest_created_ms = (int64_t)xl_be64_get(p);
+    agg->latest_audit_id = (int64_t)xl_be64_get(p + 8);
+    for (p += 16; p != v + len; p += 10) {
+        unsigned b = ((unsigned)(unsigned char)p[0] << 8) | (unsigned char)p[1];
+        if (b >= XL_STORE_HIST_BUCKETS)
+            return -EIO;
+        agg->hist[b] = (int64_t)xl_be64_get(p + 2);
+    }
+    return 0;
+}
+
+/* (created_ms, audit_id) of b is newer than a's */
+static int newer(int64_t a_created, int64_t a_audit, int64_t b_created, int64_t b_audit)
+{
+    return b_created > a_created || (b_created == a_created && b_audit > a_audit);
+}
+
+int xl_store_get_flow_summary(xl_store_t *store, const xl_str_t *tenant, const char *flow_id, size_t flow_len,
+                              xl_flow_summary_t *out)
+{
+    xl_str_t flow = {(char *)flow_id, flow_len};
+    xl_store_flow_delta_t *agg = NULL;
+    xl_buf_t key, val;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    xl_buf_init(&key);
+    xl_buf_init(&val);
+    if ((ret = key_agg(&key, tenant, &flow)) != 0 || (ret = get_into(store, CF_AGG, &key, &val, NULL, 0)) != 0)
+        goto fail;
+    if ((agg = malloc(sizeof(*agg))) == NULL) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    if ((ret = agg_decode(val.base, val.len, agg)) != 0)
+        goto fail;
+    out->total = (uint64_t)agg->total;
+    for (int i = 0; i != XL_STATUS__COUNT; ++i) {
+        out->by_status[i] = (uint64_t)agg->by_status[i];
+        if (i >= XL_STATUS_SUCCEEDED) /* the terminal statuses */
+            out->ended += out->by_status[i];
+    }
+    out->succeeded = out->by_status[XL_STATUS_SUCCEEDED] + out->by_status[XL_STATUS_WARNING];
+    out->latest_audit_id = agg->latest_audit_id;
+    out->latest_created_ms = agg->latest_created_ms;
+
+    /* nearest rank: the smallest bucket whose cumulative count reaches ceil(p% of n) */
+    static const int pct[3] = {50, 95, 99};
+    int64_t *outs[3] = {&out->p50_ms, &out->p95_ms, &out->p99_ms};
+    uint64_t n = 0;
+    for (int b = 0; b != XL_STORE_HIST_BUCKETS; ++b)
+        n += (uint64_t)agg->hist[b];
+    for (int i = 0; i != 3; ++i) {
+        *outs[i] = -1;
+        if (n == 0)
+            continue;
+        uint64_t rank = (n * (uint64_t)pct[i] + 99) / 100, cum = 0;
+        for (int b = 0; b != XL_STORE_HIST_BUCKETS; ++b) {
+            cum += (uint64_t)agg->hist[b];
+            if (cum >= rank) {
+                *outs[i] = xl_store_hist_upper(b);
+                break;
+            }
+        }
+    }
+
+fail:
+    free(agg);
+    xl_buf_dispose(&val);
+    xl_buf_dispose(&key);
+    return ret == -ENOMEM ? -EIO : ret;
+}
+
+/* ---- the feed ---- */
+
+int xl_store_feed_scan(xl_store_t *store, uint64_t after, xl_store_feed_cb cb, void *ctx)
+{
+    unsigned char start[8];
+    char *rerr = NULL;
+    int ret = 0;
+
+    if (after == UINT64_MAX)
+        return 0;
+    for (int i = 7, v = 0; i >= 0; --i, v += 8)
+        start[i] = (unsigned char)((after + 1) >> v);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(store->db, store->ropts, store->cf[CF_FEED]);
+    for (rocksdb_iter_seek(it, (const char *)start, sizeof(start)); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen), *v = rocksdb_iter_value(it, &vlen);
+        if (klen != 8 || vlen != 12) {
+            ret = -EIO;
+            break;
+        }
+        if ((ret = cb(ctx, xl_be64_get(k), (int64_t)xl_be64_get(v), xl_be32_get(v + 8))) != 0)
+            break;
+    }
+    rocksdb_iter_get_error(it, &rerr);
+    if (rerr != NULL)
+        ret = take_error(rerr, "feed", NULL, 0);
+    rocksdb_iter_destroy(it);
+    return ret;
+}
+
+uint64_t xl_store_feed_last(xl_store_t *store)
+{
+    uint64_t last = 0;
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(store->db, store->ropts, store->cf[CF_FEED]);
+    rocksdb_iter_seek_to_last(it);
+    if (rocksdb_iter_valid(it)) {
+        size_t klen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen == 8)
+            last = xl_be64_get(k);
+    }
+    rocksdb_iter_destroy(it);
+    return last;
+}
+
+int64_t xl_store_property(xl_store_t *store, const char *name)
+{
+    int64_t sum = 0;
+    int known = 0;
+    for (int i = 0; i != CF__COUNT; ++i) {
+        uint64_t v;
+        if (rocksdb_property_int_cf(store->db, store->cf[i], name, &v) == 0) {
+            sum += (int64_t)v;
+            known = 1;
+        }
+    }
+    return known ? sum : -1;
 }
 
 /* Feed one length-prefixed field to the digest, so that no two entry sequences hash alike. */
@@ -545,6 +960,14 @@ size_t xl_store_batch_count(xl_store_batch_t *batch)
     return (size_t)rocksdb_writebatch_count(batch->wb);
 }
 
+/* be32(partition) be64(offset), after prefix bytes already in val */
+static int append_pos(xl_buf_t *val, const xl_store_pos_t *pos)
+{
+    if (xl_buf_append_be32(val, (uint32_t)pos->partition) != 0 || xl_buf_append_be64(val, (uint64_t)pos->offset) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
 /* The write batch copies key and value: the buffers are reused at once. */
 static void batch_put(xl_store_batch_t *batch, int cf, const void *val, size_t vlen)
 {
@@ -565,19 +988,14 @@ int xl_store_batch_put_state(xl_store_batch_t *batch, xl_codec_t *codec, const x
     return 0;
 }
 
-int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const void *frame, size_t len)
+int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const xl_store_pos_t *pos,
+                             const void *frame, size_t len)
 {
-    if (key_event(&batch->key, audit_id, seq) != 0)
+    xl_buf_reset(&batch->val);
+    if (key_event(&batch->key, audit_id, seq) != 0 || append_pos(&batch->val, pos) != 0 ||
+        xl_buf_append(&batch->val, frame, len) != 0)
         return -ENOMEM;
-    batch_put(batch, CF_EVENTS, frame, len);
-    return 0;
-}
-
-/* be32(partition) be64(offset), after prefix bytes already in val */
-static int append_pos(xl_buf_t *val, const xl_store_pos_t *pos)
-{
-    if (xl_buf_append_be32(val, (uint32_t)pos->partition) != 0 || xl_buf_append_be64(val, (uint64_t)pos->offset) != 0)
-        return -ENOMEM;
+    batch_put(batch, CF_EVENTS, batch->val.base, batch->val.len);
     return 0;
 }
 
@@ -585,8 +1003,8 @@ int xl_store_batch_put_event_seq(xl_store_batch_t *batch, int64_t audit_id, cons
                                  uint32_t seq, const xl_store_pos_t *pos)
 {
     xl_buf_reset(&batch->val);
-    if (key_event_seq(&batch->key, audit_id, event_id, event_id_len) != 0 || xl_buf_append_be32(&batch->val, seq) != 0 ||
-        append_pos(&batch->val, pos) != 0)
+    if (key_event_seq(&batch->key, audit_id, event_id, event_id_len) != 0 ||
+        xl_buf_append_be32(&batch->val, seq) != 0 || append_pos(&batch->val, pos) != 0)
         return -ENOMEM;
     batch_put(batch, CF_IDEM, batch->val.base, batch->val.len);
     return 0;
@@ -621,6 +1039,136 @@ int xl_store_batch_put_offset(xl_store_batch_t *batch, const char *identity, int
     return 0;
 }
 
+static void batch_delete(xl_store_batch_t *batch, int cf)
+{
+    rocksdb_writebatch_delete_cf(batch->wb, batch->store->cf[cf], batch->key.base, batch->key.len);
+}
+
+/* batch->key = the index key of st under prefix (ix, tenant scope, value) */
+static int key_index(xl_buf_t *key, xl_index_t ix, const xl_str_t *tenant, const xl_str_t *str, int status, int64_t id,
+                     const xl_state_t *st)
+{
+    int ret = xl_store_index_prefix(key, ix, tenant, str, status, id);
+    if (ret != 0)
+        return ret;
+    return xl_buf_append_be64(key, ix_time(st->created_ms)) || xl_buf_append_be64(key, (uint64_t)st->audit_id) ? -ENOMEM
+                                                                                                               : 0;
+}
+
+int xl_store_batch_put_index(xl_store_batch_t *batch, const xl_state_t *st, int old_status)
+{
+    const xl_str_t no_tenant = {NULL, 0};
+    const xl_str_t *tenant = st->tenant_id.base != NULL ? &st->tenant_id : &no_tenant;
+    const xl_str_t *scopes[2] = {tenant, NULL};
+
+    if (old_status != XL_STATUS_NONE) {
+        if (old_status == st->status)
+            return 0;
+        /* the only key that moves: everything else comes from the create */
+        for (int i = 0; i != 2; ++i) {
+            if (key_index(&batch->key, XL_IX_STATUS, scopes[i], NULL, old_status, 0, st) != 0)
+                return -ENOMEM;
+            batch_delete(batch, CF_INDEX);
+            if (key_index(&batch->key, XL_IX_STATUS, scopes[i], NULL, st->status, 0, st) != 0)
+                return -ENOMEM;
+            batch_put(batch, CF_INDEX, "", 0);
+        }
+        return 0;
+    }
+    for (int i = 0; i != 2; ++i) {
+        if (key_index(&batch->key, XL_IX_ALL, scopes[i], NULL, 0, 0, st) != 0)
+            return -ENOMEM;
+        batch_put(batch, CF_INDEX, "", 0);
+        if (key_index(&batch->key, XL_IX_FLOW, scopes[i], &st->flow_id, 0, 0, st) != 0)
+            return -ENOMEM;
+        batch_put(batch, CF_INDEX, "", 0);
+        if (key_index(&batch->key, XL_IX_STATUS, scopes[i], NULL, st->status, 0, st) != 0)
+            return -ENOMEM;
+        batch_put(batch, CF_INDEX, "", 0);
+        if (st->message_id.base != NULL) {
+            if (key_index(&batch->key, XL_IX_MESSAGE, scopes[i], &st->message_id, 0, 0, st) != 0)
+                return -ENOMEM;
+            batch_put(batch, CF_INDEX, "", 0);
+        }
+    }
+    const struct {
+        xl_index_t ix;
+        int64_t id;
+    } by_id[] = {
+        {XL_IX_RETRIES, st->parent_audit_id},
+        {XL_IX_CHILDREN, st->parent_execution_id},
+        {XL_IX_LINEAGE, st->root_audit_id},
+    };
+    for (size_t i = 0; i != sizeof(by_id) / sizeof(by_id[0]); ++i) {
+        if (by_id[i].id == 0)
+            continue;
+        if (key_index(&batch->key, by_id[i].ix, NULL, NULL, 0, by_id[i].id, st) != 0)
+            return -ENOMEM;
+        batch_put(batch, CF_INDEX, "", 0);
+    }
+    return 0;
+}
+
+int xl_store_batch_add_flow(xl_store_batch_t *batch, const xl_str_t *tenant, const xl_str_t *flow_id,
+                            const xl_store_flow_delta_t *delta, char *err, size_t errlen)
+{
+    xl_store_flow_delta_t *agg = malloc(sizeof(*agg));
+    int ret;
+
+    if (agg == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    xl_buf_reset(&batch->val);
+    if ((ret = key_agg(&batch->key, tenant, flow_id)) != 0) {
+        snprintf(err, errlen, "flow aggregates: key: %d", ret);
+        goto fail;
+    }
+    ret = get_into(batch->store, CF_AGG, &batch->key, &batch->val, err, errlen);
+    if (ret == 0) {
+        if ((ret = agg_decode(batch->val.base, batch->val.len, agg)) != 0) {
+            snprintf(err, errlen, "flow aggregates of %.*s: malformed value", (int)flow_id->len, flow_id->base);
+            goto fail;
+        }
+    } else if (ret == -ENOENT) {
+        memset(agg, 0, sizeof(*agg));
+    } else {
+        goto fail;
+    }
+    agg->total += delta->total;
+    for (int i = 0; i != XL_STATUS__COUNT; ++i)
+        agg->by_status[i] += delta->by_status[i];
+    for (int b = 0; b != XL_STORE_HIST_BUCKETS; ++b)
+        agg->hist[b] += delta->hist[b];
+    if (delta->latest_audit_id != 0 &&
+        (agg->latest_audit_id == 0 ||
+         newer(agg->latest_created_ms, agg->latest_audit_id, delta->latest_created_ms, delta->latest_audit_id))) {
+        agg->latest_created_ms = delta->latest_created_ms;
+        agg->latest_audit_id = delta->latest_audit_id;
+    }
+    xl_buf_reset(&batch->val);
+    if ((ret = agg_encode(&batch->val, agg)) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    batch_put(batch, CF_AGG, batch->val.base, batch->val.len);
+
+fail:
+    free(agg);
+    return ret;
+}
+
+int xl_store_batch_put_feed(xl_store_batch_t *batch, uint64_t feed_seq, int64_t audit_id, uint32_t seq)
+{
+    xl_buf_reset(&batch->key);
+    xl_buf_reset(&batch->val);
+    if (xl_buf_append_be64(&batch->key, feed_seq) != 0 || xl_buf_append_be64(&batch->val, (uint64_t)audit_id) != 0 ||
+        xl_buf_append_be32(&batch->val, seq) != 0)
+        return -ENOMEM;
+    batch_put(batch, CF_FEED, batch->val.base, batch->val.len);
+    return 0;
+}
+
 int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen)
 {
     char *rerr = NULL;
@@ -629,4 +1177,69 @@ int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen)
         return take_error(rerr, "write batch", err, errlen);
     rocksdb_writebatch_clear(batch->wb);
     return 0;
+}
+
+/* ---- rebuild support ---- */
+
+static int put_meta_sync(xl_store_t *store, const char *key, const void *val, size_t len, const char *what, char *err,
+                         size_t errlen)
+{
+    char *rerr = NULL;
+    if (val != NULL)
+        rocksdb_put_cf(store->db, store->sync_wopts, store->cf[CF_META], key, strlen(key), val, len, &rerr);
+    else
+        rocksdb_delete_cf(store->db, store->sync_wopts, store->cf[CF_META], key, strlen(key), &rerr);
+    return rerr != NULL ? take_error(rerr, what, err, errlen) : 0;
+}
+
+int xl_store_reset(xl_store_t *store, xl_store_reset_t what, char *err, size_t errlen)
+{
+    static const int derived[] = {CF_STATE, CF_IDEM, CF_INDEX, CF_AGG, CF_FEED};
+    static const int all[] = {CF_STATE, CF_EVENTS, CF_IDEM, CF_INDEX, CF_AGG, CF_FEED, CF_OFFSETS};
+    const int *cfs = what == XL_STORE_RESET_ALL ? all : derived;
+    size_t ncfs = what == XL_STORE_RESET_ALL ? sizeof(all) / sizeof(all[0]) : sizeof(derived) / sizeof(derived[0]);
+    char *rerr = NULL;
+    int ret;
+
+    /* the mark first, durably: from here on a crash leaves a store execlogd refuses */
+    if ((ret = put_meta_sync(store, META_REBUILD, "1", 1, "write rebuild mark", err, errlen)) != 0)
+        return ret;
+    if (what == XL_STORE_RESET_ALL &&
+        (ret = put_meta_sync(store, META_IDENTITY, NULL, 0, "forget the log identity", err, errlen)) != 0)
+        return ret;
+    for (size_t i = 0; i != ncfs; ++i) {
+        int cf = cfs[i];
+        rocksdb_drop_column_family(store->db, store->cf[cf], &rerr);
+        if (rerr != NULL)
+            return take_error(rerr, cf_defs[cf].name, err, errlen);
+        rocksdb_column_family_handle_destroy(store->cf[cf]);
+        store->cf[cf] = rocksdb_create_column_family(store->db, store->cf_opts[cf], cf_defs[cf].name, &rerr);
+        if (rerr != NULL) {
+            store->cf[cf] = NULL;
+            return take_error(rerr, cf_defs[cf].name, err, errlen);
+        }
+    }
+    return 0;
+}
+
+int xl_store_rebuild_done(xl_store_t *store, char *err, size_t errlen)
+{
+    rocksdb_flushoptions_t *fopts = rocksdb_flushoptions_create();
+    char *rerr = NULL;
+    int ret = 0;
+
+    /* the rebuild wrote without the WAL: its memtables must reach the SST files first */
+    rocksdb_flushoptions_set_wait(fopts, 1);
+    for (int i = 0; i != CF__COUNT && rerr == NULL; ++i)
+        rocksdb_flush_cf(store->db, fopts, store->cf[i], &rerr);
+    rocksdb_flushoptions_destroy(fopts);
+    if (rerr != NULL)
+        return take_error(rerr, "flush", err, errlen);
+    uint64_t fp = xl_state_schema_fingerprint();
+    unsigned char be[8];
+    for (int i = 7; i >= 0; --i, fp >>= 8)
+        be[i] = (unsigned char)fp;
+    if ((ret = put_meta_sync(store, META_STATE_FP, be, sizeof(be), "write state_fp", err, errlen)) != 0)
+        return ret;
+    return put_meta_sync(store, META_REBUILD, NULL, 0, "clear rebuild mark", err, errlen);
 }

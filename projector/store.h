@@ -1,25 +1,42 @@
 /*
- * The RocksDB layout of the projections, and the point reads the API and the
+ * The RocksDB layout of the projections, and the reads the API and the
  * ingest path make on it.
  *
  * Column families (one per concern):
  *   default  meta: "cluster" -> identity of the log the last batch came from,
- *            "state_fp" -> be64 fingerprint of the state schema the values use
+ *            "state_fp" -> be64 fingerprint of the state schema the values use,
+ *            "rebuild" -> present while a rebuild has not finished
  *   state    be64(audit_id) -> Avro ExecutionState body
- *   events   be64(audit_id) be32(seq) -> the event's single-object frame, as
- *            it was on the topic (the archive; kept forever)
+ *   events   be64(audit_id) be32(seq) -> be32(partition) be64(offset) and the
+ *            event's single-object frame, as it was on the topic (the archive;
+ *            kept forever; the position is where the event was read)
  *   idem     'e' be64(audit_id) event_id -> be32(seq) be32(partition) be64(offset)
  *            'c' tenant_id 0x00 event_id 0x00 be64(audit_id) -> be32(partition) be64(offset)
  *            (the log position answers a repeated write like the first one)
+ *   index    the secondary indexes (xl_index_t): u8 index, its scope and value
+ *            (length-prefixed strings), then be64(created_ms with the sign bit
+ *            flipped, so that order is numeric) be64(audit_id) -> empty
+ *   agg      per-flow aggregates: 'A' be32(len) flow_id (across tenants) or
+ *            'T' be32(len) tenant be32(len) flow_id -> counts by status, the
+ *            latest run and a histogram of durations with fixed buckets
+ *   feed     be64(feed_seq) -> be64(audit_id) be32(seq): this replica's apply order
  *   offsets  identity 0x00 be32(partition) -> be64(next offset to consume)
+ *
+ * Everything in state, events, idem, index and agg is a function of the topic
+ * alone (each execution's events in log order; aggregates are sums and
+ * maxima, so the interleaving of partitions does not matter): that is what
+ * the digest covers. The feed (apply order), offsets and meta legitimately
+ * differ between replicas and are left out.
+ *
+ * A null tenant_id is stored as the empty tenant in every tenant-scoped key.
  *
  * Offsets are keyed by the identity of the log they refer to: a new log (a
  * fresh embedded broker, another cluster) starts from its beginning without
  * any reset, and offsets of an earlier log are never mistaken for this one's.
  * They stay behind (a few bytes per partition per log).
  *
- * Reads are safe from any thread. Only the projector writes, and always in
- * one WriteBatch together with the offsets it consumed.
+ * Reads are safe from any thread. Only the projector (or a rebuild) writes,
+ * and always in one WriteBatch together with the offsets it consumed.
  */
 #ifndef XL_PROJECTOR_STORE_H
 #define XL_PROJECTOR_STORE_H
@@ -39,7 +56,8 @@ typedef struct st_xl_store_pos_t {
 } xl_store_pos_t;
 
 /**
- * @brief Open (creating if missing) the store in dir.
+ * @brief Open (creating if missing) the store in dir. A store an interrupted
+ * rebuild left incomplete is refused (err says to run `execlogd rebuild`).
  * @param sync_writes  1: every batch is fsync'ed before it counts as written
  * @return the store (close with xl_store_close), or NULL with err filled.
  */
@@ -79,22 +97,116 @@ void xl_store_estimate(xl_store_t *store, uint64_t *executions, uint64_t *events
  */
 int xl_store_get_identity(xl_store_t *store, xl_buf_t *out);
 
-/** Called by xl_store_scan_events for each archived event; frame is borrowed for the call. Non-zero stops. */
-typedef int (*xl_store_event_cb)(void *ctx, uint32_t seq, const void *frame, size_t len);
+/**
+ * Called by xl_store_scan_events for each archived event: its seq, where it
+ * was read from, and its frame as it was on the topic. pos and frame are
+ * borrowed for the call. Non-zero stops the scan.
+ */
+typedef int (*xl_store_event_cb)(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len);
 
 /**
- * @brief Archived events of audit_id from seq from_seq on, in seq order.
+ * @brief Archived events of audit_id in seq order: ascending from seq
+ * from_seq on (seq >= from_seq), or descending from from_seq down (seq <=
+ * from_seq; from_seq 0 = from the last event).
  * @return 0 (also when there are none), the callback's non-zero value, or -EIO.
  */
-int xl_store_scan_events(xl_store_t *store, int64_t audit_id, uint32_t from_seq, xl_store_event_cb cb, void *ctx);
+int xl_store_scan_events(xl_store_t *store, int64_t audit_id, uint32_t from_seq, int descending, xl_store_event_cb cb,
+                         void *ctx);
+
+/** The secondary indexes, in the column family "index". */
+typedef enum en_xl_index_t {
+    XL_IX_ALL,      /* every execution                           key: (tenant)            */
+    XL_IX_FLOW,     /* by flow_id                                key: (tenant) flow_id    */
+    XL_IX_STATUS,   /* by CURRENT status (moves on change)       key: (tenant) status     */
+    XL_IX_MESSAGE,  /* by message_id (when it has one)           key: (tenant) message_id */
+    XL_IX_RETRIES,  /* attempts whose parent_audit_id = id       key: id                  */
+    XL_IX_CHILDREN, /* executions whose parent_execution_id = id key: id                  */
+    XL_IX_LINEAGE,  /* every attempt whose root_audit_id = id    key: id (the root too)   */
+    XL_IX__COUNT
+} xl_index_t;
+
+/**
+ * @brief Build the scan prefix of one index into out (reset first).
+ * @param tenant  NULL: across all tenants (the first four indexes are kept
+ *                twice: per tenant, and across tenants); a null base or ""
+ *                is the executions without a tenant. Ignored by the last three.
+ * @param str     the flow_id (XL_IX_FLOW) or message_id (XL_IX_MESSAGE); borrowed
+ * @param status  for XL_IX_STATUS
+ * @param id      for XL_IX_RETRIES, XL_IX_CHILDREN, XL_IX_LINEAGE
+ * @return 0, -EINVAL (unknown index, a missing str, a status out of range) or -ENOMEM.
+ */
+int xl_store_index_prefix(xl_buf_t *out, xl_index_t ix, const xl_str_t *tenant, const xl_str_t *str, int status,
+                          int64_t id);
+
+/** Called by xl_store_index_scan for each entry. Non-zero stops the scan. */
+typedef int (*xl_store_index_cb)(void *ctx, int64_t created_ms, int64_t audit_id);
+
+/**
+ * @brief Visit the entries under prefix (from xl_store_index_prefix) in key
+ * order, (created_ms, audit_id) ascending, or newest first when descending,
+ * starting strictly after `after` ({created_ms, audit_id}) when not NULL.
+ * prefix is borrowed for the call.
+ * @return 0, the callback's non-zero value, or -EIO.
+ */
+int xl_store_index_scan(xl_store_t *store, const void *prefix, size_t prefix_len, int descending,
+                        const int64_t after[2], xl_store_index_cb cb, void *ctx);
+
+/** Per-flow aggregates, exact (kept per tenant and across tenants). */
+typedef struct st_xl_flow_summary_t {
+    uint64_t total;                       /* executions of the flow */
+    uint64_t by_status[XL_STATUS__COUNT]; /* executions currently in each status */
+    int64_t latest_audit_id;              /* newest by created_ms, then audit_id */
+    int64_t latest_created_ms;
+    uint64_t ended;     /* in a terminal status */
+    uint64_t succeeded; /* succeeded + warning */
+    /* durations (ended_ms - started_ms, or - created_ms if it never started)
+     * of the ended executions, from the histogram: the upper bound of the
+     * bucket holding the nearest rank (exact below 16 ms, else at most 12.5%
+     * above the true value); -1 if none ended */
+    int64_t p50_ms, p95_ms, p99_ms;
+} xl_flow_summary_t;
+
+/**
+ * @brief Summary of one flow. tenant NULL: across tenants (a null base or ""
+ * is the executions without a tenant). flow_id is borrowed.
+ * @return 0, -ENOENT (no execution of that flow), or -EIO.
+ */
+int xl_store_get_flow_summary(xl_store_t *store, const xl_str_t *tenant, const char *flow_id, size_t flow_len,
+                              xl_flow_summary_t *out);
+
+/** The histogram behind the percentiles: bucket of a duration, and the largest duration a bucket holds. */
+#define XL_STORE_HIST_BUCKETS 488
+int xl_store_hist_bucket(int64_t duration_ms);
+int64_t xl_store_hist_upper(int bucket);
+
+/** Called by xl_store_feed_scan for each applied event. Non-zero stops the scan. */
+typedef int (*xl_store_feed_cb)(void *ctx, uint64_t feed_seq, int64_t audit_id, uint32_t seq);
+
+/**
+ * @brief The feed: every archived event (new or anomaly) in this replica's
+ * apply order, feed_seq from 1, one more per event. Replica-local (not in
+ * the digest); a rebuild renumbers it. Visits feed_seq > after, ascending.
+ * @return 0, the callback's non-zero value, or -EIO.
+ */
+int xl_store_feed_scan(xl_store_t *store, uint64_t after, xl_store_feed_cb cb, void *ctx);
+/** @brief The last feed_seq written, 0 when the feed is empty. */
+uint64_t xl_store_feed_last(xl_store_t *store);
+
+/**
+ * @brief A RocksDB integer property summed over the column families, e.g.
+ * "rocksdb.estimate-live-data-size", "rocksdb.total-sst-files-size",
+ * "rocksdb.estimate-num-keys". @return the sum, or -1 if unknown.
+ */
+int64_t xl_store_property(xl_store_t *store, const char *name);
 
 #define XL_STORE_DIGEST_HEX_LEN 64
 
 /**
- * @brief SHA-256 of the projections (column families state, events and idem,
- * in that order, each in key order; offsets and meta are left out since they
- * legitimately differ between replicas), read from one snapshot. Two replicas
- * that applied the same log have the same digest.
+ * @brief SHA-256 of the projections derived from the topic: the column
+ * families state, events, idem, index and agg, in that order, each in key
+ * order, read from one snapshot. The feed, offsets and meta are left out
+ * since they legitimately differ between replicas. Two replicas that applied
+ * the same log have the same digest, and a rebuild keeps it.
  * @param hex  receives XL_STORE_DIGEST_HEX_LEN lower-case hex digits and a NUL
  * @return 0, or -EIO / -ENOMEM with err filled.
  */
@@ -119,8 +231,9 @@ size_t xl_store_batch_count(xl_store_batch_t *batch);
 /** @brief Put the encoded state of st->audit_id (st borrowed). @return 0 or negative with err. */
 int xl_store_batch_put_state(xl_store_batch_t *batch, xl_codec_t *codec, const xl_state_t *st, char *err,
                              size_t errlen);
-/** @brief Archive an event's frame (copied) as seq of audit_id. @return 0 or -ENOMEM. */
-int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const void *frame, size_t len);
+/** @brief Archive an event's frame (copied) as seq of audit_id, read at pos. @return 0 or -ENOMEM. */
+int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const xl_store_pos_t *pos,
+                             const void *frame, size_t len);
 /** @brief Index (audit_id, event_id) -> seq, for xl_store_get_event_seq. @return 0 or -ENOMEM. */
 int xl_store_batch_put_event_seq(xl_store_batch_t *batch, int64_t audit_id, const char *event_id, size_t event_id_len,
                                  uint32_t seq, const xl_store_pos_t *pos);
@@ -139,11 +252,83 @@ int xl_store_batch_put_create(xl_store_batch_t *batch, const char *tenant_id, si
 int xl_store_batch_put_offset(xl_store_batch_t *batch, const char *identity, int32_t partition, int64_t next_offset);
 
 /**
+ * @brief Index an execution: every key of st when it is new (old_status
+ * XL_STATUS_NONE), else move its XL_IX_STATUS keys from old_status to
+ * st->status if they differ (the other keys never change: they come from
+ * the create). st is borrowed. @return 0 or -ENOMEM.
+ */
+int xl_store_batch_put_index(xl_store_batch_t *batch, const xl_state_t *st, int old_status);
+
+/**
+ * A change to one flow's aggregates: counts may be negative (an execution
+ * leaving a status); latest is a maximum (0/0: none).
+ */
+typedef struct st_xl_store_flow_delta_t {
+    int64_t total;
+    int64_t by_status[XL_STATUS__COUNT];
+    int64_t latest_created_ms, latest_audit_id;
+    int64_t hist[XL_STORE_HIST_BUCKETS];
+} xl_store_flow_delta_t;
+
+/**
+ * @brief Add delta to the stored aggregates of (tenant, flow_id) (tenant
+ * NULL: across tenants): read now, written with the batch. Each key must be
+ * added at most once per batch (sum the deltas first). Borrowed arguments.
+ * @return 0, or -EIO / -ENOMEM with err filled.
+ */
+int xl_store_batch_add_flow(xl_store_batch_t *batch, const xl_str_t *tenant, const xl_str_t *flow_id,
+                            const xl_store_flow_delta_t *delta, char *err, size_t errlen);
+
+/** @brief Append feed_seq -> (audit_id, seq) to the feed. @return 0 or -ENOMEM. */
+int xl_store_batch_put_feed(xl_store_batch_t *batch, uint64_t feed_seq, int64_t audit_id, uint32_t seq);
+
+/**
  * @brief Write every put atomically (fsync'ed first when the store was
  * opened with sync_writes), then empty the batch. On failure nothing was
  * written and the batch is kept.
  * @return 0 or -EIO with err filled.
  */
 int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen);
+
+/*
+ * Rebuild support (projector/rebuild.c only; nothing else may call these).
+ */
+
+/** What xl_store_reset drops. */
+typedef enum en_xl_store_reset_t {
+    XL_STORE_RESET_DERIVED, /* state, idem, index, agg, feed: all but the archive and offsets */
+    XL_STORE_RESET_ALL,     /* the archive, every offset and the log identity too */
+} xl_store_reset_t;
+
+/**
+ * @brief Open like xl_store_open, also when an unfinished rebuild is marked
+ * (xl_store_open refuses such a store: its projections are incomplete).
+ */
+xl_store_t *xl_store_open_for_rebuild(const char *dir, char *err, size_t errlen);
+
+/**
+ * @brief Mark a rebuild as started (durably), then drop and recreate the
+ * column families `what` names. Until xl_store_rebuild_done, xl_store_open
+ * refuses the store. @return 0 or -EIO with err filled.
+ */
+int xl_store_reset(xl_store_t *store, xl_store_reset_t what, char *err, size_t errlen);
+
+/** @brief Flush everything to disk and clear the rebuild mark. @return 0 or -EIO with err filled. */
+int xl_store_rebuild_done(xl_store_t *store, char *err, size_t errlen);
+
+/** One archived event as xl_store_scan_archive sees it. */
+typedef struct st_xl_store_archived_t {
+    int64_t audit_id;
+    uint32_t seq;
+    xl_store_pos_t pos;
+    const void *frame; /* borrowed for the call */
+    size_t len;
+} xl_store_archived_t;
+
+/**
+ * @brief Every archived event of every execution, in (audit_id, seq) order,
+ * from one snapshot. Non-zero from cb stops. @return 0, cb's value, or -EIO.
+ */
+int xl_store_scan_archive(xl_store_t *store, int (*cb)(void *ctx, const xl_store_archived_t *ev), void *ctx);
 
 #endif

@@ -102,19 +102,25 @@ typedef enum en_xl_kind_t {
     XL_K_WARNINGS,   /* size_t count + xl_str_t *, array<string> */
     XL_K_METRICS,    /* size_t count + xl_metric_t *, map<long> */
     XL_K_ATTRIBUTES, /* size_t count + xl_attr_t *, map<string> */
+    XL_K_RECORDS,    /* size_t count + element *, array<record>; the record has its own table */
 } xl_kind_t;
 
 typedef struct st_xl_field_t {
     const char *name;
     xl_kind_t kind;
-    size_t off;       /* the value (or the array pointer) */
-    size_t count_off; /* the element count, for arrays and maps */
-    int dflt;         /* the schema gives a default */
+    size_t off;                      /* the value (or the array pointer) */
+    size_t count_off;                /* the element count, for arrays and maps */
+    int dflt;                        /* the schema gives a default */
+    const struct st_xl_field_t *sub; /* XL_K_RECORDS: the items' field table */
+    size_t nsub;
+    size_t elsize; /* XL_K_RECORDS: size of one C element */
 } xl_field_t;
 
 // clang-format off
-#define XL_F(T, name, kind, member, dflt) {name, kind, offsetof(T, member), 0, dflt}
-#define XL_FN(T, name, kind, member, count, dflt) {name, kind, offsetof(T, member), offsetof(T, count), dflt}
+#define XL_F(T, name, kind, member, dflt) {name, kind, offsetof(T, member), 0, dflt, NULL, 0, 0}
+#define XL_FN(T, name, kind, member, count, dflt) {name, kind, offsetof(T, member), offsetof(T, count), dflt, NULL, 0, 0}
+#define XL_FR(T, name, member, count, sub, E, dflt) \
+    {name, XL_K_RECORDS, offsetof(T, member), offsetof(T, count), dflt, sub, sizeof(sub) / sizeof(sub[0]), sizeof(E)}
 // clang-format on
 
 /* execlog.ExecutionEvent, in schema order */
@@ -144,6 +150,23 @@ static const xl_field_t xl_event_fields[] = {
 };
 #define XL_EVENT_NFIELDS (sizeof(xl_event_fields) / sizeof(xl_event_fields[0]))
 
+/* execlog.Task, an item of ExecutionState.tasks, in schema order */
+static const xl_field_t xl_task_fields[] = {
+    XL_F(xl_task_t, "name", XL_K_STR, name, 0),
+    XL_F(xl_task_t, "status", XL_K_STATUS, status, 0),
+    XL_F(xl_task_t, "started_ms", XL_K_OPT_LONG, started_ms, 1),
+    XL_F(xl_task_t, "ended_ms", XL_K_OPT_LONG, ended_ms, 1),
+    XL_F(xl_task_t, "attempts", XL_K_U32, attempts, 1),
+    XL_F(xl_task_t, "message", XL_K_OPT_STR, message, 1),
+};
+
+/* execlog.Anomaly, an item of ExecutionState.anomaly_list, in schema order */
+static const xl_field_t xl_anomaly_fields[] = {
+    XL_F(xl_anomaly_t, "seq", XL_K_U32, seq, 0),
+    XL_F(xl_anomaly_t, "type", XL_K_TYPE, type, 0),
+    XL_F(xl_anomaly_t, "status", XL_K_STATUS, status, 0),
+};
+
 /* execlog.ExecutionState, in schema order */
 static const xl_field_t xl_state_fields[] = {
     XL_F(xl_state_t, "audit_id", XL_K_LONG, audit_id, 0),
@@ -171,6 +194,8 @@ static const xl_field_t xl_state_fields[] = {
     XL_FN(xl_state_t, "attributes", XL_K_ATTRIBUTES, attributes, nattributes, 1),
     XL_F(xl_state_t, "log_partition", XL_K_INT, log_partition, 1),
     XL_F(xl_state_t, "log_offset", XL_K_LONG, log_offset, 1),
+    XL_FR(xl_state_t, "tasks", tasks, ntasks, xl_task_fields, xl_task_t, 1),
+    XL_FR(xl_state_t, "anomaly_list", anomaly_list, nanomaly_list, xl_anomaly_fields, xl_anomaly_t, 1),
 };
 #define XL_STATE_NFIELDS (sizeof(xl_state_fields) / sizeof(xl_state_fields[0]))
 
@@ -592,9 +617,24 @@ static int xl_put_field(xl_codec_t *codec, const xl_field_t *f, avro_value_t *v,
                         size_t errlen)
 {
     avro_value_t branch, child;
-    int arc = 0, is_new;
+    int arc = 0, is_new, rc;
 
     switch (f->kind) {
+    case XL_K_RECORDS: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t);
+        const char *items = *XL_AT(obj, f->off, const char *const);
+        for (size_t i = 0; i < n && arc == 0; ++i) {
+            if ((arc = avro_value_append(v, &child, NULL)) != 0)
+                break;
+            for (size_t j = 0; j < f->nsub && arc == 0; ++j) {
+                avro_value_t fv;
+                if ((arc = avro_value_get_by_index(&child, j, &fv, NULL)) == 0 &&
+                    (rc = xl_put_field(codec, &f->sub[j], &fv, items + i * f->elsize, err, errlen)) != 0)
+                    return rc;
+            }
+        }
+        break;
+    }
     case XL_K_STR: {
         const xl_str_t *s = XL_AT(obj, f->off, const xl_str_t);
         if (s->base == NULL)
@@ -831,6 +871,28 @@ static int xl_get_field(const xl_field_t *f, avro_value_t *v, void *obj)
     int64_t l;
 
     switch (f->kind) {
+    case XL_K_RECORDS: {
+        size_t n;
+        char *items;
+        if ((arc = avro_value_get_size(v, &n)) != 0 || n == 0)
+            return arc;
+        if ((items = calloc(n, f->elsize)) == NULL)
+            return ENOMEM;
+        /* owned by obj from here on, so a failure below is released by dispose */
+        *XL_AT(obj, f->off, void *) = items;
+        *XL_AT(obj, f->count_off, size_t) = n;
+        for (size_t i = 0; i < n; ++i) {
+            if ((arc = avro_value_get_by_index(v, i, &child, NULL)) != 0)
+                return arc;
+            for (size_t j = 0; j < f->nsub; ++j) {
+                avro_value_t fv;
+                if ((arc = avro_value_get_by_index(&child, j, &fv, NULL)) != 0 ||
+                    (arc = xl_get_field(&f->sub[j], &fv, items + i * f->elsize)) != 0)
+                    return arc;
+            }
+        }
+        return 0;
+    }
     case XL_K_STR:
         return xl_get_str(v, XL_AT(obj, f->off, xl_str_t));
     case XL_K_OPT_STR:
@@ -952,6 +1014,14 @@ static void xl_dispose_record(const xl_field_t *fields, size_t nfields, void *ob
     for (size_t i = 0; i < nfields; ++i) {
         const xl_field_t *f = &fields[i];
         switch (f->kind) {
+        case XL_K_RECORDS: {
+            size_t n = *XL_AT(obj, f->count_off, size_t);
+            char *items = *XL_AT(obj, f->off, char *);
+            for (size_t j = 0; j < n && items != NULL; ++j)
+                xl_dispose_record(f->sub, f->nsub, items + j * f->elsize, f->elsize);
+            free(items);
+            break;
+        }
         case XL_K_STR:
         case XL_K_OPT_STR:
             free(XL_AT(obj, f->off, xl_str_t)->base);
@@ -1069,6 +1139,7 @@ static avro_type_t xl_kind_avro_type(xl_kind_t kind)
     case XL_K_STATUS:
         return AVRO_ENUM;
     case XL_K_WARNINGS:
+    case XL_K_RECORDS:
         return AVRO_ARRAY;
     case XL_K_METRICS:
     case XL_K_ATTRIBUTES:
@@ -1093,42 +1164,57 @@ static int xl_check_enum(avro_schema_t s, const char *const *names, int count, c
     return 0;
 }
 
+static avro_schema_t xl_unlink(avro_schema_t s)
+{
+    while (s != NULL && avro_typeof(s) == AVRO_LINK)
+        s = avro_schema_link_target(s);
+    return s;
+}
+
 /*
  * The .avsc and the field table must agree on names, order, types and
  * defaults: checked once per codec so a drift fails loudly, not on the wire.
+ * jfields is the record's "fields" array in the JSON text; records nested in
+ * arrays (XL_K_RECORDS) are checked against their own tables.
  */
-static int xl_check_table(const char *json, avro_schema_t schema, const xl_field_t *fields, size_t nfields, char *err,
-                          size_t errlen)
+static int xl_check_fields(json_t *jfields, avro_schema_t schema, const xl_field_t *fields, size_t nfields, char *err,
+                           size_t errlen)
 {
     int rc = 0;
-    json_error_t jerr;
-    json_t *root = json_loads(json, 0, &jerr);
-    json_t *jfields = json_object_get(root, "fields");
 
+    schema = xl_unlink(schema);
     if (!json_is_array(jfields) || json_array_size(jfields) != nfields || avro_typeof(schema) != AVRO_RECORD ||
-        avro_schema_record_size(schema) != nfields) {
-        rc = xl_fail(err, errlen, -EINVAL, "schema %s does not have the %zu fields of its C table",
-                     avro_schema_name(schema), nfields);
-        goto exit;
-    }
+        avro_schema_record_size(schema) != nfields)
+        return xl_fail(err, errlen, -EINVAL, "schema %s does not have the %zu fields of its C table",
+                       avro_schema_name(schema), nfields);
     for (size_t i = 0; i < nfields; ++i) {
         const xl_field_t *f = &fields[i];
-        avro_schema_t fs = avro_schema_record_field_get_by_index(schema, (int)i);
-        int has_default = json_object_get(json_array_get(jfields, i), "default") != NULL;
+        avro_schema_t fs = xl_unlink(avro_schema_record_field_get_by_index(schema, (int)i));
+        json_t *jfield = json_array_get(jfields, i);
+        int has_default = json_object_get(jfield, "default") != NULL;
         if (strcmp(avro_schema_record_field_name(schema, (int)i), f->name) != 0 ||
-            avro_typeof(fs) != xl_kind_avro_type(f->kind) || has_default != f->dflt) {
-            rc = xl_fail(err, errlen, -EINVAL, "field %zu of %s is not \"%s\" as the C table says", i,
-                         avro_schema_name(schema), f->name);
-            goto exit;
-        }
+            avro_typeof(fs) != xl_kind_avro_type(f->kind) || has_default != f->dflt)
+            return xl_fail(err, errlen, -EINVAL, "field %zu of %s is not \"%s\" as the C table says", i,
+                           avro_schema_name(schema), f->name);
         if (f->kind == XL_K_TYPE)
             rc = xl_check_enum(fs, xl_event_type_names, XL_EVENT__COUNT, err, errlen);
         else if (f->kind == XL_K_STATUS || f->kind == XL_K_OPT_STATUS)
             rc = xl_check_enum(fs, xl_status_names, XL_STATUS__COUNT, err, errlen);
+        else if (f->kind == XL_K_RECORDS)
+            rc = xl_check_fields(json_object_get(json_object_get(json_object_get(jfield, "type"), "items"), "fields"),
+                                 avro_schema_array_items(fs), f->sub, f->nsub, err, errlen);
         if (rc != 0)
-            goto exit;
+            return rc;
     }
-exit:
+    return 0;
+}
+
+static int xl_check_table(const char *json, avro_schema_t schema, const xl_field_t *fields, size_t nfields, char *err,
+                          size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(json, 0, &jerr);
+    int rc = xl_check_fields(json_object_get(root, "fields"), schema, fields, nfields, err, errlen);
     json_decref(root);
     return rc;
 }

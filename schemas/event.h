@@ -123,6 +123,28 @@ typedef struct st_xl_event_t {
     xl_attr_t *attributes;
 } xl_event_t;
 
+/** Most anomalies a state lists (the oldest drop out; `anomalies` keeps the total). */
+#define XL_STATE_MAX_ANOMALIES 32
+/** Most tasks a state tracks; events of further task names are archived but not tracked. */
+#define XL_STATE_MAX_TASKS 1024
+
+/** One task (step) of an execution, as its task_* events left it (execlog.Task). */
+typedef struct st_xl_task_t {
+    xl_str_t name;      /* the events' `task` ("" when they had none) */
+    int status;         /* XL_STATUS_RUNNING while started, SUCCEEDED (task_finished), FAILED (task_failed) */
+    int64_t started_ms; /* first task_started, 0 = never */
+    int64_t ended_ms;   /* last task_finished/task_failed, 0 = not ended (a restart clears it) */
+    uint32_t attempts;  /* task_started events seen */
+    xl_str_t message;   /* last message of a task event */
+} xl_task_t;
+
+/** An event that broke the state machine (execlog.Anomaly). */
+typedef struct st_xl_anomaly_t {
+    uint32_t seq; /* archive seq of the offending event */
+    int type;     /* its xl_event_type_t */
+    int status;   /* the execution's status when it arrived */
+} xl_anomaly_t;
+
 /**
  * Current state of one execution, as the projector folds it
  * (execlog.ExecutionState). Times are ms since the epoch, 0 = not yet.
@@ -154,8 +176,12 @@ typedef struct st_xl_state_t {
     xl_metric_t *metrics; /* sorted by name (deterministic bytes) */
     size_t nattributes;
     xl_attr_t *attributes; /* sorted by key (deterministic bytes) */
-    int32_t log_partition;  /* Kafka position of the last applied event */
+    int32_t log_partition; /* Kafka position of the last applied event */
     int64_t log_offset;
+    size_t ntasks;
+    xl_task_t *tasks; /* sorted by name (deterministic bytes), at most XL_STATE_MAX_TASKS */
+    size_t nanomaly_list;
+    xl_anomaly_t *anomaly_list; /* the last XL_STATE_MAX_ANOMALIES, oldest first */
 } xl_state_t;
 
 /** An Avro codec bound to one thread (avro-c values are not thread-safe). */

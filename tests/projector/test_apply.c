@@ -2,8 +2,9 @@
  * Tests of projector/apply.c, the state machine. The expected transitions
  * below are written from the spec, independently of apply.c's own table, so
  * that a wrong row there fails here. Also: creation, rejections, duplicates,
- * anomalies after terminal states, timestamps, merges, and determinism of the
- * encoded state bytes.
+ * anomalies after terminal states (counted and listed, the last 32),
+ * timestamps, merges, tasks (sorted, restarts, attempts, the cap), and
+ * determinism of the encoded state bytes.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -296,6 +297,141 @@ static int test_lifecycle(void)
     return 0;
 }
 
+/* Apply one task event of execution 7 named task (NULL: none); @return the outcome. */
+static int task_event(xl_state_t *st, int type, const char *task, const char *id, int64_t t, const char *message)
+{
+    xl_apply_result_t res;
+    xl_event_t ev = event_of(type, 7, id, t);
+    ev.task = str_of(task);
+    ev.message = str_of(message);
+    if (xl_apply_event(st, 1, &ev, 0, &origin0, &res) != 0)
+        return -1;
+    return res.outcome;
+}
+
+static const xl_task_t *find_task(const xl_state_t *st, const char *name)
+{
+    for (size_t i = 0; i != st->ntasks; ++i)
+        if (st->tasks[i].name.len == strlen(name) && memcmp(st->tasks[i].name.base, name, strlen(name)) == 0)
+            return &st->tasks[i];
+    return NULL;
+}
+
+static int test_tasks(void)
+{
+    xl_state_t st;
+    const xl_task_t *t;
+    XL_PHASE("tasks: create");
+    XL_REQUIRE(create_exec(&st, 7) == 0, "create");
+
+    XL_PHASE("tasks: started, progress, finished; names sorted; the first start moves queued to running");
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_STARTED, "load", "1", 200, "loading"), XL_APPLY_NEW);
+    XL_CHECK_INT(st.status, XL_STATUS_RUNNING);
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_STARTED, "extract", "2", 210, NULL), XL_APPLY_NEW);
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_PROGRESS, "extract", "3", 220, "half"), XL_APPLY_NEW);
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_FINISHED, "extract", "4", 230, NULL), XL_APPLY_NEW);
+    XL_REQUIRE(st.ntasks == 2, "ntasks %zu", st.ntasks);
+    XL_CHECK_STR(st.tasks[0].name.base, st.tasks[0].name.len, "extract");
+    XL_CHECK_STR(st.tasks[1].name.base, st.tasks[1].name.len, "load");
+    t = find_task(&st, "extract");
+    XL_CHECK_INT(t->status, XL_STATUS_SUCCEEDED);
+    XL_CHECK_INT(t->started_ms, 210);
+    XL_CHECK_INT(t->ended_ms, 230);
+    XL_CHECK_INT(t->attempts, 1);
+    XL_CHECK_STR(t->message.base, t->message.len, "half"); /* events without a message keep it */
+    t = find_task(&st, "load");
+    XL_CHECK_INT(t->status, XL_STATUS_RUNNING);
+    XL_CHECK_INT(t->ended_ms, 0);
+    XL_CHECK_STR(t->message.base, t->message.len, "loading");
+
+    XL_PHASE("tasks: a failed task restarted keeps its first start, clears its end, counts attempts");
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_FAILED, "load", "5", 300, "disk full"), XL_APPLY_NEW);
+    t = find_task(&st, "load");
+    XL_CHECK(t->status == XL_STATUS_FAILED && t->ended_ms == 300, "failed: %d %lld", t->status, (long long)t->ended_ms);
+    XL_CHECK_INT(st.status, XL_STATUS_RUNNING); /* a failed task does not fail the execution */
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_STARTED, "load", "6", 400, NULL), XL_APPLY_NEW);
+    t = find_task(&st, "load");
+    XL_CHECK_INT(t->status, XL_STATUS_RUNNING);
+    XL_CHECK_INT(t->started_ms, 200);
+    XL_CHECK_INT(t->ended_ms, 0);
+    XL_CHECK_INT(t->attempts, 2);
+    XL_CHECK_STR(t->message.base, t->message.len, "disk full");
+
+    XL_PHASE("tasks: progress of an unknown task, and task events without a name");
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_PROGRESS, "aaa", "7", 410, NULL), XL_APPLY_NEW);
+    t = find_task(&st, "aaa");
+    XL_CHECK(t != NULL && t->status == XL_STATUS_RUNNING && t->started_ms == 0 && t->attempts == 0,
+             "progress-only task");
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_FINISHED, NULL, "8", 420, NULL), XL_APPLY_NEW);
+    XL_REQUIRE(st.ntasks == 4, "ntasks %zu", st.ntasks);
+    XL_CHECK_INT(st.tasks[0].name.len, 0); /* "" sorts first */
+    XL_CHECK(st.tasks[0].name.base != NULL, "the unnamed task has an empty, non-null name");
+    XL_CHECK_INT(st.tasks[0].status, XL_STATUS_SUCCEEDED);
+
+    XL_PHASE("tasks: after the end, task events are anomalies and change no task");
+    XL_CHECK_INT(task_event(&st, XL_EVENT_SUCCEEDED, NULL, "9", 500, NULL), XL_APPLY_NEW);
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_FINISHED, "load", "10", 510, NULL), XL_APPLY_ANOMALY);
+    XL_CHECK_INT(find_task(&st, "load")->status, XL_STATUS_RUNNING);
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_STARTED, "new", "11", 520, NULL), XL_APPLY_ANOMALY);
+    XL_CHECK(find_task(&st, "new") == NULL, "a task made by an anomaly");
+    xl_state_dispose(&st);
+
+    XL_PHASE("tasks: at most XL_STATE_MAX_TASKS names are tracked");
+    XL_REQUIRE(create_exec(&st, 7) == 0, "create");
+    char name[32], id[32];
+    for (int i = 0; i != XL_STATE_MAX_TASKS + 5; ++i) {
+        snprintf(name, sizeof(name), "t%05d", i);
+        snprintf(id, sizeof(id), "s%d", i);
+        if (task_event(&st, XL_EVENT_TASK_STARTED, name, id, 200 + i, NULL) != XL_APPLY_NEW)
+            XL_CHECK(0, "task %d not new", i);
+    }
+    XL_CHECK_INT(st.ntasks, XL_STATE_MAX_TASKS);
+    XL_CHECK_INT(st.last_seq, XL_STATE_MAX_TASKS + 6); /* every event archived all the same */
+    XL_CHECK(find_task(&st, "t01024") == NULL && find_task(&st, "t01023") != NULL, "the first names are kept");
+    XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_FINISHED, "t00000", "f", 9000, NULL), XL_APPLY_NEW);
+    XL_CHECK_INT(find_task(&st, "t00000")->status, XL_STATUS_SUCCEEDED);
+    xl_state_dispose(&st);
+    return 0;
+}
+
+static int test_anomaly_list(void)
+{
+    xl_state_t st;
+    xl_apply_result_t res;
+    XL_PHASE("anomaly list: seq, type and the status met, oldest first");
+    XL_REQUIRE(create_exec(&st, 8) == 0, "create");
+    xl_event_t ev = event_of(XL_EVENT_PAUSED, 8, "p", 200); /* paused while queued */
+    XL_CHECK_INT(xl_apply_event(&st, 1, &ev, 0, &origin0, &res), 0);
+    XL_CHECK_INT(res.outcome, XL_APPLY_ANOMALY);
+    XL_REQUIRE(st.nanomaly_list == 1, "nanomaly_list %zu", st.nanomaly_list);
+    XL_CHECK_INT(st.anomaly_list[0].seq, 2);
+    XL_CHECK_INT(st.anomaly_list[0].type, XL_EVENT_PAUSED);
+    XL_CHECK_INT(st.anomaly_list[0].status, XL_STATUS_QUEUED);
+    ev = event_of(XL_EVENT_FAILED, 8, "f", 300);
+    XL_CHECK_INT(xl_apply_event(&st, 1, &ev, 0, &origin0, &res), 0);
+    XL_CHECK_INT(st.nanomaly_list, 1); /* accepted events are not listed */
+
+    XL_PHASE("anomaly list: keeps the last 32, the count keeps counting");
+    for (int i = 0; i != 40; ++i) {
+        char id[16];
+        snprintf(id, sizeof(id), "late-%d", i);
+        ev = event_of(i % 2 ? XL_EVENT_STARTED : XL_EVENT_CANCELLED, 8, id, 400 + i);
+        XL_CHECK_INT(xl_apply_event(&st, 1, &ev, 0, &origin0, &res), 0);
+        XL_CHECK_INT(res.outcome, XL_APPLY_ANOMALY);
+    }
+    XL_CHECK_INT(st.anomalies, 41);
+    XL_REQUIRE(st.nanomaly_list == XL_STATE_MAX_ANOMALIES, "nanomaly_list %zu", st.nanomaly_list);
+    /* seqs 4..43 were the 40 late ones; the last 32 are 12..43 */
+    XL_CHECK_INT(st.anomaly_list[0].seq, 12);
+    XL_CHECK_INT(st.anomaly_list[31].seq, 43);
+    XL_CHECK_INT(st.anomaly_list[31].type, XL_EVENT_STARTED);
+    XL_CHECK_INT(st.anomaly_list[31].status, XL_STATUS_FAILED);
+    XL_CHECK_INT(st.status, XL_STATUS_FAILED);
+    XL_CHECK_INT(st.ended_ms, 300);
+    xl_state_dispose(&st);
+    return 0;
+}
+
 static int test_warnings(void)
 {
     xl_state_t st;
@@ -427,9 +563,13 @@ static int fold_and_encode(xl_codec_t *codec, int reverse, xl_buf_t *out)
     xl_metric_t rev[] = {{str_of("mid"), 3}, {str_of("alpha"), 2}, {str_of("zeta"), 1}};
     xl_attr_t afwd[] = {{str_of("k2"), str_of("v2")}, {str_of("k1"), str_of("v1")}};
     xl_attr_t arev[] = {{str_of("k1"), str_of("v1")}, {str_of("k2"), str_of("v2")}};
-    xl_event_t evs[4];
+    xl_event_t evs[6];
     evs[0] = event_of(XL_EVENT_CREATED, 11, "c", 100);
     evs[1] = event_of(XL_EVENT_STARTED, 11, "s", 200);
+    evs[4] = event_of(XL_EVENT_TASK_STARTED, 11, "t1", 250);
+    evs[4].task = str_of(reverse ? "zz" : "aa");
+    evs[5] = event_of(XL_EVENT_TASK_STARTED, 11, "t2", 250);
+    evs[5].task = str_of(reverse ? "aa" : "zz");
     evs[2] = event_of(XL_EVENT_METRICS, 11, "m", 300);
     evs[2].metrics = reverse ? rev : fwd;
     evs[2].nmetrics = 3;
@@ -441,9 +581,11 @@ static int fold_and_encode(xl_codec_t *codec, int reverse, xl_buf_t *out)
     xl_apply_result_t res;
     memset(&st, 0, sizeof(st));
     int exists = 0, ret = 0;
-    for (int i = 0; i != 4 && ret == 0; ++i) {
+    /* the two task starts, whose names swap with reverse, land between started and metrics */
+    static const int order[6] = {0, 1, 4, 5, 2, 3};
+    for (int i = 0; i != 6 && ret == 0; ++i) {
         xl_apply_origin_t origin = {2, 10 + i};
-        ret = xl_apply_event(&st, exists, &evs[i], 0, &origin, &res);
+        ret = xl_apply_event(&st, exists, &evs[order[i]], 0, &origin, &res);
         exists = 1;
     }
     if (ret == 0)
@@ -482,8 +624,9 @@ static int test_determinism(void)
     XL_CHECK(a.len == b.len && memcmp(a.base, b.base, a.len) == 0, "re-encoding differs");
     XL_CHECK_INT(st.status, XL_STATUS_SUCCEEDED);
     XL_CHECK_INT(st.nmetrics, 3);
-    XL_CHECK_INT(st.last_seq, 4);
-    XL_CHECK_INT(st.log_offset, 13);
+    XL_CHECK_INT(st.last_seq, 6);
+    XL_CHECK_INT(st.log_offset, 15);
+    XL_CHECK_INT(st.ntasks, 2);
     xl_state_dispose(&st);
 
     xl_buf_dispose(&a);
@@ -511,8 +654,8 @@ static int test_names(void)
 int main(void)
 {
     /* a test that bailed out (XL_REQUIRE) has printed the summary already */
-    if (test_transitions() || test_create() || test_lifecycle() || test_warnings() || test_merges() ||
-        test_determinism() || test_names())
+    if (test_transitions() || test_create() || test_lifecycle() || test_tasks() || test_anomaly_list() ||
+        test_warnings() || test_merges() || test_determinism() || test_names())
         return 1;
     return xl_test_finish();
 }

@@ -3,8 +3,10 @@
  * fresh mkdtemp directory: idempotency within a batch and across batches,
  * several events of one execution folding in order inside one batch, dead
  * letters (undecodable, rejected), offsets per partition, a reset that writes
- * nothing, and that batch boundaries never change the projections (the same
- * log folded in batches of 1, of 7 and all at once gives one digest).
+ * nothing, the feed (no gap after a reset), a commit without offsets, and
+ * that batch boundaries never change the projections (the same log folded in
+ * batches of 1, of 7 and all at once gives one digest), nor does another
+ * interleaving of the partitions (the feed, left out of the digest, aside).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -98,23 +100,33 @@ static int add(xl_fold_t *fold, const log_t *log, size_t i, xl_fold_result_t *re
     return ret;
 }
 
-/* Fold the whole log into a fresh store under dir in batches of batch_size; digest into hex. */
-static int fold_log(const char *dir, const log_t *log, size_t batch_size, char hex[XL_STORE_DIGEST_HEX_LEN + 1],
-                    int64_t next[4])
+/*
+ * Fold the whole log into a fresh store under dir in batches of batch_size,
+ * in the log's order, or partition by partition from the last when
+ * by_partition (another interleaving with each partition in order); digest into hex.
+ */
+static int fold_log(const char *dir, const log_t *log, size_t batch_size, int by_partition,
+                    char hex[XL_STORE_DIGEST_HEX_LEN + 1], int64_t next[4])
 {
     char err[256];
     xl_fold_result_t res;
     int ret = -1;
     xl_fold_t *fold = NULL;
+    size_t order[MAX_LOG], n = 0;
     xl_store_t *store = xl_store_open(dir, 0, err, sizeof(err));
     if (store == NULL)
         goto fail;
     if ((fold = xl_fold_create(store, err, sizeof(err))) == NULL)
         goto fail;
-    for (size_t i = 0; i != log->n; ++i) {
+    for (int p = by_partition ? 3 : 0; p >= 0; --p)
+        for (size_t i = 0; i != log->n; ++i)
+            if (!by_partition || log->partition[i] == p)
+                order[n++] = i;
+    for (size_t k = 0; k != log->n; ++k) {
+        size_t i = order[k];
         if (add(fold, log, i, &res) != 0)
             goto fail;
-        if (xl_fold_count(fold) == batch_size || i + 1 == log->n) {
+        if (xl_fold_count(fold) == batch_size || k + 1 == log->n) {
             if (xl_fold_commit(fold, "log", err, sizeof(err)) != 0)
                 goto fail;
             xl_fold_reset(fold);
@@ -133,6 +145,29 @@ fail:
     xl_fold_destroy(fold);
     xl_store_close(store);
     return ret;
+}
+
+typedef struct st_feed_t {
+    int64_t e[8][3];
+    size_t n;
+} feed_t;
+
+static int on_feed(void *ctx, uint64_t feed_seq, int64_t audit_id, uint32_t seq)
+{
+    feed_t *f = ctx;
+    if (f->n < 8) {
+        f->e[f->n][0] = (int64_t)feed_seq;
+        f->e[f->n][1] = audit_id;
+        f->e[f->n][2] = seq;
+    }
+    ++f->n;
+    return 0;
+}
+
+static int count_ix(void *ctx, int64_t created_ms, int64_t audit_id)
+{
+    ++*(int *)ctx;
+    return 0;
 }
 
 int main(void)
@@ -263,11 +298,25 @@ int main(void)
     XL_CHECK_INT(next, 7);
 
     XL_PHASE("next batch: the same messages again, committed");
+    XL_CHECK_INT(xl_store_feed_last(store), 5); /* 4 events of 10, the create of 20 */
     for (size_t i = 9; i != 12; ++i)
         XL_REQUIRE(add(fold, log, i, &res) == 0, "add");
     XL_CHECK_INT(res.seq, 6);
     XL_REQUIRE(xl_fold_commit(fold, "L", err, sizeof(err)) == 0, "commit: %s", err);
     xl_fold_reset(fold);
+
+    XL_PHASE("feed: one entry per archived event, in apply order, no gap after the reset");
+    XL_CHECK_INT(xl_store_feed_last(store), 7);
+    {
+        feed_t f = {.n = 0};
+        XL_CHECK_INT(xl_store_feed_scan(store, 3, on_feed, &f), 0);
+        XL_CHECK_INT(f.n, 4);
+        static const int64_t want_feed[4][3] = {{4, 10, 4}, {5, 20, 1}, {6, 10, 5}, {7, 10, 6}};
+        for (size_t i = 0; i != 4 && i < f.n; ++i)
+            XL_CHECK(f.e[i][0] == want_feed[i][0] && f.e[i][1] == want_feed[i][1] && f.e[i][2] == want_feed[i][2],
+                     "feed entry %zu: %lld -> %lld/%lld", i, (long long)f.e[i][0], (long long)f.e[i][1],
+                     (long long)f.e[i][2]);
+    }
     XL_REQUIRE(xl_store_get_state(store, codec, 10, &st, err, sizeof(err)) == 0, "get_state: %s", err);
     XL_CHECK_INT(st.last_seq, 6);
     XL_CHECK_INT(st.anomalies, 1);
@@ -283,7 +332,38 @@ int main(void)
     XL_REQUIRE(add(fold, log, 12, &res) == 0, "add");
     XL_CHECK_INT(res.outcome, XL_APPLY_NEW);
     XL_CHECK_INT(res.seq, 3);
+
+    XL_PHASE("a commit without an identity writes everything but offsets");
+    XL_REQUIRE(xl_fold_commit(fold, NULL, err, sizeof(err)) == 0, "commit: %s", err);
     xl_fold_reset(fold);
+    XL_REQUIRE(xl_store_get_state(store, codec, 20, &st, err, sizeof(err)) == 0, "get_state: %s", err);
+    XL_CHECK_INT(st.last_seq, 3);
+    xl_state_dispose(&st);
+    XL_CHECK_INT(xl_store_get_offset(store, "L", 1, &next), -ENOENT);
+    XL_CHECK_INT(xl_store_feed_last(store), 9);
+
+    XL_PHASE("flow aggregates and indexes follow the fold");
+    {
+        xl_flow_summary_t sum;
+        xl_str_t acme = str_of("acme");
+        XL_REQUIRE(xl_store_get_flow_summary(store, &acme, "flow", 4, &sum) == 0, "summary");
+        XL_CHECK_INT(sum.total, 2);
+        XL_CHECK_INT(sum.by_status[XL_STATUS_RUNNING], 1); /* 10: paused, then resumed */
+        XL_CHECK_INT(sum.by_status[XL_STATUS_QUEUED], 1);  /* 20 */
+        XL_CHECK_INT(sum.ended, 0);
+        XL_CHECK_INT(sum.latest_audit_id, 20); /* both created at 100: the higher audit ID */
+        XL_CHECK_INT(sum.p50_ms, -1);
+        xl_buf_t prefix;
+        xl_buf_init(&prefix);
+        int count = 0;
+        XL_CHECK_INT(xl_store_index_prefix(&prefix, XL_IX_STATUS, NULL, NULL, XL_STATUS_PAUSED, 0), 0);
+        XL_CHECK_INT(xl_store_index_scan(store, prefix.base, prefix.len, 0, NULL, count_ix, &count), 0);
+        XL_CHECK_INT(count, 0); /* 10 left paused: its key moved */
+        XL_CHECK_INT(xl_store_index_prefix(&prefix, XL_IX_STATUS, &acme, NULL, XL_STATUS_RUNNING, 0), 0);
+        XL_CHECK_INT(xl_store_index_scan(store, prefix.base, prefix.len, 0, NULL, count_ix, &count), 0);
+        XL_CHECK_INT(count, 1);
+        xl_buf_dispose(&prefix);
+    }
     xl_fold_destroy(fold);
     xl_store_close(store);
 
@@ -306,13 +386,18 @@ int main(void)
     char d1[XL_STORE_DIGEST_HEX_LEN + 1], d7[XL_STORE_DIGEST_HEX_LEN + 1], dall[XL_STORE_DIGEST_HEX_LEN + 1];
     int64_t n1[4], n7[4], nall[4];
     snprintf(path, sizeof(path), "%s/b1", dir);
-    XL_REQUIRE(fold_log(path, log, 1, d1, n1) == 0, "batches of 1");
+    XL_REQUIRE(fold_log(path, log, 1, 0, d1, n1) == 0, "batches of 1");
     snprintf(path, sizeof(path), "%s/b7", dir);
-    XL_REQUIRE(fold_log(path, log, 7, d7, n7) == 0, "batches of 7");
+    XL_REQUIRE(fold_log(path, log, 7, 0, d7, n7) == 0, "batches of 7");
     snprintf(path, sizeof(path), "%s/ball", dir);
-    XL_REQUIRE(fold_log(path, log, MAX_LOG, dall, nall) == 0, "one batch");
+    XL_REQUIRE(fold_log(path, log, MAX_LOG, 0, dall, nall) == 0, "one batch");
     XL_CHECK(strcmp(d1, d7) == 0, "batches of 1 and of 7 differ: %s %s", d1, d7);
     XL_CHECK(strcmp(d1, dall) == 0, "batches of 1 and one batch differ: %s %s", d1, dall);
+    char dpart[XL_STORE_DIGEST_HEX_LEN + 1];
+    int64_t npart[4];
+    snprintf(path, sizeof(path), "%s/bpart", dir);
+    XL_REQUIRE(fold_log(path, log, 5, 1, dpart, npart) == 0, "partition by partition");
+    XL_CHECK(strcmp(d1, dpart) == 0, "another interleaving of the partitions differs: %s %s", d1, dpart);
     for (int p = 0; p != 4; ++p) {
         XL_CHECK(n1[p] == n7[p] && n1[p] == nall[p], "partition %d offsets %lld %lld %lld", p, (long long)n1[p],
                  (long long)n7[p], (long long)nall[p]);

@@ -128,6 +128,21 @@ static json_t *state_json(const xl_state_t *st)
     jlists(j, st->nwarnings, st->warnings, st->nmetrics, st->metrics, st->nattributes, st->attributes);
     json_object_set_new(j, "log_partition", json_integer(st->log_partition));
     json_object_set_new(j, "log_offset", json_integer(st->log_offset));
+    json_t *tasks = json_array(), *anomalies = json_array();
+    for (size_t i = 0; i < st->ntasks; ++i) {
+        const xl_task_t *t = &st->tasks[i];
+        json_array_append_new(tasks, json_pack("{s:o,s:s,s:o,s:o,s:I,s:o}", "name", jstr(&t->name), "status",
+                                               xl_status_name(t->status), "started_ms", jopt_long(t->started_ms),
+                                               "ended_ms", jopt_long(t->ended_ms), "attempts", (json_int_t)t->attempts,
+                                               "message", jstr(&t->message)));
+    }
+    for (size_t i = 0; i < st->nanomaly_list; ++i) {
+        const xl_anomaly_t *a = &st->anomaly_list[i];
+        json_array_append_new(anomalies, json_pack("{s:I,s:s,s:s}", "seq", (json_int_t)a->seq, "type",
+                                                   xl_event_type_name(a->type), "status", xl_status_name(a->status)));
+    }
+    json_object_set_new(j, "tasks", tasks);
+    json_object_set_new(j, "anomaly_list", anomalies);
     return j;
 }
 
@@ -143,6 +158,8 @@ static char *long_text;
 static xl_str_t w3[3];
 static xl_metric_t m3[3];
 static xl_attr_t a3[3];
+static xl_task_t t2[2];
+static xl_anomaly_t an2[2];
 
 static void samples_init(void)
 {
@@ -168,6 +185,10 @@ static void samples_init(void)
     a3[2] = (xl_attr_t){S("\xc3\xbc"
                           "ber"),
                         S("")};
+    t2[0] = (xl_task_t){S("extract"), XL_STATUS_SUCCEEDED, 1600000000010LL, 1600000000020LL, 2, S("ok \xe2\x9c\x93")};
+    t2[1] = (xl_task_t){S(""), XL_STATUS_RUNNING, 0, 0, 0, NUL_STR};
+    an2[0] = (xl_anomaly_t){3, XL_EVENT_STARTED, XL_STATUS_SUCCEEDED};
+    an2[1] = (xl_anomaly_t){UINT32_MAX, XL_EVENT_TASK_FAILED, XL_STATUS_CANCELLED};
 }
 
 /* n-th sample event: every type, full, minimal and mixed fillings */
@@ -285,6 +306,10 @@ static xl_state_t sample_state(int n)
         st.attributes = a3;
         st.log_partition = 31;
         st.log_offset = INT64_MAX;
+        st.ntasks = 2;
+        st.tasks = t2;
+        st.nanomaly_list = 2;
+        st.anomaly_list = an2;
     }
     return st;
 }

@@ -87,6 +87,8 @@ def to_repr(datum):
     for key, value in datum.items():
         if isinstance(value, datetime.datetime):
             value = dt_to_ms(value)
+        elif key == "tasks":
+            value = [to_repr(task) for task in value]
         elif key in ("metrics", "attributes"):
             value = [[k, v] for k, v in value.items()]
         elif key in ("parent_audit_id", "parent_execution_id") and value == 0:
@@ -168,7 +170,7 @@ def python_states():
         "created_ms": ms_to_dt(1500000000000), "started_ms": None, "ended_ms": None,
         "updated_ms": ms_to_dt(1500000000000), "last_seq": 0, "anomalies": 0, "message": None,
         "error": None, "warnings": [], "metrics": {}, "attributes": {}, "log_partition": 0,
-        "log_offset": 0,
+        "log_offset": 0, "tasks": [], "anomaly_list": [],
     }
     full = dict(base, parent_audit_id=6, parent_execution_id=3, retries=1, flow_name="F",
                 tenant_id="T", message_id="M", trigger_type="api", started_by="dave",
@@ -177,7 +179,14 @@ def python_states():
                 last_seq=2**32 - 1, anomalies=3, message="boom",
                 error={"class": "C", "message": "M", "stack": "S"}, warnings=["w"],
                 metrics={"b": 2, "a": 1}, attributes={"y": "1", "x": "2"}, log_partition=5,
-                log_offset=2**63 - 1)
+                log_offset=2**63 - 1,
+                tasks=[{"name": "", "status": "running", "started_ms": None, "ended_ms": None,
+                        "attempts": 0, "message": None},
+                       {"name": "load", "status": "failed", "started_ms": ms_to_dt(1500000000110),
+                        "ended_ms": ms_to_dt(1500000000190), "attempts": 2**32 - 1,
+                        "message": "t\u00e4sk"}],
+                anomaly_list=[{"seq": 1, "type": "created", "status": "queued"},
+                              {"seq": 2**32 - 1, "type": "log", "status": "cancelled"}])
     return [base, full]
 
 

@@ -95,6 +95,27 @@ static int attrs_eq(size_t na, const xl_attr_t *a, size_t nb, const xl_attr_t *b
     return 1;
 }
 
+static int tasks_eq(size_t na, const xl_task_t *a, size_t nb, const xl_task_t *b)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; ++i)
+        if (!str_eq(&a[i].name, &b[i].name) || a[i].status != b[i].status || a[i].started_ms != b[i].started_ms ||
+            a[i].ended_ms != b[i].ended_ms || a[i].attempts != b[i].attempts || !str_eq(&a[i].message, &b[i].message))
+            return 0;
+    return 1;
+}
+
+static int anomalies_eq(size_t na, const xl_anomaly_t *a, size_t nb, const xl_anomaly_t *b)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; ++i)
+        if (a[i].seq != b[i].seq || a[i].type != b[i].type || a[i].status != b[i].status)
+            return 0;
+    return 1;
+}
+
 #define DIFF(cond, name)                                                                                               \
     do {                                                                                                               \
         if (!(cond))                                                                                                   \
@@ -156,6 +177,8 @@ static const char *state_diff(const xl_state_t *a, const xl_state_t *b)
     DIFF(attrs_eq(a->nattributes, a->attributes, b->nattributes, b->attributes), "attributes");
     DIFF(a->log_partition == b->log_partition, "log_partition");
     DIFF(a->log_offset == b->log_offset, "log_offset");
+    DIFF(tasks_eq(a->ntasks, a->tasks, b->ntasks, b->tasks), "tasks");
+    DIFF(anomalies_eq(a->nanomaly_list, a->anomaly_list, b->nanomaly_list, b->anomaly_list), "anomaly_list");
     return NULL;
 }
 
@@ -173,6 +196,8 @@ static int is_zero(const void *p, size_t n)
 static xl_str_t warnings3[3];
 static xl_metric_t metrics3[3];
 static xl_attr_t attrs3[3];
+static xl_task_t tasks3[3];
+static xl_anomaly_t anomalies2[2];
 
 static void samples_init(void)
 {
@@ -186,6 +211,11 @@ static void samples_init(void)
     attrs3[0] = (xl_attr_t){S("zone"), S("eu-west-1")};
     attrs3[1] = (xl_attr_t){S("empty"), S("")};
     attrs3[2] = (xl_attr_t){S("nul"), SN("a\0b", 3)};
+    tasks3[0] = (xl_task_t){S(""), XL_STATUS_RUNNING, 0, 0, 0, {NULL, 0}}; /* progress without a start */
+    tasks3[1] = (xl_task_t){S("extract"), XL_STATUS_FAILED, 10, 20, UINT32_MAX, S("boom")};
+    tasks3[2] = (xl_task_t){S("load \xe2\x82\xac"), XL_STATUS_SUCCEEDED, 1, INT64_MAX, 2, SN("x\0y", 3)};
+    anomalies2[0] = (xl_anomaly_t){7, XL_EVENT_STARTED, XL_STATUS_SUCCEEDED};
+    anomalies2[1] = (xl_anomaly_t){UINT32_MAX, XL_EVENT_LOG, XL_STATUS_CANCELLED};
 }
 
 static xl_event_t full_event(int type)
@@ -266,6 +296,10 @@ static xl_state_t full_state(void)
         .attributes = attrs3,
         .log_partition = 11,
         .log_offset = INT64_MAX,
+        .ntasks = 3,
+        .tasks = tasks3,
+        .nanomaly_list = 2,
+        .anomaly_list = anomalies2,
     };
     return st;
 }
@@ -1039,6 +1073,22 @@ static void test_state(void)
     st.status = XL_STATUS_QUEUED;
     st.flow_id = (xl_str_t){NULL, 0};
     XL_CHECK_INT(xl_state_encode(codec, &st, &b, err, sizeof(err)), -EINVAL);
+    st.flow_id = S("f");
+    xl_task_t bad_task = {{NULL, 0}, XL_STATUS_RUNNING, 0, 0, 0, {NULL, 0}};
+    st.ntasks = 1;
+    st.tasks = &bad_task;
+    XL_CHECK_INT(xl_state_encode(codec, &st, &b, err, sizeof(err)), -EINVAL);
+    XL_CHECK(strstr(err, "name") != NULL, "names the field: %s", err);
+    bad_task.name = S("t");
+    bad_task.status = XL_STATUS_NONE;
+    XL_CHECK_INT(xl_state_encode(codec, &st, &b, err, sizeof(err)), -EINVAL);
+    st.ntasks = 0;
+    xl_anomaly_t bad_anomaly = {1, XL_EVENT__COUNT, XL_STATUS_QUEUED};
+    st.nanomaly_list = 1;
+    st.anomaly_list = &bad_anomaly;
+    XL_CHECK_INT(xl_state_encode(codec, &st, &b, err, sizeof(err)), -EINVAL);
+    XL_CHECK_INT(b.len, 0);
+    st.nanomaly_list = 0;
 
     XL_PHASE("state decode errors");
     st = full_state();

@@ -249,8 +249,14 @@ int main(void)
     {
         static const char *const must[] = {
             "{\"name\":\"status\",\"type\":{\"name\":\"execlog.Status\",\"type\":\"enum\"",
-            "{\"name\":\"created_ms\",\"type\":\"long\"}", "{\"name\":\"started_ms\",\"type\":[\"null\",\"long\"]}",
-            "{\"name\":\"log_offset\",\"type\":\"long\"}]}", NULL};
+            "{\"name\":\"created_ms\",\"type\":\"long\"}",
+            "{\"name\":\"started_ms\",\"type\":[\"null\",\"long\"]}",
+            "{\"name\":\"log_offset\",\"type\":\"long\"},",
+            "{\"name\":\"tasks\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"execlog.Task\",\"type\":\"record\"",
+            "{\"name\":\"status\",\"type\":\"execlog.Status\"}", /* a reference, by its full name */
+            "{\"name\":\"type\",\"type\":{\"name\":\"execlog.EventType\",\"type\":\"enum\"",
+            "{\"name\":\"status\",\"type\":\"execlog.Status\"}]}}}]}",
+            NULL};
         static const char *const must_not[] = {"logicalType", "doc", "default", NULL};
         check_embedded(xl_state_schema_json(), xl_state_schema_fingerprint(),
                        "{\"name\":\"execlog.ExecutionState\",\"type\":\"record\",\"fields\":[{\"name\":\"audit_id\"",
