@@ -24,6 +24,19 @@ static const struct {
 } keys[] = {
 #define F(f) offsetof(xl_config_t, f)
     {"listen", KEY_STR, F(listen), "127.0.0.1:8080", 0, 0, "address:port for HTTP/1.1 and h2c (prior knowledge)"},
+    {"listen.tls", KEY_STR, F(listen_tls), NULL, 0, 0,
+     "address:port for h2 and HTTP/1.1 over TLS (ALPN); needs tls.cert and tls.key"},
+    {"tls.cert", KEY_STR, F(tls_cert), NULL, 0, 0, "PEM file of the certificate (chain) for listen.tls"},
+    {"tls.key", KEY_STR, F(tls_key), NULL, 0, 0, "PEM file of the private key for listen.tls"},
+    {"auth.tokens", KEY_STR, F(auth_tokens), NULL, 0, 0,
+     "bearer tokens file ('<sha256 hex> <tenant|*> <reader|writer|admin>' lines); without it execlogd "
+     "serves unauthenticated and only on loopback addresses"},
+    {"http.idle_timeout.ms", KEY_INT, F(idle_timeout_ms), "10000", 100, 3600000,
+     "idle, or too slow to send its request, a client is disconnected after this"},
+    {"read.wait.max.ms", KEY_INT, F(wait_max_ms), "10000", 0, 600000,
+     "longest wait of a read for its min_position before it answers 504"},
+    {"stream.keepalive.ms", KEY_INT, F(stream_keepalive_ms), "15000", 100, 600000,
+     "SSE streams send a comment line this often while no event flows"},
     {"data.dir", KEY_STR, F(data_dir), "./data", 0, 0, "directory of the RocksDB projections and ID reservations"},
     {"topic", KEY_STR, F(topic), "execlog.events", 0, 0, "Kafka topic of the execution events"},
     {"topic.dlq", KEY_STR, F(dlq_topic), "execlog.events.dlq", 0, 0, "dead-letter topic for undecodable events"},
@@ -99,7 +112,8 @@ void xl_config_init(xl_config_t *cfg)
     char err[256];
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < NKEYS; ++i)
-        set_key(cfg, i, keys[i].defval, err, sizeof(err));
+        if (keys[i].defval != NULL) /* NULL: an optional setting, unset */
+            set_key(cfg, i, keys[i].defval, err, sizeof(err));
 }
 
 void xl_config_dispose(xl_config_t *cfg)
@@ -192,7 +206,8 @@ void xl_config_print_help(void *file)
 {
     FILE *fp = file;
     for (size_t i = 0; i < NKEYS; ++i)
-        fprintf(fp, "  --%-22s %s (default: %s)\n", keys[i].name, keys[i].help, keys[i].defval);
+        fprintf(fp, "  --%-22s %s (default: %s)\n", keys[i].name, keys[i].help,
+                keys[i].defval != NULL ? keys[i].defval : "unset");
     fprintf(fp, "  --%-22s any librdkafka setting, e.g. --kafka.bootstrap.servers=host:9092;\n"
                 "  %-24s without kafka.bootstrap.servers the embedded broker runs in process\n",
             "kafka.<name>", "");

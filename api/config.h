@@ -14,6 +14,13 @@
 
 typedef struct st_xl_config_t {
     char *listen;           /* host:port of the plain HTTP/1.1 + h2c listener */
+    char *listen_tls;       /* host:port of the TLS listener (h2 and HTTP/1.1, ALPN); NULL: none */
+    char *tls_cert;         /* PEM certificate chain for listen.tls */
+    char *tls_key;          /* PEM private key for listen.tls */
+    char *auth_tokens;      /* bearer tokens file; NULL: no authentication, loopback only */
+    int idle_timeout_ms;    /* idle or slow clients are disconnected after this */
+    int wait_max_ms;        /* longest wait of a read for min_position */
+    int stream_keepalive_ms;/* SSE: a comment line this often when no event flows */
     char *data_dir;         /* RocksDB projections, audit ID reservations */
     char *topic;            /* events topic */
     char *dlq_topic;        /* dead-letter topic */

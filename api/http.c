@@ -20,6 +20,7 @@ static const char *reason_phrase(int status)
         {201, "Created"},
         {202, "Accepted"},
         {400, "Bad Request"},
+        {304, "Not Modified"},
         {401, "Unauthorized"},
         {403, "Forbidden"},
         {404, "Not Found"},
@@ -28,6 +29,8 @@ static const char *reason_phrase(int status)
         {413, "Content Too Large"},
         {415, "Unsupported Media Type"},
         {422, "Unprocessable Content"},
+        {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
         {500, "Internal Server Error"},
         {503, "Service Unavailable"},
         {504, "Gateway Timeout"},
@@ -130,7 +133,7 @@ static int hexval(int c)
     return -1;
 }
 
-static h2o_iovec_t percent_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
+static h2o_iovec_t decode(h2o_mem_pool_t *pool, const char *s, size_t len, int plus_is_space)
 {
     char *out = h2o_mem_alloc_pool(pool, len + 1);
     size_t n = 0;
@@ -140,18 +143,29 @@ static h2o_iovec_t percent_decode(h2o_mem_pool_t *pool, const char *s, size_t le
             out[n++] = (char)(hi << 4 | lo);
             i += 2;
         } else {
-            out[n++] = s[i] == '+' ? ' ' : s[i];
+            out[n++] = s[i] == '+' && plus_is_space ? ' ' : s[i];
         }
     }
     out[n] = '\0';
     return h2o_iovec_init(out, n);
 }
 
-int xl_http_query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value)
+static h2o_iovec_t percent_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
+{
+    return decode(pool, s, len, 1);
+}
+
+h2o_iovec_t xl_http_path_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
+{
+    return decode(pool, s, len, 0);
+}
+
+int xl_http_query_next(h2o_req_t *req, const char *name, size_t *pos, h2o_iovec_t *value)
 {
     if (req->query_at == SIZE_MAX)
         return 0;
-    const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    const char *start = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    const char *p = start + *pos;
     size_t nlen = strlen(name);
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
@@ -161,11 +175,55 @@ int xl_http_query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value)
         if ((size_t)(kend - p) == nlen && memcmp(p, name, nlen) == 0) {
             const char *v = eq ? eq + 1 : stop;
             *value = percent_decode(&req->pool, v, (size_t)(stop - v));
+            *pos = (size_t)(stop - start) + 1;
+            return 1;
+        }
+        p = stop + 1;
+    }
+    *pos = (size_t)(end - start) + 1;
+    return 0;
+}
+
+int xl_http_query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value)
+{
+    size_t pos = 0;
+    return xl_http_query_next(req, name, &pos, value);
+}
+
+int xl_http_query_unknown(h2o_req_t *req, const char *allowed, h2o_iovec_t *name)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t alen = strlen(allowed);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        size_t klen = (size_t)((eq ? eq : stop) - p);
+        int known = klen == 0; /* "a=1&&b=2" or a trailing '&' */
+        for (const char *a = allowed; !known && a < allowed + alen;) {
+            const char *comma = memchr(a, ',', (size_t)(allowed + alen - a));
+            size_t n = (size_t)((comma ? comma : allowed + alen) - a);
+            known = n == klen && memcmp(a, p, n) == 0;
+            a += n + 1;
+        }
+        if (!known) {
+            *name = h2o_iovec_init(p, klen);
             return 1;
         }
         p = stop + 1;
     }
     return 0;
+}
+
+int xl_http_header(h2o_req_t *req, const char *name, h2o_iovec_t *value)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return 0;
+    *value = req->headers.entries[i].value;
+    return 1;
 }
 
 int64_t xl_now_ms(void)

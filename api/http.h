@@ -45,6 +45,25 @@ int xl_http_parse_id(const char *s, size_t len, int64_t max, int64_t *out);
  */
 int xl_http_query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
 
+/** @brief Percent-decode a path segment into the pool ('+' stays '+'). */
+h2o_iovec_t xl_http_path_decode(h2o_mem_pool_t *pool, const char *s, size_t len);
+
+/**
+ * @brief Iterate over every occurrence of query parameter name (a repeatable
+ * one): *pos starts at 0 and is advanced. value is percent-decoded into the
+ * pool. @return 1 found (value filled), 0 no more.
+ */
+int xl_http_query_next(h2o_req_t *req, const char *name, size_t *pos, h2o_iovec_t *value);
+
+/**
+ * @brief The first query parameter whose name is not in allowed (a
+ * comma-separated list, "" for none). @return 1 with name (raw) filled, or 0.
+ */
+int xl_http_query_unknown(h2o_req_t *req, const char *allowed, h2o_iovec_t *name);
+
+/** @brief A request header by lower-case name. @return 1 found (value borrowed from req), 0 absent. */
+int xl_http_header(h2o_req_t *req, const char *name, h2o_iovec_t *value);
+
 /** @brief Wall clock in ms since the epoch. */
 int64_t xl_now_ms(void);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api/commands.h"
 #include "api/config.h"
 #include "api/log.h"
 #include "api/server.h"
@@ -24,20 +25,34 @@ static volatile int stop_requested;
 
 static void on_signal(int sig) { stop_requested = 1; }
 
-/* projector thread -> write path: a partition's durable position moved */
+/* Who hears of the projector's progress; filled before the projector thread starts. */
+typedef struct st_applied_ctx_t {
+    xl_ingest_t *ing;
+    xl_server_t *srv;
+} applied_ctx_t;
+
+/* projector thread -> write path and read API: a partition's durable position moved */
 static void on_applied(void *ctx, int32_t partition, int64_t next_offset)
 {
-    xl_ingest_on_applied(ctx, partition, next_offset);
+    applied_ctx_t *actx = ctx;
+    xl_ingest_on_applied(actx->ing, partition, next_offset);
+    xl_server_on_applied(actx->srv, partition, next_offset);
 }
 
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: execlogd [-c FILE] [--key=value ...]\n"
+                "       execlogd rebuild [--from-kafka] [-c FILE] [--key=value ...]\n"
+                "       execlogd digest [-c FILE] [--key=value ...]\n"
                 "       execlogd --help | --version\n\n"
                 "The execution log service: HTTP/1.1 and HTTP/2 API, Kafka event log, RocksDB projections.\n\n"
                 "  -c, --config FILE          read key = value settings from FILE (flags override it)\n"
                 "  -h, --help                 this text\n"
                 "  -V, --version              print the version\n\n"
+                "commands (run them while execlogd is stopped on that data.dir):\n"
+                "  rebuild                    drop the derived projections and rebuild them from the local\n"
+                "                             event archive, or with --from-kafka from the topic\n"
+                "  digest                     print the SHA-256 digest of the projections (compare replicas)\n\n"
                 "settings (as --key=value, --key value, or key = value in the file):\n");
     xl_config_print_help(fp);
 }
@@ -108,6 +123,11 @@ int main(int argc, char **argv)
     xl_server_t *srv = NULL;
     const char **props = NULL;
     h2o_loop_t *loop = NULL;
+    applied_ctx_t actx = {NULL, NULL};
+
+    /* offline commands (execlogd rebuild, execlogd digest): api/commands.c */
+    if (argc > 1 && xl_commands_is(argv[1]))
+        return xl_commands_main(argc, argv);
 
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -193,15 +213,25 @@ int main(int argc, char **argv)
                                  .kafka_props = props,
                                  .nkafka_props = nprops,
                                  .on_applied = on_applied,
-                                 .ctx = ing};
-    if ((proj = xl_projector_create(&pconf, store, err, sizeof(err))) == NULL ||
-        xl_projector_start(proj, err, sizeof(err)) != 0) {
+                                 .ctx = &actx,
+                                 /* alone on its in-process log: no group to join, no join delay */
+                                 .assign_all = embedded};
+    if ((proj = xl_projector_create(&pconf, store, err, sizeof(err))) == NULL) {
         xl_log_error("main", "projector: %s", err);
         goto exit;
     }
 
+    /* the server exists before the projector starts, so that it hears every progress report */
     xl_server_conf_t sconf = {.listen = cfg.listen,
+                              .listen_tls = cfg.listen_tls,
+                              .tls_cert = cfg.tls_cert,
+                              .tls_key = cfg.tls_key,
+                              .auth_tokens = cfg.auth_tokens,
+                              .data_dir = cfg.data_dir,
                               .max_body = cfg.max_body,
+                              .idle_timeout_ms = cfg.idle_timeout_ms,
+                              .wait_max_ms = cfg.wait_max_ms,
+                              .stream_keepalive_ms = cfg.stream_keepalive_ms,
                               .store = store,
                               .projector = proj,
                               .ready_max_lag = cfg.ready_max_lag,
@@ -210,8 +240,17 @@ int main(int argc, char **argv)
         xl_log_error("main", "http: %s", err);
         goto exit;
     }
+    actx.ing = ing;
+    actx.srv = srv;
+    if (xl_projector_start(proj, err, sizeof(err)) != 0) {
+        xl_log_error("main", "projector: %s", err);
+        goto exit;
+    }
     xl_log_info("main", "execlogd %s serving HTTP/1.1 and h2c on %s (port %d); data in %s; acknowledging writes when %s",
                 XL_VERSION, cfg.listen, xl_server_port(srv), cfg.data_dir, ack_projected ? "projected" : "delivered");
+    if (cfg.listen_tls != NULL)
+        xl_log_info("main", "serving h2 and HTTP/1.1 over TLS on %s (port %d)", cfg.listen_tls,
+                    xl_server_tls_port(srv));
     xl_log_info("main", "watch the events: kcat -C -b %s -t %s", bootstraps, cfg.topic);
 
     xl_server_run(srv, &stop_requested, cfg.ack_timeout_ms);
@@ -221,12 +260,13 @@ exit:
     /* the server has stopped accepting; then the projector (it reports to the
      * write path), then the write path (flushes the producer, answers 503 to
      * what is left), then the server with its connections */
+    if (srv != NULL)
+        xl_server_detach(srv); /* it must not use what goes next */
     xl_projector_destroy(proj);
     xl_ingest_destroy(ing);
     if (srv != NULL)
         xl_server_flush(srv);
-    xl_server_destroy(srv);
-    if (loop != NULL)
+    if (xl_server_destroy(srv) == 0 && loop != NULL)
         h2o_evloop_destroy(loop);
     xl_store_close(store);
     xl_embedded_destroy(emb);

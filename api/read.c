@@ -1,33 +1,436 @@
 /*
- * Read endpoints (see read.h).
+ * Read endpoints (see read.h): lookups by audit ID and message ID, the
+ * retry lineage, per-flow summaries, the ETLWorks-compatible status, the
+ * schemas, health, and the process metrics. A state "as of" a past time is
+ * replayed from the event archive through the projector's own state machine
+ * (projector/apply.h), so it is exactly what the projection was then.
+ *
+ * Nothing here blocks the loop for long: every read is a point read or a
+ * bounded index scan; the digest (a full scan) runs on a thread of its own.
  */
 #include "api/read.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "api/http.h"
 #include "api/render.h"
+#include "api/stream.h"
+#include "projector/apply.h"
 
-void xl_read_execution(xl_api_t *api, h2o_req_t *req, int64_t audit_id)
+#define MAX_MESSAGE_ITEMS 1000 /* executions listed for one message ID */
+#define MAX_LINEAGE_ITEMS 1000 /* attempts, and children, listed in a lineage */
+
+/* ---- parameters and common lookups ---------------------------------------------- */
+
+int xl_read_int_paramOrReply(h2o_req_t *req, const char *name, int64_t min, int64_t max, int64_t def, int64_t *out)
 {
-    xl_state_t st;
+    h2o_iovec_t v;
+    *out = def;
+    if (!xl_http_query_param(req, name, &v))
+        return 0;
+    int64_t x = 0;
+    int neg = v.len > 0 && v.base[0] == '-';
+    size_t i = neg ? 1 : 0;
+    int ok = v.len > i && v.len - i <= 18;
+    for (; ok && i < v.len; ++i) {
+        if (v.base[i] < '0' || v.base[i] > '9')
+            ok = 0;
+        else
+            x = x * 10 + (v.base[i] - '0');
+    }
+    if (neg)
+        x = -x;
+    if (!ok || x < min || x > max) {
+        xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
+                             "%s must be an integer in [%" PRId64 ", %" PRId64 "]", name, min, max);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int xl_read_bool_paramOrReply(h2o_req_t *req, const char *name, int *out)
+{
+    h2o_iovec_t v;
+    *out = 0;
+    if (!xl_http_query_param(req, name, &v))
+        return 0;
+    if (h2o_memis(v.base, v.len, H2O_STRLIT("true")) || h2o_memis(v.base, v.len, H2O_STRLIT("1")) || v.len == 0) {
+        *out = 1;
+        return 0;
+    }
+    if (h2o_memis(v.base, v.len, H2O_STRLIT("false")) || h2o_memis(v.base, v.len, H2O_STRLIT("0")))
+        return 0;
+    xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL, "%s must be true or false",
+                         name);
+    return -1;
+}
+
+static void send_not_found(h2o_req_t *req, int64_t audit_id)
+{
+    xl_http_send_problem(req, 404, "not-found", "Execution not found", NULL, "no execution with audit ID %" PRId64,
+                         audit_id);
+}
+
+int xl_read_stateOrReply(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id, xl_state_t *st)
+{
     char err[256];
-    int ret = xl_store_get_state(api->store, api->codec, audit_id, &st, err, sizeof(err));
+    int ret = xl_store_get_state(api->store, api->codec, audit_id, st, err, sizeof(err));
     if (ret == -ENOENT) {
-        xl_http_send_problem(req, 404, "not-found", "Execution not found", NULL, "no execution with audit ID %" PRId64,
-                             audit_id);
-        return;
+        send_not_found(req, audit_id);
+        return -1;
     }
     if (ret != 0) {
         xl_http_send_problem(req, 500, "internal", "Cannot read the execution", NULL, "%s", err);
+        return -1;
+    }
+    if (!xl_principal_sees(who, &st->tenant_id)) { /* exactly like a missing one: existence is not leaked */
+        xl_state_dispose(st);
+        send_not_found(req, audit_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* The tenant a summary or message lookup is scoped to: the caller's own, else ?tenant_id=, else all (NULL). */
+static int scope_tenantOrReply(h2o_req_t *req, const xl_principal_t *who, xl_str_t *buf, const xl_str_t **scope)
+{
+    h2o_iovec_t v;
+    int given = xl_http_query_param(req, "tenant_id", &v);
+    *scope = NULL;
+    if (who->tenant.base != NULL) {
+        *buf = who->tenant;
+        *scope = buf;
+        if (given && !h2o_memis(v.base, v.len, who->tenant.base, who->tenant.len))
+            return 1; /* another tenant's: nothing to see */
+        return 0;
+    }
+    if (given) {
+        buf->base = v.base;
+        buf->len = v.len;
+        *scope = buf;
+    }
+    return 0;
+}
+
+/* ---- GET /v1/executions/{id} ------------------------------------------------------- */
+
+typedef struct st_replay_t {
+    xl_api_t *api;
+    int64_t as_of;
+    xl_state_t st;
+    int exists;
+    int failed;
+    char err[256];
+} replay_t;
+
+static int on_replay_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+{
+    replay_t *r = ctx;
+    xl_event_t ev;
+    xl_apply_result_t res;
+    if (xl_event_decode(r->api->codec, frame, len, &ev, r->err, sizeof(r->err)) != 0) {
+        r->failed = 1;
+        return 1;
+    }
+    if (ev.ingest_time_ms > r->as_of) { /* the log had not seen it yet: the state stops here */
+        xl_event_dispose(&ev);
+        return 1;
+    }
+    xl_apply_origin_t origin = {pos->partition, pos->offset};
+    int ret = xl_apply_event(&r->st, r->exists, &ev, 0, &origin, &res);
+    xl_event_dispose(&ev);
+    if (ret != 0) {
+        snprintf(r->err, sizeof(r->err), "out of memory replaying event %u", seq);
+        r->failed = 1;
+        return 1;
+    }
+    if (res.outcome == XL_APPLY_NEW || res.outcome == XL_APPLY_ANOMALY)
+        r->exists = 1;
+    return 0;
+}
+
+static void read_as_of(xl_api_t *api, h2o_req_t *req, int64_t audit_id, int64_t as_of)
+{
+    replay_t r;
+    memset(&r, 0, sizeof(r));
+    r.api = api;
+    r.as_of = as_of;
+    int ret = xl_store_scan_events(api->store, audit_id, 1, 0, on_replay_event, &r);
+    if (ret < 0 || r.failed) {
+        xl_state_dispose(&r.st);
+        xl_http_send_problem(req, 500, "internal", "Cannot replay the execution", NULL, "%s",
+                             r.failed ? r.err : "cannot read the event archive");
+        return;
+    }
+    if (!r.exists) {
+        xl_state_dispose(&r.st);
+        xl_http_send_problem(req, 404, "not-found", "Execution not found", NULL,
+                             "execution %" PRId64 " did not exist yet at %" PRId64, audit_id, as_of);
+        return;
+    }
+    json_t *body = xl_render_state(&r.st);
+    json_object_set_new(body, "as_of", json_integer(as_of));
+    xl_state_dispose(&r.st);
+    xl_http_send_json_obj(req, 200, body);
+}
+
+void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
+{
+    xl_state_t st;
+    int64_t as_of;
+    if (xl_read_int_paramOrReply(req, "as_of", 0, INT64_MAX / 2, -1, &as_of) != 0)
+        return;
+    if (xl_read_stateOrReply(api, req, who, audit_id, &st) != 0)
+        return;
+    if (as_of >= 0) {
+        xl_state_dispose(&st);
+        read_as_of(api, req, audit_id, as_of);
         return;
     }
     xl_http_send_json_obj(req, 200, xl_render_state(&st));
     xl_state_dispose(&st);
 }
 
-void xl_read_info(xl_api_t *api, h2o_req_t *req) { xl_http_send_json_obj(req, 200, json_incref(api->info)); }
+/* ---- index walks ---------------------------------------------------------------------- */
+
+typedef struct st_collect_t {
+    xl_api_t *api;
+    const xl_principal_t *who;
+    json_t *items;
+    size_t max;
+    int truncated;
+    int64_t *ids; /* optional: the audit IDs collected */
+    size_t nids;
+    const xl_str_t *flow; /* optional filter */
+    json_t *(*render)(const xl_state_t *st);
+    int64_t first_id; /* first execution that passed (ETLWorks by message) */
+    int failed;
+} collect_t;
+
+static int str_is(const xl_str_t *s, const xl_str_t *want)
+{
+    return s->base != NULL && s->len == want->len && (want->len == 0 || memcmp(s->base, want->base, s->len) == 0);
+}
+
+static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
+{
+    collect_t *c = ctx;
+    xl_state_t st;
+    char err[256];
+    if (json_array_size(c->items) >= c->max) {
+        c->truncated = 1;
+        return 1;
+    }
+    int ret = xl_store_get_state(c->api->store, c->api->codec, audit_id, &st, err, sizeof(err));
+    if (ret == -ENOENT)
+        return 0; /* indexed in the same batch as its state: only a rebuild in progress shows this */
+    if (ret != 0) {
+        c->failed = 1;
+        return 1;
+    }
+    if (xl_principal_sees(c->who, &st.tenant_id) && (c->flow == NULL || str_is(&st.flow_id, c->flow))) {
+        json_array_append_new(c->items, c->render(&st));
+        if (c->first_id == 0)
+            c->first_id = audit_id;
+        if (c->ids != NULL)
+            c->ids[c->nids++] = audit_id;
+    }
+    xl_state_dispose(&st);
+    return 0;
+}
+
+static int collect(xl_api_t *api, collect_t *c, xl_index_t ix, const xl_str_t *tenant, const xl_str_t *str, int64_t id,
+                   int descending)
+{
+    xl_buf_t prefix;
+    xl_buf_init(&prefix);
+    int ret = xl_store_index_prefix(&prefix, ix, tenant, str, 0, id);
+    if (ret == 0)
+        ret = xl_store_index_scan(api->store, prefix.base, prefix.len, descending, NULL, on_collect, c);
+    xl_buf_dispose(&prefix);
+    return ret < 0 || c->failed ? -EIO : 0;
+}
+
+/* ---- GET /v1/messages/{message_id} ------------------------------------------------- */
+
+void xl_read_message(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t message_id)
+{
+    xl_str_t tbuf, msg = {message_id.base, message_id.len};
+    const xl_str_t *scope;
+    collect_t c = {.api = api, .who = who, .items = json_array(), .max = MAX_MESSAGE_ITEMS, .render = xl_render_state};
+    if (scope_tenantOrReply(req, who, &tbuf, &scope) == 0 && collect(api, &c, XL_IX_MESSAGE, scope, &msg, 0, 1) != 0) {
+        json_decref(c.items);
+        xl_http_send_problem(req, 500, "internal", "Cannot read the message index", NULL, "see the log");
+        return;
+    }
+    if (json_array_size(c.items) == 0) {
+        json_decref(c.items);
+        xl_http_send_problem(req, 404, "not-found", "Message not found", NULL,
+                             "no execution was started for message %.*s", (int)message_id.len, message_id.base);
+        return;
+    }
+    xl_http_send_json_obj(req, 200,
+                          json_pack("{s:s%, s:o, s:b}", "message_id", message_id.base, message_id.len, "items", c.items,
+                                    "truncated", c.truncated));
+}
+
+/* ---- GET /v1/executions/{id}/lineage -------------------------------------------------- */
+
+void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
+{
+    xl_state_t st;
+    if (xl_read_stateOrReply(api, req, who, audit_id, &st) != 0)
+        return;
+    int64_t root = st.root_audit_id, parent_exec = st.parent_execution_id;
+    xl_state_dispose(&st);
+
+    int64_t *ids = calloc(MAX_LINEAGE_ITEMS, sizeof(*ids));
+    collect_t attempts = {.api = api,
+                          .who = who,
+                          .items = json_array(),
+                          .max = MAX_LINEAGE_ITEMS,
+                          .ids = ids,
+                          .render = xl_render_attempt};
+    collect_t children = {
+        .api = api, .who = who, .items = json_array(), .max = MAX_LINEAGE_ITEMS, .render = xl_render_attempt};
+    int failed = ids == NULL || collect(api, &attempts, XL_IX_LINEAGE, NULL, NULL, root, 0) != 0;
+    for (size_t i = 0; !failed && i < attempts.nids && !children.truncated; ++i)
+        failed = collect(api, &children, XL_IX_CHILDREN, NULL, NULL, ids[i], 0) != 0;
+    free(ids);
+    if (failed) {
+        json_decref(attempts.items);
+        json_decref(children.items);
+        xl_http_send_problem(req, 500, "internal", "Cannot read the lineage", NULL, "see the log");
+        return;
+    }
+    json_t *body = json_object();
+    json_object_set_new(body, "audit_id", json_integer(audit_id));
+    json_object_set_new(body, "root_audit_id", json_integer(root));
+    json_object_set_new(body, "parent_execution_id", parent_exec ? json_integer(parent_exec) : json_null());
+    json_object_set_new(body, "attempts", attempts.items);
+    json_object_set_new(body, "children", children.items);
+    json_object_set_new(body, "truncated", json_boolean(attempts.truncated || children.truncated));
+    xl_http_send_json_obj(req, 200, body);
+}
+
+/* ---- GET /v1/flows/{flow_id} ------------------------------------------------------- */
+
+void xl_read_flow(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t flow_id)
+{
+    xl_str_t tbuf;
+    const xl_str_t *scope;
+    xl_flow_summary_t sum;
+    int ret = -ENOENT;
+    if (scope_tenantOrReply(req, who, &tbuf, &scope) == 0)
+        ret = xl_store_get_flow_summary(api->store, scope, flow_id.base, flow_id.len, &sum);
+    if (ret == -ENOENT) {
+        xl_http_send_problem(req, 404, "not-found", "Flow not found", NULL, "no execution of flow %.*s",
+                             (int)flow_id.len, flow_id.base);
+        return;
+    }
+    if (ret != 0) {
+        xl_http_send_problem(req, 500, "internal", "Cannot read the flow summary", NULL, "see the log");
+        return;
+    }
+    json_t *latest = NULL;
+    xl_state_t st;
+    char err[256];
+    if (sum.latest_audit_id != 0 &&
+        xl_store_get_state(api->store, api->codec, sum.latest_audit_id, &st, err, sizeof(err)) == 0) {
+        if (xl_principal_sees(who, &st.tenant_id))
+            latest = xl_render_state(&st);
+        xl_state_dispose(&st);
+    }
+    xl_http_send_json_obj(req, 200, xl_render_flow(flow_id.base, flow_id.len, scope, &sum, latest));
+}
+
+/* ---- GET /rest/v1/executions/{flow_id} (ETLWorks) -------------------------------------- */
+
+void xl_read_etlworks(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t flow_id)
+{
+    xl_str_t flow = {flow_id.base, flow_id.len}, tbuf;
+    const xl_str_t *scope = NULL;
+    h2o_iovec_t v;
+    int64_t audit_id = 0;
+    xl_state_t st;
+    char err[256];
+
+    if (xl_http_query_param(req, "auditId", &v)) {
+        if (xl_http_parse_id(v.base, v.len, XL_AUDIT_ID_MAX, &audit_id) != 0) {
+            xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
+                                 "auditId must be a positive integer up to 2^53-1");
+            return;
+        }
+    } else if (xl_http_query_param(req, "messageId", &v)) {
+        xl_str_t msg = {v.base, v.len};
+        collect_t c = {.api = api,
+                       .who = who,
+                       .items = json_array(),
+                       .max = MAX_MESSAGE_ITEMS,
+                       .flow = &flow,
+                       .render = xl_render_attempt};
+        if (scope_tenantOrReply(req, who, &tbuf, &scope) == 0 &&
+            collect(api, &c, XL_IX_MESSAGE, scope, &msg, 0, 1) != 0) {
+            json_decref(c.items);
+            xl_http_send_problem(req, 500, "internal", "Cannot read the message index", NULL, "see the log");
+            return;
+        }
+        json_decref(c.items);
+        audit_id = c.first_id;
+    } else {
+        xl_flow_summary_t sum;
+        if (scope_tenantOrReply(req, who, &tbuf, &scope) == 0 &&
+            xl_store_get_flow_summary(api->store, scope, flow_id.base, flow_id.len, &sum) == 0)
+            audit_id = sum.latest_audit_id;
+    }
+    int ret = audit_id != 0 ? xl_store_get_state(api->store, api->codec, audit_id, &st, err, sizeof(err)) : -ENOENT;
+    if (ret != 0 && ret != -ENOENT) {
+        xl_http_send_problem(req, 500, "internal", "Cannot read the execution", NULL, "%s", err);
+        return;
+    }
+    if (ret == 0 && (!xl_principal_sees(who, &st.tenant_id) || !str_is(&st.flow_id, &flow))) {
+        xl_state_dispose(&st);
+        ret = -ENOENT;
+    }
+    if (ret == -ENOENT) {
+        xl_http_send_problem(req, 404, "not-found", "Flow execution not found", NULL, "no such execution of flow %.*s",
+                             (int)flow_id.len, flow_id.base);
+        return;
+    }
+    xl_http_send_json_obj(req, 200, xl_render_etlworks(&st));
+    xl_state_dispose(&st);
+}
+
+/* ---- schemas, info, health ------------------------------------------------------------- */
+
+static json_t *schema_item(const char *name, const char *text, uint64_t fp)
+{
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016" PRIx64, fp);
+    json_t *schema = json_loads(text, 0, NULL);
+    return json_pack("{s:s, s:s, s:s, s:o}", "name", name, "fingerprint", hex, "fingerprint_algorithm",
+                     "CRC-64-AVRO of the parsing canonical form; little-endian after C3 01 in single-object frames",
+                     "schema", schema != NULL ? schema : json_null());
+}
+
+void xl_read_schemas(xl_api_t *api, h2o_req_t *req)
+{
+    json_t *items = json_array();
+    json_array_append_new(items,
+                          schema_item("execlog.ExecutionEvent", xl_event_schema_json(), xl_event_schema_fingerprint()));
+    json_array_append_new(items,
+                          schema_item("execlog.ExecutionState", xl_state_schema_json(), xl_state_schema_fingerprint()));
+    xl_http_send_json_obj(req, 200, json_pack("{s:o}", "items", items));
+}
+
+void xl_read_info(xl_api_t *api, h2o_req_t *req)
+{
+    xl_http_send_json_obj(req, 200, json_incref(api->info));
+}
 
 void xl_read_healthz(xl_api_t *api, h2o_req_t *req)
 {
@@ -36,6 +439,11 @@ void xl_read_healthz(xl_api_t *api, h2o_req_t *req)
 
 void xl_read_readyz(xl_api_t *api, h2o_req_t *req)
 {
+    if (api->stopping) {
+        xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+        xl_http_send_json_obj(req, 503, json_pack("{s:s, s:s}", "status", "not ready", "reason", "shutting down"));
+        return;
+    }
     if (api->projector == NULL) {
         xl_http_send_json_obj(req, 200, json_pack("{s:s}", "status", "ready"));
         return;
@@ -57,4 +465,270 @@ void xl_read_readyz(xl_api_t *api, h2o_req_t *req)
         xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
     }
     xl_http_send_json_obj(req, why ? 503 : 200, body);
+}
+
+/* ---- progress --------------------------------------------------------------------------- */
+
+/* A sample of the applied counter at most every second, kept for ~15 s, for the apply rate. */
+static void rate_sample(xl_api_t *api, uint64_t now_ms, uint64_t applied)
+{
+    size_t n = sizeof(api->rate) / sizeof(api->rate[0]);
+    if (api->nrate > 0 && now_ms - api->rate[api->nrate - 1].at_ms < 1000)
+        return;
+    if (api->nrate == n) {
+        memmove(&api->rate[0], &api->rate[1], (n - 1) * sizeof(api->rate[0]));
+        --api->nrate;
+    }
+    api->rate[api->nrate].at_ms = now_ms;
+    api->rate[api->nrate].applied = applied;
+    ++api->nrate;
+}
+
+void xl_api_note_applied(xl_api_t *api, int32_t partition, int64_t next_offset)
+{
+    if (partition < 0)
+        return;
+    if ((size_t)partition >= api->napplied) {
+        size_t n = (size_t)partition + 1;
+        int64_t *a = realloc(api->applied, n * sizeof(*a));
+        if (a == NULL)
+            return;
+        for (size_t i = api->napplied; i < n; ++i)
+            a[i] = -1;
+        api->applied = a;
+        api->napplied = n;
+    }
+    if (next_offset > api->applied[partition])
+        api->applied[partition] = next_offset;
+    ++api->applied_batches;
+    if (api->projector != NULL) {
+        xl_projector_stats_t stats;
+        xl_projector_get_stats(api->projector, &stats);
+        rate_sample(api, h2o_now(api->loop), stats.applied);
+    }
+}
+
+/* Events applied per second over the last ~10 s of samples (and now). */
+static double apply_rate(xl_api_t *api, uint64_t now_ms, uint64_t applied)
+{
+    rate_sample(api, now_ms, applied);
+    for (size_t i = 0; i < api->nrate; ++i) {
+        if (now_ms - api->rate[i].at_ms <= 10000 || i + 1 == api->nrate) {
+            if (i > 0) /* the newest sample older than the window, so that the window is covered */
+                --i;
+            uint64_t dt = now_ms - api->rate[i].at_ms;
+            return dt > 0 ? (double)(applied - api->rate[i].applied) * 1000.0 / (double)dt : 0.0;
+        }
+    }
+    return 0.0;
+}
+
+/* ---- GET /metrics ----------------------------------------------------------------------- */
+
+static const struct {
+    const char *name, *property, *help;
+} store_properties[] = {
+    {"execlog_store_sst_bytes", "rocksdb.total-sst-files-size", "size of the RocksDB SST files"},
+    {"execlog_store_live_data_bytes", "rocksdb.estimate-live-data-size", "estimated live data in RocksDB"},
+    {"execlog_store_memtable_bytes", "rocksdb.cur-size-all-mem-tables", "size of the RocksDB memtables"},
+    {"execlog_store_keys", "rocksdb.estimate-num-keys", "estimated number of RocksDB keys"},
+    {"execlog_store_pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes",
+     "bytes RocksDB estimates compaction still has to rewrite"},
+    {"execlog_store_running_compactions", "rocksdb.num-running-compactions", "RocksDB compactions running"},
+    {"execlog_store_immutable_memtables", "rocksdb.num-immutable-mem-table", "RocksDB memtables waiting for flush"},
+};
+
+void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
+{
+    xl_buf_t out;
+    char labels[128];
+    int ret = 0;
+    xl_buf_init(&out);
+
+    ret |= xl_metrics_family(&out, "execlog_build_info", "gauge", "version of this execlogd");
+    ret |= xl_metrics_sample(&out, "execlog_build_info", "version=\"" XL_VERSION "\"", 1);
+    ret |= xl_metrics_render_http(api->metrics, &out);
+
+    if (api->ingest != NULL) {
+        xl_ingest_stats_t is;
+        xl_ingest_get_stats(api->ingest, &is);
+        ret |= xl_metrics_family(&out, "execlog_ingest_requests_total", "counter",
+                                 "write requests answered, by result (ok, rejected: 4xx, unavailable: 503)");
+        ret |= xl_metrics_sample(&out, "execlog_ingest_requests_total", "result=\"ok\"", (double)is.requests_ok);
+        ret |= xl_metrics_sample(&out, "execlog_ingest_requests_total", "result=\"rejected\"",
+                                 (double)is.requests_rejected);
+        ret |= xl_metrics_sample(&out, "execlog_ingest_requests_total", "result=\"unavailable\"",
+                                 (double)is.requests_unavailable);
+        ret |= xl_metrics_family(&out, "execlog_ingest_events_produced_total", "counter",
+                                 "events handed to the Kafka producer");
+        ret |= xl_metrics_sample(&out, "execlog_ingest_events_produced_total", "", (double)is.produced);
+        ret |= xl_metrics_family(&out, "execlog_ingest_events_delivered_total", "counter",
+                                 "events Kafka acknowledged (delivery reports without error)");
+        ret |= xl_metrics_sample(&out, "execlog_ingest_events_delivered_total", "", (double)is.delivered);
+        ret |= xl_metrics_family(&out, "execlog_ingest_produce_errors_total", "counter",
+                                 "events Kafka did not acknowledge (delivery reports with an error)");
+        ret |= xl_metrics_sample(&out, "execlog_ingest_produce_errors_total", "", (double)is.delivery_failed);
+        ret |= xl_metrics_family(&out, "execlog_ingest_waiting", "gauge",
+                                 "writes delivered and waiting for the projection (ingest.ack=projected)");
+        ret |= xl_metrics_sample(&out, "execlog_ingest_waiting", "", (double)is.waiting);
+    }
+
+    if (api->projector != NULL) {
+        xl_projector_stats_t ps;
+        xl_projector_get_stats(api->projector, &ps);
+        ret |= xl_metrics_family(&out, "execlog_projector_events_applied_total", "counter", "events applied (new)");
+        ret |= xl_metrics_sample(&out, "execlog_projector_events_applied_total", "", (double)ps.applied);
+        ret |= xl_metrics_family(&out, "execlog_projector_apply_rate", "gauge",
+                                 "events applied per second over the last ~10 seconds");
+        ret |= xl_metrics_sample(&out, "execlog_projector_apply_rate", "",
+                                 apply_rate(api, h2o_now(api->loop), ps.applied));
+        ret |= xl_metrics_family(&out, "execlog_projector_duplicates_total", "counter",
+                                 "deliveries recognised as already applied");
+        ret |= xl_metrics_sample(&out, "execlog_projector_duplicates_total", "", (double)ps.duplicates);
+        ret |= xl_metrics_family(&out, "execlog_projector_anomalies_total", "counter",
+                                 "events that broke the state machine (kept and flagged)");
+        ret |= xl_metrics_sample(&out, "execlog_projector_anomalies_total", "", (double)ps.anomalies);
+        ret |=
+            xl_metrics_family(&out, "execlog_projector_dlq_total", "counter", "messages sent to the dead-letter topic");
+        ret |= xl_metrics_sample(&out, "execlog_projector_dlq_total", "", (double)ps.dlq);
+        ret |= xl_metrics_family(&out, "execlog_projector_batches_total", "counter", "store batches written");
+        ret |= xl_metrics_sample(&out, "execlog_projector_batches_total", "", (double)ps.batches);
+        ret |= xl_metrics_family(&out, "execlog_consumer_lag", "gauge",
+                                 "messages between the projection and the high watermarks, all partitions (-1: "
+                                 "unknown)");
+        ret |= xl_metrics_sample(&out, "execlog_consumer_lag", "", (double)ps.lag);
+        ret |= xl_metrics_family(&out, "execlog_projector_failed", "gauge", "1 once the projector stopped on an error");
+        ret |= xl_metrics_sample(&out, "execlog_projector_failed", "", ps.failed ? 1 : 0);
+    }
+    ret |= xl_metrics_family(&out, "execlog_projector_applied_offset", "gauge",
+                             "next offset of each partition the projection has made durable");
+    for (size_t p = 0; p < api->napplied; ++p) {
+        if (api->applied[p] < 0)
+            continue;
+        snprintf(labels, sizeof(labels), "partition=\"%zu\"", p);
+        ret |= xl_metrics_sample(&out, "execlog_projector_applied_offset", labels, (double)api->applied[p]);
+    }
+
+    uint64_t executions = 0, events = 0;
+    xl_store_estimate(api->store, &executions, &events);
+    ret |= xl_metrics_family(&out, "execlog_store_executions", "gauge", "executions in the store (estimate)");
+    ret |= xl_metrics_sample(&out, "execlog_store_executions", "", (double)executions);
+    ret |= xl_metrics_family(&out, "execlog_store_events", "gauge", "archived events in the store (estimate)");
+    ret |= xl_metrics_sample(&out, "execlog_store_events", "", (double)events);
+    ret |= xl_metrics_family(&out, "execlog_store_feed_last", "gauge", "last feed sequence number of this replica");
+    ret |= xl_metrics_sample(&out, "execlog_store_feed_last", "", (double)xl_store_feed_last(api->store));
+    for (size_t i = 0; i < sizeof(store_properties) / sizeof(store_properties[0]); ++i) {
+        int64_t v = xl_store_property(api->store, store_properties[i].property);
+        if (v < 0)
+            continue;
+        ret |= xl_metrics_family(&out, store_properties[i].name, "gauge", store_properties[i].help);
+        ret |= xl_metrics_sample(&out, store_properties[i].name, "", (double)v);
+    }
+
+    xl_stream_stats_t ss;
+    xl_stream_get_stats(api->stream, &ss);
+    ret |= xl_metrics_family(&out, "execlog_sse_streams", "gauge", "open Server-Sent Events streams");
+    ret |= xl_metrics_sample(&out, "execlog_sse_streams", "", (double)ss.streams);
+    ret |= xl_metrics_family(&out, "execlog_sse_events_sent_total", "counter", "events sent on SSE streams");
+    ret |= xl_metrics_sample(&out, "execlog_sse_events_sent_total", "", (double)ss.events_sent);
+    ret |= xl_metrics_family(&out, "execlog_long_polls", "gauge", "event history requests waiting for events");
+    ret |= xl_metrics_sample(&out, "execlog_long_polls", "", (double)ss.polls);
+    ret |= xl_metrics_family(&out, "execlog_min_position_waits", "gauge",
+                             "reads waiting until the projection reaches their min_position");
+    ret |= xl_metrics_sample(&out, "execlog_min_position_waits", "", (double)api->nwaiting);
+
+    if (ret != 0) {
+        xl_buf_dispose(&out);
+        xl_http_send_problem(req, 500, "internal", "Out of memory", NULL, "cannot render the metrics");
+        return;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = out.len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+    h2o_iovec_t body = h2o_strdup(&req->pool, out.base != NULL ? out.base : "", out.len);
+    xl_buf_dispose(&out);
+    h2o_send_inline(req, body.base, body.len);
+}
+
+/* ---- GET /v1/admin/digest ---------------------------------------------------------------- */
+
+/* The digest reads every key: it runs on a thread and comes back through the api's receiver. */
+typedef struct st_digest_job_t {
+    h2o_multithread_message_t msg;
+    xl_api_t *api;
+    h2o_req_t *req;                /* NULL once the client went away */
+    struct st_digest_job_t **hold; /* in req->pool */
+    int ret;
+    char hex[XL_STORE_DIGEST_HEX_LEN + 1];
+    char err[256];
+} digest_job_t;
+
+static void *digest_main(void *arg)
+{
+    digest_job_t *job = arg;
+    job->ret = xl_store_digest(job->api->store, job->hex, job->err, sizeof(job->err));
+    h2o_multithread_send_message(job->api->digest_receiver, &job->msg);
+    return NULL;
+}
+
+static void on_digest_req_dispose(void *p)
+{
+    digest_job_t *job = *(digest_job_t **)p;
+    if (job != NULL)
+        job->req = NULL;
+}
+
+void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        digest_job_t *job = H2O_STRUCT_FROM_MEMBER(digest_job_t, msg.link, messages->next);
+        h2o_linklist_unlink(&job->msg.link);
+        xl_read_digest_join(job->api);
+        if (job->req != NULL) {
+            *job->hold = NULL;
+            if (job->ret != 0)
+                xl_http_send_problem(job->req, 500, "internal", "Cannot compute the digest", NULL, "%s", job->err);
+            else
+                xl_http_send_json_obj(job->req, 200,
+                                      json_pack("{s:s, s:s, s:s}", "digest", job->hex, "algorithm", "sha-256", "covers",
+                                                "state, events, idem, index, agg"));
+        }
+        free(job);
+    }
+}
+
+void xl_read_digest(xl_api_t *api, h2o_req_t *req)
+{
+    if (api->digest_running || api->digest_receiver == NULL) {
+        xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "5");
+        xl_http_send_problem(req, 503, "busy", "A digest is being computed", NULL,
+                             "one digest runs at a time; retry when it is done");
+        return;
+    }
+    digest_job_t *job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        xl_http_send_problem(req, 500, "internal", "Out of memory", NULL, "cannot start the digest");
+        return;
+    }
+    job->api = api;
+    job->req = req;
+    job->hold = h2o_mem_alloc_shared(&req->pool, sizeof(*job->hold), on_digest_req_dispose);
+    *job->hold = job;
+    if (pthread_create(&api->digest_thread, NULL, digest_main, job) != 0) {
+        *job->hold = NULL;
+        free(job);
+        xl_http_send_problem(req, 500, "internal", "Cannot start the digest", NULL, "pthread_create failed");
+        return;
+    }
+    api->digest_running = 1;
+}
+
+void xl_read_digest_join(xl_api_t *api)
+{
+    if (api->digest_running) {
+        pthread_join(api->digest_thread, NULL);
+        api->digest_running = 0;
+    }
 }

@@ -1,16 +1,26 @@
 /*
- * The read endpoints. Each handler answers exactly once, from point reads of
- * the RocksDB projections; none of them writes.
+ * The read endpoints. Each handler answers exactly once, from reads of the
+ * RocksDB projections; none of them writes. Every handler checks what the
+ * caller may see: an execution of another tenant is answered 404, exactly
+ * like one that does not exist, and lists leave such executions out.
  */
 #ifndef XL_API_READ_H
 #define XL_API_READ_H
 
 #include <h2o.h>
+#include <h2o/multithread.h>
 #include <jansson.h>
+#include <pthread.h>
 
+#include "api/auth.h"
+#include "api/metrics.h"
 #include "ingest/ingest.h"
 #include "projector/projector.h"
 #include "projector/store.h"
+
+typedef struct st_xl_stream_t xl_stream_t;
+
+#define XL_CURSOR_KEY_LEN 32
 
 /** What the handlers read from; owned by the server, used on its loop thread only. */
 typedef struct st_xl_api_t {
@@ -20,15 +30,71 @@ typedef struct st_xl_api_t {
     xl_ingest_t *ingest;       /* NULL when this process does not ingest */
     json_t *info;
     int64_t ready_max_lag; /* /readyz: most events the projector may be behind */
+    h2o_loop_t *loop;
+    xl_stream_t *stream;   /* long polls and SSE streams */
+    xl_metrics_t *metrics; /* HTTP counters */
+    /* the projection's progress, from xl_server_on_applied: applied[p] is the
+     * next offset of partition p not yet applied, -1 while unknown */
+    int64_t *applied;
+    size_t napplied;
+    uint64_t applied_batches; /* progress reports received */
+    /* projector apply rate: samples of (ms, events applied) */
+    struct {
+        uint64_t at_ms, applied;
+    } rate[16];
+    size_t nrate;
+    unsigned char cursor_key[XL_CURSOR_KEY_LEN]; /* authenticates page tokens */
+    size_t nwaiting;                             /* reads waiting for their min_position */
+    int stopping; /* shutting down: /readyz answers 503 */
+    int digest_running;
+    pthread_t digest_thread;
+    h2o_multithread_receiver_t *digest_receiver; /* the digest thread's answer comes back here */
 } xl_api_t;
 
-/** GET /v1/executions/{audit_id} */
-void xl_read_execution(xl_api_t *api, h2o_req_t *req, int64_t audit_id);
+/** GET /v1/executions/{audit_id} (?as_of=ms replays the archive up to that time) */
+void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id);
+/** GET /v1/messages/{message_id}: the executions started for a message, newest first */
+void xl_read_message(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t message_id);
+/** GET /v1/executions/{audit_id}/lineage: the retry chain and the child executions */
+void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id);
+/** GET /v1/flows/{flow_id}: counts, percentiles, success rate and the latest run */
+void xl_read_flow(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t flow_id);
+/** GET /rest/v1/executions/{flow_id}: the ETLWorks "get flow status" answer */
+void xl_read_etlworks(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t flow_id);
+/** GET /v1/executions: filtered list with a keyset page token (list.c) */
+void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who);
+/** GET /v1/schemas */
+void xl_read_schemas(xl_api_t *api, h2o_req_t *req);
 /** GET /v1/info */
 void xl_read_info(xl_api_t *api, h2o_req_t *req);
 /** GET /healthz: the process serves. */
 void xl_read_healthz(xl_api_t *api, h2o_req_t *req);
 /** GET /readyz: 200 while the projector runs and is at most ready_max_lag events behind, else 503. */
 void xl_read_readyz(xl_api_t *api, h2o_req_t *req);
+/** GET /metrics: Prometheus text format (metrics of the whole process). */
+void xl_read_metrics(xl_api_t *api, h2o_req_t *req);
+/** GET /v1/admin/digest: the digest of the projections, computed off the loop thread. */
+void xl_read_digest(xl_api_t *api, h2o_req_t *req);
+/** @brief Wait for the digest thread, if any (before the store closes). */
+void xl_read_digest_join(xl_api_t *api);
+/** @brief Receiver callback of api->digest_receiver: answers the digest requests (loop thread). */
+void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
+/** @brief Record a progress report (loop thread). */
+void xl_api_note_applied(xl_api_t *api, int32_t partition, int64_t next_offset);
+
+/**
+ * @brief Parse an integer query parameter in [min, max]; absent gives def.
+ * Answers 400 itself on a bad value. @return 0, or -1 (answered).
+ */
+int xl_read_int_paramOrReply(h2o_req_t *req, const char *name, int64_t min, int64_t max, int64_t def, int64_t *out);
+/** @brief Parse a boolean query parameter (true/false/1/0); absent gives 0. @return 0 or -1 (answered 400). */
+int xl_read_bool_paramOrReply(h2o_req_t *req, const char *name, int *out);
+
+/**
+ * @brief Load an execution the caller may see; answers 404 (also for
+ * another tenant's) or 500 itself. @return 0 (st to dispose) or -1 (answered).
+ */
+int xl_read_stateOrReply(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id, xl_state_t *st);
 
 #endif

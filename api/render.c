@@ -1,13 +1,30 @@
 /*
  * JSON rendering (see render.h). Field names are the API's contract
- * (snake_case, documented in the README); absent values render as null
- * rather than disappearing, so clients can rely on every key being there.
+ * (snake_case, documented in the README; camelCase only for the ETLWorks
+ * route); absent values render as null rather than disappearing, so clients
+ * can rely on every key being there.
  */
 #include "api/render.h"
 
-json_t *xl_render_str(const xl_str_t *s) { return s->base != NULL ? json_stringn(s->base, s->len) : json_null(); }
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
-static json_t *opt_int(int64_t v) { return v != 0 ? json_integer(v) : json_null(); }
+json_t *xl_render_str(const xl_str_t *s)
+{
+    return s->base != NULL ? json_stringn(s->base, s->len) : json_null();
+}
+
+json_t *xl_render_status(int status)
+{
+    const char *name = xl_status_name(status);
+    return name != NULL ? json_string(name) : json_null();
+}
+
+static json_t *opt_int(int64_t v)
+{
+    return v != 0 ? json_integer(v) : json_null();
+}
 
 static json_t *render_error(const xl_error_t *e)
 {
@@ -15,6 +32,70 @@ static json_t *render_error(const xl_error_t *e)
         return json_null();
     return json_pack("{s:o, s:o, s:o}", "class", xl_render_str(&e->class_), "message", xl_render_str(&e->message),
                      "stack", xl_render_str(&e->stack));
+}
+
+static json_t *render_warnings(const xl_str_t *w, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; ++i)
+        json_array_append_new(a, xl_render_str(&w[i]));
+    return a;
+}
+
+static json_t *render_metrics(const xl_metric_t *m, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; ++i)
+        if (m[i].name.base != NULL)
+            json_object_setn_new(o, m[i].name.base, m[i].name.len, json_integer(m[i].value));
+    return o;
+}
+
+static json_t *render_attributes(const xl_attr_t *a, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; ++i)
+        if (a[i].key.base != NULL)
+            json_object_setn_new(o, a[i].key.base, a[i].key.len, xl_render_str(&a[i].value));
+    return o;
+}
+
+static json_t *duration(const xl_state_t *st)
+{
+    int64_t from = st->started_ms ? st->started_ms : st->created_ms;
+    return st->ended_ms && from ? json_integer(st->ended_ms - from) : json_null();
+}
+
+static json_t *render_tasks(const xl_state_t *st)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < st->ntasks; ++i) {
+        const xl_task_t *t = &st->tasks[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", xl_render_str(&t->name));
+        json_object_set_new(o, "status", xl_render_status(t->status));
+        json_object_set_new(o, "started", opt_int(t->started_ms));
+        json_object_set_new(o, "ended", opt_int(t->ended_ms));
+        json_object_set_new(o, "duration_ms",
+                            t->ended_ms && t->started_ms ? json_integer(t->ended_ms - t->started_ms) : json_null());
+        json_object_set_new(o, "attempts", json_integer(t->attempts));
+        json_object_set_new(o, "message", xl_render_str(&t->message));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *render_anomalies(const xl_state_t *st)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < st->nanomaly_list; ++i) {
+        const xl_anomaly_t *an = &st->anomaly_list[i];
+        const char *type = xl_event_type_name(an->type);
+        json_array_append_new(a, json_pack("{s:I, s:o, s:o}", "seq", (json_int_t)an->seq, "type",
+                                           type ? json_string(type) : json_null(), "status",
+                                           xl_render_status(an->status)));
+    }
+    return a;
 }
 
 json_t *xl_render_state(const xl_state_t *st)
@@ -29,35 +110,197 @@ json_t *xl_render_state(const xl_state_t *st)
     json_object_set_new(o, "flow_name", xl_render_str(&st->flow_name));
     json_object_set_new(o, "tenant_id", xl_render_str(&st->tenant_id));
     json_object_set_new(o, "message_id", xl_render_str(&st->message_id));
-    json_object_set_new(o, "status", json_string(xl_status_name(st->status)));
+    json_object_set_new(o, "status", xl_render_status(st->status));
     json_object_set_new(o, "trigger_type", xl_render_str(&st->trigger_type));
     json_object_set_new(o, "started_by", xl_render_str(&st->started_by));
     json_object_set_new(o, "created", opt_int(st->created_ms));
     json_object_set_new(o, "started", opt_int(st->started_ms));
     json_object_set_new(o, "ended", opt_int(st->ended_ms));
-    int64_t from = st->started_ms ? st->started_ms : st->created_ms;
-    json_object_set_new(o, "duration_ms", st->ended_ms && from ? json_integer(st->ended_ms - from) : json_null());
+    json_object_set_new(o, "duration_ms", duration(st));
     json_object_set_new(o, "updated", opt_int(st->updated_ms));
     json_object_set_new(o, "message", xl_render_str(&st->message));
     json_object_set_new(o, "error", render_error(&st->error));
-    json_t *warnings = json_array();
-    for (size_t i = 0; i < st->nwarnings; ++i)
-        json_array_append_new(warnings, xl_render_str(&st->warnings[i]));
-    json_object_set_new(o, "warnings", warnings);
-    json_t *metrics = json_object();
-    for (size_t i = 0; i < st->nmetrics; ++i)
-        json_object_setn_new(metrics, st->metrics[i].name.base, st->metrics[i].name.len,
-                             json_integer(st->metrics[i].value));
-    json_object_set_new(o, "metrics", metrics);
-    json_t *attributes = json_object();
-    for (size_t i = 0; i < st->nattributes; ++i)
-        json_object_setn_new(attributes, st->attributes[i].key.base, st->attributes[i].key.len,
-                             xl_render_str(&st->attributes[i].value));
-    json_object_set_new(o, "attributes", attributes);
+    json_object_set_new(o, "warnings", render_warnings(st->warnings, st->nwarnings));
+    json_object_set_new(o, "metrics", render_metrics(st->metrics, st->nmetrics));
+    json_object_set_new(o, "attributes", render_attributes(st->attributes, st->nattributes));
+    json_object_set_new(o, "tasks", render_tasks(st));
     json_object_set_new(o, "events", json_integer(st->last_seq));
     json_object_set_new(o, "anomalies", json_integer(st->anomalies));
-    json_object_set_new(o, "position",
-                        json_pack("{s:i, s:I}", "partition", (int)st->log_partition, "offset",
-                                  (json_int_t)st->log_offset));
+    json_object_set_new(o, "anomaly_list", render_anomalies(st));
+    json_object_set_new(
+        o, "position",
+        json_pack("{s:i, s:I}", "partition", (int)st->log_partition, "offset", (json_int_t)st->log_offset));
+    return o;
+}
+
+json_t *xl_render_attempt(const xl_state_t *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "audit_id", json_integer(st->audit_id));
+    json_object_set_new(o, "parent_audit_id", opt_int(st->parent_audit_id));
+    json_object_set_new(o, "parent_execution_id", opt_int(st->parent_execution_id));
+    json_object_set_new(o, "retries", json_integer(st->retries));
+    json_object_set_new(o, "flow_id", xl_render_str(&st->flow_id));
+    json_object_set_new(o, "status", xl_render_status(st->status));
+    json_object_set_new(o, "created", opt_int(st->created_ms));
+    json_object_set_new(o, "started", opt_int(st->started_ms));
+    json_object_set_new(o, "ended", opt_int(st->ended_ms));
+    json_object_set_new(o, "duration_ms", duration(st));
+    json_object_set_new(o, "error", render_error(&st->error));
+    return o;
+}
+
+json_t *xl_render_event(const xl_event_t *ev, uint32_t seq, const xl_store_pos_t *pos)
+{
+    json_t *o = json_object();
+    const char *type = xl_event_type_name(ev->type);
+    json_object_set_new(o, "seq", json_integer(seq));
+    json_object_set_new(o, "audit_id", json_integer(ev->audit_id));
+    json_object_set_new(o, "event_id", xl_render_str(&ev->event_id));
+    json_object_set_new(o, "type", type ? json_string(type) : json_null());
+    json_object_set_new(o, "status", xl_render_status(ev->status));
+    json_object_set_new(o, "time", opt_int(ev->time_ms));
+    json_object_set_new(o, "ingest_time", opt_int(ev->ingest_time_ms));
+    json_object_set_new(o, "root_audit_id", opt_int(ev->root_audit_id));
+    json_object_set_new(o, "parent_audit_id", opt_int(ev->parent_audit_id));
+    json_object_set_new(o, "parent_execution_id", opt_int(ev->parent_execution_id));
+    json_object_set_new(o, "retries", json_integer(ev->retries));
+    json_object_set_new(o, "flow_id", xl_render_str(&ev->flow_id));
+    json_object_set_new(o, "flow_name", xl_render_str(&ev->flow_name));
+    json_object_set_new(o, "tenant_id", xl_render_str(&ev->tenant_id));
+    json_object_set_new(o, "message_id", xl_render_str(&ev->message_id));
+    json_object_set_new(o, "trigger_type", xl_render_str(&ev->trigger_type));
+    json_object_set_new(o, "started_by", xl_render_str(&ev->started_by));
+    json_object_set_new(o, "task", xl_render_str(&ev->task));
+    json_object_set_new(o, "message", xl_render_str(&ev->message));
+    json_object_set_new(o, "error", render_error(&ev->error));
+    json_object_set_new(o, "warnings", render_warnings(ev->warnings, ev->nwarnings));
+    json_object_set_new(o, "metrics", render_metrics(ev->metrics, ev->nmetrics));
+    json_object_set_new(o, "attributes", render_attributes(ev->attributes, ev->nattributes));
+    json_object_set_new(
+        o, "position",
+        pos != NULL ? json_pack("{s:i, s:I}", "partition", (int)pos->partition, "offset", (json_int_t)pos->offset)
+                    : json_null());
+    return o;
+}
+
+char *xl_render_duration_text(int64_t ms, char *out, size_t outlen)
+{
+    if (ms < 0)
+        ms = 0;
+    int64_t s = ms / 1000, m = s / 60, h = m / 60, d = h / 24;
+#define PL(n) ((n) == 1 ? "" : "s")
+    if (ms < 1000)
+        snprintf(out, outlen, "%" PRId64 " ms", ms);
+    else if (s < 60)
+        snprintf(out, outlen, "%" PRId64 ".%" PRId64 " seconds", s, (ms % 1000) / 100);
+    else if (m < 60)
+        snprintf(out, outlen, "%" PRId64 " minute%s %" PRId64 " second%s", m, PL(m), s % 60, PL(s % 60));
+    else if (h < 24)
+        snprintf(out, outlen, "%" PRId64 " hour%s %" PRId64 " minute%s %" PRId64 " second%s", h, PL(h), m % 60,
+                 PL(m % 60), s % 60, PL(s % 60));
+    else
+        snprintf(out, outlen, "%" PRId64 " day%s %" PRId64 " hour%s %" PRId64 " minute%s", d, PL(d), h % 24, PL(h % 24),
+                 m % 60, PL(m % 60));
+#undef PL
+    return out;
+}
+
+/* ETLWorks knows four outcomes; a live execution is "running" whatever its sub-status. */
+static const char *const etlworks_status[XL_STATUS__COUNT] = {
+    [XL_STATUS_QUEUED] = "running",     [XL_STATUS_RUNNING] = "running",   [XL_STATUS_PAUSED] = "running",
+    [XL_STATUS_CANCELLING] = "running", [XL_STATUS_SUCCEEDED] = "success", [XL_STATUS_WARNING] = "warning",
+    [XL_STATUS_FAILED] = "error",       [XL_STATUS_CANCELLED] = "error",
+};
+
+/* ETLWorks flow IDs are numbers: a decimal flow_id is rendered as one, anything else as a string. */
+static json_t *etlworks_flow_id(const xl_str_t *flow_id)
+{
+    if (flow_id->base == NULL)
+        return json_null();
+    int64_t v = 0;
+    size_t i = 0;
+    for (; i < flow_id->len && i < 16; ++i) {
+        char c = flow_id->base[i];
+        if (c < '0' || c > '9' || (i == 0 && c == '0' && flow_id->len > 1))
+            break;
+        v = v * 10 + (c - '0');
+    }
+    if (flow_id->len > 0 && i == flow_id->len)
+        return json_integer(v);
+    return json_stringn(flow_id->base, flow_id->len);
+}
+
+json_t *xl_render_etlworks(const xl_state_t *st)
+{
+    char text[128];
+    json_t *o = json_object();
+    int status = st->status >= 0 && st->status < XL_STATUS__COUNT ? st->status : XL_STATUS_FAILED;
+    int64_t started = st->started_ms ? st->started_ms : st->created_ms;
+    json_object_set_new(o, "auditId", json_integer(st->audit_id));
+    json_object_set_new(o, "parentAuditId", opt_int(st->parent_audit_id));
+    json_object_set_new(o, "retries", json_integer(st->retries));
+    json_object_set_new(o, "flowId", etlworks_flow_id(&st->flow_id));
+    json_object_set_new(o, "flowName", xl_render_str(&st->flow_name));
+    json_object_set_new(o, "messageId", xl_render_str(&st->message_id));
+    json_object_set_new(o, "tenantId", xl_render_str(&st->tenant_id));
+    json_object_set_new(o, "status", json_string(etlworks_status[status]));
+    json_object_set_new(o, "triggerType", xl_render_str(&st->trigger_type));
+    json_object_set_new(o, "startedBy", xl_render_str(&st->started_by));
+    json_object_set_new(o, "started", opt_int(started));
+    json_object_set_new(o, "ended", opt_int(st->ended_ms));
+    json_object_set_new(o, "duration",
+                        st->ended_ms && started
+                            ? json_string(xl_render_duration_text(st->ended_ms - started, text, sizeof(text)))
+                            : json_null());
+    json_t *exception = json_null();
+    if (st->error.present) {
+        xl_buf_t b;
+        xl_buf_init(&b);
+        xl_buf_appendf(&b, "%.*s: %.*s", (int)st->error.class_.len, st->error.class_.base ? st->error.class_.base : "",
+                       (int)st->error.message.len, st->error.message.base ? st->error.message.base : "");
+        if (st->error.stack.base != NULL && st->error.stack.len > 0)
+            xl_buf_appendf(&b, "\n%.*s", (int)st->error.stack.len, st->error.stack.base);
+        exception = json_stringn(b.base ? b.base : "", b.len);
+        xl_buf_dispose(&b);
+    } else if (st->status == XL_STATUS_CANCELLED) {
+        exception = json_string("cancelled");
+    }
+    json_object_set_new(o, "exception", exception);
+    json_t *warnings = json_null();
+    if (st->nwarnings > 0) {
+        xl_buf_t b;
+        xl_buf_init(&b);
+        for (size_t i = 0; i < st->nwarnings; ++i)
+            xl_buf_appendf(&b, "%s%.*s", i ? "\n" : "", (int)st->warnings[i].len,
+                           st->warnings[i].base ? st->warnings[i].base : "");
+        warnings = json_stringn(b.base ? b.base : "", b.len);
+        xl_buf_dispose(&b);
+    }
+    json_object_set_new(o, "warnings", warnings);
+    json_object_set_new(o, "metrics", render_metrics(st->metrics, st->nmetrics));
+    return o;
+}
+
+json_t *xl_render_flow(const char *flow_id, size_t flow_len, const xl_str_t *tenant, const xl_flow_summary_t *sum,
+                       json_t *latest)
+{
+    json_t *o = json_object(), *counts = json_object();
+    json_object_set_new(o, "flow_id", json_stringn(flow_id, flow_len));
+    json_object_set_new(o, "tenant_id", tenant != NULL ? xl_render_str(tenant) : json_null());
+    json_object_set_new(o, "total", json_integer((json_int_t)sum->total));
+    for (int s = 0; s < XL_STATUS__COUNT; ++s)
+        json_object_set_new(counts, xl_status_name(s), json_integer((json_int_t)sum->by_status[s]));
+    json_object_set_new(o, "by_status", counts);
+    json_object_set_new(o, "ended", json_integer((json_int_t)sum->ended));
+    json_object_set_new(o, "succeeded", json_integer((json_int_t)sum->succeeded));
+    json_object_set_new(o, "success_rate",
+                        sum->ended ? json_real((double)sum->succeeded / (double)sum->ended) : json_null());
+    json_object_set_new(o, "duration_ms",
+                        json_pack("{s:o, s:o, s:o}", "p50", sum->p50_ms >= 0 ? json_integer(sum->p50_ms) : json_null(),
+                                  "p95", sum->p95_ms >= 0 ? json_integer(sum->p95_ms) : json_null(), "p99",
+                                  sum->p99_ms >= 0 ? json_integer(sum->p99_ms) : json_null()));
+    json_object_set_new(o, "latest_audit_id", opt_int(sum->latest_audit_id));
+    json_object_set_new(o, "latest", latest != NULL ? latest : json_null());
     return o;
 }

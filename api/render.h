@@ -1,18 +1,43 @@
 /*
  * JSON rendering of projected values for the read API. Pure functions: no
- * I/O, no request, so lists and single lookups render alike.
+ * I/O, no request, so lists and single lookups render alike. Every function
+ * returns a new reference (NULL only when out of memory).
  */
 #ifndef XL_API_RENDER_H
 #define XL_API_RENDER_H
 
 #include <jansson.h>
 
+#include "projector/store.h"
 #include "schemas/event.h"
 
-/** @brief The execution's current state as the API shows it (new reference). */
+/** @brief The execution's current state as the API shows it (tasks and anomaly list included). */
 json_t *xl_render_state(const xl_state_t *st);
+
+/** @brief One attempt of a retry chain, or one child execution: ids, status, times, error. */
+json_t *xl_render_attempt(const xl_state_t *st);
+
+/** @brief One archived event: seq, its members, and where it was read (pos may be NULL). */
+json_t *xl_render_event(const xl_event_t *ev, uint32_t seq, const xl_store_pos_t *pos);
+
+/** @brief The ETLWorks "get flow status" object (camelCase) of an execution. */
+json_t *xl_render_etlworks(const xl_state_t *st);
+
+/** @brief A flow summary; latest (may be NULL) is the rendered state of its latest run, stolen. */
+json_t *xl_render_flow(const char *flow_id, size_t flow_len, const xl_str_t *tenant, const xl_flow_summary_t *sum,
+                       json_t *latest);
 
 /** @brief A string field as JSON: null when absent. */
 json_t *xl_render_str(const xl_str_t *s);
+
+/** @brief A status name, null when out of range. */
+json_t *xl_render_status(int status);
+
+/**
+ * @brief A duration as people write it: "850 ms", "12.5 seconds",
+ * "3 minutes 5 seconds", "2 hours 0 minutes 7 seconds", "1 day 3 hours 2 minutes".
+ * @return out (NUL-terminated, truncated to outlen).
+ */
+char *xl_render_duration_text(int64_t ms, char *out, size_t outlen);
 
 #endif

@@ -2,45 +2,95 @@
  * HTTP server and route table (see server.h).
  *
  * libh2o 2.2 gives the whole request body to the handler, so the route
- * table below is the one place that decides what a (method, path) means.
- * A path that matches no row answers 404, a known path with another method
- * 405 with Allow; both as problem+json.
+ * table below is the one place that decides what a (method, path) means,
+ * which role it needs, which query parameters it takes and whether it may
+ * wait for a min_position. A path that matches no row answers 404, a known
+ * path with another method 405 with Allow; both as problem+json. Then, in
+ * order: authentication (401), the role and tenant scope (403), unknown
+ * query parameters (400), the read-your-writes wait, the handler.
+ *
+ * Every request is counted when its pool is released (so held answers are
+ * timed to their end), labelled with its route pattern, never its path.
  */
 #include "api/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <h2o/multithread.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "api/auth.h"
 #include "api/http.h"
 #include "api/log.h"
+#include "api/metrics.h"
 #include "api/read.h"
+#include "api/stream.h"
 
 /* Bodies up to this many bytes are read so that an oversized one gets a problem+json 413. */
 #define XL_SERVER_HARD_BODY_LIMIT (64 * 1024 * 1024)
+/* Request line and headers together, beyond which a request gets 431 (h2o's own HTTP/1 bound is larger). */
+#define XL_SERVER_MAX_HEADER_BYTES (64 * 1024)
+/* Most positions one min_position names. */
+#define MAX_POSITIONS 64
+
+typedef struct st_route_args_t {
+    int64_t id;       /* {id} */
+    h2o_iovec_t name; /* {name}, percent-decoded */
+} route_args_t;
+
+enum {
+    R_WRITES = 1,      /* needs the write path */
+    R_MIN_POS = 2,     /* takes min_position (read-your-writes) */
+    R_ALL_TENANTS = 4, /* shows data of every tenant: a tenant's token may not */
+};
 
 typedef struct st_route_t {
     const char *method;
-    const char *pattern; /* "{id}" stands for one path segment holding an audit ID */
-    int writes;          /* needs the write path */
-    void (*fn)(xl_server_t *srv, h2o_req_t *req, int64_t id);
+    const char *pattern; /* "{id}": a segment holding an audit ID; "{name}": any one segment */
+    int role;            /* least role (xl_role_t); XL_ROLE_NONE: public */
+    int flags;
+    const char *params; /* the query parameters it takes (comma-separated); NULL: not checked */
+    void (*fn)(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a);
+    const char *label; /* "METHOD pattern", for the metrics */
 } route_t;
+
+typedef struct st_applied_msg_t {
+    h2o_multithread_message_t msg;
+    int32_t partition;
+    int64_t next_offset;
+} applied_msg_t;
 
 struct st_xl_server_t {
     h2o_globalconf_t globalconf;
     h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
+    h2o_accept_ctx_t accept_ctx, accept_ctx_tls;
     h2o_loop_t *loop;
-    h2o_socket_t *listener;
-    int port;
+    h2o_socket_t *listener, *listener_tls;
+    int port, tls_port;
     int ctx_ready;
     xl_api_t api;
+    xl_auth_t *auth; /* NULL: protected mode, everyone is an admin on loopback */
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t on_applied, on_digest;
+    h2o_linklist_t waiters; /* waiter_t.link: reads waiting for their min_position */
+    h2o_timeout_t wait_timeout;
+    h2o_linklist_t inflight; /* obs_t.link: requests not yet counted */
+    int wait_max_ms;
+    int stopping; /* SIGTERM: nothing new is held */
 };
 
 typedef struct st_handler_t {
@@ -48,60 +98,151 @@ typedef struct st_handler_t {
     xl_server_t *srv;
 } handler_t;
 
-/* ---- adapters from the route table to the modules ------------------------- */
+/* ---- adapters from the route table to the modules ------------------------------------- */
 
-static void r_create(xl_server_t *srv, h2o_req_t *req, int64_t id) { xl_ingest_handle_create(srv->api.ingest, req); }
-static void r_append(xl_server_t *srv, h2o_req_t *req, int64_t id)
+static const xl_str_t *scope_of(const xl_principal_t *who)
 {
-    xl_ingest_handle_append(srv->api.ingest, req, id);
+    return who->tenant.base != NULL ? &who->tenant : NULL;
 }
-static void r_retry(xl_server_t *srv, h2o_req_t *req, int64_t id) { xl_ingest_handle_retry(srv->api.ingest, req, id); }
-static void r_cancel(xl_server_t *srv, h2o_req_t *req, int64_t id)
-{
-    xl_ingest_handle_cancel(srv->api.ingest, req, id);
-}
-static void r_batch(xl_server_t *srv, h2o_req_t *req, int64_t id) { xl_ingest_handle_batch(srv->api.ingest, req); }
-static void r_execution(xl_server_t *srv, h2o_req_t *req, int64_t id) { xl_read_execution(&srv->api, req, id); }
-static void r_info(xl_server_t *srv, h2o_req_t *req, int64_t id) { xl_read_info(&srv->api, req); }
-static void r_healthz(xl_server_t *srv, h2o_req_t *req, int64_t id) { xl_read_healthz(&srv->api, req); }
-static void r_readyz(xl_server_t *srv, h2o_req_t *req, int64_t id) { xl_read_readyz(&srv->api, req); }
 
+static void r_create(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_create(srv->api.ingest, req, scope_of(who));
+}
+static void r_append(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_append(srv->api.ingest, req, a->id, scope_of(who));
+}
+static void r_retry(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_retry(srv->api.ingest, req, a->id, scope_of(who));
+}
+static void r_cancel(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_cancel(srv->api.ingest, req, a->id, scope_of(who));
+}
+static void r_batch(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_batch(srv->api.ingest, req, scope_of(who));
+}
+static void r_execution(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_execution(&srv->api, req, who, a->id);
+}
+static void r_list(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_list(&srv->api, req, who);
+}
+static void r_lineage(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_lineage(&srv->api, req, who, a->id);
+}
+static void r_events(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_stream_events(srv->api.stream, req, who, a->id);
+}
+static void r_message(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_message(&srv->api, req, who, a->name);
+}
+static void r_flow(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_flow(&srv->api, req, who, a->name);
+}
+static void r_etlworks(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_etlworks(&srv->api, req, who, a->name);
+}
+static void r_stream(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_stream_sse(srv->api.stream, req, who);
+}
+static void r_schemas(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_schemas(&srv->api, req);
+}
+static void r_info(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_info(&srv->api, req);
+}
+static void r_digest(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_digest(&srv->api, req);
+}
+static void r_metrics(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_metrics(&srv->api, req);
+}
+static void r_healthz(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_healthz(&srv->api, req);
+}
+static void r_readyz(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_read_readyz(&srv->api, req);
+}
+
+#define READER XL_ROLE_READER
+#define WRITER XL_ROLE_WRITER
+#define ADMIN XL_ROLE_ADMIN
+#define PUBLIC XL_ROLE_NONE
+#define ROUTE(m, p, role, flags, params, fn)                                                                           \
+    {                                                                                                                  \
+        m, p, role, flags, params, fn, m " " p                                                                         \
+    }
+/* clang-format off */
 static const route_t routes[] = {
-    {"POST", "/v1/executions", 1, r_create},
-    {"GET", "/v1/executions/{id}", 0, r_execution},
-    {"POST", "/v1/executions/{id}/events", 1, r_append},
-    {"POST", "/v1/executions/{id}/retry", 1, r_retry},
-    {"POST", "/v1/executions/{id}/cancel", 1, r_cancel},
-    {"POST", "/v1/events", 1, r_batch},
-    {"GET", "/v1/info", 0, r_info},
-    {"GET", "/healthz", 0, r_healthz},
-    {"GET", "/readyz", 0, r_readyz},
+    /*    method  pattern                        role    flags                   query parameters */
+    ROUTE("POST", "/v1/executions",              WRITER, R_WRITES,               NULL,                        r_create),
+    ROUTE("GET",  "/v1/executions",              READER, R_MIN_POS,              "flow_id,tenant_id,status,message_id,created_gte,created_lt,order_by,limit,page_token,min_position", r_list),
+    ROUTE("GET",  "/v1/executions/{id}",         READER, R_MIN_POS,              "as_of,min_position",        r_execution),
+    ROUTE("GET",  "/v1/executions/{id}/lineage", READER, R_MIN_POS,              "min_position",              r_lineage),
+    ROUTE("GET",  "/v1/executions/{id}/events",  READER, R_MIN_POS,              "after_seq,before_seq,limit,reverse,wait,min_position", r_events),
+    ROUTE("POST", "/v1/executions/{id}/events",  WRITER, R_WRITES,               NULL,                        r_append),
+    ROUTE("POST", "/v1/executions/{id}/retry",   WRITER, R_WRITES,               NULL,                        r_retry),
+    ROUTE("POST", "/v1/executions/{id}/cancel",  WRITER, R_WRITES,               NULL,                        r_cancel),
+    ROUTE("POST", "/v1/events",                  WRITER, R_WRITES,               NULL,                        r_batch),
+    ROUTE("GET",  "/v1/messages/{name}",         READER, R_MIN_POS,              "tenant_id,min_position",    r_message),
+    ROUTE("GET",  "/v1/flows/{name}",            READER, R_MIN_POS,              "tenant_id,min_position",    r_flow),
+    ROUTE("GET",  "/rest/v1/executions/{name}",  READER, R_MIN_POS,              "auditId,messageId,tenant_id,min_position", r_etlworks),
+    ROUTE("GET",  "/v1/stream",                  READER, 0,                      "flow_id,tenant_id,type,last_event_id,max_events,timeout", r_stream),
+    ROUTE("GET",  "/v1/schemas",                 READER, 0,                      "",                          r_schemas),
+    ROUTE("GET",  "/v1/info",                    READER, 0,                      "",                          r_info),
+    ROUTE("GET",  "/v1/admin/digest",            ADMIN,  R_ALL_TENANTS,          "",                          r_digest),
+    ROUTE("GET",  "/metrics",                    READER, R_ALL_TENANTS,          "",                          r_metrics),
+    ROUTE("GET",  "/healthz",                    PUBLIC, 0,                      NULL,                        r_healthz),
+    ROUTE("GET",  "/readyz",                     PUBLIC, 0,                      NULL,                        r_readyz),
 };
+/* clang-format on */
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+#define ROUTE_UNMATCHED NROUTES /* the metrics label of requests no route took */
+
+/* Without a tokens file (loopback only) every caller may do everything. */
+static const xl_principal_t open_admin = {XL_ROLE_ADMIN, {NULL, 0}};
 
 /*
- * Match path (no query) against pattern. @return 1 on a match (id filled),
- * 0 on no match, -1 when the shape matches but the ID is not a valid one.
+ * Match path (raw, no query) against pattern. @return 1 on a match (args
+ * filled), 0 on no match, -1 when the shape matches but the ID is not a
+ * valid one.
  */
-static int match(const char *pattern, const char *path, size_t len, int64_t *id)
+static int match(const char *pattern, const char *path, size_t len, route_args_t *a)
 {
     const char *p = pattern, *s = path, *end = path + len;
+    int bad = 0;
     while (*p != '\0') {
-        if (strncmp(p, "{id}", 4) == 0) {
+        int is_id = strncmp(p, "{id}", 4) == 0, is_name = strncmp(p, "{name}", 6) == 0;
+        if (is_id || is_name) {
             const char *seg = s;
             while (s < end && *s != '/')
                 ++s;
-            int bad = xl_http_parse_id(seg, (size_t)(s - seg), XL_AUDIT_ID_MAX, id) != 0;
-            p += 4;
-            if (*p == '\0' && s != end)
-                return 0;
-            if (*p != '\0' && (s == end || *s != *p))
-                return 0;
-            if (bad) {
-                /* the rest of the shape must still match for this to be "this route" */
-                int64_t ignored;
-                int rest = *p == '\0' ? 1 : match(p, s, (size_t)(end - s), &ignored);
-                return rest != 0 ? -1 : 0;
+            if (is_id) {
+                bad |= xl_http_parse_id(seg, (size_t)(s - seg), XL_AUDIT_ID_MAX, &a->id) != 0;
+                p += 4;
+            } else {
+                if (s == seg)
+                    return 0;
+                a->name = h2o_iovec_init(seg, (size_t)(s - seg));
+                p += 6;
             }
             continue;
         }
@@ -110,38 +251,278 @@ static int match(const char *pattern, const char *path, size_t len, int64_t *id)
         ++p;
         ++s;
     }
-    return s == end ? 1 : 0;
+    if (s != end)
+        return 0;
+    return bad ? -1 : 1;
+}
+
+/* ---- request accounting ---------------------------------------------------------------- */
+
+typedef struct st_obs_t {
+    xl_server_t *srv; /* NULL once the server is gone */
+    h2o_req_t *req;
+    size_t route;
+    struct timespec t0;
+    h2o_linklist_t link;
+} obs_t;
+
+static void on_req_done(void *self)
+{
+    obs_t *o = self;
+    if (o->srv == NULL)
+        return;
+    h2o_linklist_unlink(&o->link);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double dt = (double)(t1.tv_sec - o->t0.tv_sec) + (double)(t1.tv_nsec - o->t0.tv_nsec) / 1e9;
+    int status = o->req->res.status != 0 ? o->req->res.status : 499; /* the client went away first */
+    xl_metrics_observe(o->srv->api.metrics, o->route, status, dt);
+}
+
+static obs_t *observe(xl_server_t *srv, h2o_req_t *req)
+{
+    obs_t *o = h2o_mem_alloc_shared(&req->pool, sizeof(*o), on_req_done);
+    memset(o, 0, sizeof(*o)); /* the pool does not zero, and the list node must start unlinked */
+    o->srv = srv;
+    o->req = req;
+    o->route = ROUTE_UNMATCHED;
+    clock_gettime(CLOCK_MONOTONIC, &o->t0);
+    h2o_linklist_insert(&srv->inflight, &o->link);
+    return o;
+}
+
+/* ---- authentication ------------------------------------------------------------------------ */
+
+/* @return 0 with who filled, or -1 (answered 401/403) */
+static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, xl_principal_t *who)
+{
+    h2o_iovec_t v;
+    if (srv->auth == NULL) {
+        *who = open_admin;
+        return 0;
+    }
+    if (r->role == XL_ROLE_NONE) {
+        *who = (xl_principal_t){XL_ROLE_NONE, {NULL, 0}};
+        return 0;
+    }
+    if (!xl_http_header(req, "authorization", &v)) {
+        xl_http_add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer realm=\"execlog\"");
+        xl_http_send_problem(req, 401, "unauthorized", "Authentication required", NULL,
+                             "send a bearer token: Authorization: Bearer <token>");
+        return -1;
+    }
+    const char *end = v.base + v.len;
+    int scheme_ok = v.len >= 7 && strncasecmp(v.base, "bearer ", 7) == 0;
+    const char *t = v.base + (scheme_ok ? 7 : 0);
+    while (t < end && *t == ' ')
+        ++t;
+    while (end > t && end[-1] == ' ')
+        --end;
+    if (!scheme_ok || t == end || xl_auth_check(srv->auth, t, (size_t)(end - t), who) != 0) {
+        xl_http_add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer realm=\"execlog\", error=\"invalid_token\"");
+        xl_http_send_problem(req, 401, "unauthorized", "Invalid token", NULL,
+                             scheme_ok ? "the bearer token is not known" : "only the Bearer scheme is accepted");
+        return -1;
+    }
+    if (who->role < r->role) {
+        xl_http_send_problem(req, 403, "forbidden", "Forbidden", NULL, "%s needs the %s role; this token has %s",
+                             r->label, xl_role_name(r->role), xl_role_name(who->role));
+        return -1;
+    }
+    if ((r->flags & R_ALL_TENANTS) && who->tenant.base != NULL) {
+        xl_http_send_problem(req, 403, "forbidden", "Forbidden", NULL,
+                             "%s shows every tenant's data: it needs a token for all tenants (*)", r->label);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- read-your-writes ---------------------------------------------------------------------- */
+
+typedef struct st_waiter_t {
+    xl_server_t *srv;
+    h2o_req_t *req;
+    const route_t *route;
+    route_args_t args;
+    xl_principal_t who;
+    xl_store_pos_t *want;
+    size_t nwant;
+    h2o_linklist_t link;
+    h2o_timeout_entry_t timeout;
+} waiter_t;
+
+static void waiter_release(waiter_t *w)
+{
+    if (h2o_linklist_is_linked(&w->link)) {
+        h2o_linklist_unlink(&w->link);
+        --w->srv->api.nwaiting;
+    }
+    if (h2o_timeout_is_linked(&w->timeout))
+        h2o_timeout_unlink(&w->timeout);
+}
+
+static void on_waiter_dispose(void *self)
+{
+    waiter_release(self);
+}
+
+static int reached(const xl_api_t *api, const xl_store_pos_t *want, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        if ((size_t)want[i].partition >= api->napplied || api->applied[want[i].partition] <= want[i].offset)
+            return 0;
+    return 1;
+}
+
+static void on_wait_timeout(h2o_timeout_entry_t *entry)
+{
+    waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, timeout, entry);
+    waiter_release(w);
+    xl_http_add_header(w->req, H2O_TOKEN_RETRY_AFTER, "1");
+    xl_http_send_problem(w->req, 504, "position-not-reached", "The projection has not reached min_position", NULL,
+                         "waited %d ms (read.wait.max.ms); the write is acknowledged but not yet readable here",
+                         w->srv->wait_max_ms);
+}
+
+/* Parse min_position=P:O[,P:O...] (repeatable). @return the count, or -1 (answered 400). */
+static int parse_positionsOrReply(h2o_req_t *req, xl_store_pos_t **out)
+{
+    h2o_iovec_t v;
+    size_t pos = 0, n = 0;
+    xl_store_pos_t *want = h2o_mem_alloc_pool(&req->pool, MAX_POSITIONS * sizeof(*want));
+    while (xl_http_query_next(req, "min_position", &pos, &v)) {
+        for (const char *s = v.base, *end = v.base + v.len; s <= end;) {
+            const char *comma = memchr(s, ',', (size_t)(end - s));
+            const char *e = comma ? comma : end;
+            long long part = -1, off = -1;
+            int used = 0;
+            char tmp[48];
+            size_t len = (size_t)(e - s);
+            if (len > 0 && len < sizeof(tmp)) {
+                memcpy(tmp, s, len);
+                tmp[len] = '\0';
+                if (sscanf(tmp, "%lld:%lld%n", &part, &off, &used) != 2 || (size_t)used != len)
+                    part = -1;
+            }
+            if (part < 0 || part > INT32_MAX || off < 0 || n == MAX_POSITIONS) {
+                xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
+                                     "min_position is partition:offset (as in a write's position), comma-separated "
+                                     "or repeated, at most %d",
+                                     MAX_POSITIONS);
+                return -1;
+            }
+            want[n].partition = (int32_t)part;
+            want[n].offset = (int64_t)off;
+            ++n;
+            s = e + 1;
+        }
+    }
+    *out = want;
+    return (int)n;
+}
+
+static void check_waiters(xl_server_t *srv)
+{
+    h2o_linklist_t *l = srv->waiters.next;
+    while (l != &srv->waiters) {
+        waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, link, l);
+        l = l->next;
+        if (reached(&srv->api, w->want, w->nwant)) {
+            waiter_release(w);
+            w->route->fn(srv, w->req, &w->who, &w->args);
+        }
+    }
+}
+
+/* ---- dispatch -------------------------------------------------------------------------------- */
+
+static size_t header_bytes(h2o_req_t *req)
+{
+    size_t n = req->path.len + req->authority.len + req->method.len;
+    for (size_t i = 0; i < req->headers.size; ++i)
+        n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    return n;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     xl_server_t *srv = ((handler_t *)self)->srv;
-    size_t plen = req->path_normalized.len;
-    const char *path = req->path_normalized.base;
+    obs_t *obs = observe(srv, req);
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *path = req->path.base;
     char allow[64] = "";
     int path_known = 0;
+
+    if (header_bytes(req) > XL_SERVER_MAX_HEADER_BYTES) {
+        xl_http_send_problem(req, 431, "headers-too-large", "Request headers too large", NULL,
+                             "the request line and headers exceed %d bytes", XL_SERVER_MAX_HEADER_BYTES);
+        return 0;
+    }
     for (size_t i = 0; i < NROUTES; ++i) {
-        int64_t id = 0;
-        int m = match(routes[i].pattern, path, plen, &id);
+        const route_t *r = &routes[i];
+        route_args_t args = {0};
+        xl_principal_t who;
+        h2o_iovec_t unknown;
+        int m = match(r->pattern, path, plen, &args);
         if (m == 0)
             continue;
         path_known = 1;
-        if (!h2o_memis(req->method.base, req->method.len, routes[i].method, strlen(routes[i].method))) {
+        if (!h2o_memis(req->method.base, req->method.len, r->method, strlen(r->method))) {
             size_t n = strlen(allow);
-            snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", routes[i].method);
+            snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", r->method);
             continue;
         }
+        obs->route = i;
         if (m < 0) {
             xl_http_send_problem(req, 404, "not-found", "Execution not found", NULL,
                                  "an audit ID is a positive integer up to 2^53-1");
             return 0;
         }
-        if (routes[i].writes && srv->api.ingest == NULL) {
+        if (authorizeOrReply(srv, req, r, &who) != 0)
+            return 0;
+        if (r->params != NULL && xl_http_query_unknown(req, r->params, &unknown)) {
+            xl_http_send_problem(req, 400, "unknown-parameter", "Unknown query parameter", NULL,
+                                 "%s takes no parameter '%.*s' (it takes: %s)", r->label, (int)unknown.len,
+                                 unknown.base, *r->params ? r->params : "none");
+            return 0;
+        }
+        if ((r->flags & R_WRITES) && srv->api.ingest == NULL && srv->stopping) {
+            xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+            xl_http_send_problem(req, 503, "shutting-down", "Shutting down", NULL,
+                                 "this execlogd is stopping; the write was not taken: retry after the restart");
+            return 0;
+        }
+        if ((r->flags & R_WRITES) && srv->api.ingest == NULL) {
             xl_http_send_problem(req, 405, "read-only", "This node does not accept writes", NULL,
                                  "this execlogd runs without the ingest role");
             return 0;
         }
-        routes[i].fn(srv, req, id);
+        if (args.name.base != NULL)
+            args.name = xl_http_path_decode(&req->pool, args.name.base, args.name.len);
+        if (r->flags & R_MIN_POS) {
+            xl_store_pos_t *want;
+            int n = parse_positionsOrReply(req, &want);
+            if (n < 0)
+                return 0;
+            if (n > 0 && !reached(&srv->api, want, (size_t)n) && srv->stopping) {
+                xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+                xl_http_send_problem(req, 503, "shutting-down", "Shutting down", NULL,
+                                     "this execlogd is stopping; retry on another replica or after the restart");
+                return 0;
+            }
+            if (n > 0 && !reached(&srv->api, want, (size_t)n)) {
+                /* hold the read until the projection has applied every named position */
+                waiter_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), on_waiter_dispose);
+                *w = (waiter_t){
+                    .srv = srv, .req = req, .route = r, .args = args, .who = who, .want = want, .nwant = (size_t)n};
+                w->timeout.cb = on_wait_timeout;
+                h2o_linklist_insert(&srv->waiters, &w->link);
+                ++srv->api.nwaiting;
+                h2o_timeout_link(srv->loop, &srv->wait_timeout, &w->timeout);
+                return 0;
+            }
+        }
+        r->fn(srv, req, &who, &args);
         return 0;
     }
     if (path_known) {
@@ -153,19 +534,55 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-/* ---- listener --------------------------------------------------------------- */
+/* ---- progress from the projector ------------------------------------------------------------ */
+
+void xl_server_on_applied(xl_server_t *srv, int32_t partition, int64_t next_offset)
+{
+    applied_msg_t *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return; /* a later batch reports a higher offset for the partition */
+    m->partition = partition;
+    m->next_offset = next_offset;
+    h2o_multithread_send_message(&srv->on_applied, &m->msg);
+}
+
+static void on_applied_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    xl_server_t *srv = H2O_STRUCT_FROM_MEMBER(xl_server_t, on_applied, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        applied_msg_t *m = H2O_STRUCT_FROM_MEMBER(applied_msg_t, msg.link, messages->next);
+        h2o_linklist_unlink(&m->msg.link);
+        xl_api_note_applied(&srv->api, m->partition, m->next_offset);
+        free(m);
+    }
+    check_waiters(srv);
+    xl_stream_notify(srv->api.stream);
+}
+
+/* ---- listeners --------------------------------------------------------------------------------- */
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
-    xl_server_t *srv = listener->data;
+    h2o_accept_ctx_t *actx = listener->data;
     if (err != NULL)
         return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (sock != NULL)
-        h2o_accept(&srv->accept_ctx, sock);
+        h2o_accept(actx, sock);
 }
 
-static int open_listener(const char *listen_at, int *port, char *err, size_t errlen)
+static int is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
+static int open_listener(const char *listen_at, int loopback_only, int *port, char *err, size_t errlen)
 {
     char host[256];
     const char *colon = strrchr(listen_at, ':');
@@ -187,6 +604,14 @@ static int open_listener(const char *listen_at, int *port, char *err, size_t err
         snprintf(err, errlen, "listen: %s: %s", listen_at, gai_strerror(gai));
         return -1;
     }
+    if (loopback_only && !is_loopback(res->ai_addr)) {
+        snprintf(err, errlen,
+                 "refusing to listen on %s without authentication: it is not a loopback address. Set auth.tokens "
+                 "(a tokens file, see ops/tokens.example) to serve other addresses",
+                 listen_at);
+        freeaddrinfo(res);
+        return -1;
+    }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
@@ -205,27 +630,158 @@ static int open_listener(const char *listen_at, int *port, char *err, size_t err
     return fd;
 }
 
-h2o_loop_t *xl_server_loop_create(void) { return h2o_evloop_create(); }
+static h2o_socket_t *start_listener(xl_server_t *srv, const char *at, h2o_accept_ctx_t *actx, int *port, char *err,
+                                    size_t errlen)
+{
+    int fd = open_listener(at, srv->auth == NULL, port, err, errlen);
+    if (fd < 0)
+        return NULL;
+    h2o_socket_t *sock = h2o_evloop_socket_create(srv->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    sock->data = actx;
+    h2o_socket_read_start(sock, on_accept);
+    return sock;
+}
+
+static void ssl_error(const char *what, const char *file, char *err, size_t errlen)
+{
+    char reason[256] = "unknown error";
+    unsigned long e = ERR_get_error();
+    if (e != 0)
+        ERR_error_string_n(e, reason, sizeof(reason));
+    ERR_clear_error();
+    snprintf(err, errlen, "tls: %s %s: %s", what, file, reason);
+}
+
+/* An SSL_CTX for h2 and HTTP/1.1 (ALPN) with the certificate and key. */
+static SSL_CTX *tls_create(const char *cert, const char *key, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        ssl_error("cannot create a context", "", err, errlen);
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        ssl_error("cannot load the certificate", cert, err, errlen);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        ssl_error("cannot load the private key", key, err, errlen);
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        ssl_error("the private key does not match the certificate", key, err, errlen);
+        goto fail;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* The page-token key: 32 random bytes in <data_dir>/cursor.key, created once (so tokens survive restarts). */
+static int load_cursor_key(const char *data_dir, unsigned char key[XL_CURSOR_KEY_LEN], char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/cursor.key", data_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        unsigned char fresh[XL_CURSOR_KEY_LEN];
+        char tmp[4200];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        int wfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (wfd < 0 || RAND_bytes(fresh, sizeof(fresh)) != 1 || write(wfd, fresh, sizeof(fresh)) != sizeof(fresh) ||
+            fsync(wfd) != 0 || close(wfd) != 0 || rename(tmp, path) != 0) {
+            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+            if (wfd >= 0)
+                close(wfd);
+            return -1;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    ssize_t n = read(fd, key, XL_CURSOR_KEY_LEN);
+    close(fd);
+    if (n != XL_CURSOR_KEY_LEN) {
+        snprintf(err, errlen, "%s: expected %d bytes (delete it to make a new key; page tokens then expire)", path,
+                 XL_CURSOR_KEY_LEN);
+        return -1;
+    }
+    return 0;
+}
+
+h2o_loop_t *xl_server_loop_create(void)
+{
+    return h2o_evloop_create();
+}
 
 xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl_ingest_t *ingest, char *err,
                               size_t errlen)
 {
+    static const char *labels[NROUTES + 1];
     xl_server_t *srv = calloc(1, sizeof(*srv));
+    SSL_CTX *ssl_ctx = NULL;
     srv->loop = loop;
+    srv->wait_max_ms = conf->wait_max_ms;
+    h2o_linklist_init_anchor(&srv->waiters);
+    h2o_linklist_init_anchor(&srv->inflight);
     srv->api.store = conf->store;
     srv->api.projector = conf->projector;
     srv->api.ingest = ingest;
     srv->api.info = conf->info;
     srv->api.ready_max_lag = conf->ready_max_lag;
+    srv->api.loop = loop;
+    for (size_t i = 0; i < NROUTES; ++i)
+        labels[i] = routes[i].label;
+    labels[NROUTES] = "unmatched";
     if ((srv->api.codec = xl_codec_create(err, errlen)) == NULL)
         goto fail;
+    if ((srv->api.metrics = xl_metrics_create(labels, NROUTES + 1)) == NULL ||
+        (srv->api.stream = xl_stream_create(&srv->api, conf->stream_keepalive_ms)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (load_cursor_key(conf->data_dir, srv->api.cursor_key, err, errlen) != 0)
+        goto fail;
+    if (conf->auth_tokens != NULL) {
+        if ((srv->auth = xl_auth_load(conf->auth_tokens, err, errlen)) == NULL)
+            goto fail;
+        xl_log_info("http", "auth: %zu bearer tokens from %s", xl_auth_count(srv->auth), conf->auth_tokens);
+        if (xl_auth_count(srv->auth) == 0)
+            xl_log_warn("http", "auth: %s lists no token: every request but /healthz and /readyz gets 401",
+                        conf->auth_tokens);
+    } else {
+        xl_log_warn("http", "no auth.tokens: requests are not authenticated (everyone is an admin); serving on "
+                            "loopback addresses only (protected mode)");
+    }
+    if ((conf->listen_tls != NULL) != (conf->tls_cert != NULL) || (conf->tls_cert != NULL) != (conf->tls_key != NULL)) {
+        snprintf(err, errlen, "listen.tls, tls.cert and tls.key go together: set all three or none");
+        goto fail;
+    }
+    if (conf->listen_tls != NULL && (ssl_ctx = tls_create(conf->tls_cert, conf->tls_key, err, errlen)) == NULL)
+        goto fail;
+
+    srv->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(srv->queue, &srv->on_applied, on_applied_messages);
+    h2o_multithread_register_receiver(srv->queue, &srv->on_digest, xl_read_on_digest);
+    srv->api.digest_receiver = &srv->on_digest;
+    h2o_timeout_init(loop, &srv->wait_timeout, (uint64_t)(conf->wait_max_ms > 0 ? conf->wait_max_ms : 1));
 
     h2o_config_init(&srv->globalconf);
     /* h2o buffers a body up to this before any handler runs; bodies between
      * max_body and it get our problem+json 413, larger ones h2o's own refusal */
-    srv->globalconf.max_request_entity_size = conf->max_body * 16 > XL_SERVER_HARD_BODY_LIMIT
-                                                  ? conf->max_body * 16
-                                                  : XL_SERVER_HARD_BODY_LIMIT;
+    srv->globalconf.max_request_entity_size =
+        conf->max_body * 16 > XL_SERVER_HARD_BODY_LIMIT ? conf->max_body * 16 : XL_SERVER_HARD_BODY_LIMIT;
+    /* idle and slow clients: HTTP/1 request reading and keep-alive, HTTP/2 idle connections, TLS handshakes */
+    srv->globalconf.http1.req_timeout = (uint64_t)conf->idle_timeout_ms;
+    srv->globalconf.http2.idle_timeout = (uint64_t)conf->idle_timeout_ms;
+    srv->globalconf.handshake_timeout = (uint64_t)conf->idle_timeout_ms;
+    srv->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("execlog/" XL_VERSION));
     h2o_hostconf_t *hostconf = h2o_config_register_host(&srv->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
     handler_t *handler = (handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
@@ -235,32 +791,55 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     srv->ctx_ready = 1;
     srv->accept_ctx.ctx = &srv->ctx;
     srv->accept_ctx.hosts = srv->globalconf.hosts;
+    srv->accept_ctx_tls = srv->accept_ctx;
+    srv->accept_ctx_tls.ssl_ctx = ssl_ctx;
+    ssl_ctx = NULL; /* owned by accept_ctx_tls */
 
-    int fd = open_listener(conf->listen, &srv->port, err, errlen);
-    if (fd < 0)
+    if ((srv->listener = start_listener(srv, conf->listen, &srv->accept_ctx, &srv->port, err, errlen)) == NULL)
         goto fail;
-    srv->listener = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    srv->listener->data = srv;
-    h2o_socket_read_start(srv->listener, on_accept);
+    if (conf->listen_tls != NULL && (srv->listener_tls = start_listener(srv, conf->listen_tls, &srv->accept_ctx_tls,
+                                                                        &srv->tls_port, err, errlen)) == NULL)
+        goto fail;
     return srv;
 fail:
+    if (ssl_ctx != NULL)
+        SSL_CTX_free(ssl_ctx);
     xl_server_destroy(srv);
     return NULL;
+}
+
+static void close_listeners(xl_server_t *srv)
+{
+    h2o_socket_t **l[] = {&srv->listener, &srv->listener_tls};
+    for (size_t i = 0; i < 2; ++i) {
+        if (*l[i] != NULL) {
+            h2o_socket_read_stop(*l[i]);
+            h2o_socket_close(*l[i]);
+            *l[i] = NULL;
+        }
+    }
 }
 
 void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
 {
     while (!*stop)
         h2o_evloop_run(srv->loop, 200);
-    /* stop accepting, then let the writes in flight be acknowledged (bounded) */
-    if (srv->listener != NULL) {
-        h2o_socket_read_stop(srv->listener);
-        h2o_socket_close(srv->listener);
-        srv->listener = NULL;
+    /* stop accepting; answer what is held; then let the writes in flight be acknowledged (bounded) */
+    srv->stopping = 1;
+    srv->api.stopping = 1;
+    close_listeners(srv);
+    while (!h2o_linklist_is_empty(&srv->waiters)) {
+        waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, link, srv->waiters.next);
+        waiter_release(w);
+        xl_http_add_header(w->req, H2O_TOKEN_RETRY_AFTER, "1");
+        xl_http_send_problem(w->req, 503, "shutting-down", "Shutting down", NULL,
+                             "this execlogd is stopping; retry on another replica or after the restart");
     }
+    xl_stream_shutdown(srv->api.stream);
     h2o_context_request_shutdown(&srv->ctx); /* GOAWAY to HTTP/2 clients */
     uint64_t deadline = h2o_now(srv->loop) + (uint64_t)drain_ms;
-    while (srv->api.ingest != NULL && xl_ingest_pending(srv->api.ingest) > 0 && h2o_now(srv->loop) < deadline)
+    while (((srv->api.ingest != NULL && xl_ingest_pending(srv->api.ingest) > 0) || srv->api.digest_running) &&
+           h2o_now(srv->loop) < deadline)
         h2o_evloop_run(srv->loop, 50);
 }
 
@@ -277,22 +856,82 @@ void xl_server_flush(xl_server_t *srv)
         h2o_timeout_unlink(&srv->ctx.http2._graceful_shutdown_timeout);
 }
 
-int xl_server_port(xl_server_t *srv) { return srv->port; }
+void xl_server_detach(xl_server_t *srv)
+{
+    srv->api.projector = NULL;
+    srv->api.ingest = NULL;
+    srv->stopping = 1;
+    srv->api.stopping = 1;
+}
 
-void xl_server_destroy(xl_server_t *srv)
+int xl_server_port(xl_server_t *srv)
+{
+    return srv->port;
+}
+int xl_server_tls_port(xl_server_t *srv)
+{
+    return srv->tls_port;
+}
+
+/* Deliver what other threads queued for the loop (their threads are gone by now). */
+static void drain_receiver(h2o_multithread_receiver_t *receiver)
+{
+    h2o_linklist_t messages;
+    h2o_linklist_init_anchor(&messages);
+    h2o_linklist_insert_list(&messages, &receiver->_messages);
+    if (!h2o_linklist_is_empty(&messages))
+        receiver->cb(receiver, &messages);
+}
+
+/* A server whose connections were still open at exit: kept, and reachable, on purpose. */
+static xl_server_t *lingering;
+
+int xl_server_destroy(xl_server_t *srv)
 {
     if (srv == NULL)
-        return;
-    if (srv->listener != NULL) {
-        h2o_socket_read_stop(srv->listener);
-        h2o_socket_close(srv->listener);
+        return 0;
+    close_listeners(srv);
+    xl_read_digest_join(&srv->api);
+    if (srv->queue != NULL) {
+        drain_receiver(&srv->on_applied);
+        drain_receiver(&srv->on_digest);
+    }
+    /* requests that outlive us (their connections close later) must not report here */
+    while (!h2o_linklist_is_empty(&srv->inflight)) {
+        obs_t *o = H2O_STRUCT_FROM_MEMBER(obs_t, link, srv->inflight.next);
+        h2o_linklist_unlink(&o->link);
+        o->srv = NULL;
+    }
+    while (!h2o_linklist_is_empty(&srv->waiters))
+        waiter_release(H2O_STRUCT_FROM_MEMBER(waiter_t, link, srv->waiters.next));
+    xl_stream_destroy(srv->api.stream);
+    if (srv->queue != NULL) {
+        h2o_multithread_unregister_receiver(srv->queue, &srv->on_applied);
+        h2o_multithread_unregister_receiver(srv->queue, &srv->on_digest);
+        h2o_multithread_destroy_queue(srv->queue);
+        h2o_timeout_dispose(srv->loop, &srv->wait_timeout);
+    }
+    if (srv->ctx_ready && (!h2o_linklist_is_empty(&srv->ctx.http1._conns) ||
+                           !h2o_linklist_is_empty(&srv->ctx.http2._conns))) {
+        /* libh2o 2.2 cannot close a client's idle keep-alive connection for
+         * us, and disposing a context with connections asserts: the process
+         * is exiting, so the context and the loop are left to it */
+        xl_log_info("http", "clients still connected at exit; their connections close with the process");
+        lingering = srv;
+        return 1;
     }
     if (srv->ctx_ready) {
         h2o_context_dispose(&srv->ctx);
         h2o_config_dispose(&srv->globalconf);
     }
+    if (srv->accept_ctx_tls.ssl_ctx != NULL)
+        SSL_CTX_free(srv->accept_ctx_tls.ssl_ctx);
     if (srv->api.codec != NULL)
         xl_codec_destroy(srv->api.codec);
+    xl_metrics_destroy(srv->api.metrics);
+    xl_auth_destroy(srv->auth);
+    free(srv->api.applied);
     json_decref(srv->api.info);
     free(srv);
+    return 0;
 }

@@ -1,8 +1,13 @@
 /*
  * The HTTP server: one h2o event loop serving HTTP/1.1 and h2c (prior
- * knowledge) on the plain listener, and the route table that maps every
- * method and path of the API to its handler. It owns no data: the store,
- * the write path and the projector are borrowed from execlogd's main.
+ * knowledge) on the plain listener, h2 and HTTP/1.1 (ALPN) on the TLS
+ * listener, and the route table that maps every method and path of the API
+ * to its handler, the role it needs and the query parameters it takes. It
+ * owns no data: the store, the write path and the projector are borrowed
+ * from execlogd's main.
+ *
+ * Without a tokens file it serves only loopback addresses (protected mode);
+ * it refuses to bind anything else.
  */
 #ifndef XL_API_SERVER_H
 #define XL_API_SERVER_H
@@ -17,37 +22,69 @@
 typedef struct st_xl_server_t xl_server_t;
 
 typedef struct st_xl_server_conf_t {
-    const char *listen; /* host:port */
+    const char *listen;     /* host:port, HTTP/1.1 and h2c */
+    const char *listen_tls; /* host:port, h2 and HTTP/1.1 over TLS; NULL: none */
+    const char *tls_cert;   /* PEM files for listen_tls */
+    const char *tls_key;
+    const char *auth_tokens; /* tokens file; NULL: unauthenticated, loopback only */
+    const char *data_dir;    /* holds cursor.key, the page-token key (created once) */
     size_t max_body;
-    xl_store_t *store;          /* borrowed */
-    xl_projector_t *projector;  /* borrowed; NULL if this process does not project */
-    json_t *info;               /* GET /v1/info body; reference stolen */
-    int64_t ready_max_lag;      /* /readyz threshold */
+    int idle_timeout_ms;       /* idle or slow clients */
+    int wait_max_ms;           /* longest min_position wait */
+    int stream_keepalive_ms;   /* SSE comment lines */
+    xl_store_t *store;         /* borrowed */
+    xl_projector_t *projector; /* borrowed; NULL if this process does not project */
+    json_t *info;              /* GET /v1/info body; reference stolen */
+    int64_t ready_max_lag;     /* /readyz threshold */
 } xl_server_conf_t;
 
 /** @brief Create the event loop (the write path needs it before the server listens). */
 h2o_loop_t *xl_server_loop_create(void);
 
 /**
- * @brief Bind the listener on loop and prepare the routes.
+ * @brief Bind the listeners on loop and prepare the routes.
  * ingest may be NULL (a read-only replica answers writes with 405).
  * @return the server (xl_server_destroy) or NULL with err filled.
  */
 xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl_ingest_t *ingest, char *err,
                               size_t errlen);
-void xl_server_destroy(xl_server_t *srv);
+/**
+ * @brief Release the server. @return 0, or 1 when clients still held
+ * connections: then the server and its event loop are left in place for the
+ * exiting process (libh2o 2.2 cannot dispose a context with connections).
+ */
+int xl_server_destroy(xl_server_t *srv);
+
+/**
+ * @brief Projector progress: every message of partition below next_offset is
+ * applied and durable. Thread-safe (the projector thread calls it); the
+ * report is handed to the loop, where it wakes min_position waits, long
+ * polls and SSE streams.
+ */
+void xl_server_on_applied(xl_server_t *srv, int32_t partition, int64_t next_offset);
 
 /**
  * @brief Run the loop until *stop becomes non-zero (a signal handler sets
- * it), then stop accepting and let writes in flight be acknowledged, for at
- * most drain_ms.
+ * it), then stop accepting, answer what is held (long polls, streams,
+ * min_position waits) and let writes in flight be acknowledged, for at most
+ * drain_ms.
  */
 void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms);
+
+/**
+ * @brief The projector and the write path are about to be destroyed: from
+ * now on the server no longer uses them (writes and /readyz answer 503,
+ * /metrics leaves their counters out). Call after xl_server_run and before
+ * xl_projector_destroy / xl_ingest_destroy.
+ */
+void xl_server_detach(xl_server_t *srv);
 
 /** @brief Run the loop briefly so that answers already sent reach their sockets. */
 void xl_server_flush(xl_server_t *srv);
 
-/** @brief The port the listener is bound to (useful with port 0). */
+/** @brief The port the plain listener is bound to (useful with port 0). */
 int xl_server_port(xl_server_t *srv);
+/** @brief The port of the TLS listener, 0 if none. */
+int xl_server_tls_port(xl_server_t *srv);
 
 #endif

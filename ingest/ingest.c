@@ -595,14 +595,26 @@ static void copy_lineage(xl_event_t *ev, const xl_state_t *st)
     ev->message_id = st->message_id;
 }
 
+/* 1 if an execution of tenant may be written by a caller confined to scope (NULL: every tenant). */
+static int in_scope(const xl_str_t *scope, const xl_str_t *tenant)
+{
+    if (scope == NULL)
+        return 1;
+    return tenant->base != NULL && tenant->len == scope->len && memcmp(tenant->base, scope->base, scope->len) == 0;
+}
+
 /*
  * Look up the execution a write names. Fills slot i with 404 (or 500) and
  * returns -1 when it cannot be written to.
  */
-static int load_target(pending_t *p, size_t i, int64_t audit_id, xl_state_t *st)
+static int load_target(pending_t *p, size_t i, int64_t audit_id, const xl_str_t *scope, xl_state_t *st)
 {
     char err[256], detail[320];
     int ret = xl_store_get_state(p->ing->store, p->ing->codec, audit_id, st, err, sizeof(err));
+    if (ret == 0 && !in_scope(scope, &st->tenant_id)) { /* another tenant's: as if it did not exist */
+        xl_state_dispose(st);
+        ret = -ENOENT;
+    }
     if (ret == 0)
         return 0;
     if (ret == -ENOENT) {
@@ -627,7 +639,7 @@ static void fill_invalid(pending_t *p, size_t i, json_t *errors)
  * acknowledgement is settled here. ev's strings borrow from the request.
  * target is the execution named in the URL (0 for a create).
  */
-static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int64_t target)
+static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int64_t target, const xl_str_t *scope)
 {
     xl_ingest_t *ing = p->ing;
     char err[256], detail[320], event_id[37];
@@ -647,7 +659,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
         ev->time_ms = now;
 
     if (kind & (XL_WRITE_APPEND | XL_WRITE_CANCEL)) {
-        if (load_target(p, i, target, &st) != 0)
+        if (load_target(p, i, target, scope, &st) != 0)
             goto done;
         have_st = 1;
         uint32_t seq;
@@ -676,11 +688,25 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
     }
 
     /* a new execution: a create, a create naming the attempt it retries, or a retry */
+    if (scope != NULL && !(kind & XL_WRITE_RETRY)) {
+        if (ev->tenant_id.base == NULL) {
+            ev->tenant_id = *scope; /* a confined caller's executions are its tenant's */
+        } else if (!in_scope(scope, &ev->tenant_id)) {
+            snprintf(detail, sizeof(detail), "this token may create executions of tenant %.*s only",
+                     (int)scope->len, scope->base);
+            slot_fill(p, i, 403, problem(p, 403, "forbidden-tenant", "Another tenant", detail));
+            goto done;
+        }
+    }
     int64_t parent_id = (kind & XL_WRITE_RETRY) ? target : ev->parent_audit_id;
     if (parent_id != 0) {
         int ret = xl_store_get_state(ing->store, ing->codec, parent_id, &parent, err, sizeof(err));
+        if (ret == 0 && !in_scope(scope, &parent.tenant_id)) {
+            xl_state_dispose(&parent);
+            ret = -ENOENT;
+        }
         if (ret == -ENOENT && (kind & XL_WRITE_RETRY)) {
-            load_target(p, i, target, &parent); /* fills 404 */
+            load_target(p, i, target, scope, &parent); /* fills 404 */
             goto done;
         } else if (ret == -ENOENT) {
             json_t *errors = json_array();
@@ -714,9 +740,10 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
     if (ev->parent_execution_id != 0 && !(kind & XL_WRITE_RETRY)) {
         xl_state_t caller;
         int ret = xl_store_get_state(ing->store, ing->codec, ev->parent_execution_id, &caller, err, sizeof(err));
-        if (ret == 0) {
+        int seen = ret == 0 && in_scope(scope, &caller.tenant_id);
+        if (ret == 0)
             xl_state_dispose(&caller);
-        } else {
+        if (!seen) {
             json_t *errors = json_array();
             xl_validate_error(errors, "parent_execution_id", "no such execution");
             fill_invalid(p, i, errors);
@@ -788,7 +815,7 @@ static json_t *parse_body_or_reply(xl_ingest_t *ing, h2o_req_t *req, int optiona
     return obj;
 }
 
-static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t target)
+static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t target, const xl_str_t *scope)
 {
     json_t *body = parse_body_or_reply(ing, req, kind & (XL_WRITE_RETRY | XL_WRITE_CANCEL));
     if (body == NULL)
@@ -800,30 +827,33 @@ static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t ta
         fill_invalid(p, 0, errors);
     } else {
         json_decref(errors);
-        process_write(p, 0, kind, &ev, target);
+        process_write(p, 0, kind, &ev, target, scope);
     }
     json_decref(body);
     pending_launch(p);
 }
 
-void xl_ingest_handle_create(xl_ingest_t *ing, h2o_req_t *req) { handle_single(ing, req, XL_WRITE_CREATE, 0); }
-
-void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id)
+void xl_ingest_handle_create(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_APPEND, audit_id);
+    handle_single(ing, req, XL_WRITE_CREATE, 0, scope);
 }
 
-void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id)
+void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_RETRY, audit_id);
+    handle_single(ing, req, XL_WRITE_APPEND, audit_id, scope);
 }
 
-void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id)
+void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_CANCEL, audit_id);
+    handle_single(ing, req, XL_WRITE_RETRY, audit_id, scope);
 }
 
-void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req)
+void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope)
+{
+    handle_single(ing, req, XL_WRITE_CANCEL, audit_id, scope);
+}
+
+void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope)
 {
     if (req->entity.len > ing->conf.max_body) {
         parse_body_or_reply(ing, req, 0); /* answers 413 */
@@ -879,7 +909,7 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req)
             int64_t target = ev.audit_id;
             int kind = target != 0 ? XL_WRITE_APPEND : XL_WRITE_CREATE;
             ev.audit_id = 0;
-            process_write(p, i, kind, &ev, target);
+            process_write(p, i, kind, &ev, target, scope);
         }
         ++i;
         json_decref(obj);

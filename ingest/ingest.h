@@ -53,12 +53,19 @@ size_t xl_ingest_pending(xl_ingest_t *ing);
 /** @brief Projector progress: every message of partition below next_offset is durable. Any thread. */
 void xl_ingest_on_applied(xl_ingest_t *ing, int32_t partition, int64_t next_offset);
 
-/* Handlers; each sends exactly one answer, now or once acknowledged. */
-void xl_ingest_handle_create(xl_ingest_t *ing, h2o_req_t *req);
-void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id);
-void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id);
-void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id);
-void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req);
+/*
+ * Handlers; each sends exactly one answer, now or once acknowledged.
+ * scope is the tenant the caller is confined to (borrowed for the call), or
+ * NULL for every tenant. A confined caller creates executions in its tenant
+ * only (tenant_id is filled in, or 403 when it names another), and an
+ * execution of another tenant is "not found" to it (404), also as the parent
+ * of a retry or a child: existence is not leaked. A batch checks each line.
+ */
+void xl_ingest_handle_create(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope);
+void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope);
+void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope);
+void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope);
+void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope);
 
 typedef struct st_xl_ingest_stats_t {
     uint64_t requests_ok, requests_rejected, requests_unavailable;

@@ -49,6 +49,11 @@ static void test_defaults(void)
     XL_CHECK_INT(cfg.log_level, xl_log_parse_level("info"));
     XL_CHECK_INT(cfg.nkafka, 0);
     XL_CHECK(xl_config_kafka(&cfg, "bootstrap.servers") == NULL, "no bootstrap servers by default (embedded broker)");
+    XL_CHECK(cfg.listen_tls == NULL && cfg.tls_cert == NULL && cfg.tls_key == NULL, "no TLS listener by default");
+    XL_CHECK(cfg.auth_tokens == NULL, "no tokens file by default (protected mode)");
+    XL_CHECK_INT(cfg.idle_timeout_ms, 10000);
+    XL_CHECK_INT(cfg.wait_max_ms, 10000);
+    XL_CHECK_INT(cfg.stream_keepalive_ms, 15000);
     xl_config_dispose(&cfg);
 }
 
@@ -269,7 +274,8 @@ static void test_help(void)
     static const char *const keys[] = {"--listen", "--data.dir", "--topic", "--topic.dlq", "--projector.group.id",
                                        "--embedded.brokers", "--embedded.partitions", "--ingest.node.id", "--ingest.ack",
                                        "--ingest.timeout.ms", "--http.max_body", "--store.sync", "--log.level",
-                                       "--kafka.<name>"};
+                                       "--kafka.<name>", "--listen.tls", "--tls.cert", "--tls.key", "--auth.tokens",
+                                       "--http.idle_timeout.ms", "--read.wait.max.ms", "--stream.keepalive.ms"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); ++i)
         XL_CHECK(text != NULL && strstr(text, keys[i]) != NULL, "--help does not mention %s", keys[i]);
     free(text);

@@ -5,7 +5,9 @@ It starts execlogd on a fresh temporary data directory and a free port,
 waits (bounded) until GET /readyz answers 200, captures its log to a file,
 stops it with SIGTERM (SIGKILL after a bound) or kills it outright, and
 restarts it on the same data directory. Requests go through the curl binary
-(HTTP/1.1 or h2c with prior knowledge), Kafka is read with kcat. Every wait
+(HTTP/1.1 or h2c with prior knowledge; h2 and HTTP/1.1 over TLS when the
+server has a certificate), Server-Sent Events are read from a running curl,
+load goes through h2load, Kafka is read with kcat. Every wait
 is bounded, and every process started here is killed when the test ends,
 also when it fails or is killed itself (PR_SET_PDEATHSIG).
 
@@ -14,9 +16,12 @@ Only the Python standard library is used here.
 
 import atexit
 import ctypes
+import hashlib
 import itertools
 import json
 import os
+import queue
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +29,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 START_TIMEOUT = 20.0  # seconds until /readyz must answer 200
@@ -55,6 +61,9 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+TLS_HTTPS = ("h2", "1.1-tls")  # curl() protocols that go to the TLS listener
 
 
 class HarnessError(Exception):
@@ -111,10 +120,120 @@ def _parse_headers(text):
     return headers
 
 
+def make_cert(directory, name="server"):
+    """A self-signed certificate for 127.0.0.1 and localhost (openssl req). Returns (cert, key) paths."""
+    cert, key = os.path.join(directory, name + ".crt"), os.path.join(directory, name + ".key")
+    cp = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    if cp.returncode != 0:
+        raise HarnessError("openssl req failed: %s" % cp.stderr.decode().strip())
+    return cert, key
+
+
+def token_hash(token):
+    """The line a tokens file holds for a token: its SHA-256 in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SSEClient:
+    """
+    A Server-Sent Events stream read from a running curl (-N). A thread
+    parses the stream into events ({"id", "data", "event"}; data is parsed
+    JSON when it is JSON) and comments; close() kills curl, which is a client
+    disconnecting.
+    """
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+        self.events = []  # every event so far, in order
+        self.comments = []
+        self.ended = False  # the server ended the stream
+        self._q = queue.Queue()
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self):
+        cur = {}
+        for raw in iter(self.proc.stdout.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line == "":
+                if "data" in cur or "id" in cur:
+                    try:
+                        cur["data"] = json.loads(cur.get("data", ""))
+                    except ValueError:
+                        pass
+                    self._q.put(("event", cur))
+                cur = {}
+            elif line.startswith(":"):
+                self._q.put(("comment", line[1:].strip()))
+            else:
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "data" and "data" in cur:
+                    cur["data"] += "\n" + value
+                else:
+                    cur[name] = value
+        self._q.put(("end", None))
+
+    def _pump(self, timeout):
+        try:
+            kind, value = self._q.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        if kind == "event":
+            self.events.append(value)
+        elif kind == "comment":
+            self.comments.append(value)
+        else:
+            self.ended = True
+        return True
+
+    def wait(self, cond, timeout=10.0):
+        """Read until cond(self) holds, the stream ends, or timeout. Returns cond(self)."""
+        deadline = time.monotonic() + timeout
+        while not cond(self) and not self.ended:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._pump(min(left, 0.2)) and time.monotonic() >= deadline:
+                break
+        return cond(self)
+
+    def wait_events(self, n, timeout=10.0):
+        return self.wait(lambda s: len(s.events) >= n, timeout)
+
+    def drain(self, seconds):
+        """Read whatever arrives during seconds (to see that nothing more does)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.ended:
+            self._pump(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        return self.proc.returncode
+
+    def wait_exit(self, timeout=10.0):
+        """Wait for curl to end by itself (the server closed the stream); returns its exit status or None."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._t.join(2)
+        while self._pump(0.01):
+            pass
+        return rc
+
+
 class Execlogd:
     """One execlogd process (and its data directory, which outlives restarts)."""
 
-    def __init__(self, binary, workdir=None, args=(), name="execlogd"):
+    def __init__(self, binary, workdir=None, args=(), name="execlogd", tls=None):
         self.binary = os.path.abspath(binary)  # it runs in its work directory
         self.name = name
         self.own_workdir = workdir is None
@@ -128,12 +247,22 @@ class Execlogd:
         self._info = None
         self._tmp = tempfile.mkdtemp(prefix="curl-", dir=self.workdir)
         self._nreq = itertools.count(1)  # request file names; curl() may run on several threads
+        self.tls = tls  # (cert, key): also listen with TLS (listen.tls) on tls_port
+        self.tls_port = None
 
     # ---- lifecycle ----------------------------------------------------------
 
     @property
     def base_url(self):
         return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def https_url(self):
+        return "https://localhost:%d" % self.tls_port
+
+    def url(self, http):
+        """Base URL for a protocol of curl(): TLS ones go to the TLS listener."""
+        return self.https_url if http in TLS_HTTPS else self.base_url
 
     @property
     def log_path(self):
@@ -150,6 +279,10 @@ class Execlogd:
             log = os.path.join(self.workdir, "%s.run%d.log" % (self.name, self.runs))
             self.logs.append(log)
             argv = [self.binary, "--data.dir=" + self.data_dir, "--listen=127.0.0.1:%d" % self.port]
+            if self.tls is not None:
+                self.tls_port = free_port()
+                argv += ["--listen.tls=127.0.0.1:%d" % self.tls_port, "--tls.cert=" + self.tls[0],
+                         "--tls.key=" + self.tls[1]]
             argv += self.args + list(extra_args)
             with open(log, "wb") as fp:
                 self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fp, stderr=subprocess.STDOUT,
@@ -268,23 +401,37 @@ class Execlogd:
 
     # ---- HTTP -----------------------------------------------------------------
 
-    def curl(self, method, path, body=None, http="1.1", headers=None, timeout=CURL_TIMEOUT):
+    def _protocol_args(self, http):
+        if http not in ("1.1", "h2c") + TLS_HTTPS:
+            raise ValueError("http must be 1.1, h2c, h2 (TLS, ALPN) or 1.1-tls")
+        if http == "1.1":
+            return ["--http1.1"]
+        if http == "h2c":
+            return ["--http2-prior-knowledge"]
+        if self.tls is None:
+            raise HarnessError("%s needs a server started with tls=(cert, key)" % http)
+        return ["--cacert", self.tls[0], "--http2" if http == "h2" else "--http1.1"]
+
+    def curl(self, method, path, body=None, http="1.1", headers=None, timeout=CURL_TIMEOUT, token=None):
         """
         One request with the curl binary. body: dict/list (sent as JSON), str
-        or bytes (sent as is), or None. http: "1.1" or "h2c" (prior knowledge);
+        or bytes (sent as is), or None. http: "1.1" or "h2c" (prior knowledge),
+        or over TLS (a server started with tls=) "h2" (ALPN) or "1.1-tls";
         raises HarnessError if curl fails or another version was negotiated.
+        token: sent as "Authorization: Bearer <token>".
         Returns a Response (unpacks as status, headers, json).
         """
-        if http not in ("1.1", "h2c"):
-            raise ValueError("http must be 1.1 or h2c")
+        proto = self._protocol_args(http)
         n = next(self._nreq)
         bodyfile = os.path.join(self._tmp, "body.%d" % n)
         hdrfile = os.path.join(self._tmp, "hdr.%d" % n)
         argv = ["curl", "-sS", "-X", method, "-o", bodyfile, "-D", hdrfile,
                 "-w", "%{http_code} %{http_version}", "--max-time", str(timeout),
                 "-H", "Expect:"]
-        argv.append("--http1.1" if http == "1.1" else "--http2-prior-knowledge")
+        argv += proto
         hdrs = dict(headers or {})
+        if token is not None:
+            hdrs["Authorization"] = "Bearer " + token
         reqfile = None
         if body is not None or method in ("POST", "PUT", "PATCH"):
             if body is None:
@@ -303,7 +450,7 @@ class Execlogd:
             argv += ["--data-binary", "@" + reqfile]
         for k, v in hdrs.items():
             argv += ["-H", "%s: %s" % (k, v)]
-        argv.append(self.base_url + path)
+        argv.append(self.url(http) + path)
         try:
             cp = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout + 5)
         except subprocess.TimeoutExpired:
@@ -326,10 +473,58 @@ class Execlogd:
         if cp.returncode != 0 or status == 0:
             raise HarnessError("curl %s %s over %s failed (exit %d, http_code %d): %s" %
                                (method, path, http, cp.returncode, status, cp.stderr.decode().strip()))
-        want = "1.1" if http == "1.1" else "2"
+        want = "1.1" if http in ("1.1", "1.1-tls") else "2"
         if version != want:
             raise HarnessError("curl %s %s: asked for %s, got HTTP/%s" % (method, path, http, version))
         return Response(status, version, _parse_headers(htext), raw)
+
+    def sse(self, path, http="h2c", headers=None, token=None, max_time=60):
+        """Open a Server-Sent Events stream with curl -N; returns an SSEClient (close() it)."""
+        argv = ["curl", "-sSN", "--max-time", str(max_time)] + self._protocol_args(http)
+        hdrs = dict(headers or {})
+        if token is not None:
+            hdrs["Authorization"] = "Bearer " + token
+        for k, v in hdrs.items():
+            argv += ["-H", "%s: %s" % (k, v)]
+        argv.append(self.url(http) + path)
+        return SSEClient(argv)
+
+    def h2load(self, path, n, clients=1, streams=1, http="h2c", token=None, timeout=60):
+        """
+        Run h2load against path: n requests over `clients` connections with up
+        to `streams` concurrent streams each. http: "h2c" (prior knowledge),
+        "h2" (TLS, ALPN) or "1.1" / "1.1-tls" (--h1). Returns a dict with
+        protocol, done, succeeded, failed, errored, timeout, and 2xx..5xx
+        counts as h2load reports them, plus the raw output.
+        """
+        url = self.url(http) + path
+        argv = ["h2load", "-n", str(n), "-c", str(clients), "-m", str(streams)]
+        if http in ("1.1", "1.1-tls"):
+            argv.append("--h1")
+        if token is not None:
+            argv += ["-H", "authorization: Bearer " + token]
+        argv.append(url)
+        try:
+            cp = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise HarnessError("h2load %s did not finish in %.0f s" % (path, timeout))
+        out = cp.stdout.decode("utf-8", "replace")
+        res = {"raw": out, "protocol": None}
+        m = re.search(r"Application protocol: (\S+)", out)
+        if m:
+            res["protocol"] = m.group(1)
+        m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+                      r"(\d+) errored, (\d+) timeout", out)
+        if m:
+            for k, v in zip(("total", "started", "done", "succeeded", "failed", "errored", "timeout"), m.groups()):
+                res[k] = int(v)
+        m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+        if m:
+            for k, v in zip(("2xx", "3xx", "4xx", "5xx"), m.groups()):
+                res[k] = int(v)
+        if "2xx" not in res:
+            raise HarnessError("h2load %s: no status line (exit %d):\n%s" % (path, cp.returncode, out[-2000:]))
+        return res
 
     def info(self):
         if self._info is None:

@@ -1,0 +1,438 @@
+/*
+ * GET /v1/executions: a filtered list of executions in creation order, paged
+ * with an opaque keyset cursor.
+ *
+ * Every index key ends in (created_ms, audit_id), so a page is "the next
+ * `limit` matching entries strictly after the last key seen", whatever
+ * happens to the store between pages: an execution is listed at most once
+ * and none is skipped (one that changes status while a walk filtered by
+ * status is under way may leave or enter the walk; that is the filter).
+ *
+ * The index is picked from the filters (message_id, then flow_id, then
+ * status, else every execution of the tenant scope); the other filters are
+ * checked on the state. Several statuses are several index scans merged by
+ * key. A scan reads at most SCAN_BUDGET entries per page, so a page may hold
+ * fewer than `limit` items and still have a next_page_token: only a missing
+ * token means the end.
+ *
+ * The page token is base64url of: u8 version, 8 bytes of the SHA-256 of the
+ * arguments (filters, order, the caller's tenant; not limit), be64
+ * created_ms, be64 audit_id of the last key seen, and 16 bytes of
+ * HMAC-SHA256 over all that with the cursor key of the data directory.
+ * A token that was altered, or is used with other arguments, is refused (400).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "api/http.h"
+#include "api/read.h"
+#include "api/render.h"
+
+#define LIMIT_DEFAULT 50
+#define LIMIT_MAX 1000
+#define SCAN_BUDGET_MIN 20000 /* index entries one scan reads per page, at least */
+#define TOKEN_VERSION 1
+#define TOKEN_HASH_LEN 8
+#define TOKEN_MAC_LEN 16
+#define TOKEN_LEN (1 + TOKEN_HASH_LEN + 16 + TOKEN_MAC_LEN)
+
+typedef struct st_filter_t {
+    const xl_str_t *scope; /* tenant the index is scoped to; NULL: across tenants */
+    xl_str_t scope_buf;
+    int has_flow, has_msg, has_gte, has_lt, desc;
+    xl_str_t flow, msg;
+    unsigned statuses; /* bit per status; 0: any */
+    int64_t gte, lt;
+    unsigned char hash[TOKEN_HASH_LEN];
+} filter_t;
+
+typedef struct st_item_t {
+    int64_t key[2]; /* created_ms, audit_id */
+    json_t *obj;
+} item_t;
+
+typedef struct st_scan_t {
+    xl_api_t *api;
+    const xl_principal_t *who;
+    const filter_t *f;
+    item_t *items;
+    size_t nitems, want;
+    size_t scanned, budget;
+    int64_t last[2];
+    int stopped; /* 1: stopped before the end (want reached or budget spent): last is its horizon */
+    int failed;
+} scan_t;
+
+/* ---- the token ------------------------------------------------------------------------ */
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static size_t b64url_encode(const unsigned char *in, size_t len, char *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
+        out[n++] = b64url[v >> 18 & 63];
+        out[n++] = b64url[v >> 12 & 63];
+        if (i + 1 < len)
+            out[n++] = b64url[v >> 6 & 63];
+        if (i + 2 < len)
+            out[n++] = b64url[v & 63];
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* @return the decoded length, or -1 for a character outside the alphabet or a bad length */
+static long b64url_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
+{
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    if (len % 4 == 1)
+        return -1;
+    for (size_t i = 0; i < len; ++i) {
+        const char *p = in[i] != '\0' ? memchr(b64url, in[i], 64) : NULL;
+        if (p == NULL)
+            return -1;
+        acc = acc << 6 | (uint32_t)(p - b64url);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == outlen)
+                return -1;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return (long)n;
+}
+
+static void token_mac(const xl_api_t *api, const unsigned char *msg, size_t len, unsigned char mac[TOKEN_MAC_LEN])
+{
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int flen = 0;
+    HMAC(EVP_sha256(), api->cursor_key, XL_CURSOR_KEY_LEN, msg, len, full, &flen);
+    memcpy(mac, full, TOKEN_MAC_LEN);
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; --i, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static char *token_encode(const xl_api_t *api, h2o_req_t *req, const filter_t *f, const int64_t key[2])
+{
+    unsigned char raw[TOKEN_LEN];
+    raw[0] = TOKEN_VERSION;
+    memcpy(raw + 1, f->hash, TOKEN_HASH_LEN);
+    put_be64(raw + 1 + TOKEN_HASH_LEN, (uint64_t)key[0]);
+    put_be64(raw + 1 + TOKEN_HASH_LEN + 8, (uint64_t)key[1]);
+    token_mac(api, raw, TOKEN_LEN - TOKEN_MAC_LEN, raw + TOKEN_LEN - TOKEN_MAC_LEN);
+    char *out = h2o_mem_alloc_pool(&req->pool, (TOKEN_LEN + 2) / 3 * 4 + 1);
+    b64url_encode(raw, TOKEN_LEN, out);
+    return out;
+}
+
+/* @return 0 with key filled, or -1 (answered 400) */
+static int token_decodeOrReply(const xl_api_t *api, h2o_req_t *req, const filter_t *f, h2o_iovec_t token,
+                               int64_t key[2])
+{
+    unsigned char raw[TOKEN_LEN + 3], mac[TOKEN_MAC_LEN];
+    long n = b64url_decode(token.base, token.len, raw, sizeof(raw));
+    const char *why = NULL;
+    if (n != TOKEN_LEN || raw[0] != TOKEN_VERSION) {
+        why = "it is not a page token of this API";
+    } else {
+        token_mac(api, raw, TOKEN_LEN - TOKEN_MAC_LEN, mac);
+        if (CRYPTO_memcmp(mac, raw + TOKEN_LEN - TOKEN_MAC_LEN, TOKEN_MAC_LEN) != 0)
+            why = "it was altered, or issued by another data directory";
+        else if (CRYPTO_memcmp(f->hash, raw + 1, TOKEN_HASH_LEN) != 0)
+            why = "it was issued for other arguments (filters, order_by or tenant); only limit may change";
+    }
+    if (why != NULL) {
+        xl_http_send_problem(req, 400, "invalid-page-token", "Invalid page token", NULL, "page_token refused: %s", why);
+        return -1;
+    }
+    key[0] = (int64_t)xl_be64_get(raw + 1 + TOKEN_HASH_LEN);
+    key[1] = (int64_t)xl_be64_get(raw + 1 + TOKEN_HASH_LEN + 8);
+    return 0;
+}
+
+/* SHA-256 over the arguments, each length-prefixed so that no two argument sets encode alike. */
+static void filter_hash(filter_t *f, const xl_principal_t *who)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char digest[EVP_MAX_MD_SIZE], n[8];
+    unsigned int dlen = 0;
+#define FIELD(p, len)                                                                                                  \
+    do {                                                                                                               \
+        put_be64(n, (uint64_t)(len));                                                                                  \
+        EVP_DigestUpdate(md, n, 8);                                                                                    \
+        EVP_DigestUpdate(md, (p), (len));                                                                              \
+    } while (0)
+#define INT(v)                                                                                                         \
+    do {                                                                                                               \
+        put_be64(n, (uint64_t)(v));                                                                                    \
+        EVP_DigestUpdate(md, n, 8);                                                                                    \
+    } while (0)
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    FIELD("execlog list v1", 15);
+    INT(who->tenant.base != NULL);
+    FIELD(who->tenant.base ? who->tenant.base : "", who->tenant.len);
+    INT(f->scope != NULL);
+    if (f->scope != NULL)
+        FIELD(f->scope->base ? f->scope->base : "", f->scope->len);
+    INT(f->has_flow);
+    FIELD(f->flow.base ? f->flow.base : "", f->flow.len);
+    INT(f->has_msg);
+    FIELD(f->msg.base ? f->msg.base : "", f->msg.len);
+    INT(f->statuses);
+    INT(f->has_gte);
+    INT(f->gte);
+    INT(f->has_lt);
+    INT(f->lt);
+    INT(f->desc);
+    EVP_DigestFinal_ex(md, digest, &dlen);
+    EVP_MD_CTX_free(md);
+    memcpy(f->hash, digest, TOKEN_HASH_LEN);
+#undef FIELD
+#undef INT
+}
+
+/* ---- arguments ------------------------------------------------------------------------ */
+
+/* @return 0, 1 (a tenant the caller cannot see: the list is empty), or -1 (answered 400) */
+static int parse_filterOrReply(h2o_req_t *req, const xl_principal_t *who, filter_t *f)
+{
+    h2o_iovec_t v;
+    size_t pos = 0;
+    int other_tenant = 0;
+    memset(f, 0, sizeof(*f));
+    if (xl_http_query_param(req, "flow_id", &v)) {
+        f->has_flow = 1;
+        f->flow = (xl_str_t){v.base, v.len};
+    }
+    if (xl_http_query_param(req, "message_id", &v)) {
+        f->has_msg = 1;
+        f->msg = (xl_str_t){v.base, v.len};
+    }
+    int given = xl_http_query_param(req, "tenant_id", &v);
+    if (who->tenant.base != NULL) {
+        f->scope_buf = who->tenant;
+        f->scope = &f->scope_buf;
+        other_tenant = given && !h2o_memis(v.base, v.len, who->tenant.base, who->tenant.len);
+    } else if (given) {
+        f->scope_buf = (xl_str_t){v.base, v.len};
+        f->scope = &f->scope_buf;
+    }
+    while (xl_http_query_next(req, "status", &pos, &v)) {
+        for (const char *s = v.base, *end = v.base + v.len; s <= end;) {
+            const char *comma = memchr(s, ',', (size_t)(end - s));
+            const char *e = comma ? comma : end;
+            int st = xl_status_parse(s, (size_t)(e - s));
+            if (st < 0) {
+                xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
+                                     "status '%.*s' is not one of queued, running, paused, cancelling, succeeded, "
+                                     "warning, failed, cancelled",
+                                     (int)(e - s), s);
+                return -1;
+            }
+            f->statuses |= 1u << st;
+            s = e + 1;
+        }
+    }
+    int64_t x;
+    if (xl_read_int_paramOrReply(req, "created_gte", INT64_MIN / 4, INT64_MAX / 4, 0, &x) != 0)
+        return -1;
+    f->has_gte = xl_http_query_param(req, "created_gte", &v);
+    f->gte = x;
+    if (xl_read_int_paramOrReply(req, "created_lt", INT64_MIN / 4, INT64_MAX / 4, 0, &x) != 0)
+        return -1;
+    f->has_lt = xl_http_query_param(req, "created_lt", &v);
+    f->lt = x;
+    f->desc = 1;
+    if (xl_http_query_param(req, "order_by", &v)) {
+        if (h2o_memis(v.base, v.len, H2O_STRLIT("created"))) {
+            f->desc = 0;
+        } else if (!h2o_memis(v.base, v.len, H2O_STRLIT("-created"))) {
+            xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
+                                 "order_by must be created (oldest first) or -created (newest first)");
+            return -1;
+        }
+    }
+    filter_hash(f, who);
+    return other_tenant;
+}
+
+/* ---- scanning -------------------------------------------------------------------------- */
+
+static int key_cmp(const int64_t a[2], const int64_t b[2])
+{
+    if (a[0] != b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
+{
+    scan_t *s = ctx;
+    const filter_t *f = s->f;
+    xl_state_t st;
+    char err[256];
+
+    if (f->desc ? (f->has_gte && created_ms < f->gte) : (f->has_lt && created_ms >= f->lt))
+        return 1; /* the end of the range: like the end of the index */
+    if (s->scanned == s->budget) {
+        s->stopped = 1;
+        return 1;
+    }
+    ++s->scanned;
+    s->last[0] = created_ms;
+    s->last[1] = audit_id;
+    int ret = xl_store_get_state(s->api->store, s->api->codec, audit_id, &st, err, sizeof(err));
+    if (ret == -ENOENT)
+        return 0;
+    if (ret != 0) {
+        s->failed = 1;
+        return 1;
+    }
+    int ok = xl_principal_sees(s->who, &st.tenant_id) &&
+             (!f->has_flow || (st.flow_id.base != NULL && st.flow_id.len == f->flow.len &&
+                               memcmp(st.flow_id.base, f->flow.base, f->flow.len) == 0)) &&
+             (!f->has_msg || (st.message_id.base != NULL && st.message_id.len == f->msg.len &&
+                              memcmp(st.message_id.base, f->msg.base, f->msg.len) == 0)) &&
+             (f->statuses == 0 || (st.status >= 0 && st.status < XL_STATUS__COUNT && (f->statuses >> st.status & 1)));
+    if (ok) {
+        item_t *it = &s->items[s->nitems++];
+        it->key[0] = created_ms;
+        it->key[1] = audit_id;
+        it->obj = xl_render_state(&st);
+    }
+    xl_state_dispose(&st);
+    if (s->nitems == s->want) {
+        s->stopped = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int run_scan(scan_t *s, xl_index_t ix, int status, const int64_t *start)
+{
+    xl_buf_t prefix;
+    xl_buf_init(&prefix);
+    const xl_str_t *str = ix == XL_IX_FLOW ? &s->f->flow : ix == XL_IX_MESSAGE ? &s->f->msg : NULL;
+    int ret = xl_store_index_prefix(&prefix, ix, s->f->scope, str, status, 0);
+    if (ret == 0)
+        ret = xl_store_index_scan(s->api->store, prefix.base, prefix.len, s->f->desc, start, on_entry, s);
+    xl_buf_dispose(&prefix);
+    return ret < 0 || s->failed ? -EIO : 0;
+}
+
+static int item_order(const void *a, const void *b, void *filter)
+{
+    int c = key_cmp(((const item_t *)a)->key, ((const item_t *)b)->key);
+    return ((const filter_t *)filter)->desc ? -c : c;
+}
+
+void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
+{
+    filter_t f;
+    int64_t limit, cursor[2], start[2];
+    h2o_iovec_t v;
+    int have_start = 0;
+    scan_t scans[XL_STATUS__COUNT];
+    size_t nscans = 0;
+
+    int empty = parse_filterOrReply(req, who, &f);
+    if (empty < 0 || xl_read_int_paramOrReply(req, "limit", 1, LIMIT_MAX, LIMIT_DEFAULT, &limit) != 0)
+        return;
+    if (xl_http_query_param(req, "page_token", &v)) {
+        if (token_decodeOrReply(api, req, &f, v, cursor) != 0)
+            return;
+        start[0] = cursor[0];
+        start[1] = cursor[1];
+        have_start = 1;
+    } else if (f.desc ? f.has_lt : f.has_gte) {
+        /* strictly after (bound, 0): audit IDs are positive, so the bound itself is in (gte) or out (lt) */
+        start[0] = f.desc ? f.lt : f.gte;
+        start[1] = 0;
+        have_start = 1;
+    }
+    if (empty) {
+        xl_http_send_json_obj(req, 200, json_pack("{s:[], s:n}", "items", "next_page_token"));
+        return;
+    }
+
+    /* the plan: one index, or one scan per status */
+    xl_index_t ix = f.has_msg ? XL_IX_MESSAGE : f.has_flow ? XL_IX_FLOW : f.statuses ? XL_IX_STATUS : XL_IX_ALL;
+    size_t budget = (size_t)limit * 20 > SCAN_BUDGET_MIN ? (size_t)limit * 20 : SCAN_BUDGET_MIN;
+    int failed = 0;
+    for (int st = 0; st < XL_STATUS__COUNT && !failed; ++st) {
+        if (ix == XL_IX_STATUS ? !(f.statuses >> st & 1) : st != 0)
+            continue;
+        scan_t *s = &scans[nscans++];
+        *s = (scan_t){.api = api, .who = who, .f = &f, .want = (size_t)limit + 1, .budget = budget};
+        if ((s->items = calloc(s->want, sizeof(*s->items))) == NULL)
+            failed = 1;
+        else
+            failed = run_scan(s, ix, st, have_start ? start : NULL) != 0;
+    }
+
+    /* merge: items up to the nearest horizon of a scan that stopped early are final */
+    size_t total = 0;
+    for (size_t i = 0; i < nscans; ++i)
+        total += scans[i].nitems;
+    item_t *all = failed ? NULL : calloc(total + 1, sizeof(*all));
+    const int64_t *frontier = NULL;
+    if (all != NULL) {
+        total = 0;
+        for (size_t i = 0; i < nscans; ++i) {
+            memcpy(all + total, scans[i].items, scans[i].nitems * sizeof(*all));
+            total += scans[i].nitems;
+            scans[i].nitems = 0; /* the objects moved to all */
+            if (scans[i].stopped && (frontier == NULL || (f.desc ? key_cmp(scans[i].last, frontier) > 0
+                                                                 : key_cmp(scans[i].last, frontier) < 0)))
+                frontier = scans[i].last;
+        }
+        qsort_r(all, total, sizeof(*all), item_order, &f);
+    }
+    json_t *items = json_array(), *next = json_null();
+    size_t taken = 0, i = 0;
+    for (; all != NULL && i < total && taken < (size_t)limit; ++i) {
+        int beyond =
+            frontier != NULL && (f.desc ? key_cmp(all[i].key, frontier) < 0 : key_cmp(all[i].key, frontier) > 0);
+        if (beyond)
+            break;
+        json_array_append(items, all[i].obj);
+        ++taken;
+    }
+    if (all != NULL) {
+        if (taken == (size_t)limit && (i < total || frontier != NULL))
+            next = json_string(token_encode(api, req, &f, all[i - 1].key));
+        else if (taken < (size_t)limit && frontier != NULL)
+            next = json_string(token_encode(api, req, &f, frontier));
+    }
+    for (size_t k = 0; all != NULL && k < total; ++k)
+        json_decref(all[k].obj);
+    free(all);
+    for (size_t k = 0; k < nscans; ++k) {
+        for (size_t j = 0; j < scans[k].nitems; ++j)
+            json_decref(scans[k].items[j].obj);
+        free(scans[k].items);
+    }
+    if (failed || (total > 0 && all == NULL)) {
+        json_decref(items);
+        json_decref(next);
+        xl_http_send_problem(req, 500, "internal", "Cannot read the index", NULL, "see the log");
+        return;
+    }
+    xl_http_send_json_obj(req, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token", next));
+}
