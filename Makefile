@@ -1,7 +1,8 @@
 # execlog: the two commands of the README, and a few more.
 #   make run    install what is missing (Debian 12 packages), build, start execlogd
 #   make test   the same set-up, then the whole test suite through ctest
-# Set ARGS to pass flags to execlogd, e.g. make run ARGS='--listen=127.0.0.1:9090'.
+# Set ARGS to pass flags to execlogd, e.g. make run ARGS='--listen=127.0.0.1:9090';
+# make run TLS=1 also serves h2 over TLS on 127.0.0.1:8443 (self-signed, see ops/tls/).
 
 BUILD      ?= build
 BUILD_TYPE ?= Release
@@ -11,7 +12,7 @@ WERROR     ?= ON
 
 # Build and run dependencies, then the clients the tests drive the service with.
 PACKAGES = build-essential cmake pkg-config librdkafka-dev libavro-dev librocksdb-dev \
-           libh2o-evloop-dev libjansson-dev libssl-dev
+           libh2o-evloop-dev libjansson-dev libssl-dev zlib1g-dev
 TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro openssl
 
 .PHONY: all deps test-deps build run test asan clean help
@@ -31,8 +32,10 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXL_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+# TLS=1: also h2 over TLS on 127.0.0.1:8443, with a self-signed pair made once in data/tls (ops/tls/)
 run: build
-	$(BUILD)/execlogd $(ARGS)
+	@if [ "$(TLS)" = 1 ]; then ops/tls/dev-cert.sh data/tls; fi
+	$(BUILD)/api/execlogd $(if $(filter 1,$(TLS)),--listen.tls=127.0.0.1:8443 --tls.cert=data/tls/dev.crt --tls.key=data/tls/dev.key) $(ARGS)
 
 test: test-deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXL_WERROR=$(WERROR) >/dev/null
@@ -47,3 +50,13 @@ asan: test-deps
 
 clean:
 	rm -rf $(BUILD) build-asan
+
+# make bench: execlogd against its ceilings and PostgreSQL (ops/bench/README.md);
+# make bench-smoke: the same harness, tiny and fast. Results in $(BENCH_BUILD)/bench*/.
+BENCH_BUILD ?= build-bench
+.PHONY: bench bench-smoke
+bench:
+	@ops/bench/bench.sh full $(BENCH_BUILD)
+
+bench-smoke:
+	@ops/bench/bench.sh smoke $(BENCH_BUILD)
