@@ -58,51 +58,20 @@ int xl_commands_is(const char *name)
     return name != NULL && find(name) != NULL;
 }
 
-/* -c FILE first, then the flags in order, so that flags override the file (as the daemon does). */
+static int take_from_kafka(void *ctx, const char *arg)
+{
+    if (strcmp(arg, "--from-kafka") != 0)
+        return 0;
+    ((xl_command_opts_t *)ctx)->from_kafka = 1;
+    return 1;
+}
+
+/* Settings exactly as the daemon reads them, plus --from-kafka where the command takes it. */
 static int parse(const struct st_xl_command_t *cmd, xl_command_opts_t *opts, int argc, char **argv, char *err,
                  size_t errlen)
 {
-    for (int i = 2; i < argc; ++i) {
-        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
-            if (i + 1 >= argc) {
-                snprintf(err, errlen, "%s needs a file name", argv[i]);
-                return -EINVAL;
-            }
-            if (xl_config_load_file(&opts->cfg, argv[++i], err, errlen) != 0)
-                return -EINVAL;
-        }
-    }
-    for (int i = 2; i < argc; ++i) {
-        const char *a = argv[i];
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            ++i;
-            continue;
-        }
-        if (cmd->from_kafka_flag && strcmp(a, "--from-kafka") == 0) {
-            opts->from_kafka = 1;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            snprintf(err, errlen, "unexpected argument '%s'", a);
-            return -EINVAL;
-        }
-        char key[256];
-        const char *eq = strchr(a, '='), *value;
-        if (eq != NULL) {
-            snprintf(key, sizeof(key), "%.*s", (int)(eq - a - 2), a + 2);
-            value = eq + 1;
-        } else {
-            if (i + 1 >= argc) {
-                snprintf(err, errlen, "%s needs a value", a);
-                return -EINVAL;
-            }
-            snprintf(key, sizeof(key), "%s", a + 2);
-            value = argv[++i];
-        }
-        if (xl_config_set(&opts->cfg, key, value, err, errlen) != 0)
-            return -EINVAL;
-    }
-    return 0;
+    return xl_config_parse_args(&opts->cfg, argc, argv, 2, cmd->from_kafka_flag ? take_from_kafka : NULL, opts, err,
+                                errlen);
 }
 
 /* The store must exist: a command never creates one. */

@@ -194,6 +194,52 @@ int xl_config_load_file(xl_config_t *cfg, const char *path, char *err, size_t er
     return ret;
 }
 
+static int is_config_flag(const char *a) { return strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0; }
+
+int xl_config_parse_args(xl_config_t *cfg, int argc, char **argv, int first, int (*other)(void *ctx, const char *arg),
+                         void *ctx, char *err, size_t errlen)
+{
+    for (int i = first; i < argc; ++i) {
+        if (!is_config_flag(argv[i]))
+            continue;
+        if (i + 1 >= argc) {
+            snprintf(err, errlen, "%s needs a file name", argv[i]);
+            return -EINVAL;
+        }
+        if (xl_config_load_file(cfg, argv[++i], err, errlen) != 0)
+            return -EINVAL;
+    }
+    for (int i = first; i < argc; ++i) {
+        const char *a = argv[i];
+        if (is_config_flag(a)) {
+            ++i;
+            continue;
+        }
+        if (other != NULL && other(ctx, a))
+            continue;
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            snprintf(err, errlen, "unexpected argument '%s' (see --help)", a);
+            return -EINVAL;
+        }
+        char key[256];
+        const char *eq = strchr(a, '='), *value;
+        if (eq != NULL) {
+            snprintf(key, sizeof(key), "%.*s", (int)(eq - a - 2), a + 2);
+            value = eq + 1;
+        } else {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "%s needs a value", a);
+                return -EINVAL;
+            }
+            snprintf(key, sizeof(key), "%s", a + 2);
+            value = argv[++i];
+        }
+        if (xl_config_set(cfg, key, value, err, errlen) != 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
 const char *xl_config_kafka(const xl_config_t *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->nkafka; ++i)

@@ -49,6 +49,16 @@ int xl_config_set(xl_config_t *cfg, const char *key, const char *value, char *er
 /** @brief Read a properties file. @return 0, or negative with err ("FILE:LINE: ..."). */
 int xl_config_load_file(xl_config_t *cfg, const char *path, char *err, size_t errlen);
 
+/**
+ * @brief Apply the command line argv[first..argc): `-c FILE` first (wherever
+ * it stands), then `--key=value` / `--key value` in order, so that flags
+ * override the file. An argument that is neither is offered to other (may be
+ * NULL), which returns 1 if it took it.
+ * @return 0, or -EINVAL with err naming the argument.
+ */
+int xl_config_parse_args(xl_config_t *cfg, int argc, char **argv, int first, int (*other)(void *ctx, const char *arg),
+                         void *ctx, char *err, size_t errlen);
+
 /** @brief Value of kafka.<name>, or NULL. */
 const char *xl_config_kafka(const xl_config_t *cfg, const char *name);
 

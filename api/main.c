@@ -57,48 +57,6 @@ static void usage(FILE *fp)
     xl_config_print_help(fp);
 }
 
-/* Apply -c first, then the flags in order, so that flags override the file. */
-static int parse_args(xl_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
-{
-    for (int i = 1; i < argc; ++i) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)) {
-            if (i + 1 >= argc) {
-                snprintf(err, errlen, "%s needs a file name", argv[i]);
-                return -EINVAL;
-            }
-            if (xl_config_load_file(cfg, argv[++i], err, errlen) != 0)
-                return -EINVAL;
-        }
-    }
-    for (int i = 1; i < argc; ++i) {
-        const char *a = argv[i];
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            ++i;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            snprintf(err, errlen, "unexpected argument '%s' (see --help)", a);
-            return -EINVAL;
-        }
-        char key[256];
-        const char *eq = strchr(a, '='), *value;
-        if (eq != NULL) {
-            snprintf(key, sizeof(key), "%.*s", (int)(eq - a - 2), a + 2);
-            value = eq + 1;
-        } else {
-            if (i + 1 >= argc) {
-                snprintf(err, errlen, "%s needs a value", a);
-                return -EINVAL;
-            }
-            snprintf(key, sizeof(key), "%s", a + 2);
-            value = argv[++i];
-        }
-        if (xl_config_set(cfg, key, value, err, errlen) != 0)
-            return -EINVAL;
-    }
-    return 0;
-}
-
 static json_t *make_info(const xl_config_t *cfg, const char *bootstraps, int embedded, int ack_projected)
 {
     char fp_event[17], fp_state[17];
@@ -140,7 +98,7 @@ int main(int argc, char **argv)
         }
     }
     xl_config_init(&cfg);
-    if (parse_args(&cfg, argc, argv, err, sizeof(err)) != 0) {
+    if (xl_config_parse_args(&cfg, argc, argv, 1, NULL, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "execlogd: %s\n", err);
         xl_config_dispose(&cfg);
         return 2;
