@@ -3,6 +3,7 @@
  * changes, so the event loop reads it without locks.
  */
 #include "api/auth.h"
+#include "api/http.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -46,23 +47,12 @@ static int parse_role(const char *s)
     return -1;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int parse_hash(const char *s, unsigned char out[HASH_LEN])
 {
     if (strlen(s) != HASH_LEN * 2)
         return -EINVAL;
     for (size_t i = 0; i < HASH_LEN; ++i) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = xl_http_hexval(s[2 * i]), lo = xl_http_hexval(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -EINVAL;
         out[i] = (unsigned char)(hi << 4 | lo);

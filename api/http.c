@@ -122,7 +122,7 @@ int xl_http_parse_id(const char *s, size_t len, int64_t max, int64_t *out)
     return 0;
 }
 
-static int hexval(int c)
+int xl_http_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -139,7 +139,7 @@ static h2o_iovec_t decode(h2o_mem_pool_t *pool, const char *s, size_t len, int p
     size_t n = 0;
     for (size_t i = 0; i < len; ++i) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < len && (hi = xl_http_hexval(s[i + 1])) >= 0 && (lo = xl_http_hexval(s[i + 2])) >= 0) {
             out[n++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

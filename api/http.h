@@ -39,6 +39,9 @@ void xl_http_add_header(h2o_req_t *req, const h2o_token_t *token, const char *va
 /** @brief Parse a positive decimal integer <= max from (s, len). @return 0 or -EINVAL. */
 int xl_http_parse_id(const char *s, size_t len, int64_t max, int64_t *out);
 
+/** @brief Value of one hex digit (either case), or -1. */
+int xl_http_hexval(int c);
+
 /**
  * @brief Find query parameter name in req's query string; value is
  * percent-decoded into the pool. @return 1 found, 0 absent.
