@@ -597,6 +597,16 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
                                  "messages between the projection and the high watermarks, all partitions (-1: "
                                  "unknown)");
         ret |= xl_metrics_sample(&out, "execlog_consumer_lag", "", (double)ps.lag);
+        int64_t lags[XL_PROJECTOR_MAX_LAGS];
+        size_t nlags = xl_projector_get_lags(api->projector, lags, XL_PROJECTOR_MAX_LAGS);
+        ret |= xl_metrics_family(&out, "execlog_consumer_partition_lag", "gauge",
+                                 "messages between the projection and the high watermark, per partition");
+        for (size_t p = 0; p < nlags; ++p) {
+            if (lags[p] < 0)
+                continue;
+            snprintf(labels, sizeof(labels), "partition=\"%zu\"", p);
+            ret |= xl_metrics_sample(&out, "execlog_consumer_partition_lag", labels, (double)lags[p]);
+        }
         ret |= xl_metrics_family(&out, "execlog_projector_failed", "gauge", "1 once the projector stopped on an error");
         ret |= xl_metrics_sample(&out, "execlog_projector_failed", "", ps.failed ? 1 : 0);
     }

@@ -6,7 +6,9 @@
  */
 #include "api/render.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -303,4 +305,283 @@ json_t *xl_render_flow(const char *flow_id, size_t flow_len, const xl_str_t *ten
     json_object_set_new(o, "latest_audit_id", opt_int(sum->latest_audit_id));
     json_object_set_new(o, "latest", latest != NULL ? latest : json_null());
     return o;
+}
+
+/* ---- direct rendering ---------------------------------------------------------------
+ *
+ * xl_render_state_buf writes what json_dumpb(xl_render_state(st), JSON_COMPACT)
+ * writes, byte for byte, with no tree, no per-value malloc and no printf: the
+ * hot path of GET /v1/executions/{id}. Any member added to xl_render_state must
+ * be added here in the same place; test_render.c compares both on many states.
+ * Writers reserve before they write, so one failure check per piece suffices.
+ */
+
+/* Room for the longest int64 in decimal: "-9223372036854775808". */
+#define INT_TEXT_MAX 20
+
+static char *put_int(char *p, int64_t v)
+{
+    char tmp[INT_TEXT_MAX];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *p++ = '-';
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static int buf_lit(xl_buf_t *out, const char *s, size_t n)
+{
+    return xl_buf_append(out, s, n);
+}
+#define LIT(out, s) buf_lit((out), (s), sizeof(s) - 1)
+
+static int buf_int(xl_buf_t *out, int64_t v)
+{
+    if (xl_buf_reserve(out, INT_TEXT_MAX) != 0)
+        return -ENOMEM;
+    out->len = (size_t)(put_int(out->base + out->len, v) - out->base);
+    return 0;
+}
+
+static int buf_opt_int(xl_buf_t *out, int64_t v)
+{
+    return v != 0 ? buf_int(out, v) : LIT(out, "null");
+}
+
+/*
+ * A JSON string as jansson dumps it without flags: '"' and '\\' escaped, the
+ * short escapes \b \f \n \r \t, other bytes below 0x20 as \u00XX (upper-case
+ * hex), everything else (UTF-8 included, '/' and DEL too) copied as is.
+ */
+static int buf_json_string(xl_buf_t *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    /* worst case: every byte becomes \u00XX */
+    if (n > (SIZE_MAX - 2) / 6 || xl_buf_reserve(out, n * 6 + 2) != 0)
+        return -ENOMEM;
+    char *p = out->base + out->len;
+    *p++ = '"';
+    for (size_t i = 0; i < n; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *p++ = (char)c;
+            continue;
+        }
+        *p++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *p++ = (char)c;
+            break;
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        default:
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        }
+    }
+    *p++ = '"';
+    out->len = (size_t)(p - out->base);
+    return 0;
+}
+
+static int buf_str(xl_buf_t *out, const xl_str_t *s)
+{
+    return s->base != NULL ? buf_json_string(out, s->base, s->len) : LIT(out, "null");
+}
+
+static int buf_name(xl_buf_t *out, const char *name)
+{
+    return name != NULL ? buf_json_string(out, name, strlen(name)) : LIT(out, "null");
+}
+
+static int buf_error(xl_buf_t *out, const xl_error_t *e)
+{
+    if (!e->present)
+        return LIT(out, "null");
+    return LIT(out, "{\"class\":") || buf_str(out, &e->class_) || LIT(out, ",\"message\":") ||
+                   buf_str(out, &e->message) || LIT(out, ",\"stack\":") || buf_str(out, &e->stack) || LIT(out, "}")
+               ? -ENOMEM
+               : 0;
+}
+
+static int str_eq(const xl_str_t *a, const xl_str_t *b)
+{
+    return a->len == b->len && memcmp(a->base, b->base, a->len) == 0;
+}
+
+/*
+ * Map keys as a json_t object has them: a NULL name is left out, and a name
+ * seen again keeps the place of its first occurrence with the value of its
+ * last. The projector keeps names sorted and unique, so the O(n^2) search for
+ * earlier duplicates only runs when that order is broken.
+ */
+static size_t key_first(const void *items, size_t size, size_t n, size_t i, int sorted)
+{
+    const xl_str_t *k = (const xl_str_t *)((const char *)items + i * size);
+    if (sorted)
+        return i;
+    for (size_t j = 0; j < i; ++j) {
+        const xl_str_t *kj = (const xl_str_t *)((const char *)items + j * size);
+        if (kj->base != NULL && str_eq(kj, k))
+            return j;
+    }
+    (void)n;
+    return i;
+}
+
+static size_t key_last(const void *items, size_t size, size_t n, size_t i, int sorted)
+{
+    const xl_str_t *k = (const xl_str_t *)((const char *)items + i * size);
+    size_t last = i;
+    for (size_t j = i + 1; j < n; ++j) {
+        const xl_str_t *kj = (const xl_str_t *)((const char *)items + j * size);
+        if (kj->base != NULL && str_eq(kj, k))
+            last = j;
+        else if (sorted)
+            break; /* sorted: equal names are adjacent */
+    }
+    return last;
+}
+
+/* Strictly ascending (any total order will do): then names are unique and equal ones adjacent. */
+static int keys_sorted(const void *items, size_t size, size_t n)
+{
+    const xl_str_t *prev = NULL;
+    for (size_t i = 0; i < n; ++i) {
+        const xl_str_t *k = (const xl_str_t *)((const char *)items + i * size);
+        if (k->base == NULL)
+            return 0;
+        if (prev != NULL) {
+            size_t m = prev->len < k->len ? prev->len : k->len;
+            int c = memcmp(prev->base, k->base, m);
+            if (c > 0 || (c == 0 && prev->len >= k->len))
+                return 0;
+        }
+        prev = k;
+    }
+    return 1;
+}
+
+static int buf_metrics(xl_buf_t *out, const xl_metric_t *m, size_t n)
+{
+    int sorted = keys_sorted(m, sizeof(*m), n), first = 1;
+    if (LIT(out, "{") != 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; ++i) {
+        if (m[i].name.base == NULL || key_first(m, sizeof(*m), n, i, sorted) != i)
+            continue;
+        size_t last = sorted ? i : key_last(m, sizeof(*m), n, i, sorted);
+        if ((!first && LIT(out, ",") != 0) || buf_json_string(out, m[i].name.base, m[i].name.len) != 0 ||
+            LIT(out, ":") != 0 || buf_int(out, m[last].value) != 0)
+            return -ENOMEM;
+        first = 0;
+    }
+    return LIT(out, "}");
+}
+
+static int buf_attributes(xl_buf_t *out, const xl_attr_t *a, size_t n)
+{
+    int sorted = keys_sorted(a, sizeof(*a), n), first = 1;
+    if (LIT(out, "{") != 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; ++i) {
+        if (a[i].key.base == NULL || key_first(a, sizeof(*a), n, i, sorted) != i)
+            continue;
+        size_t last = sorted ? i : key_last(a, sizeof(*a), n, i, sorted);
+        if ((!first && LIT(out, ",") != 0) || buf_json_string(out, a[i].key.base, a[i].key.len) != 0 ||
+            LIT(out, ":") != 0 || buf_str(out, &a[last].value) != 0)
+            return -ENOMEM;
+        first = 0;
+    }
+    return LIT(out, "}");
+}
+
+static int buf_tasks(xl_buf_t *out, const xl_state_t *st)
+{
+    if (LIT(out, "[") != 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < st->ntasks; ++i) {
+        const xl_task_t *t = &st->tasks[i];
+        if ((i > 0 && LIT(out, ",") != 0) || LIT(out, "{\"name\":") || buf_str(out, &t->name) ||
+            LIT(out, ",\"status\":") || buf_name(out, xl_status_name(t->status)) || LIT(out, ",\"started\":") ||
+            buf_opt_int(out, t->started_ms) || LIT(out, ",\"ended\":") || buf_opt_int(out, t->ended_ms) ||
+            LIT(out, ",\"duration_ms\":") ||
+            (t->ended_ms && t->started_ms ? buf_int(out, t->ended_ms - t->started_ms) : LIT(out, "null")) ||
+            LIT(out, ",\"attempts\":") || buf_int(out, t->attempts) || LIT(out, ",\"message\":") ||
+            buf_str(out, &t->message) || LIT(out, "}"))
+            return -ENOMEM;
+    }
+    return LIT(out, "]");
+}
+
+static int buf_anomalies(xl_buf_t *out, const xl_state_t *st)
+{
+    if (LIT(out, "[") != 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < st->nanomaly_list; ++i) {
+        const xl_anomaly_t *an = &st->anomaly_list[i];
+        if ((i > 0 && LIT(out, ",") != 0) || LIT(out, "{\"seq\":") || buf_int(out, (json_int_t)an->seq) ||
+            LIT(out, ",\"type\":") || buf_name(out, xl_event_type_name(an->type)) || LIT(out, ",\"status\":") ||
+            buf_name(out, xl_status_name(an->status)) || LIT(out, "}"))
+            return -ENOMEM;
+    }
+    return LIT(out, "]");
+}
+
+int xl_render_state_buf(const xl_state_t *st, xl_buf_t *out)
+{
+    int64_t from = st->started_ms ? st->started_ms : st->created_ms;
+    size_t bytes = 512; /* the fixed text, then a guess for the strings: one reservation in the common case */
+    if (xl_buf_reserve(out, bytes) != 0)
+        return -ENOMEM;
+    if (LIT(out, "{\"audit_id\":") || buf_int(out, st->audit_id) || LIT(out, ",\"parent_audit_id\":") ||
+        buf_opt_int(out, st->parent_audit_id) || LIT(out, ",\"root_audit_id\":") || buf_int(out, st->root_audit_id) ||
+        LIT(out, ",\"parent_execution_id\":") || buf_opt_int(out, st->parent_execution_id) ||
+        LIT(out, ",\"retries\":") || buf_int(out, st->retries) || LIT(out, ",\"flow_id\":") ||
+        buf_str(out, &st->flow_id) || LIT(out, ",\"flow_name\":") || buf_str(out, &st->flow_name) ||
+        LIT(out, ",\"tenant_id\":") || buf_str(out, &st->tenant_id) || LIT(out, ",\"message_id\":") ||
+        buf_str(out, &st->message_id) || LIT(out, ",\"status\":") || buf_name(out, xl_status_name(st->status)) ||
+        LIT(out, ",\"trigger_type\":") || buf_str(out, &st->trigger_type) || LIT(out, ",\"started_by\":") ||
+        buf_str(out, &st->started_by) || LIT(out, ",\"created\":") || buf_opt_int(out, st->created_ms) ||
+        LIT(out, ",\"started\":") || buf_opt_int(out, st->started_ms) || LIT(out, ",\"ended\":") ||
+        buf_opt_int(out, st->ended_ms) || LIT(out, ",\"duration_ms\":") ||
+        (st->ended_ms && from ? buf_int(out, st->ended_ms - from) : LIT(out, "null")) ||
+        LIT(out, ",\"updated\":") || buf_opt_int(out, st->updated_ms) || LIT(out, ",\"message\":") ||
+        buf_str(out, &st->message) || LIT(out, ",\"error\":") || buf_error(out, &st->error) ||
+        LIT(out, ",\"warnings\":["))
+        return -ENOMEM;
+    for (size_t i = 0; i < st->nwarnings; ++i)
+        if ((i > 0 && LIT(out, ",") != 0) || buf_str(out, &st->warnings[i]) != 0)
+            return -ENOMEM;
+    if (LIT(out, "],\"metrics\":") || buf_metrics(out, st->metrics, st->nmetrics) || LIT(out, ",\"attributes\":") ||
+        buf_attributes(out, st->attributes, st->nattributes) || LIT(out, ",\"tasks\":") || buf_tasks(out, st) ||
+        LIT(out, ",\"events\":") || buf_int(out, st->last_seq) || LIT(out, ",\"anomalies\":") ||
+        buf_int(out, st->anomalies) || LIT(out, ",\"anomaly_list\":") || buf_anomalies(out, st) ||
+        LIT(out, ",\"position\":{\"partition\":") || buf_int(out, (int)st->log_partition) ||
+        LIT(out, ",\"offset\":") || buf_int(out, (json_int_t)st->log_offset) || LIT(out, "}}"))
+        return -ENOMEM;
+    return 0;
 }

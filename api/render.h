@@ -9,10 +9,21 @@
 #include <jansson.h>
 
 #include "projector/store.h"
+#include "schemas/buf.h"
 #include "schemas/event.h"
 
 /** @brief The execution's current state as the API shows it (tasks and anomaly list included). */
 json_t *xl_render_state(const xl_state_t *st);
+
+/**
+ * @brief Append the JSON text of xl_render_state(st) to out, without building a
+ * json_t: the same keys in the same order, the same values, and jansson's
+ * JSON_COMPACT escaping (strings pass through as the valid UTF-8 the codec
+ * admits). The hot path of GET /v1/executions/{id}; tests/api/test_render.c
+ * keeps it equal to xl_render_state.
+ * @return 0, or -ENOMEM (out then holds a partial text: reset or dispose it).
+ */
+int xl_render_state_buf(const xl_state_t *st, xl_buf_t *out);
 
 /** @brief One attempt of a retry chain, or one child execution: ids, status, times, error. */
 json_t *xl_render_attempt(const xl_state_t *st);

@@ -81,6 +81,11 @@ struct st_xl_projector_t {
     void *ctx;
     int assign_all; /* consume every partition without a group (sole consumer) */
 
+    /* lag of each partition at the last batch, for any thread to read (xl_projector_get_lags) */
+    pthread_mutex_t lags_mutex;
+    int64_t lags[XL_PROJECTOR_MAX_LAGS];
+    size_t nlags;
+
     xl_store_t *store;
     rd_kafka_t *rk;     /* consumer */
     rd_kafka_t *dlq_rk; /* dead-letter producer */
@@ -138,21 +143,30 @@ static xl_projector_part_t *part_get(xl_projector_t *proj, int32_t partition)
 /* Messages between the written offsets and the high watermarks librdkafka last saw. */
 static void update_lag(xl_projector_t *proj)
 {
-    int64_t lag = 0;
+    int64_t lag = 0, lags[XL_PROJECTOR_MAX_LAGS];
+    size_t nlags = proj->nparts < XL_PROJECTOR_MAX_LAGS ? proj->nparts : XL_PROJECTOR_MAX_LAGS;
     int known = 0;
     for (size_t p = 0; p != proj->nparts; ++p) {
         const xl_projector_part_t *part = &proj->parts[p];
         int64_t lo, hi;
+        if (p < nlags)
+            lags[p] = -1;
         if (!part->assigned ||
             rd_kafka_get_watermark_offsets(proj->rk, proj->topic, (int32_t)p, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
             hi < 0)
             continue;
         int64_t pos = part->committed >= 0 ? part->committed : lo;
-        if (pos >= 0 && hi > pos)
-            lag += hi - pos;
+        int64_t behind = pos >= 0 && hi > pos ? hi - pos : 0;
+        lag += behind;
+        if (p < nlags)
+            lags[p] = behind;
         known = 1;
     }
     atomic_store(&proj->lag, known ? lag : -1);
+    pthread_mutex_lock(&proj->lags_mutex);
+    memcpy(proj->lags, lags, nlags * sizeof(lags[0]));
+    proj->nlags = nlags;
+    pthread_mutex_unlock(&proj->lags_mutex);
 }
 
 /* ---- dead letters ---- */
@@ -569,6 +583,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
     }
     if ((proj = calloc(1, sizeof(*proj))) == NULL)
         goto nomem;
+    pthread_mutex_init(&proj->lags_mutex, NULL);
     proj->store = store;
     proj->on_applied = conf->on_applied;
     proj->ctx = conf->ctx;
@@ -578,6 +593,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
     if (conf->log_identity != NULL && (proj->identity = strdup(conf->log_identity)) == NULL)
         goto nomem;
     proj->assign_all = conf->assign_all;
+    pthread_mutex_init(&proj->lags_mutex, NULL);
     if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
         goto fail;
 
@@ -650,10 +666,20 @@ void xl_projector_destroy(xl_projector_t *proj)
         xl_fold_destroy(proj->fold);
     }
     free(proj->parts);
+    pthread_mutex_destroy(&proj->lags_mutex);
     free(proj->identity);
     free(proj->dlq_topic);
     free(proj->topic);
     free(proj);
+}
+
+size_t xl_projector_get_lags(xl_projector_t *proj, int64_t *lags, size_t n)
+{
+    pthread_mutex_lock(&proj->lags_mutex);
+    size_t count = proj->nlags < n ? proj->nlags : n;
+    memcpy(lags, proj->lags, count * sizeof(lags[0]));
+    pthread_mutex_unlock(&proj->lags_mutex);
+    return count;
 }
 
 void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats)

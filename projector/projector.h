@@ -62,6 +62,16 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
 int xl_projector_start(xl_projector_t *proj, char *err, size_t errlen);
 /** @brief Stop the thread (finishing the batch in hand), close the consumer, free. */
 void xl_projector_destroy(xl_projector_t *proj);
+/* Partitions whose lag xl_projector_get_lags reports (the first ones, by number). */
+#define XL_PROJECTOR_MAX_LAGS 256
+
+/**
+ * @brief Messages each partition is behind its high watermark (-1: not
+ * assigned or unknown), as of the last batch; safe from any thread.
+ * @return the number of partitions written to lags (at most n).
+ */
+size_t xl_projector_get_lags(xl_projector_t *proj, int64_t *lags, size_t n);
+
 /** @brief A consistent copy of the counters; safe from any thread. */
 void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats);
 

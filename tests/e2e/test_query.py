@@ -670,6 +670,8 @@ class Suite:
             self.c.ok(v is not None and v >= least, "metrics: %s >= %d" % (name, least), repr(v))
         parts = re.findall(r'^execlog_projector_applied_offset\{partition="(\d+)"\} (\d+)$', text, re.M)
         self.c.ok(len(parts) >= 1, "metrics: applied offset per partition", repr(parts))
+        lags = re.findall(r'^execlog_consumer_partition_lag\{partition="(\d+)"\} (\d+)$', text, re.M)
+        self.c.ok(len(lags) == 6, "metrics: consumer lag of each of the 6 partitions", repr(lags))
         bad = [ln for ln in text.splitlines() if ln and not ln.startswith("#") and
                not re.match(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.e+-]+|[+-]Inf)$', ln)]
         self.c.ok(not bad, "metrics: every sample line is Prometheus text format", repr(bad[:3]))
