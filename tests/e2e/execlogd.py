@@ -14,6 +14,7 @@ also when it fails or is killed itself (PR_SET_PDEATHSIG).
 Only the Python standard library is used here.
 """
 
+import argparse
 import atexit
 import ctypes
 import hashlib
@@ -677,3 +678,13 @@ def split_single_object(value):
     if value is None or len(value) < 10 or value[:2] != b"\xc3\x01":
         raise ValueError("not an Avro single-object frame: %r" % (value[:10] if value else value))
     return struct.unpack("<Q", value[2:10])[0], value[10:]
+
+
+def run_suite(suite_cls, doc):
+    """The command line every e2e suite takes; runs suite_cls(args).run() and returns its exit status."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[1])
+    ap.add_argument("--execlogd", required=True, help="path of the execlogd binary")
+    ap.add_argument("--src", required=True, help="repository root (for schemas/)")
+    ap.add_argument("--verbose", "-v", action="store_true", help="print each section's duration")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directories of a failed run")
+    return suite_cls(ap.parse_args()).run()

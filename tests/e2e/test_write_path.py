@@ -9,7 +9,6 @@ Prints one line per failed check and "N passed, N failed"; exits 1 on any
 failure (and prints the execlogd logs then).
 """
 
-import argparse
 import io
 import json
 import os
@@ -1208,15 +1207,5 @@ class Suite:
         return 0 if self.c.failed == 0 else 1
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    ap.add_argument("--execlogd", required=True, help="path of the execlogd binary")
-    ap.add_argument("--src", required=True, help="repository root (for schemas/)")
-    ap.add_argument("--verbose", "-v", action="store_true", help="print each section's duration")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directories of a failed run")
-    args = ap.parse_args()
-    return Suite(args).run()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(X.run_suite(Suite, __doc__))
