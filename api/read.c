@@ -191,7 +191,14 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who,
         read_as_of(api, req, audit_id, as_of);
         return;
     }
-    xl_http_send_json_obj(req, 200, xl_render_state(&st));
+    /* The hot path: bytes straight from the state, no json_t tree (see xl_render_state_buf). */
+    xl_buf_t body;
+    xl_buf_init(&body);
+    if (xl_render_state_buf(&st, &body) == 0)
+        xl_http_send_json(req, 200, body.base, body.len);
+    else
+        xl_http_send_problem(req, 500, "internal", "Cannot render the execution", NULL, "out of memory");
+    xl_buf_dispose(&body);
     xl_state_dispose(&st);
 }
 
