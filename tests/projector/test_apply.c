@@ -12,28 +12,16 @@
 
 #include "projector/apply.h"
 #include "schemas/event.h"
+#include "tests/projector/fixtures.h"
 #include "tests/test.h"
 
 #define NSTATUS XL_STATUS__COUNT
 
-static xl_str_t str_of(const char *s)
-{
-    return (xl_str_t){(char *)s, s != NULL ? strlen(s) : 0};
-}
-
 /* An event of execution audit; strings point at literals (apply only reads them). */
 static xl_event_t event_of(int type, int64_t audit, const char *event_id, int64_t time_ms)
 {
-    xl_event_t ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.status = XL_STATUS_NONE;
-    ev.audit_id = audit;
-    ev.root_audit_id = audit;
-    ev.event_id = str_of(event_id);
+    xl_event_t ev = fx_event(type, audit, event_id, time_ms);
     ev.flow_id = str_of("flow-1");
-    ev.time_ms = time_ms;
-    ev.ingest_time_ms = time_ms + 1;
     return ev;
 }
 

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "projector/store.h"
+#include "tests/projector/fixtures.h"
 #include "tests/test.h"
 
 #define TOPIC "execlog.events"
@@ -59,29 +60,6 @@ static char root[] = "/tmp/xl-test-crash-XXXXXX";
 /* every execlogd started and not yet reaped: killed at exit, so a failed check leaves none behind */
 static pid_t children[16];
 static int nchildren;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static xl_str_t str_of(const char *s)
-{
-    return (xl_str_t){(char *)s, s != NULL ? strlen(s) : 0};
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
 
 /* ---- the stream ---- */
 
@@ -115,20 +93,13 @@ typedef struct st_stream_t {
 static int encode(xl_codec_t *codec, xl_buf_t *out, int type, int64_t audit, int64_t parent, int64_t rootid,
                   const char *event_id, int64_t t, int i)
 {
-    char err[256];
-    xl_event_t ev;
     xl_metric_t metric = {str_of("rows"), i * 10};
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.status = XL_STATUS_NONE;
-    ev.audit_id = audit;
+    xl_event_t ev = fx_event(type, audit, event_id, t);
     ev.parent_audit_id = parent;
     ev.root_audit_id = rootid;
     ev.retries = parent != 0;
-    ev.event_id = str_of(event_id);
     ev.flow_id = str_of(i % 3 == 0 ? "nightly" : "hourly");
     ev.tenant_id = str_of(i % 2 ? "acme" : "beta");
-    ev.time_ms = t;
     ev.ingest_time_ms = t + 2;
     if (type == XL_EVENT_TASK_STARTED || type == XL_EVENT_TASK_FINISHED)
         ev.task = str_of("extract");
@@ -139,11 +110,7 @@ static int encode(xl_codec_t *codec, xl_buf_t *out, int type, int64_t audit, int
     if (type == XL_EVENT_FAILED)
         ev.error = (xl_error_t){1, str_of("IOError"), str_of("disk full"), {NULL, 0}};
     xl_buf_init(out);
-    if (xl_event_encode(codec, &ev, out, err, sizeof(err)) != 0) {
-        fprintf(stderr, "encode: %s\n", err);
-        return -1;
-    }
-    return 0;
+    return fx_encode(codec, &ev, out);
 }
 
 /*
@@ -618,9 +585,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "%zu messages for %d executions\n", s->n, NEXEC);
 
     XL_PHASE("setup: the mock cluster hosts the log in this process");
-    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-    rd_kafka_conf_set(mconf, "log_level", "3", err, sizeof(err));
-    rd_kafka_t *mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
+    rd_kafka_t *mock_rk = fx_mock_handle(err, sizeof(err));
     XL_REQUIRE(mock_rk != NULL, "mock handle: %s", err);
     rd_kafka_mock_cluster_t *mcluster = rd_kafka_mock_cluster_new(mock_rk, 1);
     XL_REQUIRE(mcluster != NULL, "mock cluster");
@@ -726,7 +691,7 @@ int main(int argc, char **argv)
     free(s);
     xl_codec_destroy(codec);
     if (xl_test_failed == 0)
-        nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_tree(root);
     else
         fprintf(stderr, "kept %s for a look\n", root);
     return xl_test_finish();

@@ -18,19 +18,10 @@
 #include "projector/apply.h"
 #include "projector/fold.h"
 #include "projector/store.h"
+#include "tests/projector/fixtures.h"
 #include "tests/test.h"
 
 #define MAX_LOG 128
-
-static xl_str_t str_of(const char *s)
-{
-    return (xl_str_t){(char *)s, s != NULL ? strlen(s) : 0};
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
 
 /* A log: frames with their partition and offset. */
 typedef struct st_log_t {
@@ -44,18 +35,9 @@ typedef struct st_log_t {
 static int log_event(log_t *log, xl_codec_t *codec, int32_t partition, int type, int64_t audit, const char *event_id,
                      int64_t t)
 {
-    char err[256];
-    xl_event_t ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.status = XL_STATUS_NONE;
-    ev.audit_id = audit;
-    ev.root_audit_id = audit;
-    ev.event_id = str_of(event_id);
+    xl_event_t ev = fx_event(type, audit, event_id, t);
     ev.flow_id = str_of("flow");
     ev.tenant_id = str_of("acme");
-    ev.time_ms = t;
-    ev.ingest_time_ms = t + 1;
     xl_metric_t m = {str_of("n"), t};
     if (type == XL_EVENT_METRICS) {
         ev.metrics = &m;
@@ -63,10 +45,8 @@ static int log_event(log_t *log, xl_codec_t *codec, int32_t partition, int type,
     }
     xl_buf_t *frame = &log->frames[log->n];
     xl_buf_init(frame);
-    if (xl_event_encode(codec, &ev, frame, err, sizeof(err)) != 0) {
-        fprintf(stderr, "encode: %s\n", err);
+    if (fx_encode(codec, &ev, frame) != 0)
         return -1;
-    }
     log->partition[log->n] = partition;
     log->offset[log->n] = log->next[partition]++;
     ++log->n;
@@ -111,12 +91,10 @@ static int fold_log(const char *dir, const log_t *log, size_t batch_size, int by
     char err[256];
     xl_fold_result_t res;
     int ret = -1;
-    xl_fold_t *fold = NULL;
     size_t order[MAX_LOG], n = 0;
-    xl_store_t *store = xl_store_open(dir, 0, err, sizeof(err));
-    if (store == NULL)
-        goto fail;
-    if ((fold = xl_fold_create(store, err, sizeof(err))) == NULL)
+    xl_store_t *store;
+    xl_fold_t *fold = fx_fold_open(dir, &store, err, sizeof(err));
+    if (fold == NULL)
         goto fail;
     for (int p = by_partition ? 3 : 0; p >= 0; --p)
         for (size_t i = 0; i != log->n; ++i)
@@ -409,6 +387,6 @@ int main(void)
     free(log);
     xl_codec_destroy(codec);
     xl_buf_dispose(&buf);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(dir);
     return xl_test_finish();
 }

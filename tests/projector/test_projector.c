@@ -24,6 +24,7 @@
 
 #include "projector/projector.h"
 #include "projector/store.h"
+#include "tests/projector/fixtures.h"
 #include "tests/test.h"
 
 #define TOPIC "execlog.events"
@@ -36,29 +37,6 @@
 #define KAFKA_API_FETCH 1 /* Kafka protocol ApiKey of FetchRequest */
 
 /* ---- helpers ---- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static xl_str_t str_of(const char *s)
-{
-    return (xl_str_t){(char *)s, s != NULL ? strlen(s) : 0};
-}
 
 /* Next offsets per partition: what the producer got acknowledged, or what a projector reported applied. */
 typedef struct st_marks_t {
@@ -131,17 +109,9 @@ static int wait_caught_up(marks_t *applied, marks_t *produced)
 
 static xl_event_t event_of(int type, int64_t audit, const char *event_id, int64_t t)
 {
-    xl_event_t ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.status = XL_STATUS_NONE;
-    ev.audit_id = audit;
-    ev.root_audit_id = audit;
-    ev.event_id = str_of(event_id);
+    xl_event_t ev = fx_event(type, audit, event_id, t);
     ev.flow_id = str_of("nightly");
     ev.tenant_id = str_of("acme");
-    ev.time_ms = t;
-    ev.ingest_time_ms = t + 1;
     return ev;
 }
 
@@ -320,9 +290,7 @@ int main(void)
     XL_REQUIRE(codec != NULL, "xl_codec_create: %s", err);
 
     XL_PHASE("setup: mock cluster on a dedicated producer handle");
-    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-    rd_kafka_conf_set(mconf, "log_level", "3", err, sizeof(err));
-    rd_kafka_t *mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
+    rd_kafka_t *mock_rk = fx_mock_handle(err, sizeof(err));
     XL_REQUIRE(mock_rk != NULL, "rd_kafka_new: %s", err);
     rd_kafka_mock_cluster_t *mcluster = rd_kafka_mock_cluster_new(mock_rk, 1);
     XL_REQUIRE(mcluster != NULL, "rd_kafka_mock_cluster_new");
@@ -591,6 +559,6 @@ int main(void)
     xl_buf_dispose(&created_frame);
     xl_buf_dispose(&frame);
     xl_buf_dispose(&got);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(dir);
     return xl_test_finish();
 }

@@ -30,6 +30,7 @@
 #include "projector/fold.h"
 #include "projector/rebuild.h"
 #include "projector/store.h"
+#include "tests/projector/fixtures.h"
 #include "tests/test.h"
 
 #define NLINEAGES 900
@@ -64,16 +65,6 @@ static int64_t below(int64_t n)
 static int chance(int pct)
 {
     return below(100) < pct;
-}
-
-static xl_str_t str_of(const char *s)
-{
-    return (xl_str_t){(char *)s, s != NULL ? strlen(s) : 0};
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
 }
 
 /* ---- the generated stream ---- */
@@ -131,13 +122,8 @@ static void push_log(world_t *w, const xl_buf_t *frame, int32_t partition, int e
 
 static int encode(world_t *w, const xl_event_t *ev, xl_buf_t *out)
 {
-    char err[256];
     xl_buf_reset(out);
-    if (xl_event_encode(w->codec, ev, out, err, sizeof(err)) != 0) {
-        fprintf(stderr, "encode: %s\n", err);
-        return -1;
-    }
-    return 0;
+    return fx_encode(w->codec, ev, out);
 }
 
 static xl_event_t base_event(const spec_t *s, int type, const char *event_id, int64_t t)
@@ -323,9 +309,9 @@ static int fold_into(const char *dir, const world_t *w, const size_t *order, int
     char err[256];
     xl_fold_result_t res;
     int ret = -1;
-    xl_fold_t *fold = NULL;
-    xl_store_t *store = xl_store_open(dir, 0, err, sizeof(err));
-    if (store == NULL || (fold = xl_fold_create(store, err, sizeof(err))) == NULL)
+    xl_store_t *store;
+    xl_fold_t *fold = fx_fold_open(dir, &store, err, sizeof(err));
+    if (fold == NULL)
         goto fail;
     size_t batch = 1 + (size_t)below(max_batch);
     for (size_t k = 0; k != w->nlog; ++k) {
@@ -790,6 +776,6 @@ int main(void)
     xl_buf_dispose(&a);
     xl_buf_dispose(&b);
     xl_codec_destroy(w.codec);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(dir);
     return xl_test_finish();
 }

@@ -25,30 +25,12 @@
 #include "projector/fold.h"
 #include "projector/rebuild.h"
 #include "projector/store.h"
+#include "tests/projector/fixtures.h"
 #include "tests/test.h"
-
-/* XL_REQUIRE for the phases in void functions: give up the phase, not the binary */
-#define XL_REQUIRE_V(cond, ...)                                                                                        \
-    do {                                                                                                               \
-        int ok_ = (cond) ? 1 : 0;                                                                                      \
-        XL_CHECK(ok_, __VA_ARGS__);                                                                                    \
-        if (!ok_)                                                                                                      \
-            return;                                                                                                    \
-    } while (0)
 
 #define TOPIC "execlog.events"
 #define NPART 3
 #define MAX_MSGS 4096
-
-static xl_str_t str_of(const char *s)
-{
-    return (xl_str_t){(char *)s, s != NULL ? strlen(s) : 0};
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
 
 /* A message of a log: its frame and where it sits. */
 typedef struct st_msg_t {
@@ -66,25 +48,12 @@ typedef struct st_log_t {
 static int encode_event(xl_codec_t *codec, xl_buf_t *out, int type, int64_t audit, const char *event_id, int64_t t,
                         const char *task)
 {
-    char err[256];
-    xl_event_t ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.status = XL_STATUS_NONE;
-    ev.audit_id = audit;
-    ev.root_audit_id = audit;
-    ev.event_id = str_of(event_id);
+    xl_event_t ev = fx_event(type, audit, event_id, t);
     ev.flow_id = str_of(audit % 2 ? "odd" : "even");
     ev.tenant_id = str_of("acme");
     ev.task = str_of(task);
-    ev.time_ms = t;
-    ev.ingest_time_ms = t + 1;
     xl_buf_reset(out);
-    if (xl_event_encode(codec, &ev, out, err, sizeof(err)) != 0) {
-        fprintf(stderr, "encode: %s\n", err);
-        return -1;
-    }
-    return 0;
+    return fx_encode(codec, &ev, out);
 }
 
 /* The events of execution audit: a life with tasks, a late (illegal) event; seq i -> step i. */
@@ -109,9 +78,9 @@ static int fold_msgs(const char *dir, msg_t *msgs, size_t n, const char *identit
     char err[256];
     xl_fold_result_t res;
     int ret = -1;
-    xl_fold_t *fold = NULL;
-    xl_store_t *store = xl_store_open(dir, 0, err, sizeof(err));
-    if (store == NULL || (fold = xl_fold_create(store, err, sizeof(err))) == NULL)
+    xl_store_t *store;
+    xl_fold_t *fold = fx_fold_open(dir, &store, err, sizeof(err));
+    if (fold == NULL)
         goto fail;
     for (size_t i = 0; i != n; ++i) {
         xl_fold_msg_t msg = {msgs[i].partition, msgs[i].offset, msgs[i].frame.base, msgs[i].frame.len};
@@ -277,9 +246,7 @@ static void test_from_kafka(const char *root, xl_codec_t *codec)
 
     XL_PHASE("from kafka: a mock cluster with a log of 150 executions, a re-delivery and a poison message");
     pthread_mutex_init(&log->mu, NULL);
-    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-    rd_kafka_conf_set(mconf, "log_level", "3", err, sizeof(err));
-    rd_kafka_t *mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
+    rd_kafka_t *mock_rk = fx_mock_handle(err, sizeof(err));
     XL_REQUIRE_V(mock_rk != NULL, "mock handle: %s", err);
     rd_kafka_mock_cluster_t *mcluster = rd_kafka_mock_cluster_new(mock_rk, 1);
     XL_REQUIRE_V(mcluster != NULL, "mock cluster");
@@ -440,6 +407,6 @@ int main(void)
     test_progress_lines(root, codec);
     test_from_kafka(root, codec);
     xl_codec_destroy(codec);
-    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(root);
     return xl_test_finish();
 }

@@ -15,24 +15,10 @@
 #include <string.h>
 
 #include "projector/store.h"
+#include "tests/projector/fixtures.h"
 #include "tests/test.h"
 
 static const xl_store_pos_t xl_test_pos = {1, 42};
-
-static xl_str_t str_of(const char *s)
-{
-    return (xl_str_t){(char *)s, s != NULL ? strlen(s) : 0};
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void state_of(xl_state_t *st, int64_t audit, int status, uint32_t last_seq)
 {
@@ -118,15 +104,6 @@ static int stop_after_two(void *ctx, uint32_t seq, const xl_store_pos_t *pos, co
 }
 
 /* ---- indexes, aggregates, feed, resets ---- */
-
-/* XL_REQUIRE for the phases in void functions: give up the phase, not the binary */
-#define REQUIRE_V(cond, ...)                                                                                           \
-    do {                                                                                                               \
-        int ok_ = (cond) ? 1 : 0;                                                                                      \
-        XL_CHECK(ok_, __VA_ARGS__);                                                                                    \
-        if (!ok_)                                                                                                      \
-            return;                                                                                                    \
-    } while (0)
 
 typedef struct st_ids_t {
     int64_t audit[32];
@@ -319,7 +296,7 @@ static void test_aggregates(xl_store_t *store)
     XL_CHECK_INT(xl_store_batch_add_flow(batch, &acme, &flow, d, err, sizeof(err)), 0);
     XL_CHECK_INT(xl_store_batch_add_flow(batch, NULL, &flow, d, err, sizeof(err)), 0);
     XL_CHECK_INT(xl_store_batch_commit(batch, err, sizeof(err)), 0);
-    REQUIRE_V(xl_store_get_flow_summary(store, &acme, "f1", 2, &sum) == 0, "summary");
+    XL_REQUIRE_V(xl_store_get_flow_summary(store, &acme, "f1", 2, &sum) == 0, "summary");
     XL_CHECK_INT(sum.total, 3);
     XL_CHECK_INT(sum.ended, 2);
     XL_CHECK_INT(sum.succeeded, 1);
@@ -344,7 +321,7 @@ static void test_aggregates(xl_store_t *store)
     d->latest_audit_id = 1000;
     XL_CHECK_INT(xl_store_batch_add_flow(batch, &acme, &flow, d, err, sizeof(err)), 0);
     XL_CHECK_INT(xl_store_batch_commit(batch, err, sizeof(err)), 0);
-    REQUIRE_V(xl_store_get_flow_summary(store, &acme, "f1", 2, &sum) == 0, "summary");
+    XL_REQUIRE_V(xl_store_get_flow_summary(store, &acme, "f1", 2, &sum) == 0, "summary");
     XL_CHECK_INT(sum.total, 4);
     XL_CHECK_INT(sum.by_status[XL_STATUS_RUNNING], 0);
     XL_CHECK_INT(sum.by_status[XL_STATUS_QUEUED], 1);
@@ -357,7 +334,7 @@ static void test_aggregates(xl_store_t *store)
     XL_CHECK_INT(sum.p99_ms, xl_store_hist_upper(xl_store_hist_bucket(5000)));
 
     XL_PHASE("aggregates: scopes are apart; no ended execution gives -1 percentiles");
-    REQUIRE_V(xl_store_get_flow_summary(store, NULL, "f1", 2, &sum) == 0, "summary");
+    XL_REQUIRE_V(xl_store_get_flow_summary(store, NULL, "f1", 2, &sum) == 0, "summary");
     XL_CHECK_INT(sum.total, 3);
     XL_CHECK_INT(sum.latest_audit_id, 7);
     XL_CHECK_INT(xl_store_get_flow_summary(store, &none, "f1", 2, &sum), -ENOENT);
@@ -367,7 +344,7 @@ static void test_aggregates(xl_store_t *store)
     d->by_status[XL_STATUS_QUEUED] = 1;
     XL_CHECK_INT(xl_store_batch_add_flow(batch, &none, &flow, d, err, sizeof(err)), 0);
     XL_CHECK_INT(xl_store_batch_commit(batch, err, sizeof(err)), 0);
-    REQUIRE_V(xl_store_get_flow_summary(store, &empty, "f1", 2, &sum) == 0, "the null tenant is the empty one");
+    XL_REQUIRE_V(xl_store_get_flow_summary(store, &empty, "f1", 2, &sum) == 0, "the null tenant is the empty one");
     XL_CHECK_INT(sum.total, 1);
     XL_CHECK(sum.p50_ms == -1 && sum.p95_ms == -1 && sum.p99_ms == -1, "percentiles %lld %lld %lld",
              (long long)sum.p50_ms, (long long)sum.p95_ms, (long long)sum.p99_ms);
@@ -436,8 +413,8 @@ static void test_resets(const char *dir, xl_codec_t *codec)
 
     XL_PHASE("reset: a derived reset keeps the archive and offsets, and marks the store until done");
     xl_store_t *store = xl_store_open(dir, 0, err, sizeof(err));
-    REQUIRE_V(store != NULL, "open: %s", err);
-    REQUIRE_V(feed(store, codec, "log-R", 0) == 0, "feed");
+    XL_REQUIRE_V(store != NULL, "open: %s", err);
+    XL_REQUIRE_V(feed(store, codec, "log-R", 0) == 0, "feed");
     xl_store_batch_t *batch = xl_store_batch_create(store);
     XL_CHECK_INT(xl_store_batch_put_feed(batch, 1, 100, 1), 0);
     XL_CHECK_INT(xl_store_batch_commit(batch, err, sizeof(err)), 0);
@@ -446,7 +423,7 @@ static void test_resets(const char *dir, xl_codec_t *codec)
     xl_store_close(store);
 
     store = xl_store_open_for_rebuild(dir, err, sizeof(err));
-    REQUIRE_V(store != NULL, "open for rebuild: %s", err);
+    XL_REQUIRE_V(store != NULL, "open for rebuild: %s", err);
     XL_CHECK_INT(xl_store_reset(store, XL_STORE_RESET_DERIVED, err, sizeof(err)), 0);
     XL_CHECK_INT(xl_store_get_state(store, codec, 100, &st, err, sizeof(err)), -ENOENT);
     XL_CHECK_INT(xl_store_feed_last(store), 0);
@@ -462,18 +439,18 @@ static void test_resets(const char *dir, xl_codec_t *codec)
 
     XL_PHASE("reset: done clears the mark");
     store = xl_store_open_for_rebuild(dir, err, sizeof(err));
-    REQUIRE_V(store != NULL, "open for rebuild: %s", err);
+    XL_REQUIRE_V(store != NULL, "open for rebuild: %s", err);
     XL_CHECK_INT(xl_store_rebuild_done(store, err, sizeof(err)), 0);
     XL_CHECK_INT(xl_store_digest(store, d2, err, sizeof(err)), 0);
     XL_CHECK(strcmp(d1, d2) != 0, "dropping the states did not change the digest");
     xl_store_close(store);
     store = xl_store_open(dir, 0, err, sizeof(err));
-    REQUIRE_V(store != NULL, "open after the rebuild: %s", err);
+    XL_REQUIRE_V(store != NULL, "open after the rebuild: %s", err);
 
     XL_PHASE("reset: everything goes with RESET_ALL, the archive, offsets and identity included");
     xl_store_close(store);
     store = xl_store_open_for_rebuild(dir, err, sizeof(err));
-    REQUIRE_V(store != NULL, "open for rebuild: %s", err);
+    XL_REQUIRE_V(store != NULL, "open for rebuild: %s", err);
     XL_CHECK_INT(xl_store_reset(store, XL_STORE_RESET_ALL, err, sizeof(err)), 0);
     n = 0;
     XL_CHECK_INT(xl_store_scan_events(store, 100, 1, 0, count_events, &n), 0);
@@ -490,11 +467,11 @@ static void test_resets(const char *dir, xl_codec_t *codec)
     char dfresh[XL_STORE_DIGEST_HEX_LEN + 1], path[600];
     snprintf(path, sizeof(path), "%s-fresh", dir);
     store = xl_store_open(path, 0, err, sizeof(err));
-    REQUIRE_V(store != NULL, "open fresh: %s", err);
+    XL_REQUIRE_V(store != NULL, "open fresh: %s", err);
     XL_CHECK_INT(xl_store_digest(store, dfresh, err, sizeof(err)), 0);
     xl_store_close(store);
     store = xl_store_open(dir, 0, err, sizeof(err));
-    REQUIRE_V(store != NULL, "reopen: %s", err);
+    XL_REQUIRE_V(store != NULL, "reopen: %s", err);
     XL_CHECK_INT(xl_store_digest(store, d2, err, sizeof(err)), 0);
     XL_CHECK(strcmp(d2, dfresh) == 0, "reset store %s, fresh store %s", d2, dfresh);
     xl_store_close(store);
