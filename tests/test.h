@@ -45,6 +45,15 @@ static const char *xl_test_phase = "start";
             return xl_test_finish();                                                                                   \
     } while (0)
 
+/* Remove a test's scratch directory tree (path made by mkdtemp: no quoting issues). */
+static inline void xl_test_rm_rf(const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", path);
+}
+
 static inline int xl_test_finish(void)
 {
     printf("%d passed, %d failed\n", xl_test_passed, xl_test_failed);

@@ -122,9 +122,6 @@ int main(void)
     test_load_and_check();
     test_bad_files();
     test_sees();
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    xl_test_rm_rf(dir);
     return xl_test_finish();
 }

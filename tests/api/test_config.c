@@ -291,9 +291,6 @@ int main(void)
     test_set();
     test_file();
     test_help();
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    xl_test_rm_rf(dir);
     return xl_test_finish();
 }

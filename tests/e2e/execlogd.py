@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 START_TIMEOUT = 20.0  # seconds until /readyz must answer 200
 STOP_TIMEOUT = 15.0  # seconds after SIGTERM before SIGKILL
@@ -678,6 +679,26 @@ def split_single_object(value):
     if value is None or len(value) < 10 or value[:2] != b"\xc3\x01":
         raise ValueError("not an Avro single-object frame: %r" % (value[:10] if value else value))
     return struct.unpack("<Q", value[2:10])[0], value[10:]
+
+
+class SuiteBase:
+    """What every e2e suite shares: self.c (checks with a phase) and self.args, set by the suite."""
+
+    def section(self, name, fn, *args):
+        """Run one section; an exception fails a check and the suite goes on with the next section."""
+        self.c.phase = name
+        t = time.monotonic()
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - report and go on with the next section
+            tb = traceback.extract_tb(e.__traceback__)
+            where = "%s:%d" % (os.path.basename(tb[-1].filename), tb[-1].lineno) if tb else "?"
+            self.c.ok(False, "exception at %s" % where, "%s: %s" % (type(e).__name__, str(e).splitlines()[0]
+                                                                    if str(e) else ""))
+            if isinstance(e, HarnessError) and "\n" in str(e):
+                print(str(e), flush=True)
+        if self.args.verbose:
+            print("  %-28s %.1f s" % (name, time.monotonic() - t), flush=True)
 
 
 def run_suite(suite_cls, doc):

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import execlogd as X  # noqa: E402
@@ -51,7 +50,7 @@ def ids(items):
     return [i.get("audit_id") for i in items]
 
 
-class Suite:
+class Suite(X.SuiteBase):
     def __init__(self, args):
         self.args = args
         self.c = Checks()
@@ -803,21 +802,6 @@ class Suite:
                   "after the restart: the projections are there")
 
     # ---- driver ---------------------------------------------------------------------------------
-
-    def section(self, name, fn, *args):
-        self.c.phase = name
-        t = time.monotonic()
-        try:
-            fn(*args)
-        except Exception as e:  # noqa: BLE001 - report and go on with the next section
-            tb = traceback.extract_tb(e.__traceback__)
-            where = "%s:%d" % (os.path.basename(tb[-1].filename), tb[-1].lineno) if tb else "?"
-            self.c.ok(False, "exception at %s" % where, "%s: %s" % (type(e).__name__, str(e).splitlines()[0]
-                                                                    if str(e) else ""))
-            if isinstance(e, X.HarnessError) and "\n" in str(e):
-                print(str(e), flush=True)
-        if self.args.verbose:
-            print("  %-28s %.1f s" % (name, time.monotonic() - t), flush=True)
 
     def run(self):
         cert, key = X.make_cert(self.workdir)

@@ -59,14 +59,6 @@ static void write_reservation(int node, const char *text)
     fclose(fp);
 }
 
-static void rm_rf(const char *path)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", path);
-}
-
 /* Allocate n IDs, checking order, range and node bits on the way; returns the last one (0 on error). */
 static int64_t allocate(xl_auditid_t *ids, int node, size_t n, int64_t prev)
 {
@@ -266,6 +258,6 @@ int main(void)
     test_nodes();
     test_corrupt();
     test_ahead_and_exhausted();
-    rm_rf(dir);
+    xl_test_rm_rf(dir);
     return xl_test_finish();
 }
