@@ -4,9 +4,12 @@
  */
 #include "api/http.h"
 
+#include "schemas/utf8.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,13 +44,36 @@ static const char *reason_phrase(int status)
     return "Unknown";
 }
 
+/* A fixed answer for when the real one cannot be built (out of memory): never a status below 100. */
+static const char fallback_problem[] = "{\"type\":\"urn:execlog:problem:internal\",\"title\":\"Internal error\","
+                                       "\"status\":500,\"detail\":\"the answer could not be built\"}";
+
 static void send_body(h2o_req_t *req, int status, const char *type, const char *body, size_t len)
 {
+    if (status < 100 || status > 599 || body == NULL) {
+        status = 500;
+        type = "application/problem+json";
+        body = fallback_problem;
+        len = sizeof(fallback_problem) - 1;
+    }
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
     h2o_send_inline(req, body, len);
+}
+
+/* obj serialised into the pool, reference stolen; NULL when obj is NULL or cannot be dumped. */
+static const char *dump_into_pool(h2o_req_t *req, json_t *obj, size_t *len)
+{
+    char *body = NULL;
+    *len = obj != NULL ? json_dumpb(obj, NULL, 0, JSON_COMPACT) : 0;
+    if (*len != 0) {
+        body = h2o_mem_alloc_pool(&req->pool, *len + 1);
+        json_dumpb(obj, body, *len, JSON_COMPACT);
+    }
+    json_decref(obj);
+    return body;
 }
 
 void xl_http_send_json(h2o_req_t *req, int status, const char *body, size_t len)
@@ -57,28 +83,46 @@ void xl_http_send_json(h2o_req_t *req, int status, const char *body, size_t len)
 
 void xl_http_send_json_obj(h2o_req_t *req, int status, json_t *obj)
 {
-    size_t len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-    char *body = h2o_mem_alloc_pool(&req->pool, len + 1);
-    json_dumpb(obj, body, len, JSON_COMPACT);
-    json_decref(obj);
+    size_t len;
+    const char *body = dump_into_pool(req, obj, &len);
     send_body(req, status, "application/json", body, len);
+}
+
+json_t *xl_http_text(const char *s, size_t len)
+{
+    if (s == NULL)
+        return json_null();
+    if (xl_utf8_valid(s, len))
+        return json_stringn_nocheck(s, len);
+    char *fixed = malloc(len * 3 + 1);
+    if (fixed == NULL)
+        return NULL;
+    json_t *v = json_stringn_nocheck(fixed, xl_utf8_repair(s, len, fixed));
+    free(fixed);
+    return v;
 }
 
 json_t *xl_http_problem_new(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail)
 {
     char type[128];
     snprintf(type, sizeof(type), "urn:execlog:problem:%s", slug);
-    return json_pack("{s:s, s:s, s:i, s:s, s:s%}", "type", type, "title", title, "status", status, "detail", detail,
-                     "instance", req->path_normalized.base, req->path_normalized.len);
+    /* detail and instance may quote what the client sent: repaired, never a NULL document */
+    json_t *problem = json_object();
+    if (problem == NULL)
+        return NULL;
+    json_object_set_new(problem, "type", json_string(type));
+    json_object_set_new(problem, "title", xl_http_text(title, strlen(title)));
+    json_object_set_new(problem, "status", json_integer(status));
+    json_object_set_new(problem, "detail", xl_http_text(detail, strlen(detail)));
+    json_object_set_new(problem, "instance", xl_http_text(req->path_normalized.base, req->path_normalized.len));
+    return problem;
 }
 
 void xl_http_send_problem_obj(h2o_req_t *req, json_t *problem)
 {
     int status = (int)json_integer_value(json_object_get(problem, "status"));
-    size_t len = json_dumpb(problem, NULL, 0, JSON_COMPACT);
-    char *body = h2o_mem_alloc_pool(&req->pool, len + 1);
-    json_dumpb(problem, body, len, JSON_COMPACT);
-    json_decref(problem);
+    size_t len;
+    const char *body = dump_into_pool(req, problem, &len);
     send_body(req, status, "application/problem+json", body, len);
 }
 
@@ -92,7 +136,8 @@ void xl_http_send_problem(h2o_req_t *req, int status, const char *slug, const ch
     va_end(ap);
     json_t *problem = xl_http_problem_new(req, status, slug, title, detail);
     if (extra != NULL) {
-        json_object_update(problem, extra);
+        if (problem != NULL)
+            json_object_update(problem, extra);
         json_decref(extra);
     }
     xl_http_send_problem_obj(req, problem);

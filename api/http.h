@@ -11,6 +11,19 @@
 #include <jansson.h>
 #include <stdint.h>
 
+/**
+ * @brief A JSON string of (s, len) that is always valid: bytes that are not
+ * UTF-8 become U+FFFD (text a client sent, echoed back). NULL s gives null.
+ * @return a new reference, NULL only when out of memory.
+ */
+json_t *xl_http_text(const char *s, size_t len);
+
+/**
+ * Every sender below answers 500 with a fixed problem document when it is
+ * handed a NULL body or object or a status outside 100..599, so a reply never
+ * goes out with a status h2o cannot encode.
+ */
+
 /** @brief Send body as application/json with the given status. body is copied. */
 void xl_http_send_json(h2o_req_t *req, int status, const char *body, size_t len);
 

@@ -281,7 +281,7 @@ void xl_read_message(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h
         return;
     }
     xl_http_send_json_obj(req, 200,
-                          json_pack("{s:s%, s:o, s:b}", "message_id", message_id.base, message_id.len, "items", c.items,
+                          json_pack("{s:o, s:o, s:b}", "message_id", xl_http_text(message_id.base, message_id.len), "items", c.items,
                                     "truncated", c.truncated));
 }
 

@@ -6,6 +6,9 @@
  */
 #include "api/render.h"
 
+#include "api/http.h"
+#include "schemas/utf8.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -14,7 +17,7 @@
 
 json_t *xl_render_str(const xl_str_t *s)
 {
-    return s->base != NULL ? json_stringn(s->base, s->len) : json_null();
+    return s->base != NULL ? xl_http_text(s->base, s->len) : json_null();
 }
 
 json_t *xl_render_status(int status)
@@ -230,7 +233,7 @@ static json_t *etlworks_flow_id(const xl_str_t *flow_id)
     }
     if (flow_id->len > 0 && i == flow_id->len)
         return json_integer(v);
-    return json_stringn(flow_id->base, flow_id->len);
+    return xl_http_text(flow_id->base, flow_id->len);
 }
 
 json_t *xl_render_etlworks(const xl_state_t *st)
@@ -263,7 +266,7 @@ json_t *xl_render_etlworks(const xl_state_t *st)
                        (int)st->error.message.len, st->error.message.base ? st->error.message.base : "");
         if (st->error.stack.base != NULL && st->error.stack.len > 0)
             xl_buf_appendf(&b, "\n%.*s", (int)st->error.stack.len, st->error.stack.base);
-        exception = json_stringn(b.base ? b.base : "", b.len);
+        exception = xl_http_text(b.base ? b.base : "", b.len);
         xl_buf_dispose(&b);
     } else if (st->status == XL_STATUS_CANCELLED) {
         exception = json_string("cancelled");
@@ -276,7 +279,7 @@ json_t *xl_render_etlworks(const xl_state_t *st)
         for (size_t i = 0; i < st->nwarnings; ++i)
             xl_buf_appendf(&b, "%s%.*s", i ? "\n" : "", (int)st->warnings[i].len,
                            st->warnings[i].base ? st->warnings[i].base : "");
-        warnings = json_stringn(b.base ? b.base : "", b.len);
+        warnings = xl_http_text(b.base ? b.base : "", b.len);
         xl_buf_dispose(&b);
     }
     json_object_set_new(o, "warnings", warnings);
@@ -288,7 +291,7 @@ json_t *xl_render_flow(const char *flow_id, size_t flow_len, const xl_str_t *ten
                        json_t *latest)
 {
     json_t *o = json_object(), *counts = json_object();
-    json_object_set_new(o, "flow_id", json_stringn(flow_id, flow_len));
+    json_object_set_new(o, "flow_id", xl_http_text(flow_id, flow_len));
     json_object_set_new(o, "tenant_id", tenant != NULL ? xl_render_str(tenant) : json_null());
     json_object_set_new(o, "total", json_integer((json_int_t)sum->total));
     for (int s = 0; s < XL_STATUS__COUNT; ++s)
@@ -357,7 +360,8 @@ static int buf_opt_int(xl_buf_t *out, int64_t v)
 /*
  * A JSON string as jansson dumps it without flags: '"' and '\\' escaped, the
  * short escapes \b \f \n \r \t, other bytes below 0x20 as \u00XX (upper-case
- * hex), everything else (UTF-8 included, '/' and DEL too) copied as is.
+ * hex), everything else (UTF-8 included, '/' and DEL too) copied as is;
+ * a byte that starts no valid UTF-8 sequence becomes U+FFFD.
  */
 static int buf_json_string(xl_buf_t *out, const char *s, size_t n)
 {
@@ -369,6 +373,18 @@ static int buf_json_string(xl_buf_t *out, const char *s, size_t n)
     *p++ = '"';
     for (size_t i = 0; i < n; ++i) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) { /* a stored string is UTF-8 by contract; a broken one is shown repaired */
+            size_t k = xl_utf8_seq(s + i, n - i);
+            if (k == 0) {
+                memcpy(p, XL_UTF8_REPLACEMENT, 3);
+                p += 3;
+            } else {
+                memcpy(p, s + i, k);
+                p += k;
+                i += k - 1;
+            }
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\') {
             *p++ = (char)c;
             continue;
