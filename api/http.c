@@ -195,7 +195,7 @@ static h2o_iovec_t decode(h2o_mem_pool_t *pool, const char *s, size_t len, int p
     return h2o_iovec_init(out, n);
 }
 
-static h2o_iovec_t percent_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
+h2o_iovec_t xl_http_percent_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
 {
     return decode(pool, s, len, 1);
 }
@@ -219,7 +219,7 @@ int xl_http_query_next(h2o_req_t *req, const char *name, size_t *pos, h2o_iovec_
         const char *kend = eq ? eq : stop;
         if ((size_t)(kend - p) == nlen && memcmp(p, name, nlen) == 0) {
             const char *v = eq ? eq + 1 : stop;
-            *value = percent_decode(&req->pool, v, (size_t)(stop - v));
+            *value = xl_http_percent_decode(&req->pool, v, (size_t)(stop - v));
             *pos = (size_t)(stop - start) + 1;
             return 1;
         }

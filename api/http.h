@@ -65,6 +65,14 @@ int xl_http_query_param(h2o_req_t *req, const char *name, h2o_iovec_t *value);
 h2o_iovec_t xl_http_path_decode(h2o_mem_pool_t *pool, const char *s, size_t len);
 
 /**
+ * @brief Percent-decode a query-string value into the pool ('+' becomes ' ';
+ * a '%' without two hex digits after it stays as it is).
+ * @return the decoded bytes (NUL-terminated, the NUL not counted), never
+ * longer than len; they live as long as pool.
+ */
+h2o_iovec_t xl_http_percent_decode(h2o_mem_pool_t *pool, const char *s, size_t len);
+
+/**
  * @brief Iterate over every occurrence of query parameter name (a repeatable
  * one): *pos starts at 0 and is advanced. value is percent-decoded into the
  * pool. @return 1 found (value filled), 0 no more.

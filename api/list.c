@@ -38,7 +38,7 @@
 #define LIMIT_MAX 1000
 #define SCAN_BUDGET_MIN 20000 /* index entries one scan reads per page, at least */
 #define TOKEN_VERSION 1
-#define TOKEN_HASH_LEN 8
+#define TOKEN_HASH_LEN XL_LIST_TOKEN_HASH_LEN
 #define TOKEN_MAC_LEN 16
 #define TOKEN_LEN (1 + TOKEN_HASH_LEN + 16 + TOKEN_MAC_LEN)
 
@@ -111,14 +111,18 @@ static long b64url_decode(const char *in, size_t len, unsigned char *out, size_t
             out[n++] = (unsigned char)(acc >> bits);
         }
     }
+    /* canonical form only: the bits of the last character beyond the data are zero */
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+        return -1;
     return (long)n;
 }
 
-static void token_mac(const xl_api_t *api, const unsigned char *msg, size_t len, unsigned char mac[TOKEN_MAC_LEN])
+static void token_mac(const unsigned char *cursor_key, const unsigned char *msg, size_t len,
+                      unsigned char mac[TOKEN_MAC_LEN])
 {
     unsigned char full[EVP_MAX_MD_SIZE];
     unsigned int flen = 0;
-    HMAC(EVP_sha256(), api->cursor_key, XL_CURSOR_KEY_LEN, msg, len, full, &flen);
+    HMAC(EVP_sha256(), cursor_key, XL_CURSOR_KEY_LEN, msg, len, full, &flen);
     memcpy(mac, full, TOKEN_MAC_LEN);
 }
 
@@ -135,34 +139,48 @@ static char *token_encode(const xl_api_t *api, h2o_req_t *req, const filter_t *f
     memcpy(raw + 1, f->hash, TOKEN_HASH_LEN);
     put_be64(raw + 1 + TOKEN_HASH_LEN, (uint64_t)key[0]);
     put_be64(raw + 1 + TOKEN_HASH_LEN + 8, (uint64_t)key[1]);
-    token_mac(api, raw, TOKEN_LEN - TOKEN_MAC_LEN, raw + TOKEN_LEN - TOKEN_MAC_LEN);
+    token_mac(api->cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, raw + TOKEN_LEN - TOKEN_MAC_LEN);
     char *out = h2o_mem_alloc_pool(&req->pool, (TOKEN_LEN + 2) / 3 * 4 + 1);
     b64url_encode(raw, TOKEN_LEN, out);
     return out;
+}
+
+int xl_list_token_decode(const unsigned char cursor_key[XL_CURSOR_KEY_LEN], const char *token, size_t len,
+                         unsigned char args_hash[XL_LIST_TOKEN_HASH_LEN], int64_t last[2])
+{
+    unsigned char raw[TOKEN_LEN + 3], mac[TOKEN_MAC_LEN];
+    long n = b64url_decode(token, len, raw, sizeof(raw));
+    if (n != TOKEN_LEN || raw[0] != TOKEN_VERSION)
+        return -EINVAL;
+    token_mac(cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, mac);
+    if (CRYPTO_memcmp(mac, raw + TOKEN_LEN - TOKEN_MAC_LEN, TOKEN_MAC_LEN) != 0)
+        return -EBADMSG;
+    memcpy(args_hash, raw + 1, TOKEN_HASH_LEN);
+    last[0] = (int64_t)xl_be64_get(raw + 1 + TOKEN_HASH_LEN);
+    last[1] = (int64_t)xl_be64_get(raw + 1 + TOKEN_HASH_LEN + 8);
+    return 0;
 }
 
 /* @return 0 with key filled, or -1 (answered 400) */
 static int token_decodeOrReply(const xl_api_t *api, h2o_req_t *req, const filter_t *f, h2o_iovec_t token,
                                int64_t key[2])
 {
-    unsigned char raw[TOKEN_LEN + 3], mac[TOKEN_MAC_LEN];
-    long n = b64url_decode(token.base, token.len, raw, sizeof(raw));
+    unsigned char hash[TOKEN_HASH_LEN];
+    int64_t last[2];
+    int rc = xl_list_token_decode(api->cursor_key, token.base, token.len, hash, last);
     const char *why = NULL;
-    if (n != TOKEN_LEN || raw[0] != TOKEN_VERSION) {
+    if (rc == -EINVAL)
         why = "it is not a page token of this API";
-    } else {
-        token_mac(api, raw, TOKEN_LEN - TOKEN_MAC_LEN, mac);
-        if (CRYPTO_memcmp(mac, raw + TOKEN_LEN - TOKEN_MAC_LEN, TOKEN_MAC_LEN) != 0)
-            why = "it was altered, or issued by another data directory";
-        else if (CRYPTO_memcmp(f->hash, raw + 1, TOKEN_HASH_LEN) != 0)
-            why = "it was issued for other arguments (filters, order_by or tenant); only limit may change";
-    }
+    else if (rc != 0)
+        why = "it was altered, or issued by another data directory";
+    else if (CRYPTO_memcmp(f->hash, hash, TOKEN_HASH_LEN) != 0)
+        why = "it was issued for other arguments (filters, order_by or tenant); only limit may change";
     if (why != NULL) {
         xl_http_send_problem(req, 400, "invalid-page-token", "Invalid page token", NULL, "page_token refused: %s", why);
         return -1;
     }
-    key[0] = (int64_t)xl_be64_get(raw + 1 + TOKEN_HASH_LEN);
-    key[1] = (int64_t)xl_be64_get(raw + 1 + TOKEN_HASH_LEN + 8);
+    key[0] = last[0];
+    key[1] = last[1];
     return 0;
 }
 

@@ -31,18 +31,20 @@ int xl_read_int_paramOrReply(h2o_req_t *req, const char *name, int64_t min, int6
     *out = def;
     if (!xl_http_query_param(req, name, &v))
         return 0;
-    int64_t x = 0;
+    /* every value of [min, max] is accepted, the bounds included: digits are
+     * summed as a magnitude that stops growing past INT64_MAX */
+    uint64_t mag = 0;
     int neg = v.len > 0 && v.base[0] == '-';
     size_t i = neg ? 1 : 0;
-    int ok = v.len > i && v.len - i <= 18;
+    int ok = v.len > i && v.len - i <= 19;
     for (; ok && i < v.len; ++i) {
-        if (v.base[i] < '0' || v.base[i] > '9')
+        if (v.base[i] < '0' || v.base[i] > '9' || mag > (uint64_t)INT64_MAX / 10)
             ok = 0;
         else
-            x = x * 10 + (v.base[i] - '0');
+            mag = mag * 10 + (uint64_t)(v.base[i] - '0');
     }
-    if (neg)
-        x = -x;
+    ok = ok && mag <= (uint64_t)INT64_MAX;
+    int64_t x = neg ? -(int64_t)mag : (int64_t)mag;
     if (!ok || x < min || x > max) {
         xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
                              "%s must be an integer in [%" PRId64 ", %" PRId64 "]", name, min, max);
@@ -434,9 +436,14 @@ void xl_read_schemas(xl_api_t *api, h2o_req_t *req)
     xl_http_send_json_obj(req, 200, json_pack("{s:o}", "items", items));
 }
 
-void xl_read_info(xl_api_t *api, h2o_req_t *req)
+void xl_read_info(xl_api_t *api, h2o_req_t *req, int show_brokers)
 {
-    xl_http_send_json_obj(req, 200, json_incref(api->info));
+    json_t *info = json_deep_copy(api->info);
+    json_t *kafka = json_object_get(info, "kafka");
+    /* the broker addresses let a local process write to the log directly: admins only */
+    if (!show_brokers && kafka != NULL)
+        json_object_set_new(kafka, "bootstrap_servers", json_null());
+    xl_http_send_json_obj(req, 200, info);
 }
 
 void xl_read_healthz(xl_api_t *api, h2o_req_t *req)

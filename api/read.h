@@ -63,10 +63,26 @@ void xl_read_flow(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_
 void xl_read_etlworks(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t flow_id);
 /** GET /v1/executions: filtered list with a keyset page token (list.c) */
 void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who);
+
+/* Bytes of the arguments' hash a page token carries. */
+#define XL_LIST_TOKEN_HASH_LEN 8
+
+/**
+ * @brief Decode a page token of GET /v1/executions (list.c): its base64url
+ * (canonical form only), version byte and HMAC, made with cursor_key
+ * (borrowed), are checked. Pure: no request, no answer.
+ * @return 0 with args_hash (the hash of the arguments it was issued for; the
+ * caller compares it) and last (created_ms, audit_id of the last key seen)
+ * filled; -EINVAL when it is not a page token of this API, -EBADMSG when it
+ * was altered or made with another key (outputs untouched on failure).
+ */
+int xl_list_token_decode(const unsigned char cursor_key[XL_CURSOR_KEY_LEN], const char *token, size_t len,
+                         unsigned char args_hash[XL_LIST_TOKEN_HASH_LEN], int64_t last[2]);
 /** GET /v1/schemas */
 void xl_read_schemas(xl_api_t *api, h2o_req_t *req);
 /** GET /v1/info */
-void xl_read_info(xl_api_t *api, h2o_req_t *req);
+/** @brief GET /v1/info; show_brokers: 1 for a caller who may see the Kafka bootstrap list (admins of every tenant). */
+void xl_read_info(xl_api_t *api, h2o_req_t *req, int show_brokers);
 /** GET /healthz: the process serves. */
 void xl_read_healthz(xl_api_t *api, h2o_req_t *req);
 /** GET /readyz: 200 while the projector runs and is at most ready_max_lag events behind, else 503. */

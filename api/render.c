@@ -126,6 +126,7 @@ json_t *xl_render_state(const xl_state_t *st)
     json_object_set_new(o, "message", xl_render_str(&st->message));
     json_object_set_new(o, "error", render_error(&st->error));
     json_object_set_new(o, "warnings", render_warnings(st->warnings, st->nwarnings));
+    json_object_set_new(o, "warnings_total", json_integer(st->warnings_total));
     json_object_set_new(o, "metrics", render_metrics(st->metrics, st->nmetrics));
     json_object_set_new(o, "attributes", render_attributes(st->attributes, st->nattributes));
     json_object_set_new(o, "tasks", render_tasks(st));
@@ -592,7 +593,7 @@ int xl_render_state_buf(const xl_state_t *st, xl_buf_t *out)
     for (size_t i = 0; i < st->nwarnings; ++i)
         if ((i > 0 && LIT(out, ",") != 0) || buf_str(out, &st->warnings[i]) != 0)
             return -ENOMEM;
-    if (LIT(out, "],\"metrics\":") || buf_metrics(out, st->metrics, st->nmetrics) || LIT(out, ",\"attributes\":") ||
+    if (LIT(out, "],\"warnings_total\":") || buf_int(out, st->warnings_total) || LIT(out, ",\"metrics\":") || buf_metrics(out, st->metrics, st->nmetrics) || LIT(out, ",\"attributes\":") ||
         buf_attributes(out, st->attributes, st->nattributes) || LIT(out, ",\"tasks\":") || buf_tasks(out, st) ||
         LIT(out, ",\"events\":") || buf_int(out, st->last_seq) || LIT(out, ",\"anomalies\":") ||
         buf_int(out, st->anomalies) || LIT(out, ",\"anomaly_list\":") || buf_anomalies(out, st) ||

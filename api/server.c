@@ -37,6 +37,7 @@
 #include "api/http.h"
 #include "api/log.h"
 #include "api/metrics.h"
+#include "api/deadline.h"
 #include "api/read.h"
 #include "api/stream.h"
 
@@ -89,6 +90,7 @@ struct st_xl_server_t {
     h2o_linklist_t waiters; /* waiter_t.link: reads waiting for their min_position */
     h2o_timeout_t wait_timeout;
     h2o_linklist_t inflight; /* obs_t.link: requests not yet counted */
+    xl_deadline_t *deadline; /* cuts clients too slow to send a request */
     int wait_max_ms;
     int stopping; /* SIGTERM: nothing new is held */
 };
@@ -163,7 +165,7 @@ static void r_schemas(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *wh
 }
 static void r_info(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_read_info(&srv->api, req);
+    xl_read_info(&srv->api, req, who->role >= XL_ROLE_ADMIN && who->tenant.base == NULL);
 }
 static void r_digest(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
@@ -384,6 +386,31 @@ static void on_wait_timeout(h2o_timeout_entry_t *entry)
                          w->srv->wait_max_ms);
 }
 
+int xl_server_parse_positions(const char *value, size_t vlen, xl_store_pos_t *want, size_t max, size_t *n)
+{
+    for (const char *s = value, *end = value + vlen; s <= end;) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *e = comma ? comma : end;
+        long long part = -1, off = -1;
+        int used = 0;
+        char tmp[48];
+        size_t len = (size_t)(e - s);
+        if (len > 0 && len < sizeof(tmp)) {
+            memcpy(tmp, s, len);
+            tmp[len] = '\0';
+            if (sscanf(tmp, "%lld:%lld%n", &part, &off, &used) != 2 || (size_t)used != len)
+                part = -1;
+        }
+        if (part < 0 || part > INT32_MAX || off < 0 || *n == max)
+            return -EINVAL;
+        want[*n].partition = (int32_t)part;
+        want[*n].offset = (int64_t)off;
+        ++*n;
+        s = e + 1;
+    }
+    return 0;
+}
+
 /* Parse min_position=P:O[,P:O...] (repeatable). @return the count, or -1 (answered 400). */
 static int parse_positionsOrReply(h2o_req_t *req, xl_store_pos_t **out)
 {
@@ -391,30 +418,12 @@ static int parse_positionsOrReply(h2o_req_t *req, xl_store_pos_t **out)
     size_t pos = 0, n = 0;
     xl_store_pos_t *want = h2o_mem_alloc_pool(&req->pool, MAX_POSITIONS * sizeof(*want));
     while (xl_http_query_next(req, "min_position", &pos, &v)) {
-        for (const char *s = v.base, *end = v.base + v.len; s <= end;) {
-            const char *comma = memchr(s, ',', (size_t)(end - s));
-            const char *e = comma ? comma : end;
-            long long part = -1, off = -1;
-            int used = 0;
-            char tmp[48];
-            size_t len = (size_t)(e - s);
-            if (len > 0 && len < sizeof(tmp)) {
-                memcpy(tmp, s, len);
-                tmp[len] = '\0';
-                if (sscanf(tmp, "%lld:%lld%n", &part, &off, &used) != 2 || (size_t)used != len)
-                    part = -1;
-            }
-            if (part < 0 || part > INT32_MAX || off < 0 || n == MAX_POSITIONS) {
-                xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
-                                     "min_position is partition:offset (as in a write's position), comma-separated "
-                                     "or repeated, at most %d",
-                                     MAX_POSITIONS);
-                return -1;
-            }
-            want[n].partition = (int32_t)part;
-            want[n].offset = (int64_t)off;
-            ++n;
-            s = e + 1;
+        if (xl_server_parse_positions(v.base, v.len, want, MAX_POSITIONS, &n) != 0) {
+            xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
+                                 "min_position is partition:offset (as in a write's position), comma-separated "
+                                 "or repeated, at most %d",
+                                 MAX_POSITIONS);
+            return -1;
         }
     }
     *out = want;
@@ -436,6 +445,30 @@ static void check_waiters(xl_server_t *srv)
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
+/* The media types a write body may declare (parameters such as charset aside); none at all is JSON too. */
+static const char *const body_types[] = {"application/json", "application/x-ndjson", "application/ndjson"};
+
+/* A write body's declared type: none, JSON or NDJSON; anything else is 415. @return 0, or -1 (answered). */
+static int check_body_typeOrReply(h2o_req_t *req)
+{
+    h2o_iovec_t type;
+    if (!xl_http_header(req, "content-type", &type))
+        return 0;
+    size_t len = type.len;
+    const char *semi = memchr(type.base, ';', type.len);
+    if (semi != NULL)
+        len = (size_t)(semi - type.base);
+    while (len > 0 && (type.base[len - 1] == ' ' || type.base[len - 1] == '\t'))
+        --len;
+    for (size_t i = 0; i < sizeof(body_types) / sizeof(body_types[0]); ++i)
+        if (h2o_lcstris(type.base, len, body_types[i], strlen(body_types[i])))
+            return 0;
+    xl_http_send_problem(req, 415, "unsupported-media-type", "Unsupported media type", NULL,
+                         "a write body is application/json (or application/x-ndjson for POST /v1/events), not %.*s",
+                         (int)(len < 200 ? len : 200), type.base);
+    return -1;
+}
+
 static size_t header_bytes(h2o_req_t *req)
 {
     size_t n = req->path.len + req->authority.len + req->method.len;
@@ -448,6 +481,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     xl_server_t *srv = ((handler_t *)self)->srv;
     obs_t *obs = observe(srv, req);
+    xl_deadline_request(srv->deadline, req);
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     const char *path = req->path.base;
     char allow[64] = "";
@@ -486,6 +520,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                  unknown.base, *r->params ? r->params : "none");
             return 0;
         }
+        if ((r->flags & R_WRITES) && check_body_typeOrReply(req) != 0)
+            return 0;
         if ((r->flags & R_WRITES) && srv->api.ingest == NULL && srv->stopping) {
             xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
             xl_http_send_problem(req, 503, "shutting-down", "Shutting down", NULL,
@@ -567,8 +603,10 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(actx, sock);
+    if (sock == NULL)
+        return;
+    xl_deadline_watch(H2O_STRUCT_FROM_MEMBER(xl_server_t, ctx, actx->ctx)->deadline, sock);
+    h2o_accept(actx, sock);
 }
 
 static int is_loopback(const struct sockaddr *sa)
@@ -741,7 +779,8 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     labels[NROUTES] = "unmatched";
     if ((srv->api.codec = xl_codec_create(err, errlen)) == NULL)
         goto fail;
-    if ((srv->api.metrics = xl_metrics_create(labels, NROUTES + 1)) == NULL ||
+    if ((srv->deadline = xl_deadline_create(loop, conf->idle_timeout_ms)) == NULL ||
+        (srv->api.metrics = xl_metrics_create(labels, NROUTES + 1)) == NULL ||
         (srv->api.stream = xl_stream_create(&srv->api, conf->stream_keepalive_ms)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -920,6 +959,7 @@ int xl_server_destroy(xl_server_t *srv)
         lingering = srv;
         return 1;
     }
+    xl_deadline_destroy(srv->deadline);
     if (srv->ctx_ready) {
         h2o_context_dispose(&srv->ctx);
         h2o_config_dispose(&srv->globalconf);

@@ -82,6 +82,16 @@ void xl_server_detach(xl_server_t *srv);
 /** @brief Run the loop briefly so that answers already sent reach their sockets. */
 void xl_server_flush(xl_server_t *srv);
 
+/**
+ * @brief Parse one value of the min_position parameter, "P:O[,P:O...]" (a
+ * partition 0..INT32_MAX and an offset >= 0 each, as a write answers its
+ * position), appending to want[*n .. max). value is borrowed for the call.
+ * Pure: no request, no answer.
+ * @return 0 with *n advanced, or -EINVAL (malformed, or more than max in all;
+ * want[*n ..] may then hold part of the value).
+ */
+int xl_server_parse_positions(const char *value, size_t vlen, xl_store_pos_t *want, size_t max, size_t *n);
+
 /** @brief The port the plain listener is bound to (useful with port 0). */
 int xl_server_port(xl_server_t *srv);
 /** @brief The port of the TLS listener, 0 if none. */

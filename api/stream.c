@@ -599,12 +599,13 @@ void xl_stream_notify(xl_stream_t *hub)
         hub->feed_at = t.last;
         if (t.failed) /* cannot tell which: let every poll look */
             t.n = 0;
-        qsort(t.ids, t.n, sizeof(*t.ids), cmp_id);
+        if (t.n > 1) /* t.ids is NULL while nothing was touched */
+            qsort(t.ids, t.n, sizeof(*t.ids), cmp_id);
         h2o_linklist_t *l = hub->polls.next;
         while (l != &hub->polls) {
             poll_t *p = H2O_STRUCT_FROM_MEMBER(poll_t, link, l);
             l = l->next; /* p may leave the list */
-            if (t.failed || bsearch(&p->args.audit_id, t.ids, t.n, sizeof(*t.ids), cmp_id) != NULL)
+            if (t.failed || (t.n > 0 && bsearch(&p->args.audit_id, t.ids, t.n, sizeof(*t.ids), cmp_id) != NULL))
                 poll_try(p, 0);
         }
         free(t.ids);

@@ -31,6 +31,7 @@
 #include "ingest/auditid.h"
 #include "ingest/producer.h"
 #include "ingest/validate.h"
+#include "projector/apply.h"
 
 #define BATCH_MAX_LINES 10000
 
@@ -634,6 +635,75 @@ static void fill_invalid(pending_t *p, size_t i, json_t *errors)
     slot_fill(p, i, 422, pr);
 }
 
+/* Names of (names, n) that the sorted (have, nhave) lacks; stride and offset say where each name lives. */
+static size_t count_new_names(const void *names, size_t n, size_t nstride, const void *have, size_t nhave,
+                              size_t hstride)
+{
+    size_t fresh = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const xl_str_t *name = (const xl_str_t *)((const char *)names + i * nstride);
+        int found = 0;
+        for (size_t j = 0; j < nhave && !found; ++j) {
+            const xl_str_t *h = (const xl_str_t *)((const char *)have + j * hstride);
+            found = h->len == name->len && (name->len == 0 || memcmp(h->base, name->base, name->len) == 0);
+        }
+        fresh += !found;
+    }
+    return fresh;
+}
+
+/*
+ * The bounds of one execution's state (schemas/event.h): distinct metric
+ * names, attribute keys, and the encoded size the state would have once ev is
+ * applied. A write past one is refused whole (422) before anything is
+ * produced. st is the stored state; it is folded forward here (the caller
+ * disposes it). @return 0, or -1 with slot i filled.
+ */
+static int check_state_boundsOrFill(pending_t *p, size_t i, xl_state_t *st, const xl_event_t *ev)
+{
+    char detail[256], err[256];
+    size_t metrics = st->nmetrics, attrs = st->nattributes;
+    if (ev->nmetrics != 0)
+        metrics += count_new_names(&ev->metrics[0].name, ev->nmetrics, sizeof(*ev->metrics),
+                                   st->nmetrics ? &st->metrics[0].name : NULL, st->nmetrics, sizeof(*st->metrics));
+    if (ev->nattributes != 0)
+        attrs += count_new_names(&ev->attributes[0].key, ev->nattributes, sizeof(*ev->attributes),
+                                 st->nattributes ? &st->attributes[0].key : NULL, st->nattributes,
+                                 sizeof(*st->attributes));
+    if (metrics > XL_STATE_MAX_METRICS)
+        snprintf(detail, sizeof(detail), "the execution would have %zu distinct metric names; at most %d are kept",
+                 metrics, XL_STATE_MAX_METRICS);
+    else if (attrs > XL_STATE_MAX_ATTRIBUTES)
+        snprintf(detail, sizeof(detail), "the execution would have %zu distinct attribute keys; at most %d are kept",
+                 attrs, XL_STATE_MAX_ATTRIBUTES);
+    else
+        detail[0] = '\0';
+    if (detail[0] == '\0') {
+        xl_apply_result_t res;
+        xl_apply_origin_t origin = {st->log_partition, st->log_offset};
+        xl_buf_t buf;
+        xl_buf_init(&buf);
+        int ret = xl_apply_event(st, 1, ev, 0, &origin, &res);
+        if (ret == 0)
+            ret = xl_state_encode(p->ing->codec, st, &buf, err, sizeof(err));
+        if (ret != 0) {
+            xl_buf_dispose(&buf);
+            slot_fill(p, i, 500,
+                      problem(p, 500, "internal", "Cannot check the execution's size",
+                              ret == -ENOMEM ? "out of memory" : err));
+            return -1;
+        }
+        if (buf.len > XL_STATE_MAX_BYTES)
+            snprintf(detail, sizeof(detail), "the execution's state would be %zu bytes; at most %d are kept",
+                     buf.len, XL_STATE_MAX_BYTES);
+        xl_buf_dispose(&buf);
+    }
+    if (detail[0] == '\0')
+        return 0;
+    slot_fill(p, i, 422, problem(p, 422, "limit-exceeded", "Execution state limit exceeded", detail));
+    return -1;
+}
+
 /*
  * One write of any kind, after validation: everything but the Kafka
  * acknowledgement is settled here. ev's strings borrow from the request.
@@ -683,6 +753,8 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
         ev->audit_id = target;
         copy_lineage(ev, &st);
         ev->status = requested_status[ev->type];
+        if (check_state_boundsOrFill(p, i, &st, ev) != 0)
+            goto done;
         submit(p, i, kind, ev, client_event_id);
         goto done;
     }
@@ -853,24 +925,34 @@ void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id,
     handle_single(ing, req, XL_WRITE_CANCEL, audit_id, scope);
 }
 
+int xl_ingest_next_line(const char *body, size_t len, size_t *pos, size_t *lineno, h2o_iovec_t *line)
+{
+    while (*pos < len) { /* so body is not NULL below */
+        const char *s = body + *pos, *end = body + len;
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *e = nl ? nl : end, *c = s;
+        while (c < e && (*c == ' ' || *c == '\t' || *c == '\r'))
+            ++c;
+        *pos = (size_t)(e - body) + 1;
+        ++*lineno;
+        if (c < e) {
+            *line = h2o_iovec_init(c, (size_t)(e - c));
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope)
 {
     if (req->entity.len > ing->conf.max_body) {
         parse_body_or_reply(ing, req, 0); /* answers 413 */
         return;
     }
-    const char *p0 = req->entity.base, *end = p0 + req->entity.len;
-    size_t nlines = 0;
-    for (const char *s = p0; s < end;) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        const char *e = nl ? nl : end;
-        for (const char *c = s; c < e; ++c)
-            if (*c != ' ' && *c != '\t' && *c != '\r') {
-                ++nlines;
-                break;
-            }
-        s = e + 1;
-    }
+    size_t nlines = 0, pos = 0, lineno = 0;
+    h2o_iovec_t line;
+    while (xl_ingest_next_line(req->entity.base, req->entity.len, &pos, &lineno, &line))
+        ++nlines;
     if (nlines == 0 || nlines > BATCH_MAX_LINES) {
         xl_http_send_problem(req, nlines ? 413 : 400, nlines ? "too-large" : "empty-batch",
                              nlines ? "Batch too large" : "Empty batch", NULL,
@@ -880,20 +962,12 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *sc
     }
     pending_t *p = pending_new(ing, req, nlines, 1);
     p->lines = calloc(nlines, sizeof(*p->lines));
-    size_t i = 0, lineno = 0;
-    for (const char *s = p0; s < end && i < nlines;) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        const char *e = nl ? nl : end;
-        const char *c = s;
-        while (c < e && (*c == ' ' || *c == '\t' || *c == '\r'))
-            ++c;
-        s = e + 1;
-        ++lineno;
-        if (c == e)
-            continue;
+    size_t i = 0;
+    pos = lineno = 0;
+    while (i < nlines && xl_ingest_next_line(req->entity.base, req->entity.len, &pos, &lineno, &line)) {
         p->lines[i] = lineno;
         json_error_t jerr;
-        json_t *obj = json_loadb(c, (size_t)(e - c), JSON_REJECT_DUPLICATES, &jerr);
+        json_t *obj = json_loadb(line.base, line.len, JSON_REJECT_DUPLICATES, &jerr);
         if (obj == NULL) {
             char detail[256];
             snprintf(detail, sizeof(detail), "column %d: %s", jerr.column, jerr.text);

@@ -67,6 +67,16 @@ void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, 
 void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope);
 void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope);
 
+/**
+ * @brief The next non-blank line of an NDJSON batch body (lines end at '\n';
+ * a line of only spaces, tabs and CRs is blank and skipped). *pos and *lineno
+ * start at 0 and are advanced past the line; *lineno is then its physical
+ * line number, from 1. Pure: no HTTP, no allocation.
+ * @return 1 with line set to the bytes from its first non-blank one up to its
+ * '\n' (excluded; trailing blanks kept; borrowed from body), or 0 at the end.
+ */
+int xl_ingest_next_line(const char *body, size_t len, size_t *pos, size_t *lineno, h2o_iovec_t *line);
+
 typedef struct st_xl_ingest_stats_t {
     uint64_t requests_ok, requests_rejected, requests_unavailable;
     uint64_t produced, delivered, delivery_failed;

@@ -157,12 +157,20 @@ static int array_insert(void **base, size_t *n, size_t size, size_t at)
     return 0;
 }
 
+/*
+ * Past XL_STATE_MAX_METRICS (XL_STATE_MAX_ATTRIBUTES) names, new names are
+ * not tracked (the event stays in the history): ingest refuses such writes,
+ * so only another producer's events meet this bound, and it keeps every state
+ * readable and small whatever the log holds.
+ */
 static int merge_metrics(xl_state_t *st, const xl_event_t *ev)
 {
     for (size_t i = 0; i != ev->nmetrics; ++i) {
         const xl_metric_t *m = &ev->metrics[i];
         int found;
         size_t at = sorted_find(st->metrics, st->nmetrics, sizeof(*st->metrics), &m->name, &found);
+        if (!found && st->nmetrics >= XL_STATE_MAX_METRICS)
+            continue;
         if (!found) {
             xl_str_t name = {NULL, 0};
             if (xl_str_set(&name, m->name.base != NULL ? m->name.base : "", m->name.len) != 0)
@@ -184,6 +192,8 @@ static int merge_attributes(xl_state_t *st, const xl_event_t *ev)
         const xl_attr_t *a = &ev->attributes[i];
         int found;
         size_t at = sorted_find(st->attributes, st->nattributes, sizeof(*st->attributes), &a->key, &found);
+        if (!found && st->nattributes >= XL_STATE_MAX_ATTRIBUTES)
+            continue;
         if (!found) {
             xl_str_t key = {NULL, 0};
             if (xl_str_set(&key, a->key.base != NULL ? a->key.base : "", a->key.len) != 0)
@@ -200,8 +210,17 @@ static int merge_attributes(xl_state_t *st, const xl_event_t *ev)
     return 0;
 }
 
+/* Keep the last XL_STATE_MAX_WARNINGS: the oldest drops out; warnings_total counts every one. */
 static int append_warning(xl_state_t *st, const xl_str_t *w)
 {
+    if (st->warnings_total != UINT32_MAX)
+        ++st->warnings_total;
+    if (st->nwarnings >= XL_STATE_MAX_WARNINGS) {
+        xl_str_clear(&st->warnings[0]);
+        memmove(st->warnings, st->warnings + 1, (st->nwarnings - 1) * sizeof(*st->warnings));
+        st->warnings[st->nwarnings - 1] = (xl_str_t){NULL, 0};
+        --st->nwarnings;
+    }
     if (array_insert((void **)&st->warnings, &st->nwarnings, sizeof(*st->warnings), st->nwarnings) != 0)
         return -ENOMEM;
     /* a null warning is stored as an empty one: the schema's items are non-null strings */

@@ -196,6 +196,7 @@ static const xl_field_t xl_state_fields[] = {
     XL_F(xl_state_t, "log_offset", XL_K_LONG, log_offset, 1),
     XL_FR(xl_state_t, "tasks", tasks, ntasks, xl_task_fields, xl_task_t, 1),
     XL_FR(xl_state_t, "anomaly_list", anomaly_list, nanomaly_list, xl_anomaly_fields, xl_anomaly_t, 1),
+    XL_F(xl_state_t, "warnings_total", XL_K_U32, warnings_total, 1),
 };
 #define XL_STATE_NFIELDS (sizeof(xl_state_fields) / sizeof(xl_state_fields[0]))
 

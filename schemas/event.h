@@ -127,6 +127,13 @@ typedef struct st_xl_event_t {
 #define XL_STATE_MAX_ANOMALIES 32
 /** Most tasks a state tracks; events of further task names are archived but not tracked. */
 #define XL_STATE_MAX_TASKS 1024
+/** Most warnings a state keeps: the last ones; `warnings_total` counts them all, the history lists them all. */
+#define XL_STATE_MAX_WARNINGS 32
+/** Most distinct metric names, and attribute keys, one execution may have (ingest refuses more: 422). */
+#define XL_STATE_MAX_METRICS 256
+#define XL_STATE_MAX_ATTRIBUTES 256
+/** Largest encoded state record (ingest refuses a write that would make it larger: 422). */
+#define XL_STATE_MAX_BYTES (1024 * 1024)
 
 /** One task (step) of an execution, as its task_* events left it (execlog.Task). */
 typedef struct st_xl_task_t {
@@ -171,17 +178,18 @@ typedef struct st_xl_state_t {
     xl_str_t message;   /* last message */
     xl_error_t error;   /* last error */
     size_t nwarnings;
-    xl_str_t *warnings;
+    xl_str_t *warnings; /* the last XL_STATE_MAX_WARNINGS, oldest first */
     size_t nmetrics;
-    xl_metric_t *metrics; /* sorted by name (deterministic bytes) */
+    xl_metric_t *metrics; /* sorted by name (deterministic bytes), at most XL_STATE_MAX_METRICS */
     size_t nattributes;
-    xl_attr_t *attributes; /* sorted by key (deterministic bytes) */
+    xl_attr_t *attributes; /* sorted by key (deterministic bytes), at most XL_STATE_MAX_ATTRIBUTES */
     int32_t log_partition; /* Kafka position of the last applied event */
     int64_t log_offset;
     size_t ntasks;
     xl_task_t *tasks; /* sorted by name (deterministic bytes), at most XL_STATE_MAX_TASKS */
     size_t nanomaly_list;
     xl_anomaly_t *anomaly_list; /* the last XL_STATE_MAX_ANOMALIES, oldest first */
+    uint32_t warnings_total;    /* warnings reported so far, `warnings` keeps the last ones */
 } xl_state_t;
 
 /** An Avro codec bound to one thread (avro-c values are not thread-safe). */

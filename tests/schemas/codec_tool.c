@@ -143,6 +143,7 @@ static json_t *state_json(const xl_state_t *st)
     }
     json_object_set_new(j, "tasks", tasks);
     json_object_set_new(j, "anomaly_list", anomalies);
+    json_object_set_new(j, "warnings_total", json_integer(st->warnings_total));
     return j;
 }
 
@@ -292,6 +293,7 @@ static xl_state_t sample_state(int n)
         st.message_id = S("mid");
         st.trigger_type = S("api");
         st.started_by = S("carol");
+        st.warnings_total = 77;
         st.started_ms = 1600000000001LL;
         st.ended_ms = 1600000000002LL;
         st.last_seq = UINT32_MAX;

@@ -170,7 +170,7 @@ def python_states():
         "created_ms": ms_to_dt(1500000000000), "started_ms": None, "ended_ms": None,
         "updated_ms": ms_to_dt(1500000000000), "last_seq": 0, "anomalies": 0, "message": None,
         "error": None, "warnings": [], "metrics": {}, "attributes": {}, "log_partition": 0,
-        "log_offset": 0, "tasks": [], "anomaly_list": [],
+        "log_offset": 0, "tasks": [], "anomaly_list": [], "warnings_total": 0,
     }
     full = dict(base, parent_audit_id=6, parent_execution_id=3, retries=1, flow_name="F",
                 tenant_id="T", message_id="M", trigger_type="api", started_by="dave",
@@ -186,7 +186,8 @@ def python_states():
                         "ended_ms": ms_to_dt(1500000000190), "attempts": 2**32 - 1,
                         "message": "t\u00e4sk"}],
                 anomaly_list=[{"seq": 1, "type": "created", "status": "queued"},
-                              {"seq": 2**32 - 1, "type": "log", "status": "cancelled"}])
+                              {"seq": 2**32 - 1, "type": "log", "status": "cancelled"}],
+                warnings_total=2**32 - 1)
     return [base, full]
 
 

@@ -255,7 +255,7 @@ int main(void)
             "{\"name\":\"tasks\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"execlog.Task\",\"type\":\"record\"",
             "{\"name\":\"status\",\"type\":\"execlog.Status\"}", /* a reference, by its full name */
             "{\"name\":\"type\",\"type\":{\"name\":\"execlog.EventType\",\"type\":\"enum\"",
-            "{\"name\":\"status\",\"type\":\"execlog.Status\"}]}}}]}",
+            "{\"name\":\"status\",\"type\":\"execlog.Status\"}]}}},{\"name\":\"warnings_total\",\"type\":\"long\"}]}",
             NULL};
         static const char *const must_not[] = {"logicalType", "doc", "default", NULL};
         check_embedded(xl_state_schema_json(), xl_state_schema_fingerprint(),
