@@ -1,6 +1,8 @@
 # execlog: the two commands of the README, and a few more.
 #   make run    install what is missing (Debian 12 packages), build, start execlogd
-#   make test   the same set-up, then the whole test suite through ctest
+#   make test   the same set-up, then the whole test suite through ctest, then make fuzz-smoke
+#   make fuzz   every libFuzzer target of tests/fuzz for FUZZ_SECONDS (60) each, built with clang
+#   make kafka-up  a real 3-broker Apache Kafka 4 cluster on 127.0.0.1 (ops/kafka/README.md); make kafka-down stops it
 # Set ARGS to pass flags to execlogd, e.g. make run ARGS='--listen=127.0.0.1:9090';
 # make run TLS=1 also serves h2 over TLS on 127.0.0.1:8443 (self-signed, see ops/tls/).
 
@@ -13,7 +15,7 @@ WERROR     ?= ON
 # Build and run dependencies, then the clients the tests drive the service with.
 PACKAGES = build-essential cmake pkg-config librdkafka-dev libavro-dev librocksdb-dev \
            libh2o-evloop-dev libjansson-dev libssl-dev zlib1g-dev
-TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro openssl
+TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro openssl clang libclang-rt-14-dev llvm
 
 .PHONY: all deps test-deps build run test asan clean help
 
@@ -41,6 +43,7 @@ test: test-deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXL_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure --timeout 300 -j $(JOBS)
+	$(MAKE) fuzz-smoke
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: test-deps
@@ -49,7 +52,7 @@ asan: test-deps
 	cd build-asan && ctest --output-on-failure --timeout 600 -j $(JOBS)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
 
 # make bench: execlogd against its ceilings and PostgreSQL (ops/bench/README.md);
 # make bench-smoke: the same harness, tiny and fast. Results in $(BENCH_BUILD)/bench*/.
@@ -60,3 +63,41 @@ bench:
 
 bench-smoke:
 	@ops/bench/bench.sh smoke $(BENCH_BUILD)
+
+# make fuzz: the libFuzzer targets of tests/fuzz (tests/fuzz/README.md), built
+# with clang in build-fuzz, FUZZ_SECONDS each over a copy of their seeds;
+# make fuzz-smoke: the same for ~5 s each (make test runs it).
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build: test-deps
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXL_WERROR=$(WERROR) \
+	      -DXL_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target xl_fuzz_targets
+
+fuzz-smoke: fuzz-build
+	cd build-fuzz && ctest -L fuzz --output-on-failure --timeout 120 -j $(JOBS)
+
+fuzz: fuzz-build
+	cd build-fuzz && XL_FUZZ_SECONDS=$(FUZZ_SECONDS) ctest -L fuzz --output-on-failure \
+	    --timeout $$(($(FUZZ_SECONDS) + 120)) -j $(JOBS); rc=$$?; cat tests/fuzz/runs/*/summary 2>/dev/null; exit $$rc
+
+# make kafka-up / kafka-down: three Apache Kafka 4.x KRaft nodes on 127.0.0.1
+# (RF 3, min.insync.replicas=2), jars from Maven Central cached in
+# ~/.cache/execlog, state in build-kafka-cluster/ (ops/kafka/README.md);
+# make kafka-status shows the nodes, make kafka-smoke runs its fault smoke check.
+KAFKA_PACKAGES = openjdk-17-jre-headless maven kcat
+.PHONY: kafka-deps kafka-up kafka-down kafka-status kafka-smoke
+kafka-deps:
+	@ops/install-deps.sh $(KAFKA_PACKAGES)
+
+kafka-up: kafka-deps
+	@ops/kafka/kafka.sh up
+
+kafka-down:
+	@ops/kafka/kafka.sh down
+
+kafka-status:
+	@ops/kafka/kafka.sh status
+
+kafka-smoke: kafka-deps
+	@ops/kafka/smoke.sh

@@ -24,7 +24,11 @@ typedef struct st_xl_config_t {
     char *data_dir;         /* RocksDB projections, audit ID reservations */
     char *topic;            /* events topic */
     char *dlq_topic;        /* dead-letter topic */
-    char *group_id;         /* projector consumer group */
+    char *group_id;         /* projector consumer group; NULL: execlog-replica-<this store's replica ID> */
+    char *role;             /* all | ingest | replica */
+    int topic_partitions;   /* a topic execlog creates: partitions */
+    int topic_replication;  /* ... its replication factor (-1: the brokers' default) */
+    int topic_retention_h;  /* ... its retention in hours (-1: forever) */
     int embedded_brokers;   /* embedded broker: brokers in the mock cluster */
     int embedded_partitions;/* embedded broker: partitions of the topics */
     int node_id;            /* ingest node ID, unique per ingest node (0..255) */

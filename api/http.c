@@ -262,12 +262,58 @@ int xl_http_query_unknown(h2o_req_t *req, const char *allowed, h2o_iovec_t *name
     return 0;
 }
 
+int xl_http_query_not_utf8(h2o_req_t *req, h2o_iovec_t *name)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        h2o_iovec_t decoded = xl_http_percent_decode(&req->pool, p, (size_t)(stop - p));
+        if (!xl_utf8_valid(decoded.base, decoded.len)) {
+            const char *eq = memchr(p, '=', (size_t)(stop - p));
+            *name = h2o_iovec_init(p, (size_t)((eq ? eq : stop) - p));
+            return 1;
+        }
+        p = stop + 1;
+    }
+    return 0;
+}
+
 int xl_http_header(h2o_req_t *req, const char *name, h2o_iovec_t *value)
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
     if (i < 0)
         return 0;
     *value = req->headers.entries[i].value;
+    return 1;
+}
+
+/* n lower-case hex digits at s, not all '0' unless zero_ok */
+static int lower_hex(const char *s, size_t n, int zero_ok)
+{
+    int nonzero = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+        nonzero |= s[i] != '0';
+    }
+    return zero_ok || nonzero;
+}
+
+int xl_http_traceparent(h2o_req_t *req, h2o_iovec_t *value)
+{
+    h2o_iovec_t v;
+    if (!xl_http_header(req, "traceparent", &v))
+        return 0;
+    /* version 00 is exactly 55 bytes; a later version may append "-..." fields */
+    const char *s = v.base;
+    if (v.len < 55 || (v.len > 55 && (s[0] == '0' && s[1] == '0')) || (v.len > 55 && s[55] != '-') ||
+        !lower_hex(s, 2, 1) || (s[0] == 'f' && s[1] == 'f') || s[2] != '-' || !lower_hex(s + 3, 32, 0) ||
+        s[35] != '-' || !lower_hex(s + 36, 16, 0) || s[52] != '-' || !lower_hex(s + 53, 2, 1))
+        return 0;
+    *value = h2o_iovec_init(s, 55);
     return 1;
 }
 

@@ -85,8 +85,23 @@ int xl_http_query_next(h2o_req_t *req, const char *name, size_t *pos, h2o_iovec_
  */
 int xl_http_query_unknown(h2o_req_t *req, const char *allowed, h2o_iovec_t *name);
 
+/**
+ * @brief The first query parameter whose name or percent-decoded value is
+ * not valid UTF-8 (no identifier or filter can be). @return 1 with name
+ * (raw, borrowed from req) filled, or 0.
+ */
+int xl_http_query_not_utf8(h2o_req_t *req, h2o_iovec_t *name);
+
 /** @brief A request header by lower-case name. @return 1 found (value borrowed from req), 0 absent. */
 int xl_http_header(h2o_req_t *req, const char *name, h2o_iovec_t *value);
+
+/**
+ * @brief The request's W3C trace context header when it is well-formed
+ * ("vv-<32 hex>-<16 hex>-ff", lower-case, version not ff, IDs not all zero);
+ * a malformed one is ignored, as the W3C spec asks.
+ * @return 1 with value borrowed from req, or 0.
+ */
+int xl_http_traceparent(h2o_req_t *req, h2o_iovec_t *value);
 
 /** @brief Wall clock in ms since the epoch. */
 int64_t xl_now_ms(void);

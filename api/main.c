@@ -6,18 +6,24 @@
  * cannot honour its acknowledgements must not start serving.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "api/commands.h"
 #include "api/config.h"
 #include "api/log.h"
 #include "api/server.h"
+#include "ingest/claim.h"
 #include "ingest/embedded.h"
 #include "ingest/ingest.h"
+#include "ingest/topic.h"
 #include "projector/projector.h"
 #include "projector/store.h"
 
@@ -35,7 +41,8 @@ typedef struct st_applied_ctx_t {
 static void on_applied(void *ctx, int32_t partition, int64_t next_offset)
 {
     applied_ctx_t *actx = ctx;
-    xl_ingest_on_applied(actx->ing, partition, next_offset);
+    if (actx->ing != NULL)
+        xl_ingest_on_applied(actx->ing, partition, next_offset);
     xl_server_on_applied(actx->srv, partition, next_offset);
 }
 
@@ -57,16 +64,55 @@ static void usage(FILE *fp)
     xl_config_print_help(fp);
 }
 
+/*
+ * This store's replica ID: 16 random hex digits in <data_dir>/replica.id,
+ * made once. It names the replica's own consumer group, so that two replicas
+ * never share one (and split the partitions between them).
+ */
+static int load_replica_id(const char *data_dir, char id[17], char *err, size_t errlen)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/replica.id", data_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, id, 16);
+        close(fd);
+        id[n > 0 ? n : 0] = '\0';
+        if (n == 16 && strspn(id, "0123456789abcdef") == 16)
+            return 0;
+        snprintf(err, errlen, "%.300s/replica.id: not a replica ID (16 hex digits); remove it to make a new one",
+                 data_dir);
+        return -1;
+    }
+    unsigned char r[8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (errno != ENOENT || RAND_bytes(r, sizeof(r)) != 1 ||
+        (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        snprintf(err, errlen, "cannot create %.300s/replica.id: %s", data_dir, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < 8; ++i)
+        snprintf(id + 2 * i, 3, "%02x", r[i]);
+    int ok = write(fd, id, 16) == 16 && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
+    if (!ok) {
+        snprintf(err, errlen, "cannot create %.300s/replica.id: %s", data_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static json_t *make_info(const xl_config_t *cfg, const char *bootstraps, int embedded, int ack_projected)
 {
     char fp_event[17], fp_state[17];
     snprintf(fp_event, sizeof(fp_event), "%016llx", (unsigned long long)xl_event_schema_fingerprint());
     snprintf(fp_state, sizeof(fp_state), "%016llx", (unsigned long long)xl_state_schema_fingerprint());
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:b, s:s}, s:{s:s, s:s}, s:{s:i, s:s}}", "service", "execlog",
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:b, s:s}, s:{s:s, s:s}, s:{s:i, s:s}, s:s}", "service", "execlog",
                      "version", XL_VERSION, "kafka", "bootstrap_servers", bootstraps, "topic", cfg->topic,
                      "dlq_topic", cfg->dlq_topic, "embedded", embedded, "key", "root audit ID (decimal text)",
                      "schemas", "execution_event_fingerprint", fp_event, "execution_state_fingerprint", fp_state,
-                     "ingest", "node_id", cfg->node_id, "ack", ack_projected ? "projected" : "delivered");
+                     "ingest", "node_id", cfg->node_id, "ack", ack_projected ? "projected" : "delivered", "role",
+                     cfg->role);
 }
 
 int main(int argc, char **argv)
@@ -78,6 +124,7 @@ int main(int argc, char **argv)
     xl_store_t *store = NULL;
     xl_projector_t *proj = NULL;
     xl_ingest_t *ing = NULL;
+    xl_claim_t *claim = NULL;
     xl_server_t *srv = NULL;
     const char **props = NULL;
     h2o_loop_t *loop = NULL;
@@ -104,6 +151,13 @@ int main(int argc, char **argv)
         return 2;
     }
     xl_log_set_level(cfg.log_level);
+    int role_ingest = strcmp(cfg.role, "all") == 0 || strcmp(cfg.role, "ingest") == 0;
+    int role_reads = strcmp(cfg.role, "all") == 0 || strcmp(cfg.role, "replica") == 0;
+    if (!role_ingest && !role_reads) {
+        fprintf(stderr, "execlogd: role: '%s' is not all, ingest or replica\n", cfg.role);
+        xl_config_dispose(&cfg);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -138,9 +192,45 @@ int main(int argc, char **argv)
     if (embedded && !ack_projected)
         xl_log_warn("main", "ingest.ack=delivered on the embedded broker: acknowledged events live only in memory "
                             "until projected");
+    int topic_partitions = 0;
+    if (!embedded) {
+        const char *names[] = {cfg.topic, cfg.dlq_topic};
+        for (size_t i = 0; i < 2; ++i) {
+            xl_topic_conf_t tconf = {.name = names[i],
+                                     .partitions = cfg.topic_partitions,
+                                     .replication_factor = cfg.topic_replication,
+                                     .retention_ms = cfg.topic_retention_h < 0 ? -1 : cfg.topic_retention_h * 3600000LL,
+                                     .kafka_props = props,
+                                     .nkafka_props = nprops,
+                                     .timeout_ms = cfg.ack_timeout_ms,
+                                     .check = i == 0 /* the dead letters need no particular settings */};
+            xl_topic_info_t tinfo;
+            if (xl_topic_ensure(&tconf, &tinfo, err, sizeof(err)) != 0) {
+                xl_log_error("main", "kafka: %s", err);
+                goto exit;
+            }
+            xl_log_info("main", "topic %s: %d partitions, replication factor %d%s", names[i], tinfo.partitions,
+                        tinfo.replication_factor, tinfo.created ? " (created now)" : "");
+            if (i == 0)
+                topic_partitions = tinfo.partitions;
+        }
+    }
 
     if (mkdir(cfg.data_dir, 0755) != 0 && errno != EEXIST) {
         xl_log_error("main", "cannot create %s: %s", cfg.data_dir, strerror(errno));
+        goto exit;
+    }
+    char replica_id[17], group_id[64];
+    if (load_replica_id(cfg.data_dir, replica_id, err, sizeof(err)) != 0) {
+        xl_log_error("main", "%s", err);
+        goto exit;
+    }
+    snprintf(group_id, sizeof(group_id), "execlog-replica-%s", replica_id);
+    /* on a cluster, two writers with one node ID would hand out the same audit IDs */
+    if (!embedded && role_ingest &&
+        (claim = xl_claim_create(props, nprops, cfg.topic, cfg.node_id, replica_id, cfg.ack_timeout_ms, err,
+                                 sizeof(err))) == NULL) {
+        xl_log_error("main", "%s", err);
         goto exit;
     }
     char dbdir[4096];
@@ -155,18 +245,20 @@ int main(int argc, char **argv)
                               .data_dir = cfg.data_dir,
                               .node_id = cfg.node_id,
                               .ack_projected = ack_projected,
+                              .catch_up = !embedded,
+                              .partitions = embedded ? cfg.embedded_partitions : topic_partitions,
                               .timeout_ms = cfg.ack_timeout_ms,
                               .max_body = cfg.max_body,
                               .kafka_props = props,
                               .nkafka_props = nprops};
-    if ((ing = xl_ingest_create(&iconf, loop, store, err, sizeof(err))) == NULL) {
+    if (role_ingest && (ing = xl_ingest_create(&iconf, loop, store, err, sizeof(err))) == NULL) {
         xl_log_error("main", "ingest: %s", err);
         goto exit;
     }
 
     xl_projector_conf_t pconf = {.topic = cfg.topic,
                                  .dlq_topic = cfg.dlq_topic,
-                                 .group_id = cfg.group_id,
+                                 .group_id = cfg.group_id != NULL ? cfg.group_id : group_id,
                                  .log_identity = embedded ? xl_embedded_identity(emb) : NULL,
                                  .kafka_props = props,
                                  .nkafka_props = nprops,
@@ -193,7 +285,8 @@ int main(int argc, char **argv)
                               .store = store,
                               .projector = proj,
                               .ready_max_lag = cfg.ready_max_lag,
-                              .info = make_info(&cfg, bootstraps, embedded, ack_projected)};
+                              .info = make_info(&cfg, bootstraps, embedded, ack_projected),
+                              .write_only = !role_reads};
     if ((srv = xl_server_create(&sconf, loop, ing, err, sizeof(err))) == NULL) {
         xl_log_error("main", "http: %s", err);
         goto exit;
@@ -204,8 +297,11 @@ int main(int argc, char **argv)
         xl_log_error("main", "projector: %s", err);
         goto exit;
     }
-    xl_log_info("main", "execlogd %s serving HTTP/1.1 and h2c on %s (port %d); data in %s; acknowledging writes when %s",
-                XL_VERSION, cfg.listen, xl_server_port(srv), cfg.data_dir, ack_projected ? "projected" : "delivered");
+    xl_log_info("main",
+                "execlogd %s (role %s, replica %s) serving HTTP/1.1 and h2c on %s (port %d); data in %s; "
+                "acknowledging writes when %s",
+                XL_VERSION, cfg.role, replica_id, cfg.listen, xl_server_port(srv), cfg.data_dir,
+                ack_projected ? "projected" : "delivered");
     if (cfg.listen_tls != NULL)
         xl_log_info("main", "serving h2 and HTTP/1.1 over TLS on %s (port %d)", cfg.listen_tls,
                     xl_server_tls_port(srv));
@@ -222,6 +318,7 @@ exit:
         xl_server_detach(srv); /* it must not use what goes next */
     xl_projector_destroy(proj);
     xl_ingest_destroy(ing);
+    xl_claim_destroy(claim); /* the node ID is free once nothing is produced under it */
     if (srv != NULL)
         xl_server_flush(srv);
     if (xl_server_destroy(srv) == 0 && loop != NULL)

@@ -464,18 +464,25 @@ void xl_read_readyz(xl_api_t *api, h2o_req_t *req)
     }
     xl_projector_stats_t stats;
     xl_projector_get_stats(api->projector, &stats);
+    char stalled[sizeof(stats.stall_reason) + 64];
     const char *why = NULL;
-    if (stats.failed)
+    if (stats.failed) {
         why = "the projector stopped on a fatal error (see the log)";
-    else if (stats.lag < 0)
+    } else if (stats.stalled) {
+        snprintf(stalled, sizeof(stalled), "projector: store write failing: %s", stats.stall_reason);
+        why = stalled;
+    } else if (stats.lag < 0) {
         why = "the projector has no partitions assigned yet";
-    else if (stats.lag > api->ready_max_lag)
+    } else if (stats.lag > api->ready_max_lag) {
         why = "the projector is behind the log by more than readyz.max_lag events";
-    json_t *body = json_pack("{s:s, s:I, s:I, s:I, s:b}", "status", why ? "not ready" : "ready", "applied",
+    }
+    json_t *body = json_pack("{s:s, s:I, s:I, s:I, s:b, s:b}", "status", why ? "not ready" : "ready", "applied",
                              (json_int_t)stats.applied, "lag", (json_int_t)stats.lag, "max_lag",
-                             (json_int_t)api->ready_max_lag, "projector_failed", stats.failed);
+                             (json_int_t)api->ready_max_lag, "projector_failed", stats.failed, "projector_stalled",
+                             stats.stalled);
     if (why != NULL) {
-        json_object_set_new(body, "reason", json_string(why));
+        /* the store's message names files: bytes, not necessarily UTF-8 */
+        json_object_set_new(body, "reason", xl_http_text(why, strlen(why)));
         xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
     }
     xl_http_send_json_obj(req, why ? 503 : 200, body);
@@ -623,6 +630,9 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
         }
         ret |= xl_metrics_family(&out, "execlog_projector_failed", "gauge", "1 once the projector stopped on an error");
         ret |= xl_metrics_sample(&out, "execlog_projector_failed", "", ps.failed ? 1 : 0);
+        ret |= xl_metrics_family(&out, "execlog_projector_stalled", "gauge",
+                                 "1 while the store refuses the projector's writes (a full disk; see /readyz)");
+        ret |= xl_metrics_sample(&out, "execlog_projector_stalled", "", ps.stalled ? 1 : 0);
     }
     ret |= xl_metrics_family(&out, "execlog_projector_applied_offset", "gauge",
                              "next offset of each partition the projection has made durable");

@@ -47,6 +47,9 @@
 #define XL_SERVER_MAX_HEADER_BYTES (64 * 1024)
 /* Most positions one min_position names. */
 #define MAX_POSITIONS 64
+/* How long a min_position past the end of its partition's log may wait for
+ * this node to see the log grow (a write acknowledged elsewhere) before 400. */
+#define POSITION_GRACE_MS 1000
 
 typedef struct st_route_args_t {
     int64_t id;       /* {id} */
@@ -57,6 +60,7 @@ enum {
     R_WRITES = 1,      /* needs the write path */
     R_MIN_POS = 2,     /* takes min_position (read-your-writes) */
     R_ALL_TENANTS = 4, /* shows data of every tenant: a tenant's token may not */
+    R_SERVICE = 8,     /* about the node itself: served whatever its role */
 };
 
 typedef struct st_route_t {
@@ -89,10 +93,12 @@ struct st_xl_server_t {
     h2o_multithread_receiver_t on_applied, on_digest;
     h2o_linklist_t waiters; /* waiter_t.link: reads waiting for their min_position */
     h2o_timeout_t wait_timeout;
+    h2o_timeout_t grace_timeout; /* POSITION_GRACE_MS: a min_position past the log end */
     h2o_linklist_t inflight; /* obs_t.link: requests not yet counted */
     xl_deadline_t *deadline; /* cuts clients too slow to send a request */
     int wait_max_ms;
     int stopping; /* SIGTERM: nothing new is held */
+    int write_only; /* role ingest: read routes answer 405 */
 };
 
 typedef struct st_handler_t {
@@ -208,12 +214,12 @@ static const route_t routes[] = {
     ROUTE("GET",  "/v1/flows/{name}",            READER, R_MIN_POS,              "tenant_id,min_position",    r_flow),
     ROUTE("GET",  "/rest/v1/executions/{name}",  READER, R_MIN_POS,              "auditId,messageId,tenant_id,min_position", r_etlworks),
     ROUTE("GET",  "/v1/stream",                  READER, 0,                      "flow_id,tenant_id,type,last_event_id,max_events,timeout", r_stream),
-    ROUTE("GET",  "/v1/schemas",                 READER, 0,                      "",                          r_schemas),
-    ROUTE("GET",  "/v1/info",                    READER, 0,                      "",                          r_info),
+    ROUTE("GET",  "/v1/schemas",                 READER, R_SERVICE,              "",                          r_schemas),
+    ROUTE("GET",  "/v1/info",                    READER, R_SERVICE,              "",                          r_info),
     ROUTE("GET",  "/v1/admin/digest",            ADMIN,  R_ALL_TENANTS,          "",                          r_digest),
-    ROUTE("GET",  "/metrics",                    READER, R_ALL_TENANTS,          "",                          r_metrics),
-    ROUTE("GET",  "/healthz",                    PUBLIC, 0,                      NULL,                        r_healthz),
-    ROUTE("GET",  "/readyz",                     PUBLIC, 0,                      NULL,                        r_readyz),
+    ROUTE("GET",  "/metrics",                    READER, R_ALL_TENANTS | R_SERVICE, "",                         r_metrics),
+    ROUTE("GET",  "/healthz",                    PUBLIC, R_SERVICE,              NULL,                        r_healthz),
+    ROUTE("GET",  "/readyz",                     PUBLIC, R_SERVICE,              NULL,                        r_readyz),
 };
 /* clang-format on */
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -351,6 +357,7 @@ typedef struct st_waiter_t {
     size_t nwant;
     h2o_linklist_t link;
     h2o_timeout_entry_t timeout;
+    h2o_timeout_entry_t grace; /* linked while a position is past the log end */
 } waiter_t;
 
 static void waiter_release(waiter_t *w)
@@ -361,6 +368,8 @@ static void waiter_release(waiter_t *w)
     }
     if (h2o_timeout_is_linked(&w->timeout))
         h2o_timeout_unlink(&w->timeout);
+    if (h2o_timeout_is_linked(&w->grace))
+        h2o_timeout_unlink(&w->grace);
 }
 
 static void on_waiter_dispose(void *self)
@@ -376,14 +385,73 @@ static int reached(const xl_api_t *api, const xl_store_pos_t *want, size_t n)
     return 1;
 }
 
+static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_store_pos_t *want, size_t n, int final);
+
 static void on_wait_timeout(h2o_timeout_entry_t *entry)
 {
     waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, timeout, entry);
     waiter_release(w);
+    /* past the log end is a 400 also when read.wait.max.ms is shorter than the grace */
+    if (check_positionsOrReply(w->srv, w->req, w->want, w->nwant, 1) < 0)
+        return;
     xl_http_add_header(w->req, H2O_TOKEN_RETRY_AFTER, "1");
     xl_http_send_problem(w->req, 504, "position-not-reached", "The projection has not reached min_position", NULL,
                          "waited %d ms (read.wait.max.ms); the write is acknowledged but not yet readable here",
                          w->srv->wait_max_ms);
+}
+
+/*
+ * Positions no wait can reach, as far as the projector knows the log: a
+ * partition the topic does not have is answered 400 at once; an offset at or
+ * past the end of its partition's log (its high watermark) is answered 400
+ * when final, else reported. Unknown ends (a node without a projector, a
+ * projector starting or stopped) reach nothing here: the read waits as before.
+ * @return -1 (answered 400), 1 (an offset past the log end, not final), or 0.
+ */
+static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_store_pos_t *want, size_t n, int final)
+{
+    int64_t ends[XL_PROJECTOR_MAX_LAGS];
+    xl_projector_stats_t stats;
+    if (srv->api.projector == NULL)
+        return 0;
+    xl_projector_get_stats(srv->api.projector, &stats);
+    size_t count = xl_projector_get_log_ends(srv->api.projector, ends, XL_PROJECTOR_MAX_LAGS);
+    if (count == 0 || stats.failed)
+        return 0;
+    int past = 0;
+    for (size_t i = 0; i < n; ++i) {
+        size_t p = (size_t)want[i].partition;
+        if (p >= count) {
+            xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
+                                 "min_position %zu:%" PRId64 " names partition %zu, but the topic has %zu partitions "
+                                 "(0 to %zu)",
+                                 p, want[i].offset, p, count, count - 1);
+            return -1;
+        }
+        if (p >= XL_PROJECTOR_MAX_LAGS || ends[p] < 0 || want[i].offset < ends[p] ||
+            (p < srv->api.napplied && srv->api.applied[p] > want[i].offset))
+            continue;
+        if (!final) {
+            past = 1;
+            continue;
+        }
+        xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
+                             "min_position %zu:%" PRId64 " is past the end of the log: partition %zu ends at offset "
+                             "%" PRId64 " (the next event written there gets that offset)",
+                             p, want[i].offset, p, ends[p]);
+        return -1;
+    }
+    return past;
+}
+
+/* A held read named a position past the log end: still past it after the grace, it is answered 400. */
+static void on_wait_grace(h2o_timeout_entry_t *entry)
+{
+    waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, grace, entry);
+    if (reached(&w->srv->api, w->want, w->nwant))
+        return; /* check_waiters answers it */
+    if (check_positionsOrReply(w->srv, w->req, w->want, w->nwant, 1) < 0)
+        waiter_release(w);
 }
 
 int xl_server_parse_positions(const char *value, size_t vlen, xl_store_pos_t *want, size_t max, size_t *n)
@@ -520,6 +588,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                  unknown.base, *r->params ? r->params : "none");
             return 0;
         }
+        if (xl_http_query_not_utf8(req, &unknown)) {
+            xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
+                                 "query parameter %.*s is not valid UTF-8 once percent-decoded", (int)unknown.len,
+                                 unknown.base);
+            return 0;
+        }
+        if (!(r->flags & (R_WRITES | R_SERVICE)) && srv->write_only) {
+            xl_http_send_problem(req, 405, "write-only", "This node does not serve reads", NULL,
+                                 "this execlogd runs the ingest role: read from a replica");
+            return 0;
+        }
         if ((r->flags & R_WRITES) && check_body_typeOrReply(req) != 0)
             return 0;
         if ((r->flags & R_WRITES) && srv->api.ingest == NULL && srv->stopping) {
@@ -547,14 +626,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                 return 0;
             }
             if (n > 0 && !reached(&srv->api, want, (size_t)n)) {
+                int past = check_positionsOrReply(srv, req, want, (size_t)n, 0);
+                if (past < 0)
+                    return 0;
                 /* hold the read until the projection has applied every named position */
                 waiter_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), on_waiter_dispose);
                 *w = (waiter_t){
                     .srv = srv, .req = req, .route = r, .args = args, .who = who, .want = want, .nwant = (size_t)n};
                 w->timeout.cb = on_wait_timeout;
+                w->grace.cb = on_wait_grace;
                 h2o_linklist_insert(&srv->waiters, &w->link);
                 ++srv->api.nwaiting;
                 h2o_timeout_link(srv->loop, &srv->wait_timeout, &w->timeout);
+                if (past)
+                    h2o_timeout_link(srv->loop, &srv->grace_timeout, &w->grace);
                 return 0;
             }
         }
@@ -766,6 +851,7 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     SSL_CTX *ssl_ctx = NULL;
     srv->loop = loop;
     srv->wait_max_ms = conf->wait_max_ms;
+    srv->write_only = conf->write_only;
     h2o_linklist_init_anchor(&srv->waiters);
     h2o_linklist_init_anchor(&srv->inflight);
     srv->api.store = conf->store;
@@ -810,6 +896,7 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     h2o_multithread_register_receiver(srv->queue, &srv->on_digest, xl_read_on_digest);
     srv->api.digest_receiver = &srv->on_digest;
     h2o_timeout_init(loop, &srv->wait_timeout, (uint64_t)(conf->wait_max_ms > 0 ? conf->wait_max_ms : 1));
+    h2o_timeout_init(loop, &srv->grace_timeout, POSITION_GRACE_MS);
 
     h2o_config_init(&srv->globalconf);
     /* h2o buffers a body up to this before any handler runs; bodies between
@@ -949,6 +1036,7 @@ int xl_server_destroy(xl_server_t *srv)
         h2o_multithread_unregister_receiver(srv->queue, &srv->on_digest);
         h2o_multithread_destroy_queue(srv->queue);
         h2o_timeout_dispose(srv->loop, &srv->wait_timeout);
+        h2o_timeout_dispose(srv->loop, &srv->grace_timeout);
     }
     if (srv->ctx_ready && (!h2o_linklist_is_empty(&srv->ctx.http1._conns) ||
                            !h2o_linklist_is_empty(&srv->ctx.http2._conns))) {

@@ -36,6 +36,7 @@ typedef struct st_xl_server_conf_t {
     xl_projector_t *projector; /* borrowed; NULL if this process does not project */
     json_t *info;              /* GET /v1/info body; reference stolen */
     int64_t ready_max_lag;     /* /readyz threshold */
+    int write_only;            /* role ingest: the read routes answer 405 (the projection is for the write rules) */
 } xl_server_conf_t;
 
 /** @brief Create the event loop (the write path needs it before the server listens). */

@@ -29,6 +29,7 @@
 #include "api/http.h"
 #include "api/log.h"
 #include "ingest/auditid.h"
+#include "ingest/catchup.h"
 #include "ingest/producer.h"
 #include "ingest/validate.h"
 #include "projector/apply.h"
@@ -65,9 +66,23 @@ typedef struct st_slot_t {
     write_t *write;
 } slot_t;
 
+/* A write that named an execution this node did not know yet: processed again once caught up. */
+typedef struct st_deferred_t {
+    size_t slot;
+    int kind;
+    int64_t target;
+    h2o_iovec_t src; /* its JSON, in the request's body */
+} deferred_t;
+
 struct st_pending_t {
     xl_ingest_t *ing;
     h2o_req_t *req;     /* NULL once answered or gone */
+    xl_str_t scope;     /* the caller's tenant, copied into req->pool; base NULL: every tenant */
+    deferred_t cur;     /* the write being processed (its JSON, to parse again after a catch-up) */
+    deferred_t *deferred;
+    size_t ndeferred;
+    int caught_up; /* the projection reached the log end: unknown now means not found */
+    xl_catchup_wait_t catchup;
     pending_t **hold;   /* the destructor's view of us, in req->pool */
     int batch;
     int launched; /* every slot has a write or a result; answering may begin */
@@ -103,7 +118,9 @@ struct st_xl_ingest_t {
     partition_t *partitions;
     size_t npartitions;
     h2o_linklist_t inflight_creates;
+    xl_catchup_t *catchup; /* NULL: this node sees every write (the embedded broker) */
     xl_buf_t frame;
+    char schema_hex[17]; /* the event schema's fingerprint, for the execlog-schema header */
     size_t npending; /* requests not answered yet */
     xl_ingest_stats_t stats;
 };
@@ -138,6 +155,9 @@ static void pending_free_if_done(pending_t *p)
 {
     if (!p->answered || p->nwrites != 0)
         return;
+    if (p->ing->catchup != NULL)
+        xl_catchup_cancel(p->ing->catchup, &p->catchup);
+    free(p->deferred);
     for (size_t i = 0; i < p->nslots; ++i)
         json_decref(p->slots[i].body);
     free(p->slots);
@@ -284,7 +304,7 @@ static void write_settle_projected(write_t *w)
         xl_store_pos_t pos;
         xl_state_t st;
         /* the first create with this event_id wins, on every node and replica alike */
-        if (xl_store_find_create(ing->store, w->tenant_id, strlen(w->tenant_id), w->event_id, strlen(w->event_id),
+        if (xl_store_find_create(ing->store, w->tenant_id, strlen(w->tenant_id), w->event_id, strlen(w->event_id), -1,
                                  &winner, &pos) == 0 &&
             xl_store_get_state(ing->store, ing->codec, winner, &st, err, sizeof(err)) == 0) {
             write_settle(w, 201, state_answer(&st, w->event_id, position_json(pos.partition, pos.offset)));
@@ -360,6 +380,8 @@ static void on_applied_messages(h2o_multithread_receiver_t *receiver, h2o_linkli
         applied_msg_t *m = H2O_STRUCT_FROM_MEMBER(applied_msg_t, msg.link, messages->next);
         h2o_linklist_unlink(&m->msg.link);
         partition_t *part = get_partition(ing, m->partition);
+        if (ing->catchup != NULL)
+            xl_catchup_applied(ing->catchup, m->partition, m->next_offset);
         if (part != NULL && m->next_offset > part->applied) {
             part->applied = m->next_offset;
             while (!h2o_linklist_is_empty(&part->waiting)) {
@@ -414,7 +436,10 @@ static void on_report_messages(h2o_multithread_receiver_t *receiver, h2o_linklis
             continue;
         }
         ++ing->stats.delivered;
-        if (!ing->conf.ack_projected) {
+        /* a create with the client's event_id is answered with the execution the
+         * projection chose (the first copy in the log): never a losing copy's ID */
+        int settle_on_projection = w->client_event_id && (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY));
+        if (!ing->conf.ack_projected && !settle_on_projection) {
             write_settle_delivered(w);
             continue;
         }
@@ -553,7 +578,17 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
     w->event_id = dup_str(&ev->event_id);
     w->client_event_id = client_event_id;
     int keylen = snprintf(key, sizeof(key), "%" PRId64, ev->root_audit_id);
-    int ret = xl_producer_send(ing->producer, key, (size_t)keylen, ing->frame.base, ing->frame.len, w, err, sizeof(err));
+    xl_producer_headers_t headers = {.type = xl_event_type_name(ev->type),
+                                     .tenant = ev->tenant_id.base,
+                                     .tenant_len = ev->tenant_id.len,
+                                     .schema = ing->schema_hex};
+    h2o_iovec_t trace;
+    if (p->req != NULL && xl_http_traceparent(p->req, &trace)) {
+        headers.traceparent = trace.base;
+        headers.traceparent_len = trace.len;
+    }
+    int ret = xl_producer_send(ing->producer, key, (size_t)keylen, ing->frame.base, ing->frame.len, &headers, w, err,
+                               sizeof(err));
     if (ret != 0) {
         write_free(w);
         char detail[320];
@@ -604,9 +639,35 @@ static int in_scope(const xl_str_t *scope, const xl_str_t *tenant)
     return tenant->base != NULL && tenant->len == scope->len && memcmp(tenant->base, scope->base, scope->len) == 0;
 }
 
+static void on_caught_up(xl_catchup_wait_t *w);
+
+/*
+ * Slot i (p->cur, being processed) names an execution this node does not
+ * know. On a cluster it may be in the log through another node: the write is
+ * put aside until the projection has reached the log end, then processed
+ * again. @return 1 when put aside (slot i stays open), 0 when unknown means
+ * not found (caught up already, or a single node).
+ */
+static int defer_unknown(pending_t *p, size_t i)
+{
+    if (p->ing->catchup == NULL || p->caught_up || p->req == NULL)
+        return 0;
+    deferred_t *d = realloc(p->deferred, (p->ndeferred + 1) * sizeof(*d));
+    if (d == NULL)
+        return 0;
+    p->deferred = d;
+    d[p->ndeferred] = p->cur;
+    d[p->ndeferred++].slot = i;
+    if (p->ndeferred == 1) {
+        p->catchup.cb = on_caught_up;
+        xl_catchup_wait(p->ing->catchup, &p->catchup);
+    }
+    return 1;
+}
+
 /*
  * Look up the execution a write names. Fills slot i with 404 (or 500) and
- * returns -1 when it cannot be written to.
+ * returns -1 when it cannot be written to (or was put aside, defer_unknown).
  */
 static int load_target(pending_t *p, size_t i, int64_t audit_id, const xl_str_t *scope, xl_state_t *st)
 {
@@ -618,7 +679,9 @@ static int load_target(pending_t *p, size_t i, int64_t audit_id, const xl_str_t 
     }
     if (ret == 0)
         return 0;
-    if (ret == -ENOENT) {
+    if (ret == -ENOENT && defer_unknown(p, i)) {
+        return -1;
+    } else if (ret == -ENOENT) {
         snprintf(detail, sizeof(detail), "no execution with audit ID %" PRId64, audit_id);
         slot_fill(p, i, 404, problem(p, 404, "not-found", "Execution not found", detail));
     } else {
@@ -705,6 +768,44 @@ static int check_state_boundsOrFill(pending_t *p, size_t i, xl_state_t *st, cons
 }
 
 /*
+ * The audit ID of a new execution. A new lineage's events are keyed by its
+ * audit ID; when the create carries the client's event_id (routed), the ID
+ * is drawn until its key lands on the partition of (tenant, event_id), so
+ * that every copy of the same create, through whichever node, is ordered on
+ * one partition and the first one wins on every replica. That costs about
+ * one ID per partition; IDs are plentiful (ingest/auditid.h).
+ * @return 0, or negative with err.
+ */
+static int new_audit_id(xl_ingest_t *ing, xl_event_t *ev, int routed, const xl_str_t *tenant, char *err,
+                        size_t errlen)
+{
+    int32_t nparts = ing->conf.partitions, want = 0;
+    if (routed && nparts > 1) {
+        xl_buf_t k;
+        xl_buf_init(&k);
+        if (xl_buf_append(&k, tenant->base, tenant->len) != 0 || xl_buf_append(&k, "", 1) != 0 ||
+            xl_buf_append(&k, ev->event_id.base, ev->event_id.len) != 0) {
+            xl_buf_dispose(&k);
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        want = xl_producer_partition_of(k.base, k.len, nparts);
+        xl_buf_dispose(&k);
+    }
+    for (int tries = 0; tries < 64 * (nparts > 1 ? nparts : 1); ++tries) {
+        char key[24];
+        int ret = xl_auditid_next(ing->ids, &ev->audit_id, err, errlen);
+        if (ret != 0 || !routed || nparts <= 1)
+            return ret;
+        int keylen = snprintf(key, sizeof(key), "%" PRId64, ev->audit_id);
+        if (xl_producer_partition_of(key, (size_t)keylen, nparts) == want)
+            return 0;
+    }
+    snprintf(err, errlen, "no audit ID for partition %d in %d draws", (int)want, 64 * nparts);
+    return -EAGAIN;
+}
+
+/*
  * One write of any kind, after validation: everything but the Kafka
  * acknowledgement is settled here. ev's strings borrow from the request.
  * target is the execution named in the URL (0 for a create).
@@ -717,6 +818,8 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
     int have_st = 0, have_parent = 0;
     memset(&st, 0, sizeof(st));
     memset(&parent, 0, sizeof(parent));
+    p->cur.kind = kind;
+    p->cur.target = target;
     int client_event_id = ev->event_id.base != NULL;
     if (!client_event_id) {
         new_event_id(event_id);
@@ -778,7 +881,9 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
             ret = -ENOENT;
         }
         if (ret == -ENOENT && (kind & XL_WRITE_RETRY)) {
-            load_target(p, i, target, scope, &parent); /* fills 404 */
+            load_target(p, i, target, scope, &parent); /* fills 404, or puts the write aside */
+            goto done;
+        } else if (ret == -ENOENT && defer_unknown(p, i)) {
             goto done;
         } else if (ret == -ENOENT) {
             json_t *errors = json_array();
@@ -815,6 +920,8 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
         int seen = ret == 0 && in_scope(scope, &caller.tenant_id);
         if (ret == 0)
             xl_state_dispose(&caller);
+        if (ret == -ENOENT && defer_unknown(p, i))
+            goto done;
         if (!seen) {
             json_t *errors = json_array();
             xl_validate_error(errors, "parent_execution_id", "no such execution");
@@ -828,7 +935,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
         int64_t existing;
         xl_store_pos_t pos;
         xl_state_t prev;
-        if (xl_store_find_create(ing->store, tenant->base, tenant->len, ev->event_id.base, ev->event_id.len,
+        if (xl_store_find_create(ing->store, tenant->base, tenant->len, ev->event_id.base, ev->event_id.len, -1,
                                  &existing, &pos) == 0 &&
             xl_store_get_state(ing->store, ing->codec, existing, &prev, err, sizeof(err)) == 0) {
             char *eid = dup_str(&ev->event_id);
@@ -844,7 +951,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
             goto done;
         }
     }
-    if (xl_auditid_next(ing->ids, &ev->audit_id, err, sizeof(err)) != 0) {
+    if (new_audit_id(ing, ev, !have_parent && client_event_id, tenant, err, sizeof(err)) != 0) {
         xl_log_error("ingest", "%s", err);
         slot_fill(p, i, 503, problem(p, 503, "unavailable", "Cannot allocate an audit ID", err));
         goto done;
@@ -865,43 +972,111 @@ done:
 
 /* ---- handlers ------------------------------------------------------------- */
 
-/* Parse the body as one JSON object; answers 400/413 itself and returns NULL. */
-static json_t *parse_body_or_reply(xl_ingest_t *ing, h2o_req_t *req, int optional)
+/* A body over http.max_body: answered 413 here. @return 1 if so. */
+static int too_largeOrReply(xl_ingest_t *ing, h2o_req_t *req)
 {
-    if (req->entity.len > ing->conf.max_body) {
-        xl_http_send_problem(req, 413, "too-large", "Body too large", NULL,
-                             "the body has %zu bytes; the limit is %zu (http.max_body)", req->entity.len,
-                             ing->conf.max_body);
-        ++ing->stats.requests_rejected;
+    if (req->entity.len <= ing->conf.max_body)
+        return 0;
+    xl_http_send_problem(req, 413, "too-large", "Body too large", NULL,
+                         "the body has %zu bytes; the limit is %zu (http.max_body)", req->entity.len,
+                         ing->conf.max_body);
+    ++ing->stats.requests_rejected;
+    return 1;
+}
+
+/* Keep the caller's tenant with the request, for writes processed after a catch-up. */
+static void pending_set_scope(pending_t *p, const xl_str_t *scope)
+{
+    if (scope != NULL) {
+        h2o_iovec_t copy = h2o_strdup(&p->req->pool, scope->base, scope->len);
+        p->scope = (xl_str_t){copy.base, copy.len};
+    }
+}
+
+static const xl_str_t *pending_scope(const pending_t *p)
+{
+    return p->scope.base != NULL ? &p->scope : NULL;
+}
+
+/*
+ * Validate the JSON of one write (a request body, or a batch line: kind
+ * XL_WRITE_BATCH, whose audit_id becomes *target) into ev. ev's strings
+ * borrow from the returned object. @return the object (json_decref it once
+ * ev is processed), or NULL with slot i filled.
+ */
+static json_t *read_writeOrFill(pending_t *p, size_t i, h2o_iovec_t src, int kind, xl_event_t *ev, int64_t *target)
+{
+    json_error_t jerr;
+    json_t *obj;
+    if (src.len == 0 && (kind & (XL_WRITE_RETRY | XL_WRITE_CANCEL)))
+        obj = json_object(); /* their body is optional */
+    else
+        obj = json_loadb(src.base, src.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (obj == NULL) {
+        char detail[256];
+        if (kind == XL_WRITE_BATCH)
+            snprintf(detail, sizeof(detail), "column %d: %s", jerr.column, jerr.text);
+        else
+            snprintf(detail, sizeof(detail), "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        slot_fill(p, i, 400, problem(p, 400, "malformed-json", "Malformed JSON", detail));
         return NULL;
     }
-    if (optional && (req->entity.base == NULL || req->entity.len == 0))
-        return json_object();
-    json_error_t jerr;
-    json_t *obj = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (obj == NULL) {
-        xl_http_send_problem(req, 400, "malformed-json", "Malformed JSON", NULL, "line %d, column %d: %s", jerr.line,
-                             jerr.column, jerr.text);
-        ++ing->stats.requests_rejected;
+    json_t *errors = json_array();
+    if (xl_validate_write(obj, kind, ev, errors, &p->req->pool) != 0) {
+        fill_invalid(p, i, errors);
+        json_decref(obj);
+        return NULL;
+    }
+    json_decref(errors);
+    if (kind == XL_WRITE_BATCH) {
+        *target = ev->audit_id;
+        ev->audit_id = 0;
     }
     return obj;
 }
 
+/* The projection reached the log end: process again the writes that named an unknown execution. */
+static void on_caught_up(xl_catchup_wait_t *w)
+{
+    pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, catchup, w);
+    deferred_t *todo = p->deferred;
+    size_t n = p->ndeferred;
+    p->deferred = NULL;
+    p->ndeferred = 0;
+    p->caught_up = 1;
+    for (size_t k = 0; k < n; ++k) {
+        deferred_t *d = &todo[k];
+        xl_event_t ev;
+        int64_t target = d->target;
+        if (p->slots[d->slot].status != 0) /* answered by the timeout */
+            continue;
+        if (p->req == NULL || w->failed) {
+            slot_fill(p, d->slot, 503,
+                      problem(p, 503, "unavailable", "Event log unavailable",
+                              "the execution is not known here and the log end could not be read to be sure; retry"));
+            continue;
+        }
+        p->cur = *d;
+        json_t *obj = read_writeOrFill(p, d->slot, d->src, p->batch ? XL_WRITE_BATCH : d->kind, &ev, &target);
+        if (obj != NULL)
+            process_write(p, d->slot, d->kind, &ev, d->target, pending_scope(p));
+        json_decref(obj);
+    }
+    free(todo);
+}
+
 static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t target, const xl_str_t *scope)
 {
-    json_t *body = parse_body_or_reply(ing, req, kind & (XL_WRITE_RETRY | XL_WRITE_CANCEL));
-    if (body == NULL)
+    if (too_largeOrReply(ing, req))
         return;
     pending_t *p = pending_new(ing, req, 1, 0);
+    pending_set_scope(p, scope);
+    p->cur.src = req->entity;
     xl_event_t ev;
-    json_t *errors = json_array();
-    if (xl_validate_write(body, kind, &ev, errors, &req->pool) != 0) {
-        fill_invalid(p, 0, errors);
-    } else {
-        json_decref(errors);
+    json_t *obj = read_writeOrFill(p, 0, req->entity, kind, &ev, &target);
+    if (obj != NULL)
         process_write(p, 0, kind, &ev, target, scope);
-    }
-    json_decref(body);
+    json_decref(obj);
     pending_launch(p);
 }
 
@@ -945,10 +1120,8 @@ int xl_ingest_next_line(const char *body, size_t len, size_t *pos, size_t *linen
 
 void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope)
 {
-    if (req->entity.len > ing->conf.max_body) {
-        parse_body_or_reply(ing, req, 0); /* answers 413 */
+    if (too_largeOrReply(ing, req))
         return;
-    }
     size_t nlines = 0, pos = 0, lineno = 0;
     h2o_iovec_t line;
     while (xl_ingest_next_line(req->entity.base, req->entity.len, &pos, &lineno, &line))
@@ -961,30 +1134,18 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *sc
         return;
     }
     pending_t *p = pending_new(ing, req, nlines, 1);
+    pending_set_scope(p, scope);
     p->lines = calloc(nlines, sizeof(*p->lines));
     size_t i = 0;
     pos = lineno = 0;
     while (i < nlines && xl_ingest_next_line(req->entity.base, req->entity.len, &pos, &lineno, &line)) {
         p->lines[i] = lineno;
-        json_error_t jerr;
-        json_t *obj = json_loadb(line.base, line.len, JSON_REJECT_DUPLICATES, &jerr);
-        if (obj == NULL) {
-            char detail[256];
-            snprintf(detail, sizeof(detail), "column %d: %s", jerr.column, jerr.text);
-            slot_fill(p, i++, 400, problem(p, 400, "malformed-json", "Malformed JSON", detail));
-            continue;
-        }
+        p->cur.src = line;
         xl_event_t ev;
-        json_t *errors = json_array();
-        if (xl_validate_write(obj, XL_WRITE_BATCH, &ev, errors, &req->pool) != 0) {
-            fill_invalid(p, i, errors);
-        } else {
-            json_decref(errors);
-            int64_t target = ev.audit_id;
-            int kind = target != 0 ? XL_WRITE_APPEND : XL_WRITE_CREATE;
-            ev.audit_id = 0;
-            process_write(p, i, kind, &ev, target, scope);
-        }
+        int64_t target = 0;
+        json_t *obj = read_writeOrFill(p, i, line, XL_WRITE_BATCH, &ev, &target);
+        if (obj != NULL)
+            process_write(p, i, target != 0 ? XL_WRITE_APPEND : XL_WRITE_CREATE, &ev, target, scope);
         ++i;
         json_decref(obj);
     }
@@ -1002,6 +1163,7 @@ xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl
     ing->store = store;
     h2o_linklist_init_anchor(&ing->inflight_creates);
     xl_buf_init(&ing->frame);
+    snprintf(ing->schema_hex, sizeof(ing->schema_hex), "%016" PRIx64, xl_event_schema_fingerprint());
     if ((ing->codec = xl_codec_create(err, errlen)) == NULL)
         goto fail;
     if ((ing->ids = xl_auditid_create(conf->data_dir, conf->node_id, err, errlen)) == NULL)
@@ -1014,6 +1176,8 @@ xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl
     int kafka_timeout = conf->timeout_ms > 1000 ? conf->timeout_ms - 500 : conf->timeout_ms;
     if ((ing->producer = xl_producer_create(conf->topic, conf->kafka_props, conf->nkafka_props, kafka_timeout, on_report,
                                             ing, err, errlen)) == NULL)
+        goto fail;
+    if (conf->catch_up && (ing->catchup = xl_catchup_create(loop, ing->producer, kafka_timeout, err, errlen)) == NULL)
         goto fail;
     return ing;
 fail:
@@ -1035,6 +1199,8 @@ void xl_ingest_destroy(xl_ingest_t *ing)
 {
     if (ing == NULL)
         return;
+    xl_catchup_destroy(ing->catchup); /* it reads through the producer */
+    ing->catchup = NULL;
     /* every message gets its delivery report (flushed, or purged with an error) */
     if (ing->producer != NULL)
         xl_producer_destroy(ing->producer, ing->conf.timeout_ms);

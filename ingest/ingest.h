@@ -27,6 +27,8 @@ typedef struct st_xl_ingest_conf_t {
     const char *data_dir; /* audit ID reservations */
     int node_id;
     int ack_projected; /* 1: wait for the projection (see above) */
+    int catch_up;      /* 1: other nodes write too: catch up to the log end before "not found" (catchup.h) */
+    int partitions;    /* of the topic; every copy of a create with an event_id goes to one partition */
     int timeout_ms;
     size_t max_body;
     /* librdkafka properties for the producer: name/value pairs, borrowed */

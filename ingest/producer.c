@@ -85,7 +85,9 @@ xl_producer_t *xl_producer_create(const char *topic, const char *const *props, s
     if (conf_set(conf, "linger.ms", "2", err, errlen) != 0 ||
         conf_set(conf, "partitioner", "murmur2_random", err, errlen) != 0 ||
         conf_set(conf, "message.timeout.ms", timeout, err, errlen) != 0 ||
-        conf_set(conf, "client.id", "execlog-ingest", err, errlen) != 0)
+        conf_set(conf, "client.id", "execlog-ingest", err, errlen) != 0 ||
+        /* the largest event (XL_EVENT_MAX_FRAME) with its key, headers and batch */
+        conf_set(conf, "message.max.bytes", "2097152", err, errlen) != 0)
         goto fail;
     for (size_t i = 0; i < nprops; ++i)
         if (conf_set(conf, props[2 * i], props[2 * i + 1], err, errlen) != 0)
@@ -138,21 +140,115 @@ void xl_producer_destroy(xl_producer_t *prod, int timeout_ms)
     free(prod);
 }
 
-int xl_producer_send(xl_producer_t *prod, const void *key, size_t keylen, const void *value, size_t len, void *opaque,
-                     char *err, size_t errlen)
+static rd_kafka_headers_t *make_headers(const xl_producer_headers_t *h)
+{
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+    if (h->type != NULL)
+        rd_kafka_header_add(hdrs, "execlog-type", -1, h->type, -1);
+    if (h->tenant != NULL)
+        rd_kafka_header_add(hdrs, "execlog-tenant", -1, h->tenant, (ssize_t)h->tenant_len);
+    if (h->schema != NULL)
+        rd_kafka_header_add(hdrs, "execlog-schema", -1, h->schema, -1);
+    if (h->traceparent != NULL)
+        rd_kafka_header_add(hdrs, "traceparent", -1, h->traceparent, (ssize_t)h->traceparent_len);
+    return hdrs;
+}
+
+int xl_producer_send(xl_producer_t *prod, const void *key, size_t keylen, const void *value, size_t len,
+                     const xl_producer_headers_t *headers, void *opaque, char *err, size_t errlen)
 {
     if (atomic_load(&prod->fatal)) {
         snprintf(err, errlen, "the producer hit a fatal error; restart needed");
         return -EIO;
     }
-    if (rd_kafka_produce(prod->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)value, len, key, keylen,
-                         opaque) != 0) {
-        rd_kafka_resp_err_t e = rd_kafka_last_error();
+    rd_kafka_headers_t *hdrs = headers != NULL ? make_headers(headers) : NULL;
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(prod->rk, RD_KAFKA_V_RKT(prod->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_KEY(key, keylen),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (hdrs != NULL) /* owned by the message only when it was queued */
+            rd_kafka_headers_destroy(hdrs);
         snprintf(err, errlen, "%s", rd_kafka_err2str(e));
         return e == RD_KAFKA_RESP_ERR__QUEUE_FULL ? -ENOBUFS : -EIO;
     }
     atomic_fetch_add(&prod->sent, 1);
     return 0;
+}
+
+int xl_producer_log_end(xl_producer_t *prod, int timeout_ms, int64_t **ends, size_t *n, char *err, size_t errlen)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    const char *topic = rd_kafka_topic_name(prod->rkt);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(prod->rk, 0, prod->rkt, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "metadata of %s: %s", topic, rd_kafka_err2str(e));
+        return -EIO;
+    }
+    int cnt = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
+    rd_kafka_metadata_destroy(md);
+    if (cnt <= 0) {
+        snprintf(err, errlen, "topic %s has no partitions in the cluster's metadata", topic);
+        return -EIO;
+    }
+    int64_t *out = calloc((size_t)cnt, sizeof(*out));
+    if (out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (int p = 0; p < cnt; ++p) {
+        int64_t lo, hi;
+        e = rd_kafka_query_watermark_offsets(prod->rk, topic, p, &lo, &hi, timeout_ms);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(err, errlen, "log end of %s [%d]: %s", topic, p, rd_kafka_err2str(e));
+            free(out);
+            return -EIO;
+        }
+        out[p] = hi;
+    }
+    *ends = out;
+    *n = (size_t)cnt;
+    return 0;
+}
+
+/* MurmurHash2 with Kafka's seed and byte order (org.apache.kafka.common.utils.Utils.murmur2). */
+static uint32_t murmur2(const unsigned char *data, size_t len)
+{
+    const uint32_t m = 0x5bd1e995, seed = 0x9747b28c;
+    const int r = 24;
+    uint32_t h = seed ^ (uint32_t)len;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t k = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
+                     (uint32_t)data[i + 3] << 24;
+        k *= m;
+        k ^= k >> r;
+        k *= m;
+        h *= m;
+        h ^= k;
+    }
+    switch (len - i) {
+    case 3:
+        h ^= (uint32_t)data[i + 2] << 16;
+        /* fall through */
+    case 2:
+        h ^= (uint32_t)data[i + 1] << 8;
+        /* fall through */
+    case 1:
+        h ^= data[i];
+        h *= m;
+    }
+    h ^= h >> 13;
+    h *= m;
+    h ^= h >> 15;
+    return h;
+}
+
+int32_t xl_producer_partition_of(const void *key, size_t len, int32_t nparts)
+{
+    if (nparts < 1)
+        return 0;
+    return (int32_t)((murmur2(key, len) & 0x7fffffff) % (uint32_t)nparts);
 }
 
 int xl_producer_is_fatal(xl_producer_t *prod) { return atomic_load(&prod->fatal); }

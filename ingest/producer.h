@@ -34,12 +34,43 @@ xl_producer_t *xl_producer_create(const char *topic, const char *const *props, s
 void xl_producer_destroy(xl_producer_t *prod, int timeout_ms);
 
 /**
- * @brief Queue one message; key and value are copied. Exactly one delivery
- * report follows a 0 return; none follows a failure.
+ * Kafka headers of one event, so that a consumer can filter without decoding
+ * Avro: execlog-type, execlog-tenant (absent for no tenant), execlog-schema
+ * (the writer schema's fingerprint, 16 hex digits) and the caller's W3C
+ * traceparent when one was sent. Each (base, len), borrowed for the call;
+ * base NULL leaves the header out.
+ */
+typedef struct st_xl_producer_headers_t {
+    const char *type;
+    const char *tenant;
+    size_t tenant_len;
+    const char *schema;
+    const char *traceparent;
+    size_t traceparent_len;
+} xl_producer_headers_t;
+
+/**
+ * @brief Queue one message; key, value and headers are copied. Exactly one
+ * delivery report follows a 0 return; none follows a failure.
  * @return 0, -ENOBUFS (local queue full), or another negative code with err.
  */
-int xl_producer_send(xl_producer_t *prod, const void *key, size_t keylen, const void *value, size_t len, void *opaque,
-                     char *err, size_t errlen);
+int xl_producer_send(xl_producer_t *prod, const void *key, size_t keylen, const void *value, size_t len,
+                     const xl_producer_headers_t *headers, void *opaque, char *err, size_t errlen);
+
+/**
+ * @brief The end of the log now: the high watermark of every partition of
+ * the topic, asked of the partition leaders. Blocks (bounded by timeout_ms
+ * per request): call it from a thread of its own, never the event loop.
+ * @return 0 with *ends (free()) and *n filled, or negative with err.
+ */
+int xl_producer_log_end(xl_producer_t *prod, int timeout_ms, int64_t **ends, size_t *n, char *err, size_t errlen);
+
+/**
+ * @brief The partition the producer's partitioner (murmur2, as the Java
+ * client's) gives key among nparts partitions, so that a caller can choose a
+ * key that lands where it wants. Pure. @return 0..nparts-1 (0 if nparts < 1).
+ */
+int32_t xl_producer_partition_of(const void *key, size_t len, int32_t nparts);
 
 /** @brief 1 once the producer hit a fatal error (idempotence broken): it must be recreated. */
 int xl_producer_is_fatal(xl_producer_t *prod);

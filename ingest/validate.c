@@ -5,7 +5,13 @@
 #include "ingest/validate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "schemas/utf8.h"
+
+#define XL_STR_(x) #x
+#define XL_STR(x) XL_STR_(x)
 
 typedef enum { T_STRING, T_TEXT, T_ID, T_TIME, T_TYPE, T_ERROR, T_WARNINGS, T_METRICS, T_ATTRIBUTES } field_type_t;
 
@@ -43,7 +49,30 @@ static const struct {
 
 void xl_validate_error(json_t *errors, const char *field, const char *reason)
 {
-    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "reason", reason));
+    /* never dropped: a field name that is not UTF-8 is shown repaired */
+    size_t len = strlen(field);
+    char *fixed = malloc(len * 3 + 1);
+    json_t *e = json_object();
+    if (fixed == NULL || e == NULL) {
+        free(fixed);
+        json_decref(e);
+        return;
+    }
+    json_object_set_new(e, "field", json_stringn_nocheck(fixed, xl_utf8_repair(field, len, fixed)));
+    json_object_set_new(e, "reason", json_string(reason));
+    json_array_append_new(errors, e);
+    free(fixed);
+}
+
+/* An error about one member of an object field ("metrics.<key>"): the key is cut, at a character boundary. */
+static void entry_error(json_t *errors, const char *prefix, const char *key, const char *reason)
+{
+    char field[160];
+    size_t n = 0, len = strlen(key), k;
+    while (n < len && (k = xl_utf8_seq(key + n, len - n)) != 0 && n + k <= 100)
+        n += k;
+    snprintf(field, sizeof(field), "%s.%.*s%s", prefix, (int)n, key, n < len ? "..." : "");
+    xl_validate_error(errors, field, reason);
 }
 
 static int read_string(json_t *v, size_t max, xl_str_t *out)
@@ -148,9 +177,11 @@ static void check_metrics(json_t *errors, json_t *v, xl_event_t *ev, h2o_mem_poo
     json_object_foreach(v, key, item)
     {
         if (!json_is_integer(item)) {
-            char field[128];
-            snprintf(field, sizeof(field), "metrics.%.100s", key);
-            xl_validate_error(errors, field, "must be an integer");
+            entry_error(errors, "metrics", key, "must be an integer");
+            continue;
+        }
+        if (strlen(key) > XL_FIELD_MAX_STRING) {
+            entry_error(errors, "metrics", key, "a name is at most " XL_STR(XL_FIELD_MAX_STRING) " bytes");
             continue;
         }
         xl_metric_t *m = &ev->metrics[ev->nmetrics++];
@@ -175,9 +206,11 @@ static void check_attributes(json_t *errors, json_t *v, xl_event_t *ev, h2o_mem_
     {
         xl_attr_t *a = &ev->attributes[ev->nattributes];
         if (read_string(item, XL_FIELD_MAX_TEXT, &a->value) != 0) {
-            char field[128];
-            snprintf(field, sizeof(field), "attributes.%.100s", key);
-            xl_validate_error(errors, field, "must be a string");
+            entry_error(errors, "attributes", key, "must be a string");
+            continue;
+        }
+        if (strlen(key) > XL_FIELD_MAX_STRING) {
+            entry_error(errors, "attributes", key, "a key is at most " XL_STR(XL_FIELD_MAX_STRING) " bytes");
             continue;
         }
         a->key.base = (char *)key;

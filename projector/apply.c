@@ -390,6 +390,8 @@ int xl_apply_event(xl_state_t *st, int exists, const xl_event_t *ev, int seen, c
     const char *type_name = xl_event_type_name(ev->type);
     if (ev->audit_id <= 0 || ev->audit_id > XL_AUDIT_ID_MAX)
         return reject(res, "%s: audit_id %lld out of range", type_name, (long long)ev->audit_id);
+    if (ev->time_ms < 0 || ev->ingest_time_ms < 0)
+        return reject(res, "%s: negative time", type_name);
 
     const xl_apply_rule_t *rule = &rules[ev->type];
     if (rule->flags & F_CREATE) {

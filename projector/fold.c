@@ -72,6 +72,7 @@ struct st_xl_fold_t {
     /* the feed: last feed_seq written, and events fed by the batch in hand */
     uint64_t feed_last, feed_pending;
     int keep_archive; /* the archive holds the events already (a rebuild) */
+    int built;        /* the commit's puts are in the batch: a retried commit only writes */
     /* commit scratch: the flows the batch changed (found through fmap), durations ending */
     xl_fold_map_t fmap;
     xl_fold_flow_t *flows;
@@ -166,6 +167,19 @@ static int make_key(xl_buf_t *key, char tag, int64_t audit_id, const xl_str_t *e
     return 0;
 }
 
+/* 'c' be32(partition) be32(len) tenant event_id: a create's idempotency key within the batch */
+static int make_create_key(xl_buf_t *key, int32_t partition, const xl_event_t *ev)
+{
+    static const char tag = 'c';
+    xl_buf_reset(key);
+    if (xl_buf_append(key, &tag, 1) != 0 || xl_buf_append_be32(key, (uint32_t)partition) != 0 ||
+        xl_buf_append_be32(key, (uint32_t)ev->tenant_id.len) != 0 ||
+        xl_buf_append(key, ev->tenant_id.base, ev->tenant_id.len) != 0 ||
+        xl_buf_append(key, ev->event_id.base, ev->event_id.len) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
 /* ---- lifecycle ---- */
 
 xl_fold_t *xl_fold_create(xl_store_t *store, char *err, size_t errlen)
@@ -227,6 +241,7 @@ void xl_fold_reset(xl_fold_t *fold)
     fold->feed_pending = 0;
     fold->nflows = 0;
     fold->nhist = 0;
+    fold->built = 0;
     xl_store_batch_clear(fold->batch);
 }
 
@@ -308,8 +323,35 @@ static int batch_exec(xl_fold_t *fold, int64_t audit_id, xl_fold_exec_t **out, c
     return 0;
 }
 
+/*
+ * Was a create of (tenant, event_id) applied before from the same partition,
+ * under any audit ID? The first one of a partition is the execution; a later
+ * copy there (the same create sent to two ingest nodes, which route every
+ * copy to one partition: ingest/ingest.c) is a duplicate. Order within a
+ * partition is the same on every replica; copies on different partitions
+ * (another producer) stay separate executions, whatever the interleaving.
+ */
+static int create_seen(xl_fold_t *fold, int32_t partition, const xl_event_t *ev, int *seen)
+{
+    size_t unused;
+    int64_t winner;
+    int ret;
+    if ((ret = make_create_key(&fold->key, partition, ev)) != 0)
+        return ret;
+    if (map_find(&fold->map, &fold->key, &unused) == 0) {
+        *seen = 1;
+        return 0;
+    }
+    ret = xl_store_find_create(fold->store, ev->tenant_id.base, ev->tenant_id.len, ev->event_id.base, ev->event_id.len,
+                               partition, &winner, NULL);
+    if (ret == 0)
+        *seen = 1;
+    return ret == -ENOENT ? 0 : ret;
+}
+
 /* Was (audit_id, event_id) applied before: earlier in this batch, or in the store? */
-static int batch_seen(xl_fold_t *fold, const xl_fold_exec_t *exec, const xl_event_t *ev, int *seen)
+static int batch_seen(xl_fold_t *fold, int32_t partition, const xl_fold_exec_t *exec, const xl_event_t *ev,
+                      int *seen)
 {
     size_t unused;
     uint32_t seq;
@@ -318,6 +360,8 @@ static int batch_seen(xl_fold_t *fold, const xl_fold_exec_t *exec, const xl_even
     *seen = 0;
     if (ev->event_id.len == 0) /* no idempotency key was given: every delivery counts */
         return 0;
+    if (ev->type == XL_EVENT_CREATED && !exec->exists)
+        return create_seen(fold, partition, ev, seen);
     if ((ret = make_key(&fold->key, 'e', ev->audit_id, &ev->event_id)) != 0)
         return ret;
     if (map_find(&fold->map, &fold->key, &unused) == 0) {
@@ -355,6 +399,9 @@ static int batch_archive(xl_fold_t *fold, const xl_fold_msg_t *msg, const xl_eve
                                         ev->event_id.len, ev->audit_id, &pos);
         if (ret != 0 && ret != -EINVAL) /* ids holding a NUL byte cannot be indexed: such a create is not found */
             return ret;
+        if ((ret = make_create_key(&fold->key, msg->partition, ev)) != 0 ||
+            (ret = map_put(&fold->map, &fold->key, 0)) != 0)
+            return ret;
     }
     return 0;
 }
@@ -380,7 +427,7 @@ int xl_fold_add(xl_fold_t *fold, const xl_fold_msg_t *msg, xl_fold_result_t *res
     }
     res->audit_id = ev.audit_id;
     if ((ret = batch_exec(fold, ev.audit_id, &exec, err, errlen)) != 0 ||
-        (ret = batch_seen(fold, exec, &ev, &seen)) != 0)
+        (ret = batch_seen(fold, msg->partition, exec, &ev, &seen)) != 0)
         goto fail;
     xl_apply_origin_t origin = {msg->partition, msg->offset};
     if ((ret = xl_apply_event(&exec->st, exec->exists, &ev, seen, &origin, &ares)) != 0)
@@ -541,6 +588,10 @@ static int commit_flows(xl_fold_t *fold, char *err, size_t errlen)
 int xl_fold_commit(xl_fold_t *fold, const char *identity, char *err, size_t errlen)
 {
     int ret;
+    /* a write the store refused is retried as it was built: the aggregates
+     * were read before it, and nothing has been written since */
+    if (fold->built)
+        goto write;
     fold->nflows = fold->nhist = 0;
     map_clear(&fold->fmap);
     for (size_t i = 0; i != fold->nexecs; ++i) {
@@ -565,8 +616,11 @@ int xl_fold_commit(xl_fold_t *fold, const char *identity, char *err, size_t errl
             return ret;
         }
     }
-    if ((ret = xl_store_batch_commit(fold->batch, err, errlen)) != 0)
-        return ret;
+    fold->built = 1;
+write:
+    if (xl_store_batch_commit(fold->batch, err, errlen) != 0)
+        return -EAGAIN;
+    fold->built = 0;
     fold->feed_last += fold->feed_pending;
     fold->feed_pending = 0;
     return 0;

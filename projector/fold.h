@@ -83,7 +83,11 @@ const xl_fold_offset_t *xl_fold_offsets(const xl_fold_t *fold, size_t *n);
  * string; NULL writes no offsets: a rebuild from the archive, whose positions
  * may come from several logs). The batch stays readable (xl_fold_offsets)
  * until xl_fold_reset.
- * @return 0, or negative with err filled: nothing was written.
+ * @return 0; -EAGAIN with err filled: the store refused the write (a full
+ * disk), nothing was written and the batch is kept: call again (with the
+ * same identity, no xl_fold_add in between) to retry the same write, or
+ * reset; any other negative value with err filled: nothing was written and
+ * the batch is unusable: reset it.
  */
 int xl_fold_commit(xl_fold_t *fold, const char *identity, char *err, size_t errlen);
 

@@ -14,6 +14,15 @@
  * On every assignment the consumer is positioned from the store, and what
  * was consumed before a rebalance is written first.
  *
+ * A batch the store refuses (a full disk) is held: the assigned partitions
+ * are paused, the same write is retried with a backoff (RETRY_MIN_MS doubling
+ * to RETRY_MAX_MS) while the consumer is still served, and the stall is
+ * published (xl_projector_stats_t.stalled, logged once when it starts and
+ * once when it ends) with the lag kept current from the brokers. A rebalance
+ * meanwhile drops the held batch instead: a partition that stays assigned is
+ * sought back to its batch's first offset ("rewind"), and any message that
+ * arrives for a partition with a rewind pending is discarded until then.
+ *
  * This file must never commit offsets to Kafka, never write the store but
  * through xl_fold_commit, and never skip a message unrecorded.
  */
@@ -38,6 +47,13 @@
 #define DLQ_FLUSH_MS 1000
 #define DLQ_RETRY_MS 1000
 #define CLOSE_FLUSH_MS 5000
+#define RETRY_MIN_MS 100  /* first wait before a refused batch is written again */
+#define RETRY_MAX_MS 5000 /* the wait doubles up to this */
+#define STALL_LAG_MS 1000 /* while stalled, the lag is asked from the brokers this often */
+#define WATERMARK_QUERY_MS 1000
+#define SEEK_MS 5000
+#define METADATA_REFRESH_MS 30000 /* the topic's partition count, for xl_projector_get_log_ends */
+#define METADATA_MS 500
 
 #define HDR_REASON "execlog-dlq-reason"
 #define HDR_SOURCE "execlog-source"
@@ -73,6 +89,8 @@ typedef struct st_xl_projector_dlq_t {
 typedef struct st_xl_projector_part_t {
     int64_t committed; /* next offset durable in the store, -1 unknown */
     int assigned;
+    int64_t rewind; /* seek the consumer back to this offset, discarding messages until then; -1: none */
+    int64_t end;    /* highest high watermark seen since assigned, -1 none */
 } xl_projector_part_t;
 
 struct st_xl_projector_t {
@@ -81,10 +99,16 @@ struct st_xl_projector_t {
     void *ctx;
     int assign_all; /* consume every partition without a group (sole consumer) */
 
-    /* lag of each partition at the last batch, for any thread to read (xl_projector_get_lags) */
+    /* for any thread to read, under lags_mutex: the lag and high watermark of each partition at
+     * the last batch (xl_projector_get_lags, xl_projector_get_log_ends), the topic's partition
+     * count (0: unknown), and why the store refuses the batch in hand ("" when it does not) */
     pthread_mutex_t lags_mutex;
     int64_t lags[XL_PROJECTOR_MAX_LAGS];
     size_t nlags;
+    int64_t ends[XL_PROJECTOR_MAX_LAGS];
+    size_t nends;
+    size_t partition_count;
+    char stall_reason[512];
 
     xl_store_t *store;
     rd_kafka_t *rk;     /* consumer */
@@ -102,17 +126,32 @@ struct st_xl_projector_t {
     uint64_t n_applied, n_duplicates, n_anomalies, n_dlq;
     xl_projector_part_t *parts;
     size_t nparts;
+    size_t npartitions;        /* partitions of the topic, 0 unknown */
+    uint64_t metadata_due_ms;  /* next refresh of npartitions */
+    int held;                  /* the store refused the batch in hand: it is retried, nothing else consumed */
+    int paused;                /* the assigned partitions are paused (while held) */
+    int retry_ms;              /* wait before the next attempt of the held batch */
+    unsigned attempts;         /* writes refused since the stall began */
+    uint64_t stalled_since_ms; /* monotonic */
 
     /* counters of written batches, read from any thread */
     atomic_uint_fast64_t applied, duplicates, anomalies, dlq_count, batches;
     atomic_int_fast64_t lag;
     atomic_int failed;
+    atomic_int stalled;
 };
 
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void fail_thread(xl_projector_t *proj, const char *what)
@@ -133,40 +172,157 @@ static xl_projector_part_t *part_get(xl_projector_t *proj, int32_t partition)
         if (parts == NULL)
             return NULL;
         for (size_t i = proj->nparts; i != n; ++i)
-            parts[i] = (xl_projector_part_t){-1, 0};
+            parts[i] = (xl_projector_part_t){-1, 0, -1, -1};
         proj->parts = parts;
         proj->nparts = n;
     }
     return &proj->parts[partition];
 }
 
-/* Messages between the written offsets and the high watermarks librdkafka last saw. */
+/*
+ * Messages between the written offsets and the high watermarks, published
+ * with the watermarks themselves. Normally the watermarks librdkafka last saw
+ * fetching; while a batch is held the partitions are paused, so those stand
+ * still and the brokers are asked instead. A mark never goes below the
+ * highest one seen since the assignment, so the lag never reads low.
+ */
 static void update_lag(xl_projector_t *proj)
 {
-    int64_t lag = 0, lags[XL_PROJECTOR_MAX_LAGS];
+    int64_t lag = 0, lags[XL_PROJECTOR_MAX_LAGS], ends[XL_PROJECTOR_MAX_LAGS];
     size_t nlags = proj->nparts < XL_PROJECTOR_MAX_LAGS ? proj->nparts : XL_PROJECTOR_MAX_LAGS;
     int known = 0;
     for (size_t p = 0; p != proj->nparts; ++p) {
-        const xl_projector_part_t *part = &proj->parts[p];
+        xl_projector_part_t *part = &proj->parts[p];
         int64_t lo, hi;
+        rd_kafka_resp_err_t err;
         if (p < nlags)
-            lags[p] = -1;
-        if (!part->assigned ||
-            rd_kafka_get_watermark_offsets(proj->rk, proj->topic, (int32_t)p, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-            hi < 0)
+            lags[p] = ends[p] = -1;
+        if (!part->assigned)
             continue;
+        if (proj->held)
+            err = rd_kafka_query_watermark_offsets(proj->rk, proj->topic, (int32_t)p, &lo, &hi, WATERMARK_QUERY_MS);
+        else
+            err = rd_kafka_get_watermark_offsets(proj->rk, proj->topic, (int32_t)p, &lo, &hi);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+            continue;
+        /* after a stall, librdkafka's cached mark lags what the brokers said until it fetches again */
+        if (hi < part->end)
+            hi = part->end;
+        part->end = hi;
         int64_t pos = part->committed >= 0 ? part->committed : lo;
         int64_t behind = pos >= 0 && hi > pos ? hi - pos : 0;
         lag += behind;
-        if (p < nlags)
+        if (p < nlags) {
             lags[p] = behind;
+            ends[p] = hi;
+        }
         known = 1;
     }
     atomic_store(&proj->lag, known ? lag : -1);
     pthread_mutex_lock(&proj->lags_mutex);
     memcpy(proj->lags, lags, nlags * sizeof(lags[0]));
     proj->nlags = nlags;
+    memcpy(proj->ends, ends, nlags * sizeof(ends[0]));
+    proj->nends = nlags;
+    proj->partition_count = proj->npartitions;
     pthread_mutex_unlock(&proj->lags_mutex);
+}
+
+/* The number of partitions of the topic, from the brokers; kept as it was when they do not answer. */
+static void refresh_partition_count(xl_projector_t *proj)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(proj->rk, proj->topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rkt == NULL)
+        return;
+    if (rd_kafka_metadata(proj->rk, 0, rkt, &md, METADATA_MS) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0)
+        proj->npartitions = (size_t)md->topics[0].partition_cnt;
+    if (md != NULL)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    proj->metadata_due_ms = now_ms() + METADATA_REFRESH_MS;
+}
+
+/* ---- a store that refuses writes ---- */
+
+/* The store refused a batch: publish why, and log it when the stall begins. */
+static void stall_note(xl_projector_t *proj, const char *err)
+{
+    pthread_mutex_lock(&proj->lags_mutex); /* the flag and its reason change together */
+    snprintf(proj->stall_reason, sizeof(proj->stall_reason), "%s", err);
+    int was = atomic_exchange(&proj->stalled, 1);
+    pthread_mutex_unlock(&proj->lags_mutex);
+    ++proj->attempts;
+    if (was)
+        return;
+    proj->stalled_since_ms = now_ms();
+    proj->attempts = 1;
+    xl_log_error("projector",
+                 "store write failing: projection stalled, the batch of %zu messages is kept and written again "
+                 "every %d ms to %d s until the store takes it: %s",
+                 proj->nmsgs, RETRY_MIN_MS, RETRY_MAX_MS / 1000, err);
+}
+
+/* A batch was written: if the store had been refusing them, say that it takes them again. */
+static void stall_end(xl_projector_t *proj)
+{
+    if (!atomic_load(&proj->stalled))
+        return;
+    pthread_mutex_lock(&proj->lags_mutex);
+    proj->stall_reason[0] = '\0';
+    atomic_store(&proj->stalled, 0);
+    pthread_mutex_unlock(&proj->lags_mutex);
+    xl_log_warn("projector", "store writes again: projection resumed after %.1f s stalled (%u writes refused)",
+                (double)(now_ms() - proj->stalled_since_ms) / 1000.0, proj->attempts);
+}
+
+/* Pause (1) or resume (0) fetching every partition assigned to the consumer. */
+static void pause_assigned(xl_projector_t *proj, int pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_assignment(proj->rk, &parts);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0)
+        err = pause ? rd_kafka_pause_partitions(proj->rk, parts) : rd_kafka_resume_partitions(proj->rk, parts);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        xl_log_warn("projector", "%s partitions: %s", pause ? "pause" : "resume", rd_kafka_err2str(err));
+    if (parts != NULL)
+        rd_kafka_topic_partition_list_destroy(parts);
+    proj->paused = pause;
+}
+
+/* Seek every assigned partition with a rewind pending back to it (retried on the next turn if refused). */
+static void seek_rewinds(xl_projector_t *proj)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    for (size_t p = 0; p != proj->nparts; ++p) {
+        const xl_projector_part_t *part = &proj->parts[p];
+        if (!part->assigned || part->rewind < 0)
+            continue;
+        if (list == NULL)
+            list = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_add(list, proj->topic, (int32_t)p)->offset = part->rewind;
+    }
+    if (list == NULL)
+        return;
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(proj->rk, list, SEEK_MS);
+    if (error != NULL) {
+        xl_log_warn("projector", "seek back: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else {
+        for (int i = 0; i != list->cnt; ++i) {
+            rd_kafka_topic_partition_t *tp = &list->elems[i];
+            if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                xl_log_warn("projector", "seek [%d] back to %lld: %s", (int)tp->partition, (long long)tp->offset,
+                            rd_kafka_err2str(tp->err));
+                continue;
+            }
+            xl_log_info("projector", "%s [%d] consumed again from %lld", proj->topic, (int)tp->partition,
+                        (long long)tp->offset);
+            proj->parts[tp->partition].rewind = -1;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
 }
 
 /* ---- dead letters ---- */
@@ -303,13 +459,30 @@ static void batch_reset(xl_projector_t *proj)
 }
 
 /*
+ * Drop the batch in hand unwritten, and have each partition it read from
+ * consumed again from its first message in it (see seek_rewinds).
+ */
+static void batch_drop(xl_projector_t *proj)
+{
+    for (size_t i = 0; i != proj->nmsgs; ++i) {
+        xl_projector_part_t *part = part_get(proj, proj->msgs[i]->partition);
+        if (part != NULL && (part->rewind < 0 || proj->msgs[i]->offset < part->rewind))
+            part->rewind = proj->msgs[i]->offset;
+    }
+    batch_reset(proj);
+}
+
+/*
  * Write the batch in hand once its dead letters are delivered, then report
- * it. @return 0, or negative: the batch was not written (and is dropped; the
- * thread must stop, and the next start resumes from the store).
+ * it. @return 0; -EAGAIN: the store refused the write (published by
+ * stall_note), the batch is kept as it is and the caller holds it for a
+ * retry or drops it (batch_drop); other negative: the batch was not written
+ * and is dropped (the thread must stop, and the next start resumes from the
+ * store).
  */
 static int batch_commit(xl_projector_t *proj)
 {
-    char err[256];
+    char err[512];
     int ret = 0;
 
     if (proj->nmsgs == 0)
@@ -319,9 +492,14 @@ static int batch_commit(xl_projector_t *proj)
         goto fail;
     }
     if ((ret = xl_fold_commit(proj->fold, proj->identity, err, sizeof(err))) != 0) {
+        if (ret == -EAGAIN) {
+            stall_note(proj, err);
+            return ret;
+        }
         xl_log_error("projector", "store: %s", err);
         goto fail;
     }
+    stall_end(proj);
 
     atomic_fetch_add(&proj->applied, proj->n_applied);
     atomic_fetch_add(&proj->duplicates, proj->n_duplicates);
@@ -381,9 +559,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-    /* what was consumed so far belongs to the old assignment: write it first */
-    if (batch_commit(proj) != 0)
+    /* what was consumed so far belongs to the old assignment: write it first; if the
+     * store refuses it, drop it: it is consumed again, from the store's offsets by
+     * whoever is assigned its partitions, or here from its first message (rewind) */
+    int ret = batch_commit(proj);
+    if (ret == -EAGAIN)
+        batch_drop(proj);
+    else if (ret != 0)
         fail_thread(proj, "batch not written at rebalance");
+    proj->held = 0;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i != parts->cnt; ++i) {
@@ -405,19 +589,27 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
             if (part != NULL) {
                 part->assigned = 1;
                 part->committed = next;
+                part->rewind = -1; /* positioned from the store */
+                part->end = -1;
             }
         }
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, parts);
+        /* a partition keeps its pause across rebalances: one paused while a batch was held
+         * (dropped above) must fetch again */
+        if (error == NULL && aerr == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_resume_partitions(rk, parts);
     } else {
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             xl_log_error("projector", "rebalance: %s", rd_kafka_err2str(err));
         for (int i = 0; i != parts->cnt; ++i) {
             xl_projector_part_t *part = part_get(proj, parts->elems[i].partition);
-            if (part != NULL)
+            if (part != NULL) {
                 part->assigned = 0;
+                part->rewind = -1; /* its next owner starts from the store */
+            }
         }
         if (cooperative)
             error = rd_kafka_incremental_unassign(rk, parts);
@@ -481,7 +673,12 @@ static rd_kafka_topic_partition_list_t *all_partitions(xl_projector_t *proj)
     return parts;
 }
 
-/* One consumed record: an error to log, or a message to project. @return 0 or negative (fatal). */
+/*
+ * One consumed record: an error to log, or a message to project; but while a
+ * batch is held, or before its partition is sought back, a message is
+ * discarded and its partition rewound to it (consumed again later).
+ * @return 0 or negative (fatal).
+ */
 static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
 {
     if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -490,7 +687,49 @@ static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
         rd_kafka_message_destroy(rkm);
         return rd_kafka_fatal_error(proj->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR ? -EIO : 0;
     }
+    xl_projector_part_t *part = part_get(proj, rkm->partition);
+    if (part == NULL) {
+        rd_kafka_message_destroy(rkm);
+        return -ENOMEM;
+    }
+    if (proj->held || part->rewind >= 0) {
+        if (part->rewind < 0 || rkm->offset < part->rewind)
+            part->rewind = rkm->offset;
+        rd_kafka_message_destroy(rkm);
+        return 0;
+    }
     return project_message(proj, rkm);
+}
+
+/*
+ * The batch in hand was refused by the store: wait out the backoff while
+ * serving the consumer (its partitions paused, the lag asked from the
+ * brokers), then write it again. A rebalance meanwhile may drop it (held
+ * becomes 0). @return 0, or negative: fatal.
+ */
+static int retry_held(xl_projector_t *proj)
+{
+    uint64_t until = now_ms() + (uint64_t)proj->retry_ms, lag_due = 0;
+    for (uint64_t now = now_ms(); now < until && proj->held && !atomic_load(&proj->stop); now = now_ms()) {
+        if (now >= lag_due) {
+            update_lag(proj);
+            lag_due = now + STALL_LAG_MS;
+        }
+        uint64_t left = until - now;
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(proj->rk, left < POLL_MS ? (int)left : POLL_MS);
+        if (rkm != NULL && consume_one(proj, rkm) != 0)
+            return -EIO;
+        rd_kafka_poll(proj->dlq_rk, 0);
+    }
+    if (!proj->held)
+        return 0; /* dropped by a rebalance: consumed again */
+    int ret = batch_commit(proj); /* also once more when stopping; xl_projector_destroy drops it if refused */
+    if (ret == -EAGAIN) {
+        proj->retry_ms = proj->retry_ms * 2 < RETRY_MAX_MS ? proj->retry_ms * 2 : RETRY_MAX_MS;
+        return 0;
+    }
+    proj->held = 0;
+    return ret;
 }
 
 static void *run(void *arg)
@@ -507,6 +746,8 @@ static void *run(void *arg)
     if (proj->assign_all) {
         if ((topics = all_partitions(proj)) == NULL)
             goto fail;
+        proj->npartitions = (size_t)topics->cnt;
+        proj->metadata_due_ms = now_ms() + METADATA_REFRESH_MS;
         on_rebalance(proj->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, topics, proj);
         goto consume;
     }
@@ -520,6 +761,19 @@ static void *run(void *arg)
 
 consume:
     while (!atomic_load(&proj->stop) && !atomic_load(&proj->failed)) {
+        if (proj->held) {
+            if (retry_held(proj) != 0) {
+                if (!atomic_load(&proj->stop))
+                    fail_thread(proj, "batch not written");
+                goto fail;
+            }
+            continue;
+        }
+        seek_rewinds(proj);
+        if (proj->paused)
+            pause_assigned(proj, 0);
+        if (now_ms() >= proj->metadata_due_ms)
+            refresh_partition_count(proj);
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(proj->rk, POLL_MS);
         /* a batch is what is ready now: waiting for more would only add latency */
         while (rkm != NULL) {
@@ -532,7 +786,13 @@ consume:
                 break;
             rkm = rd_kafka_consumer_poll(proj->rk, 0);
         }
-        if (batch_commit(proj) != 0) {
+        int ret = batch_commit(proj);
+        if (ret == -EAGAIN) {
+            /* keep it and write it again later; consume nothing else meanwhile */
+            proj->held = 1;
+            proj->retry_ms = RETRY_MIN_MS;
+            pause_assigned(proj, 1);
+        } else if (ret != 0) {
             if (!atomic_load(&proj->stop))
                 fail_thread(proj, "batch not written");
             goto fail;
@@ -593,7 +853,6 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
     if (conf->log_identity != NULL && (proj->identity = strdup(conf->log_identity)) == NULL)
         goto nomem;
     proj->assign_all = conf->assign_all;
-    pthread_mutex_init(&proj->lags_mutex, NULL);
     if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
         goto fail;
 
@@ -647,6 +906,15 @@ void xl_projector_destroy(xl_projector_t *proj)
     atomic_store(&proj->stop, 1);
     if (proj->started)
         pthread_join(proj->thread, NULL);
+    /* a batch the store refused is dropped unwritten (the next start consumes it again from the
+     * store's offsets); its messages must be released first: rd_kafka_destroy waits for them */
+    if (proj->fold != NULL && proj->nmsgs != 0) {
+        xl_log_warn("projector",
+                    "stopping with %zu messages the store did not take: the next start consumes them again from the "
+                    "log (if the log still holds them: an embedded broker's does not survive the restart)",
+                    proj->nmsgs);
+        batch_reset(proj);
+    }
     if (proj->rk != NULL) {
         /* leaves the group; the revocation runs on_rebalance here, with no batch in hand */
         rd_kafka_resp_err_t err = rd_kafka_consumer_close(proj->rk);
@@ -682,6 +950,16 @@ size_t xl_projector_get_lags(xl_projector_t *proj, int64_t *lags, size_t n)
     return count;
 }
 
+size_t xl_projector_get_log_ends(xl_projector_t *proj, int64_t *ends, size_t n)
+{
+    pthread_mutex_lock(&proj->lags_mutex);
+    size_t count = proj->partition_count;
+    for (size_t p = 0; p < n && p < count; ++p)
+        ends[p] = p < proj->nends ? proj->ends[p] : -1;
+    pthread_mutex_unlock(&proj->lags_mutex);
+    return count;
+}
+
 void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats)
 {
     stats->applied = atomic_load(&proj->applied);
@@ -691,4 +969,8 @@ void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats)
     stats->batches = atomic_load(&proj->batches);
     stats->lag = atomic_load(&proj->lag);
     stats->failed = atomic_load(&proj->failed);
+    pthread_mutex_lock(&proj->lags_mutex);
+    stats->stalled = atomic_load(&proj->stalled);
+    snprintf(stats->stall_reason, sizeof(stats->stall_reason), "%s", stats->stalled ? proj->stall_reason : "");
+    pthread_mutex_unlock(&proj->lags_mutex);
 }

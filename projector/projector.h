@@ -4,7 +4,9 @@
  * WriteBatch as the state they produced, so a crash at any point resumes
  * where the last batch ended. Events that cannot be decoded or applied go to
  * the dead-letter topic with the reason in a header; the projector never
- * stalls on them.
+ * stalls on them. A store that refuses writes (a full disk) does stall it,
+ * without ending it: the batch is written again until the store takes it
+ * (see xl_projector_stats_t.stalled).
  *
  * It runs one thread of its own. It must never block the HTTP event loop:
  * progress is reported through the on_applied callback, from the projector
@@ -51,6 +53,11 @@ typedef struct st_xl_projector_stats_t {
     uint64_t batches;
     int64_t lag; /* messages behind the high watermarks, -1 unknown */
     int failed;  /* 1 once a fatal error stopped the thread (see the log) */
+    /* 1 while the store refuses to write (a full disk): the batch in hand is
+     * held and retried with a backoff, nothing newer is projected, and
+     * stall_reason holds the store's error ("" otherwise); lag stays current */
+    int stalled;
+    char stall_reason[512];
 } xl_projector_stats_t;
 
 /**
@@ -60,7 +67,10 @@ typedef struct st_xl_projector_stats_t {
 xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t *store, char *err, size_t errlen);
 /** @brief Start the projector thread. @return 0 or negative with err. */
 int xl_projector_start(xl_projector_t *proj, char *err, size_t errlen);
-/** @brief Stop the thread (finishing the batch in hand), close the consumer, free. */
+/**
+ * @brief Stop the thread (writing the batch in hand; one the store refuses is
+ * dropped, and the next start consumes it again), close the consumer, free.
+ */
 void xl_projector_destroy(xl_projector_t *proj);
 /* Partitions whose lag xl_projector_get_lags reports (the first ones, by number). */
 #define XL_PROJECTOR_MAX_LAGS 256
@@ -71,6 +81,18 @@ void xl_projector_destroy(xl_projector_t *proj);
  * @return the number of partitions written to lags (at most n).
  */
 size_t xl_projector_get_lags(xl_projector_t *proj, int64_t *lags, size_t n);
+
+/**
+ * @brief The end of the log as the projector last saw it, so that a reader
+ * can tell a position that cannot exist from one not projected yet: the
+ * topic's partition count (from the brokers at start and every 30 s), and
+ * in ends[p], for p below n and that count, the high watermark of partition
+ * p (the offset its next message gets) as of the last batch (every second
+ * while stalled), or -1 when not known (not assigned here). Safe from any
+ * thread.
+ * @return the number of partitions of the topic; 0 while unknown (start-up).
+ */
+size_t xl_projector_get_log_ends(xl_projector_t *proj, int64_t *ends, size_t n);
 
 /** @brief A consistent copy of the counters; safe from any thread. */
 void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats);

@@ -7,6 +7,13 @@
  * Every rocksdb error string is copied into (err, errlen) and freed where it
  * is returned. This file never decides what goes into the projections; the
  * projector does, and writes through xl_store_batch_t only.
+ *
+ * A full disk must be an error, never an abort: Debian's librocksdb keeps its
+ * assertions, and its info LOG writer asserts on the first line logged after
+ * one of its writes failed (and RocksDB logs as soon as a WAL write fails).
+ * So RocksDB's own LOG stays empty (FATAL level only); what matters reaches
+ * our log through the errors returned. Opening also refuses a file system
+ * with less than MIN_FREE_BYTES free, with a message that says so.
  */
 #include "projector/store.h"
 
@@ -16,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "api/log.h"
 
@@ -24,6 +32,12 @@
 /* bounds the WAL a restart replays: a rarely written column family is flushed once it pins this much */
 #define MAX_TOTAL_WAL_BYTES ((uint64_t)64 << 20)
 #define BLOOM_BITS_PER_KEY 10.0
+/* opening refuses a file system with less free: the WAL replay, MANIFEST and OPTIONS need room */
+#define MIN_FREE_BYTES ((uint64_t)16 << 20)
+/* after a full disk, RocksDB resumes writing by itself (checked every 5 s) only once this much is
+ * free: its SstFileManager reserves the largest write buffer (RocksDB's default, 64 MiB) */
+#define RESUME_FREE_BYTES ((uint64_t)64 << 20)
+#define INFO_LOG_FATAL 4 /* rocksdb::InfoLogLevel::FATAL_LEVEL */
 
 #define META_IDENTITY "cluster"
 #define META_STATE_FP "state_fp"
@@ -100,6 +114,8 @@ static void make_options(xl_store_t *store, int compression)
     rocksdb_options_increase_parallelism(store->db_opts, 2);
     rocksdb_options_set_max_total_wal_size(store->db_opts, MAX_TOTAL_WAL_BYTES);
     rocksdb_options_set_compression(store->db_opts, compression);
+    /* the LOG writer asserts after a failed write (see the top of this file) */
+    rocksdb_options_set_info_log_level(store->db_opts, INFO_LOG_FATAL);
 
     for (int i = 0; i != CF__COUNT; ++i) {
         rocksdb_block_based_table_options_t *bbto = rocksdb_block_based_options_create();
@@ -173,6 +189,73 @@ static int rebuild_marked(xl_store_t *store, char *err, size_t errlen)
     return val != NULL;
 }
 
+/* Bytes this process may still write in the file system of dir (its parent's while dir does not exist). */
+static int free_space(const char *dir, uint64_t *bytes)
+{
+    struct statvfs sv;
+    if (statvfs(dir, &sv) != 0) {
+        char parent[4096];
+        if (errno != ENOENT || (size_t)snprintf(parent, sizeof(parent), "%s", dir) >= sizeof(parent))
+            return -errno;
+        char *slash = strrchr(parent, '/');
+        if (slash == NULL)
+            snprintf(parent, sizeof(parent), ".");
+        else
+            slash[slash == parent ? 1 : 0] = '\0';
+        if (statvfs(parent, &sv) != 0)
+            return -errno;
+    }
+    *bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    return 0;
+}
+
+static const char *format_bytes(uint64_t n, char *buf, size_t len)
+{
+    if (n < ((uint64_t)1 << 20))
+        snprintf(buf, len, "%llu KiB", (unsigned long long)(n >> 10));
+    else if (n % ((uint64_t)1 << 20) == 0)
+        snprintf(buf, len, "%llu MiB", (unsigned long long)(n >> 20));
+    else
+        snprintf(buf, len, "%.1f MiB", (double)n / (1 << 20));
+    return buf;
+}
+
+/*
+ * Refuse a file system without room to open in, and warn when a full disk
+ * would not heal by itself. @return 0, or -ENOSPC with err filled.
+ */
+static int check_free_space(const char *dir, char *err, size_t errlen)
+{
+    uint64_t bytes;
+    char have[32], need[32];
+    if (free_space(dir, &bytes) != 0)
+        return 0; /* RocksDB reports what is wrong with dir */
+    if (bytes < MIN_FREE_BYTES) {
+        snprintf(err, errlen, "cannot open the store in %s: no space left on device (%s free, at least %s needed)",
+                 dir, format_bytes(bytes, have, sizeof(have)), format_bytes(MIN_FREE_BYTES, need, sizeof(need)));
+        return -ENOSPC;
+    }
+    if (bytes < RESUME_FREE_BYTES)
+        xl_log_warn("projector",
+                    "only %s free for the store in %s: should the disk fill, the projector waits until %s are free",
+                    format_bytes(bytes, have, sizeof(have)), dir, format_bytes(RESUME_FREE_BYTES, need, sizeof(need)));
+    return 0;
+}
+
+/* A RocksDB error at open, into err; a full disk is named as such, with the space left. */
+static void open_error(char *rerr, const char *dir, char *err, size_t errlen)
+{
+    uint64_t bytes;
+    char have[32];
+    if (rerr != NULL && strstr(rerr, "No space left on device") != NULL && free_space(dir, &bytes) == 0) {
+        snprintf(err, errlen, "cannot open the store in %s: no space left on device (%s free): %s", dir,
+                 format_bytes(bytes, have, sizeof(have)), rerr);
+        rocksdb_free(rerr);
+        return;
+    }
+    take_error(rerr, dir, err, errlen);
+}
+
 /*
  * for_rebuild: accept a store marked mid-rebuild, and write without the WAL
  * (xl_store_rebuild_done flushes the memtables; a crash before that leaves
@@ -202,17 +285,19 @@ static xl_store_t *open_store(const char *dir, int sync_writes, int for_rebuild,
     store->sync_wopts = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(store->sync_wopts, 1);
 
+    if (check_free_space(dir, err, errlen) != 0)
+        goto fail;
     if (open_db(store, dir, rocksdb_lz4_compression, &rerr) != 0) {
         /* a librocksdb built without lz4 refuses the option at open: fall back to none */
         if (strstr(rerr, "ompression") == NULL) {
-            take_error(rerr, dir, err, errlen);
+            open_error(rerr, dir, err, errlen);
             goto fail;
         }
         xl_log_warn("projector", "rocksdb has no lz4 (%s); storing uncompressed", rerr);
         rocksdb_free(rerr);
         rerr = NULL;
         if (open_db(store, dir, rocksdb_no_compression, &rerr) != 0) {
-            take_error(rerr, dir, err, errlen);
+            open_error(rerr, dir, err, errlen);
             goto fail;
         }
     }
@@ -381,7 +466,7 @@ fail:
 }
 
 int xl_store_find_create(xl_store_t *store, const char *tenant_id, size_t tenant_len, const char *event_id,
-                         size_t event_id_len, int64_t *audit_id, xl_store_pos_t *pos)
+                         size_t event_id_len, int32_t partition, int64_t *audit_id, xl_store_pos_t *pos)
 {
     rocksdb_iterator_t *it = NULL;
     char *rerr = NULL;
@@ -396,20 +481,23 @@ int xl_store_find_create(xl_store_t *store, const char *tenant_id, size_t tenant
     }
     it = rocksdb_create_iterator_cf(store->db, store->ropts, store->cf[CF_IDEM]);
     /* audit IDs follow the prefix big-endian: the first key after it is the lowest */
-    rocksdb_iter_seek(it, prefix.base, prefix.len);
     ret = -ENOENT;
-    if (rocksdb_iter_valid(it)) {
-        size_t klen;
+    for (rocksdb_iter_seek(it, prefix.base, prefix.len); ret == -ENOENT && rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
+        size_t klen, vlen;
         const char *k = rocksdb_iter_key(it, &klen);
-        if (klen == prefix.len + 8 && memcmp(k, prefix.base, prefix.len) == 0) {
-            size_t vlen;
-            const char *v = rocksdb_iter_value(it, &vlen);
+        if (klen != prefix.len + 8 || memcmp(k, prefix.base, prefix.len) != 0)
+            break;
+        const char *v = rocksdb_iter_value(it, &vlen);
+        if (vlen != 12) {
+            ret = -EIO;
+        } else if (partition < 0 || (int32_t)xl_be32_get(v) == partition) {
             *audit_id = (int64_t)xl_be64_get(k + prefix.len);
-            ret = vlen == 12 ? 0 : -EIO;
-            if (ret == 0 && pos != NULL) {
+            if (pos != NULL) {
                 pos->partition = (int32_t)xl_be32_get(v);
                 pos->offset = (int64_t)xl_be64_get(v + 4);
             }
+            ret = 0;
         }
     }
     rocksdb_iter_get_error(it, &rerr);
@@ -1171,8 +1259,15 @@ int xl_store_batch_put_feed(xl_store_batch_t *batch, uint64_t feed_seq, int64_t 
 
 int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen)
 {
-    char *rerr = NULL;
+    char *rerr = NULL, need[32];
     rocksdb_write(batch->store->db, batch->store->wopts, batch->wb, &rerr);
+    if (rerr != NULL && strstr(rerr, "No space left on device") != NULL) {
+        /* the one thing an operator can do about it, said where it is seen (/readyz, the log) */
+        snprintf(err, errlen, "write batch: %s (writes resume by themselves once %s are free)", rerr,
+                 format_bytes(RESUME_FREE_BYTES, need, sizeof(need)));
+        rocksdb_free(rerr);
+        return -EIO;
+    }
     if (rerr != NULL)
         return take_error(rerr, "write batch", err, errlen);
     rocksdb_writebatch_clear(batch->wb);

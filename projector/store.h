@@ -57,7 +57,9 @@ typedef struct st_xl_store_pos_t {
 
 /**
  * @brief Open (creating if missing) the store in dir. A store an interrupted
- * rebuild left incomplete is refused (err says to run `execlogd rebuild`).
+ * rebuild left incomplete is refused (err says to run `execlogd rebuild`),
+ * and so is a file system with less than 16 MiB free (err: "cannot open the
+ * store in DIR: no space left on device (N free, ...)").
  * @param sync_writes  1: every batch is fsync'ed before it counts as written
  * @return the store (close with xl_store_close), or NULL with err filled.
  */
@@ -77,10 +79,12 @@ int xl_store_get_event_seq(xl_store_t *store, int64_t audit_id, const char *even
 
 /**
  * @brief Lowest audit ID created with (tenant_id, event_id), so that every
- * replica answers a repeated create the same way. @return 0, -ENOENT or -EIO.
+ * replica answers a repeated create the same way; with partition >= 0, the
+ * lowest one read from that partition. @return 0, -ENOENT or -EIO.
  */
 int xl_store_find_create(xl_store_t *store, const char *tenant_id, size_t tenant_len, const char *event_id,
-                         size_t event_id_len, int64_t *audit_id, xl_store_pos_t *pos /* NULL or filled */);
+                         size_t event_id_len, int32_t partition, int64_t *audit_id,
+                         xl_store_pos_t *pos /* NULL or filled */);
 
 /** @brief The archived frame of event seq of audit_id, appended to out. @return 0, -ENOENT, -EIO. */
 int xl_store_get_event(xl_store_t *store, int64_t audit_id, uint32_t seq, xl_buf_t *out);
@@ -285,7 +289,10 @@ int xl_store_batch_put_feed(xl_store_batch_t *batch, uint64_t feed_seq, int64_t 
 /**
  * @brief Write every put atomically (fsync'ed first when the store was
  * opened with sync_writes), then empty the batch. On failure nothing was
- * written and the batch is kept.
+ * written and the batch is kept. After a full disk, RocksDB refuses every
+ * write until it has recovered by itself: it checks every 5 s, and resumes
+ * once 64 MiB (its largest write buffer) are free; other write errors may
+ * leave it refusing writes until a restart.
  * @return 0 or -EIO with err filled.
  */
 int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen);

@@ -22,6 +22,7 @@
  * here, from the field table.
  */
 #include "schemas/event.h"
+#include "schemas/utf8.h"
 
 #include <avro.h>
 #include <errno.h>
@@ -409,6 +410,9 @@ static int xl_wire_string(xl_wire_t *w, int is_key)
     /* avro-c keeps map keys as C strings: a NUL would silently cut the key */
     if (is_key && memchr(w->p, '\0', (size_t)n) != NULL)
         return xl_wire_bad(w, "NUL in a map key");
+    /* Avro strings are UTF-8: anything else would reach JSON answers broken */
+    if (!xl_utf8_valid((const char *)w->p, (size_t)n))
+        return xl_wire_bad(w, "a string is not valid UTF-8");
     w->p += n;
     return 0;
 }

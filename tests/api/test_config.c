@@ -38,7 +38,11 @@ static void test_defaults(void)
     CHECK_CSTR(cfg.data_dir, "./data");
     CHECK_CSTR(cfg.topic, "execlog.events");
     CHECK_CSTR(cfg.dlq_topic, "execlog.events.dlq");
-    CHECK_CSTR(cfg.group_id, "execlog-projector");
+    XL_CHECK(cfg.group_id == NULL, "group_id defaults to the replica's own group, not '%s'", cfg.group_id);
+    CHECK_CSTR(cfg.role, "all");
+    XL_CHECK_INT(cfg.topic_partitions, 6);
+    XL_CHECK_INT(cfg.topic_replication, 3);
+    XL_CHECK_INT(cfg.topic_retention_h, -1);
     CHECK_CSTR(cfg.ack, "auto");
     XL_CHECK_INT(cfg.embedded_brokers, 3);
     XL_CHECK_INT(cfg.embedded_partitions, 6);

@@ -11,6 +11,14 @@ load goes through h2load, Kafka is read with kcat. Every wait
 is bounded, and every process started here is killed when the test ends,
 also when it fails or is killed itself (PR_SET_PDEATHSIG).
 
+The real-cluster lane: with XL_TEST_KAFKA=<bootstrap list> in the
+environment (ctest label kafka; ops/kafka/kafka.sh runs the cluster), every
+Execlogd started here gets --kafka.bootstrap.servers, an events topic and a
+dead-letter topic of its own (named after this run, so that runs sharing the
+cluster never meet), and --ingest.ack=projected unless its arguments choose.
+on_cluster() tells a suite which lane it runs in; run_suite deletes the
+run's topics at the end.
+
 Only the Python standard library is used here.
 """
 
@@ -40,6 +48,42 @@ CURL_TIMEOUT = 20.0  # seconds for one request (above ingest.timeout.ms)
 KCAT_TIMEOUT = 20.0
 
 _live = []  # every Execlogd that may have a process; killed at exit
+
+# The real-cluster lane (see the module's text): the cluster's bootstrap list, or None on the embedded broker.
+KAFKA = os.environ.get("XL_TEST_KAFKA", "").strip() or None
+RUN_ID = "%d-%s" % (os.getpid(), os.urandom(3).hex())  # in every topic name of this run
+_topic_seq = itertools.count(1)
+_topics = []  # the topics this run named (with their dead-letter topics): deleted by run_suite
+
+
+def on_cluster():
+    """True in the real-cluster lane (XL_TEST_KAFKA set)."""
+    return KAFKA is not None
+
+
+def new_topic(label):
+    """A topic name of this run, unique to it: xl-<label>-<n>-<pid>-<random>."""
+    t = "xl-%s-%d-%s" % (re.sub(r"[^A-Za-z0-9_-]", "-", label)[:40], next(_topic_seq), RUN_ID)
+    _topics.append(t)
+    return t
+
+
+def kafka_sh(src):
+    return os.path.join(src, "ops", "kafka", "kafka.sh")
+
+
+def delete_topics(src, timeout=90):
+    """Delete every topic of this run (and its dead-letter topic) from the cluster. Returns (ok, message)."""
+    if not _topics:
+        return True, "no topics"
+    pattern = "xl-.*-%s(\\.dlq)?" % RUN_ID
+    try:
+        cp = subprocess.run([kafka_sh(src), "topics", "--delete", "--if-exists", "--topic", pattern],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, "kafka.sh topics --delete did not finish in %d s" % timeout
+    out = cp.stdout.decode("utf-8", "replace").strip()
+    return cp.returncode == 0, out[-500:]
 
 
 def _kill_all():
@@ -235,13 +279,25 @@ class SSEClient:
 class Execlogd:
     """One execlogd process (and its data directory, which outlives restarts)."""
 
-    def __init__(self, binary, workdir=None, args=(), name="execlogd", tls=None):
+    def __init__(self, binary, workdir=None, args=(), name="execlogd", tls=None, topic=None, data_dir=None):
+        """
+        topic: in the real-cluster lane, the events topic (default: a new one of this run, see new_topic);
+        several instances given the same topic are nodes of one service. data_dir: default workdir/data.
+        """
         self.binary = os.path.abspath(binary)  # it runs in its work directory
         self.name = name
         self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="xl-e2e-")
-        self.data_dir = os.path.join(self.workdir, "data")
+        self.data_dir = data_dir or os.path.join(self.workdir, "data")
         self.args = list(args)
+        self.topic_name = None  # the events topic given in the real-cluster lane (None: the embedded broker's)
+        self.cluster_args = []
+        if KAFKA is not None:
+            self.topic_name = topic or new_topic(name)
+            self.cluster_args = ["--kafka.bootstrap.servers=" + KAFKA, "--topic=" + self.topic_name,
+                                 "--topic.dlq=" + self.topic_name + ".dlq"]
+            if not any(a.startswith("--ingest.ack") for a in self.args):
+                self.cluster_args.append("--ingest.ack=projected")  # the suites' checks on seq hold on both lanes
         self.proc = None
         self.port = None
         self.runs = 0
@@ -270,8 +326,8 @@ class Execlogd:
     def log_path(self):
         return self.logs[-1] if self.logs else None
 
-    def start(self, extra_args=()):
-        """Start on the data directory; wait until /readyz answers 200. Raises HarnessError."""
+    def start(self, extra_args=(), timeout=START_TIMEOUT):
+        """Start on the data directory; wait (at most timeout s) until /readyz answers 200. Raises HarnessError."""
         if self.proc is not None and self.proc.poll() is None:
             raise HarnessError("%s already running" % self.name)
         last = None
@@ -285,14 +341,14 @@ class Execlogd:
                 self.tls_port = free_port()
                 argv += ["--listen.tls=127.0.0.1:%d" % self.tls_port, "--tls.cert=" + self.tls[0],
                          "--tls.key=" + self.tls[1]]
-            argv += self.args + list(extra_args)
+            argv += self.cluster_args + self.args + list(extra_args)
             with open(log, "wb") as fp:
                 self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fp, stderr=subprocess.STDOUT,
                                              cwd=self.workdir, preexec_fn=_die_with_parent)
             _live.append(self)
             self._info = None
             try:
-                self._wait_healthy(START_TIMEOUT)
+                self._wait_healthy(timeout)
                 return self
             except HarnessError as e:
                 last = e
@@ -708,4 +764,10 @@ def run_suite(suite_cls, doc):
     ap.add_argument("--src", required=True, help="repository root (for schemas/)")
     ap.add_argument("--verbose", "-v", action="store_true", help="print each section's duration")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories of a failed run")
-    return suite_cls(ap.parse_args()).run()
+    args = ap.parse_args()
+    rc = suite_cls(args).run()
+    if on_cluster() and not (rc != 0 and args.keep):  # a kept failure keeps its topics too
+        ok, out = delete_topics(args.src)
+        if not ok:
+            print("warning: could not delete this run's topics (%s): %s" % (RUN_ID, out), flush=True)
+    return rc

@@ -254,8 +254,16 @@ class Suite(X.SuiteBase):
         self.c.ok(isinstance(k.get("bootstrap_servers"), str) and
                   re.match(r"^[^,\s]+:\d+(,[^,\s]+:\d+)*$", k["bootstrap_servers"] or ""),
                   "info: kafka.bootstrap_servers is a host:port list", repr(k))
-        self.c.eq(k.get("topic"), "execlog.events", "info: kafka.topic")
-        self.c.ok(k.get("embedded") is True, "info: kafka.embedded is true", repr(k))
+        if X.on_cluster():  # the real-cluster lane: the cluster and the run's own topics
+            self.c.eq(k.get("bootstrap_servers"), X.KAFKA, "info: kafka.bootstrap_servers is the cluster's")
+            self.c.eq((k.get("topic"), k.get("dlq_topic")), (self.srv.topic_name, self.srv.topic_name + ".dlq"),
+                      "info: kafka.topic and dlq_topic are the ones given")
+            self.c.ok(k.get("embedded") is False, "info: kafka.embedded is false on a cluster", repr(k))
+            self.c.eq(len(self.srv.partitions()), 6, "info: execlogd created its topic with topic.partitions=6")
+        else:
+            self.c.eq(k.get("topic"), "execlog.events", "info: kafka.topic")
+            self.c.ok(k.get("embedded") is True, "info: kafka.embedded is true", repr(k))
+        self.c.eq((info.get("ingest") or {}).get("ack"), "projected", "info: ingest.ack (projected on both lanes)")
         fp = (info.get("schemas") or {}).get("execution_event_fingerprint")
         self.c.ok(isinstance(fp, str) and re.match(r"^[0-9a-f]{16}$", fp),
                   "info: schemas.execution_event_fingerprint is 16 hex digits", repr(info.get("schemas")))
@@ -927,20 +935,63 @@ class Suite(X.SuiteBase):
         dlq = info["kafka"].get("dlq_topic", "execlog.events.dlq")
         self.c.eq(self.srv.message_count(dlq), 0, "kcat: nothing on the dead-letter topic")
 
+    def metrics(self):
+        """{name or name{labels}: value} of GET /metrics."""
+        r = self.srv.curl("GET", "/metrics")
+        out = {}
+        for line in r.raw.decode("utf-8", "replace").splitlines():
+            m = re.match(r"^([a-z_]+(\{[^}]*\})?) (\S+)$", line)
+            if m:
+                out[m.group(1)] = float(m.group(3))
+        return out
+
+    def digest(self):
+        return (self.srv.curl("GET", "/v1/admin/digest").json or {}).get("digest")
+
+    def check_resumed(self, ends, digest, what):
+        """
+        Right after a restart (before any write). The embedded broker starts a
+        new, empty log each time. A real cluster keeps the log, and the
+        projector resumes from the offsets stored with the projections: at the
+        log end, consuming nothing again (no batch, no duplicate, nothing applied).
+        """
+        if not X.on_cluster():
+            self.c.eq(sum(self.offsets().values()), 0, "%s: the embedded broker starts a new, empty log" % what)
+        else:
+            self.c.eq(self.offsets(), ends, "%s: the log is still there (end offsets unchanged)" % what)
+            want = {'execlog_projector_applied_offset{partition="%d"}' % p: float(o) for p, o in ends.items() if o}
+            deadline, m = time.monotonic() + 5, {}
+            while time.monotonic() < deadline:
+                m = self.metrics()
+                if all(m.get(k) == v for k, v in want.items()) and m.get("execlog_consumer_lag") == 0:
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)  # a projector that wrongly consumed again would have counted by now
+            m = self.metrics()
+            got = {k: m.get(k) for k in want}
+            self.c.eq(got, want, "%s: the projection resumed at the log end (applied offset of each partition)" % what)
+            self.c.eq(tuple(m.get(k) for k in ("execlog_projector_batches_total",
+                                               "execlog_projector_duplicates_total",
+                                               "execlog_projector_events_applied_total", "execlog_consumer_lag")),
+                      (0.0, 0.0, 0.0, 0.0), "%s: nothing consumed again (batches, duplicates, applied, lag)" % what)
+        self.c.eq(self.digest(), digest, "%s: the digest of the projections is unchanged" % what)
+
     def t_restart(self):
         srv = self.srv
         before_ids = list(self.run_ids)
         snap = {a: self.get(a, "1.1", "snapshot") for a in before_ids}
+        ends, digest = self.offsets(), self.digest()
         rc, secs = srv.stop()
         self.c.eq(rc, 0, "SIGTERM: exit status")
         self.c.ok(secs < 10, "SIGTERM: stopped within 10 s", "%.1f s" % secs)
         srv.start()
+        self.check_resumed(ends, digest, "after SIGTERM restart")
         self.run_start_ms = now_ms()
         for http in HTTPS:
             changed = [a for a in before_ids if self.srv.curl("GET", "/v1/executions/%d" % a, http=http).json !=
                        snap[a]]
             self.c.eq(changed, [], "after SIGTERM restart (%s): every execution reads the same" % http)
-        # the create index survives a restart (and the fresh embedded log)
+        # the create index survives a restart (also the embedded broker's fresh log)
         life = self.lifecycle.get("1.1")
         if life:
             r = srv.curl("POST", "/v1/executions", life["body"])
@@ -977,8 +1028,16 @@ class Suite(X.SuiteBase):
                                 "append before kill -9", want_seq=3)
                 acked.append(a)
         snap2 = {a: self.get(a, "1.1") for a in list(self.run_ids)}
+        ends, digest = self.offsets(), self.digest()
         srv.kill()
-        srv.start()
+        t = time.monotonic()
+        srv.start(timeout=75)  # beyond a consumer group's default session timeout (45 s): see the check below
+        dt = time.monotonic() - t
+        self.c.ok(dt < 15, "after kill -9: ready (/readyz 200) within 15 s of the restart",
+                  "%.1f s%s" % (dt, "; on a cluster the projector's consumer group keeps the killed member until "
+                                    "its session times out (session.timeout.ms, 45 s by default), and the new "
+                                    "one gets no partitions meanwhile" if X.on_cluster() else ""))
+        self.check_resumed(ends, digest, "after kill -9")
         for a, want in snap2.items():
             st = srv.curl("GET", "/v1/executions/%d" % a).json
             self.c.eq(st, want, "after kill -9: execution %d reads the same" % a)

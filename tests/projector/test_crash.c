@@ -310,6 +310,7 @@ static int start_daemon(child_t *c, const char *name, const char *dir, const cha
                           a_dir,
                           a_listen,
                           a_group,
+                          "--role=replica", /* the test produces the log itself */
                           "--kafka.session.timeout.ms=6000",
                           "--kafka.heartbeat.interval.ms=1000",
                           "--log.level=warn",

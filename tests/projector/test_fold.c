@@ -244,7 +244,7 @@ int main(void)
     xl_buf_reset(&buf);
     XL_CHECK_INT(xl_store_get_event(store, 10, 5, &buf), -ENOENT);
     int64_t audit = 0;
-    XL_CHECK_INT(xl_store_find_create(store, "acme", 4, "c", 1, &audit, NULL), 0);
+    XL_CHECK_INT(xl_store_find_create(store, "acme", 4, "c", 1, -1, &audit, NULL), 0);
     XL_CHECK_INT(audit, 10);
     XL_CHECK_INT(xl_store_get_offset(store, "L", 0, &next), 0);
     XL_CHECK_INT(next, 7);
@@ -348,7 +348,9 @@ int main(void)
     XL_PHASE("batch boundaries: a longer log over 3 partitions");
     for (int64_t a = 1; a <= 8; ++a) {
         int32_t p = (int32_t)(a % 3);
-        log_event(log, codec, p, XL_EVENT_CREATED, a, "c", 1000 * a);
+        char cid[24]; /* one create, one idempotency key: a shared key would make them one execution */
+        snprintf(cid, sizeof(cid), "c%lld", (long long)a);
+        log_event(log, codec, p, XL_EVENT_CREATED, a, cid, 1000 * a);
         log_event(log, codec, p, XL_EVENT_STARTED, a, "s", 1000 * a + 1);
         if (a % 2 == 0)
             log_event(log, codec, p, XL_EVENT_STARTED, a, "s", 1000 * a + 1); /* duplicate */
@@ -381,6 +383,42 @@ int main(void)
                  (long long)n7[p], (long long)nall[p]);
         XL_CHECK(n1[p] == (log->next[p] != 0 ? log->next[p] : -1), "partition %d at %lld, log has %lld", p,
                  (long long)n1[p], (long long)log->next[p]);
+    }
+
+    XL_PHASE("creates sharing an event_id: the first of a partition wins, whatever the interleaving");
+    log_dispose(log);
+    memset(log, 0, sizeof(*log));
+    log_event(log, codec, 1, XL_EVENT_CREATED, 31, "same", 100); /* two nodes took the same create */
+    log_event(log, codec, 1, XL_EVENT_CREATED, 32, "same", 101);
+    log_event(log, codec, 1, XL_EVENT_STARTED, 31, "s", 102);
+    log_event(log, codec, 2, XL_EVENT_CREATED, 33, "same", 103); /* another partition: another execution */
+    log_event(log, codec, 2, XL_EVENT_STARTED, 33, "s", 104);
+    {
+        static const int want[] = {XL_APPLY_NEW, XL_APPLY_DUPLICATE, XL_APPLY_NEW, XL_APPLY_NEW, XL_APPLY_NEW};
+        snprintf(path, sizeof(path), "%s/same", dir);
+        xl_store_t *st_store;
+        xl_fold_t *f = fx_fold_open(path, &st_store, err, sizeof(err));
+        XL_REQUIRE(f != NULL, "fold: %s", err);
+        for (size_t i = 0; i != log->n; ++i) {
+            XL_REQUIRE(add(f, log, i, &res) == 0, "add %zu", i);
+            XL_CHECK(res.outcome == want[i], "message %zu: %s", i, xl_apply_outcome_name(res.outcome));
+        }
+        XL_REQUIRE(xl_fold_commit(f, "log", err, sizeof(err)) == 0, "commit: %s", err);
+        int64_t audit = 0;
+        XL_CHECK_INT(xl_store_find_create(st_store, "acme", 4, "same", 4, -1, &audit, NULL), 0);
+        XL_CHECK_INT(audit, 31);
+        XL_CHECK_INT(xl_store_find_create(st_store, "acme", 4, "same", 4, 2, &audit, NULL), 0);
+        XL_CHECK_INT(audit, 33);
+        XL_CHECK_INT(xl_store_get_state(st_store, codec, 32, &st, err, sizeof(err)), -ENOENT);
+        xl_fold_destroy(f);
+        xl_store_close(st_store);
+        char dsame[XL_STORE_DIGEST_HEX_LEN + 1], drev[XL_STORE_DIGEST_HEX_LEN + 1];
+        int64_t nsame[4], nrev[4];
+        snprintf(path, sizeof(path), "%s/same1", dir);
+        XL_REQUIRE(fold_log(path, log, 1, 0, dsame, nsame) == 0, "in log order");
+        snprintf(path, sizeof(path), "%s/same2", dir);
+        XL_REQUIRE(fold_log(path, log, 2, 1, drev, nrev) == 0, "partition by partition, the last first");
+        XL_CHECK(strcmp(dsame, drev) == 0, "the interleaving changed the projection: %s %s", dsame, drev);
     }
 
     log_dispose(log);

@@ -386,7 +386,7 @@ int main(void)
         XL_CHECK_INT(seq, 3);
         char cid[32];
         snprintf(cid, sizeof(cid), "c-%" PRId64, a);
-        XL_CHECK_INT(xl_store_find_create(store_a, "acme", 4, cid, strlen(cid), &audit, NULL), 0);
+        XL_CHECK_INT(xl_store_find_create(store_a, "acme", 4, cid, strlen(cid), -1, &audit, NULL), 0);
         XL_CHECK_INT(audit, a);
     }
     xl_buf_reset(&got);

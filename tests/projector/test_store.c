@@ -516,7 +516,7 @@ int main(void)
     XL_PHASE("empty store");
     XL_CHECK_INT(xl_store_get_state(store, codec, 1, &st, err, sizeof(err)), -ENOENT);
     XL_CHECK_INT(xl_store_get_event_seq(store, 1, "x", 1, &seq, NULL), -ENOENT);
-    XL_CHECK_INT(xl_store_find_create(store, "acme", 4, "req-1", 5, &audit, NULL), -ENOENT);
+    XL_CHECK_INT(xl_store_find_create(store, "acme", 4, "req-1", 5, -1, &audit, NULL), -ENOENT);
     XL_CHECK_INT(xl_store_get_event(store, 1, 1, &buf), -ENOENT);
     XL_CHECK_INT(xl_store_get_offset(store, "log-A", 0, &off), -ENOENT);
     XL_CHECK_INT(xl_store_get_identity(store, &buf), -ENOENT);
@@ -666,27 +666,27 @@ int main(void)
     XL_CHECK_INT(xl_store_batch_put_create(batch, "t1x", 3, "req-1", 5, 3, &xl_test_pos), 0);
     XL_CHECK_INT(xl_store_batch_put_create(batch, "", 0, "req-1", 5, 77, &xl_test_pos), 0);
     XL_CHECK_INT(xl_store_batch_commit(batch, err, sizeof(err)), 0);
-    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req-1", 5, &audit, NULL), 0);
+    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req-1", 5, -1, &audit, NULL), 0);
     XL_CHECK_INT(audit, 900);
     XL_CHECK_INT(xl_store_batch_put_create(batch, "t1", 2, "req-1", 5, 256, &xl_test_pos), 0); /* lower, later */
     XL_CHECK_INT(xl_store_batch_commit(batch, err, sizeof(err)), 0);
-    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req-1", 5, &audit, NULL), 0);
+    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req-1", 5, -1, &audit, NULL), 0);
     XL_CHECK_INT(audit, 256);
-    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req-10", 6, &audit, NULL), 0);
+    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req-10", 6, -1, &audit, NULL), 0);
     XL_CHECK_INT(audit, 5);
-    XL_CHECK_INT(xl_store_find_create(store, "t1x", 3, "req-1", 5, &audit, NULL), 0);
+    XL_CHECK_INT(xl_store_find_create(store, "t1x", 3, "req-1", 5, -1, &audit, NULL), 0);
     XL_CHECK_INT(audit, 3);
-    XL_CHECK_INT(xl_store_find_create(store, "", 0, "req-1", 5, &audit, NULL), 0);
+    XL_CHECK_INT(xl_store_find_create(store, "", 0, "req-1", 5, -1, &audit, NULL), 0);
     XL_CHECK_INT(audit, 77);
-    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req", 3, &audit, NULL), -ENOENT);
-    XL_CHECK_INT(xl_store_find_create(store, "t2", 2, "req-1", 5, &audit, NULL), -ENOENT);
-    XL_CHECK_INT(xl_store_find_create(store, "t", 1, "1", 1, &audit, NULL), -ENOENT);
+    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req", 3, -1, &audit, NULL), -ENOENT);
+    XL_CHECK_INT(xl_store_find_create(store, "t2", 2, "req-1", 5, -1, &audit, NULL), -ENOENT);
+    XL_CHECK_INT(xl_store_find_create(store, "t", 1, "1", 1, -1, &audit, NULL), -ENOENT);
 
     XL_PHASE("idempotency: ids with a NUL byte cannot be indexed nor found");
     XL_CHECK_INT(xl_store_batch_put_create(batch, "t\0x", 3, "r", 1, 1, &xl_test_pos), -EINVAL);
     XL_CHECK_INT(xl_store_batch_put_create(batch, "t", 1, "r\0", 2, 1, &xl_test_pos), -EINVAL);
     XL_CHECK_INT(xl_store_batch_count(batch), 0);
-    XL_CHECK_INT(xl_store_find_create(store, "t1\0", 3, "req-1", 5, &audit, NULL), -ENOENT);
+    XL_CHECK_INT(xl_store_find_create(store, "t1\0", 3, "req-1", 5, -1, &audit, NULL), -ENOENT);
 
     XL_PHASE("offsets are kept per log identity");
     XL_CHECK_INT(xl_store_batch_put_offset(batch, "log-A", 0, 10), 0);
@@ -740,7 +740,7 @@ int main(void)
     XL_CHECK_STR(buf.base, buf.len, "frame:7:300");
     XL_CHECK_INT(xl_store_get_event_seq(store, 7, "ev-10", 5, &seq, NULL), 0);
     XL_CHECK_INT(seq, 10);
-    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req-1", 5, &audit, NULL), 0);
+    XL_CHECK_INT(xl_store_find_create(store, "t1", 2, "req-1", 5, -1, &audit, NULL), 0);
     XL_CHECK_INT(audit, 256);
     XL_CHECK_INT(xl_store_get_offset(store, "log-A", 0, &off), 0);
     XL_CHECK_INT(off, 11);
