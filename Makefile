@@ -1,5 +1,6 @@
 # execlog: the two commands of the README, and a few more.
 #   make run    install what is missing (Debian 12 packages), build, start execlogd
+#   make run KAFKA=cluster  the same on a local 3-broker Kafka cluster, with two execlogd nodes
 #   make test   the same set-up, then the whole test suite through ctest, then make fuzz-smoke
 #   make fuzz   every libFuzzer target of tests/fuzz for FUZZ_SECONDS (60) each, built with clang
 #   make kafka-up  a real 3-broker Apache Kafka 4 cluster on 127.0.0.1 (ops/kafka/README.md); make kafka-down stops it
@@ -27,17 +28,24 @@ help:
 deps:
 	@ops/install-deps.sh $(PACKAGES)
 
+# make test also runs the real-cluster lane (ctest label kafka: a 3-node Kafka from ops/kafka), hence the JDK and Maven
 test-deps:
-	@ops/install-deps.sh $(PACKAGES) $(TEST_PACKAGES)
+	@ops/install-deps.sh $(PACKAGES) $(TEST_PACKAGES) $(KAFKA_PACKAGES)
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXL_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 # TLS=1: also h2 over TLS on 127.0.0.1:8443, with a self-signed pair made once in data/tls (ops/tls/)
+# KAFKA=cluster: the local Kafka cluster (make kafka-up) and two nodes on it, :8080 and :8081
 run: build
 	@if [ "$(TLS)" = 1 ]; then ops/tls/dev-cert.sh data/tls; fi
+ifeq ($(KAFKA),cluster)
+	@$(MAKE) --no-print-directory kafka-up
+	ops/kafka/run-nodes.sh $(BUILD)/api/execlogd $(ARGS)
+else
 	$(BUILD)/api/execlogd $(if $(filter 1,$(TLS)),--listen.tls=127.0.0.1:8443 --tls.cert=data/tls/dev.crt --tls.key=data/tls/dev.key) $(ARGS)
+endif
 
 test: test-deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXL_WERROR=$(WERROR) >/dev/null
@@ -59,10 +67,10 @@ clean:
 BENCH_BUILD ?= build-bench
 .PHONY: bench bench-smoke
 bench:
-	@ops/bench/bench.sh full $(BENCH_BUILD)
+	@ops/bench/bench.sh full $(BENCH_BUILD) $(KAFKA)
 
 bench-smoke:
-	@ops/bench/bench.sh smoke $(BENCH_BUILD)
+	@ops/bench/bench.sh smoke $(BENCH_BUILD) $(KAFKA)
 
 # make fuzz: the libFuzzer targets of tests/fuzz (tests/fuzz/README.md), built
 # with clang in build-fuzz, FUZZ_SECONDS each over a copy of their seeds;

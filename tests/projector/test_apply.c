@@ -624,6 +624,52 @@ static int test_determinism(void)
     return 0;
 }
 
+static int test_bounds(void)
+{
+    xl_state_t st;
+    xl_apply_result_t res;
+    char text[48];
+    XL_PHASE("bounds: the last warnings are kept, all are counted");
+    XL_REQUIRE(create_exec(&st, 9) == 0, "create");
+    for (int i = 0; i != XL_STATE_MAX_WARNINGS + 8; ++i) {
+        xl_event_t ev = event_of(XL_EVENT_WARNING, 9, NULL, 200 + i);
+        snprintf(text, sizeof(text), "w%d", i);
+        ev.message = str_of(text);
+        XL_REQUIRE(xl_apply_event(&st, 1, &ev, 0, &origin0, &res) == 0 && res.outcome == XL_APPLY_NEW, "warning %d",
+                   i);
+    }
+    XL_CHECK_INT(st.nwarnings, XL_STATE_MAX_WARNINGS);
+    XL_CHECK_INT(st.warnings_total, XL_STATE_MAX_WARNINGS + 8);
+    XL_CHECK_MEM(st.warnings[0].base, st.warnings[0].len, "w8", 2);
+    snprintf(text, sizeof(text), "w%d", XL_STATE_MAX_WARNINGS + 7);
+    XL_CHECK_MEM(st.warnings[st.nwarnings - 1].base, st.warnings[st.nwarnings - 1].len, text, strlen(text));
+
+    XL_PHASE("bounds: names past the cap are not tracked, known names still change");
+    static char names[XL_STATE_MAX_METRICS + 2][16];
+    static xl_metric_t m[XL_STATE_MAX_METRICS + 2];
+    for (int i = 0; i != XL_STATE_MAX_METRICS + 2; ++i) {
+        snprintf(names[i], sizeof(names[i]), "m%04d", i);
+        m[i] = (xl_metric_t){str_of(names[i]), i};
+    }
+    xl_event_t ev = event_of(XL_EVENT_METRICS, 9, NULL, 300);
+    ev.metrics = m;
+    ev.nmetrics = XL_STATE_MAX_METRICS + 2;
+    XL_REQUIRE(xl_apply_event(&st, 1, &ev, 0, &origin0, &res) == 0, "metrics");
+    XL_CHECK_INT(st.nmetrics, XL_STATE_MAX_METRICS);
+    m[0].value = 77;
+    ev.nmetrics = 1;
+    XL_REQUIRE(xl_apply_event(&st, 1, &ev, 0, &origin0, &res) == 0, "metrics again");
+    XL_CHECK_INT(st.metrics[0].value, 77);
+    XL_CHECK_INT(st.nmetrics, XL_STATE_MAX_METRICS);
+
+    XL_PHASE("bounds: a negative time is refused");
+    xl_event_t late = event_of(XL_EVENT_LOG, 9, NULL, -5);
+    XL_REQUIRE(xl_apply_event(&st, 1, &late, 0, &origin0, &res) == 0, "log");
+    XL_CHECK_INT(res.outcome, XL_APPLY_REJECTED);
+    xl_state_dispose(&st);
+    return 0;
+}
+
 static int test_names(void)
 {
     XL_PHASE("names");
@@ -643,7 +689,7 @@ int main(void)
 {
     /* a test that bailed out (XL_REQUIRE) has printed the summary already */
     if (test_transitions() || test_create() || test_lifecycle() || test_tasks() || test_anomaly_list() ||
-        test_warnings() || test_merges() || test_determinism() || test_names())
+        test_warnings() || test_merges() || test_determinism() || test_bounds() || test_names())
         return 1;
     return xl_test_finish();
 }
