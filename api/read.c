@@ -618,6 +618,11 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
                                  "messages between the projection and the high watermarks, all partitions (-1: "
                                  "unknown)");
         ret |= xl_metrics_sample(&out, "execlog_consumer_lag", "", (double)ps.lag);
+        ret |= xl_metrics_family(&out, "execlog_consumer_lag_seconds", "gauge",
+                                 "how far behind the projection is in time: on the partitions that are behind, the "
+                                 "age of the last event applied (0: caught up, -1: unknown)");
+        ret |= xl_metrics_sample(&out, "execlog_consumer_lag_seconds", "",
+                                 ps.lag_ms < 0 ? -1.0 : (double)ps.lag_ms / 1000.0);
         int64_t lags[XL_PROJECTOR_MAX_LAGS];
         size_t nlags = xl_projector_get_lags(api->projector, lags, XL_PROJECTOR_MAX_LAGS);
         ret |= xl_metrics_family(&out, "execlog_consumer_partition_lag", "gauge",

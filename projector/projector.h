@@ -52,6 +52,9 @@ typedef struct st_xl_projector_stats_t {
     uint64_t dlq;        /* messages sent to the dead-letter topic */
     uint64_t batches;
     int64_t lag; /* messages behind the high watermarks, -1 unknown */
+    /* how far behind in time: on the partitions that are behind, the age of
+     * the last event applied (its Kafka timestamp); 0 caught up, -1 unknown */
+    int64_t lag_ms;
     int failed;  /* 1 once a fatal error stopped the thread (see the log) */
     /* 1 while the store refuses to write (a full disk): the batch in hand is
      * held and retried with a backoff, nothing newer is projected, and
