@@ -43,8 +43,8 @@ static const struct {
     {"role", KEY_STR, F(role), "all", 0, 0,
      "all | ingest (write routes, producer) | replica (projector, read routes)"},
     {"projector.group.id", KEY_STR, F(group_id), NULL, 0, 0,
-     "consumer group the projector commits its positions to (for Kafka's tools; the store is the source of truth); "
-     "default execlog-replica-<replica ID of data.dir>: every replica reads every partition"},
+     "consumer group the projector commits its positions to, for Kafka's tools only (every replica reads every "
+     "partition; the store's offsets are the truth); default execlog-replica-<replica ID of data.dir>"},
     {"topic.partitions", KEY_INT, F(topic_partitions), "6", 1, 10000,
      "partitions of the events topic when execlog creates it (a real cluster)"},
     {"topic.replication.factor", KEY_INT, F(topic_replication), "3", -1, 32,

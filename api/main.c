@@ -264,8 +264,9 @@ int main(int argc, char **argv)
                                  .nkafka_props = nprops,
                                  .on_applied = on_applied,
                                  .ctx = &actx,
-                                 /* alone on its in-process log: no group to join, no join delay */
-                                 .assign_all = embedded};
+                                 /* every replica reads every partition: no group to join, no join delay */
+                                 .assign_all = 1,
+                                 .commit_positions = !embedded};
     if ((proj = xl_projector_create(&pconf, store, err, sizeof(err))) == NULL) {
         xl_log_error("main", "projector: %s", err);
         goto exit;

@@ -21,9 +21,14 @@
  * once when it ends) with the lag kept current from the brokers. A rebalance
  * meanwhile drops the held batch instead: a partition that stays assigned is
  * sought back to its batch's first offset ("rewind"), and any message that
- * arrives for a partition with a rewind pending is discarded until then.
+ * arrives for a partition with a rewind pending is discarded until the seek
+ * is done. A pause moves librdkafka's fetch position to the last message it
+ * handed out, past any it handed out and we discarded, so a rewind is only
+ * settled by the first message after a seek, never by the seek alone.
  *
- * This file must never commit offsets to Kafka, never write the store but
+ * The positions are committed to the consumer group after each batch, for
+ * Kafka's own tools (consumer-group lag) only: they are never read back, the
+ * store's offsets are the truth. This file must never write the store but
  * through xl_fold_commit, and never skip a message unrecorded.
  */
 #include "projector/projector.h"
@@ -90,14 +95,17 @@ typedef struct st_xl_projector_part_t {
     int64_t committed; /* next offset durable in the store, -1 unknown */
     int assigned;
     int64_t rewind; /* seek the consumer back to this offset, discarding messages until then; -1: none */
+    int sought;     /* a seek to rewind is done, and no pause since: the next message is the one wanted */
     int64_t end;    /* highest high watermark seen since assigned, -1 none */
+    int64_t applied_ts; /* Kafka timestamp (ms) of the last message applied, 0: none yet */
 } xl_projector_part_t;
 
 struct st_xl_projector_t {
     char *topic, *dlq_topic, *identity;
     xl_projector_applied_cb on_applied;
     void *ctx;
-    int assign_all; /* consume every partition without a group (sole consumer) */
+    int assign_all;       /* consume every partition without a group (a replica reads the whole log) */
+    int commit_positions; /* commit positions to the group for Kafka's tools (never read back) */
 
     /* for any thread to read, under lags_mutex: the lag and high watermark of each partition at
      * the last batch (xl_projector_get_lags, xl_projector_get_log_ends), the topic's partition
@@ -136,7 +144,7 @@ struct st_xl_projector_t {
 
     /* counters of written batches, read from any thread */
     atomic_uint_fast64_t applied, duplicates, anomalies, dlq_count, batches;
-    atomic_int_fast64_t lag;
+    atomic_int_fast64_t lag, lag_ms;
     atomic_int failed;
     atomic_int stalled;
 };
@@ -172,7 +180,7 @@ static xl_projector_part_t *part_get(xl_projector_t *proj, int32_t partition)
         if (parts == NULL)
             return NULL;
         for (size_t i = proj->nparts; i != n; ++i)
-            parts[i] = (xl_projector_part_t){-1, 0, -1, -1};
+            parts[i] = (xl_projector_part_t){-1, 0, -1, 0, -1};
         proj->parts = parts;
         proj->nparts = n;
     }
@@ -188,7 +196,10 @@ static xl_projector_part_t *part_get(xl_projector_t *proj, int32_t partition)
  */
 static void update_lag(xl_projector_t *proj)
 {
-    int64_t lag = 0, lags[XL_PROJECTOR_MAX_LAGS], ends[XL_PROJECTOR_MAX_LAGS];
+    int64_t lag = 0, lag_ms = 0, lags[XL_PROJECTOR_MAX_LAGS], ends[XL_PROJECTOR_MAX_LAGS];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     size_t nlags = proj->nparts < XL_PROJECTOR_MAX_LAGS ? proj->nparts : XL_PROJECTOR_MAX_LAGS;
     int known = 0;
     for (size_t p = 0; p != proj->nparts; ++p) {
@@ -212,6 +223,10 @@ static void update_lag(xl_projector_t *proj)
         int64_t pos = part->committed >= 0 ? part->committed : lo;
         int64_t behind = pos >= 0 && hi > pos ? hi - pos : 0;
         lag += behind;
+        /* behind with nothing applied yet: the age is not known */
+        int64_t age = behind == 0 ? 0 : part->applied_ts > 0 ? now_ms - part->applied_ts : -1;
+        if (lag_ms >= 0 && (age < 0 || age > lag_ms))
+            lag_ms = age < 0 ? -1 : age;
         if (p < nlags) {
             lags[p] = behind;
             ends[p] = hi;
@@ -219,6 +234,7 @@ static void update_lag(xl_projector_t *proj)
         known = 1;
     }
     atomic_store(&proj->lag, known ? lag : -1);
+    atomic_store(&proj->lag_ms, known ? lag_ms : -1);
     pthread_mutex_lock(&proj->lags_mutex);
     memcpy(proj->lags, lags, nlags * sizeof(lags[0]));
     proj->nlags = nlags;
@@ -280,6 +296,9 @@ static void stall_end(xl_projector_t *proj)
 /* Pause (1) or resume (0) fetching every partition assigned to the consumer. */
 static void pause_assigned(xl_projector_t *proj, int pause)
 {
+    /* pausing moves the fetch position back to librdkafka's, undoing a seek */
+    for (size_t p = 0; pause && p != proj->nparts; ++p)
+        proj->parts[p].sought = 0;
     rd_kafka_topic_partition_list_t *parts = NULL;
     rd_kafka_resp_err_t err = rd_kafka_assignment(proj->rk, &parts);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0)
@@ -291,13 +310,16 @@ static void pause_assigned(xl_projector_t *proj, int pause)
     proj->paused = pause;
 }
 
-/* Seek every assigned partition with a rewind pending back to it (retried on the next turn if refused). */
+/*
+ * Seek every assigned partition with a rewind pending back to it (retried on
+ * the next turn if refused); the rewind stays until its message arrives.
+ */
 static void seek_rewinds(xl_projector_t *proj)
 {
     rd_kafka_topic_partition_list_t *list = NULL;
     for (size_t p = 0; p != proj->nparts; ++p) {
         const xl_projector_part_t *part = &proj->parts[p];
-        if (!part->assigned || part->rewind < 0)
+        if (!part->assigned || part->rewind < 0 || part->sought)
             continue;
         if (list == NULL)
             list = rd_kafka_topic_partition_list_new(4);
@@ -319,7 +341,7 @@ static void seek_rewinds(xl_projector_t *proj)
             }
             xl_log_info("projector", "%s [%d] consumed again from %lld", proj->topic, (int)tp->partition,
                         (long long)tp->offset);
-            proj->parts[tp->partition].rewind = -1;
+            proj->parts[tp->partition].sought = 1;
         }
     }
     rd_kafka_topic_partition_list_destroy(list);
@@ -466,8 +488,10 @@ static void batch_drop(xl_projector_t *proj)
 {
     for (size_t i = 0; i != proj->nmsgs; ++i) {
         xl_projector_part_t *part = part_get(proj, proj->msgs[i]->partition);
-        if (part != NULL && (part->rewind < 0 || proj->msgs[i]->offset < part->rewind))
+        if (part != NULL && (part->rewind < 0 || proj->msgs[i]->offset < part->rewind)) {
             part->rewind = proj->msgs[i]->offset;
+            part->sought = 0;
+        }
     }
     batch_reset(proj);
 }
@@ -506,14 +530,29 @@ static int batch_commit(xl_projector_t *proj)
     atomic_fetch_add(&proj->anomalies, proj->n_anomalies);
     atomic_fetch_add(&proj->dlq_count, proj->n_dlq);
     atomic_fetch_add(&proj->batches, 1);
+    for (size_t i = 0; i != proj->nmsgs; ++i) {
+        xl_projector_part_t *part = part_get(proj, proj->msgs[i]->partition);
+        int64_t ts = rd_kafka_message_timestamp(proj->msgs[i], NULL);
+        if (part != NULL && ts > part->applied_ts)
+            part->applied_ts = ts;
+    }
     size_t n;
     const xl_fold_offset_t *offsets = xl_fold_offsets(proj->fold, &n);
+    rd_kafka_topic_partition_list_t *visible = proj->commit_positions ? rd_kafka_topic_partition_list_new((int)n) : NULL;
     for (size_t i = 0; i != n; ++i) {
         xl_projector_part_t *part = part_get(proj, offsets[i].partition);
         if (part != NULL)
             part->committed = offsets[i].next_offset;
         if (proj->on_applied != NULL)
             proj->on_applied(proj->ctx, offsets[i].partition, offsets[i].next_offset);
+        if (visible != NULL)
+            rd_kafka_topic_partition_list_add(visible, proj->topic, offsets[i].partition)->offset =
+                offsets[i].next_offset;
+    }
+    if (visible != NULL) {
+        /* for Kafka's own tools only (consumer-group lag): the store's offsets are the truth */
+        rd_kafka_commit(proj->rk, visible, 1);
+        rd_kafka_topic_partition_list_destroy(visible);
     }
 
 fail:
@@ -568,6 +607,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     else if (ret != 0)
         fail_thread(proj, "batch not written at rebalance");
     proj->held = 0;
+    /* a partition keeps its pause across rebalances: resume before the assignment changes,
+     * so that no partition comes back paused (those kept are sought back first, see above) */
+    if (proj->paused)
+        pause_assigned(proj, 0);
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i != parts->cnt; ++i) {
@@ -590,6 +633,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                 part->assigned = 1;
                 part->committed = next;
                 part->rewind = -1; /* positioned from the store */
+                part->sought = 0;
                 part->end = -1;
             }
         }
@@ -597,10 +641,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
             error = rd_kafka_incremental_assign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, parts);
-        /* a partition keeps its pause across rebalances: one paused while a batch was held
-         * (dropped above) must fetch again */
-        if (error == NULL && aerr == RD_KAFKA_RESP_ERR_NO_ERROR)
-            rd_kafka_resume_partitions(rk, parts);
     } else {
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             xl_log_error("projector", "rebalance: %s", rd_kafka_err2str(err));
@@ -609,6 +649,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
             if (part != NULL) {
                 part->assigned = 0;
                 part->rewind = -1; /* its next owner starts from the store */
+                part->sought = 0;
             }
         }
         if (cooperative)
@@ -675,9 +716,9 @@ static rd_kafka_topic_partition_list_t *all_partitions(xl_projector_t *proj)
 
 /*
  * One consumed record: an error to log, or a message to project; but while a
- * batch is held, or before its partition is sought back, a message is
- * discarded and its partition rewound to it (consumed again later).
- * @return 0 or negative (fatal).
+ * batch is held, or until its partition's seek back has taken effect, a
+ * message is discarded and its partition rewound to it (consumed again
+ * later). @return 0 or negative (fatal).
  */
 static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
 {
@@ -692,9 +733,13 @@ static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
         rd_kafka_message_destroy(rkm);
         return -ENOMEM;
     }
-    if (proj->held || part->rewind >= 0) {
-        if (part->rewind < 0 || rkm->offset < part->rewind)
+    if (!proj->held && part->rewind >= 0 && part->sought && rkm->offset >= part->rewind) {
+        part->rewind = -1; /* the first message after the seek: from here on as usual (a gap is the log's) */
+    } else if (proj->held || part->rewind >= 0) {
+        if (part->rewind < 0 || rkm->offset < part->rewind) {
             part->rewind = rkm->offset;
+            part->sought = 0;
+        }
         rd_kafka_message_destroy(rkm);
         return 0;
     }
@@ -853,6 +898,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
     if (conf->log_identity != NULL && (proj->identity = strdup(conf->log_identity)) == NULL)
         goto nomem;
     proj->assign_all = conf->assign_all;
+    proj->commit_positions = conf->commit_positions;
     if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
         goto fail;
 
@@ -968,6 +1014,7 @@ void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats)
     stats->dlq = atomic_load(&proj->dlq_count);
     stats->batches = atomic_load(&proj->batches);
     stats->lag = atomic_load(&proj->lag);
+    stats->lag_ms = atomic_load(&proj->lag_ms);
     stats->failed = atomic_load(&proj->failed);
     pthread_mutex_lock(&proj->lags_mutex);
     stats->stalled = atomic_load(&proj->stalled);

@@ -39,10 +39,13 @@ typedef struct st_xl_projector_conf_t {
     size_t nkafka_props;
     xl_projector_applied_cb on_applied;
     void *ctx;
-    /* 1: this projector is the log's only consumer (the embedded broker):
-     * assign every partition directly instead of joining the group, which
-     * saves the group's join delay at every start */
+    /* 1: assign every partition directly instead of joining the group: a
+     * replica reads the whole log, and a group would only add its join delay
+     * at every start (up to its session timeout after a kill -9) */
     int assign_all;
+    /* 1: commit each batch's positions to group_id, for Kafka's own tools
+     * (consumer-group lag); never read back: the store holds the truth */
+    int commit_positions;
 } xl_projector_conf_t;
 
 typedef struct st_xl_projector_stats_t {

@@ -9,11 +9,16 @@
  * projector does, and writes through xl_store_batch_t only.
  *
  * A full disk must be an error, never an abort: Debian's librocksdb keeps its
- * assertions, and its info LOG writer asserts on the first line logged after
- * one of its writes failed (and RocksDB logs as soon as a WAL write fails).
- * So RocksDB's own LOG stays empty (FATAL level only); what matters reaches
- * our log through the errors returned. Opening also refuses a file system
- * with less than MIN_FREE_BYTES free, with a message that says so.
+ * assertions, and a file writer of RocksDB asserts when it is used again
+ * after one of its writes failed. Its info LOG writer does so on the next
+ * line logged (and RocksDB logs as soon as a write fails): RocksDB's own LOG
+ * stays empty (FATAL level only), what matters reaches our log through the
+ * errors returned. Its WAL writer does so on the next write when RocksDB
+ * recovers from the failed append without switching to a new WAL (it does
+ * not when the memtables are empty): so a batch is never handed to RocksDB
+ * while less than MIN_FREE_BYTES are free; the write is refused here, and
+ * the WAL append never meets a full disk (unless another process fills it
+ * within the write). Opening refuses such a file system too.
  */
 #include "projector/store.h"
 
@@ -32,11 +37,10 @@
 /* bounds the WAL a restart replays: a rarely written column family is flushed once it pins this much */
 #define MAX_TOTAL_WAL_BYTES ((uint64_t)64 << 20)
 #define BLOOM_BITS_PER_KEY 10.0
-/* opening refuses a file system with less free: the WAL replay, MANIFEST and OPTIONS need room */
-#define MIN_FREE_BYTES ((uint64_t)16 << 20)
-/* after a full disk, RocksDB resumes writing by itself (checked every 5 s) only once this much is
- * free: its SstFileManager reserves the largest write buffer (RocksDB's default, 64 MiB) */
-#define RESUME_FREE_BYTES ((uint64_t)64 << 20)
+/* below this much free, opening and writing are refused (see the top of the file): room for
+ * one write buffer (RocksDB's default, 64 MiB) to be flushed. It is also what RocksDB itself
+ * waits for (its SstFileManager checks every 5 s) before it resumes after a full disk. */
+#define MIN_FREE_BYTES ((uint64_t)64 << 20)
 #define INFO_LOG_FATAL 4 /* rocksdb::InfoLogLevel::FATAL_LEVEL */
 
 #define META_IDENTITY "cluster"
@@ -68,6 +72,7 @@ static const struct st_xl_store_cf_def_t {
 /* clang-format on */
 
 struct st_xl_store_t {
+    char *dir;
     rocksdb_t *db;
     rocksdb_cache_t *cache;
     rocksdb_options_t *db_opts;
@@ -220,10 +225,7 @@ static const char *format_bytes(uint64_t n, char *buf, size_t len)
     return buf;
 }
 
-/*
- * Refuse a file system without room to open in, and warn when a full disk
- * would not heal by itself. @return 0, or -ENOSPC with err filled.
- */
+/* Refuse a file system without room to open in. @return 0, or -ENOSPC with err filled. */
 static int check_free_space(const char *dir, char *err, size_t errlen)
 {
     uint64_t bytes;
@@ -235,10 +237,6 @@ static int check_free_space(const char *dir, char *err, size_t errlen)
                  dir, format_bytes(bytes, have, sizeof(have)), format_bytes(MIN_FREE_BYTES, need, sizeof(need)));
         return -ENOSPC;
     }
-    if (bytes < RESUME_FREE_BYTES)
-        xl_log_warn("projector",
-                    "only %s free for the store in %s: should the disk fill, the projector waits until %s are free",
-                    format_bytes(bytes, have, sizeof(have)), dir, format_bytes(RESUME_FREE_BYTES, need, sizeof(need)));
     return 0;
 }
 
@@ -267,7 +265,7 @@ static xl_store_t *open_store(const char *dir, int sync_writes, int for_rebuild,
     char *rerr = NULL;
     int marked;
 
-    if ((store = calloc(1, sizeof(*store))) == NULL) {
+    if ((store = calloc(1, sizeof(*store))) == NULL || (store->dir = strdup(dir)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -345,6 +343,7 @@ void xl_store_close(xl_store_t *store)
         rocksdb_readoptions_destroy(store->ropts);
     if (store->cache != NULL)
         rocksdb_cache_destroy(store->cache);
+    free(store->dir);
     free(store);
 }
 
@@ -1259,12 +1258,20 @@ int xl_store_batch_put_feed(xl_store_batch_t *batch, uint64_t feed_seq, int64_t 
 
 int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen)
 {
-    char *rerr = NULL, need[32];
+    char *rerr = NULL, have[32], need[32];
+    uint64_t bytes;
+    /* never let the WAL append meet a full disk (see the top of the file) */
+    if (free_space(batch->store->dir, &bytes) == 0 && bytes < MIN_FREE_BYTES) {
+        snprintf(err, errlen, "no space left on device: %s free in %s; writes resume once %s are free",
+                 format_bytes(bytes, have, sizeof(have)), batch->store->dir,
+                 format_bytes(MIN_FREE_BYTES, need, sizeof(need)));
+        return -ENOSPC;
+    }
     rocksdb_write(batch->store->db, batch->store->wopts, batch->wb, &rerr);
     if (rerr != NULL && strstr(rerr, "No space left on device") != NULL) {
         /* the one thing an operator can do about it, said where it is seen (/readyz, the log) */
         snprintf(err, errlen, "write batch: %s (writes resume by themselves once %s are free)", rerr,
-                 format_bytes(RESUME_FREE_BYTES, need, sizeof(need)));
+                 format_bytes(MIN_FREE_BYTES, need, sizeof(need)));
         rocksdb_free(rerr);
         return -EIO;
     }

@@ -58,7 +58,7 @@ typedef struct st_xl_store_pos_t {
 /**
  * @brief Open (creating if missing) the store in dir. A store an interrupted
  * rebuild left incomplete is refused (err says to run `execlogd rebuild`),
- * and so is a file system with less than 16 MiB free (err: "cannot open the
+ * and so is a file system with less than 64 MiB free (err: "cannot open the
  * store in DIR: no space left on device (N free, ...)").
  * @param sync_writes  1: every batch is fsync'ed before it counts as written
  * @return the store (close with xl_store_close), or NULL with err filled.
@@ -289,11 +289,13 @@ int xl_store_batch_put_feed(xl_store_batch_t *batch, uint64_t feed_seq, int64_t 
 /**
  * @brief Write every put atomically (fsync'ed first when the store was
  * opened with sync_writes), then empty the batch. On failure nothing was
- * written and the batch is kept. After a full disk, RocksDB refuses every
- * write until it has recovered by itself: it checks every 5 s, and resumes
- * once 64 MiB (its largest write buffer) are free; other write errors may
- * leave it refusing writes until a restart.
- * @return 0 or -EIO with err filled.
+ * written and the batch is kept. While less than 64 MiB are free the write
+ * is refused before it reaches RocksDB, and accepted again as soon as there
+ * is room. Should RocksDB itself meet a full disk (a flush, or another
+ * process filling the disk), it refuses every write until it has recovered
+ * by itself: it checks every 5 s and resumes once 64 MiB are free; other
+ * write errors may leave it refusing writes until a restart.
+ * @return 0, or -ENOSPC (less than 64 MiB free) or -EIO with err filled.
  */
 int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen);
 

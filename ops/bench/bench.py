@@ -8,7 +8,15 @@ librdkafka producer, raw RocksDB WriteBatch, h2o static file) and the peer
 (PostgreSQL 15) with the same payloads and client settings, and prints one
 table, every figure next to its ceiling or peer as a ratio, with PASS/MISS
 for the targets. Raw numbers go to OUT/results.json, the chart to
-OUT/chart.png.
+OUT/chart.png. Every row names the broker it used (`embedded`, a real
+cluster such as `kafka-4.1.1 x3`, or `none`).
+
+With --kafka BOOTSTRAP (make bench KAFKA=cluster) it then measures ingest
+again on that real cluster, in a second table: execlogd on a fresh topic of
+its own (6 partitions, replication factor 3), single-event and batch ingest
+with ingest.ack=delivered and projected, beside the raw librdkafka producer
+on another fresh topic with the same settings. Its topics are deleted at
+the end.
 
 It only reads execlogd over HTTP and /proc; it never changes execlogd's
 data except through its API. Standard library only.
@@ -20,6 +28,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -43,11 +52,11 @@ MODES = {
     "full": dict(
         seconds=10, warmup=2, executions=1_000_000, batch_lines=1000, preload_conns=4,
         get_uris=100_000, append_uris=10_000, burst=60_000, bursts=3, pg_rows=1_000_000,
-        rocksdb_executions=100_000, drain_timeout=60, settle_timeout=120),
+        rocksdb_executions=100_000, drain_timeout=60, settle_timeout=120, cluster_executions=100_000),
     "smoke": dict(
         seconds=1.5, warmup=0.25, executions=2_000, batch_lines=100, preload_conns=2,
         get_uris=2_000, append_uris=500, burst=2_000, bursts=1, pg_rows=2_000,
-        rocksdb_executions=2_000, drain_timeout=20, settle_timeout=5),
+        rocksdb_executions=2_000, drain_timeout=20, settle_timeout=5, cluster_executions=2_000),
 }
 
 # ---- small helpers ---------------------------------------------------------
@@ -223,18 +232,67 @@ def thread_ticks(pid):
             continue
         rest = st[st.rfind(")") + 2:].split()
         ticks = int(rest[11]) + int(rest[12])
-        if int(tid) == pid:
-            group = "main loop"
-        elif comm.startswith("rocksdb:"):
-            group = "rocksdb background (flush, compaction)"
-        elif comm == "rdk:mock":
-            group = "embedded broker (rdk:mock)"
-        elif comm.startswith("rdk:"):
-            group = "librdkafka clients (rdk:*)"
-        else:
-            group = "other threads (projector, producer poll)"
+        group = thread_group(pid, tid, comm)
         out[group] = out.get(group, 0) + ticks
     return out
+
+
+def thread_group(pid, tid, comm):
+    if int(tid) == pid:
+        return "main loop"
+    if comm.startswith("rocksdb:"):
+        return "rocksdb background (flush, compaction)"
+    if comm == "rdk:mock":
+        return "embedded broker (rdk:mock)"
+    if comm.startswith("rdk:"):
+        return "librdkafka clients (rdk:*)"
+    return "other threads (projector, producer poll)"
+
+
+def run_queue_wait(pid, by_thread=True):
+    """Nanoseconds the threads of a process spent runnable but waiting for a CPU (/proc/.../schedstat), per
+    thread group (or all together): on a shared 2-core machine, the time a figure lost to other threads."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                wait = int(f.read().split()[1])
+            comm = ""
+            if by_thread:
+                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                    comm = f.read().strip()
+        except (OSError, ValueError, IndexError):
+            continue
+        group = thread_group(pid, tid, comm) if by_thread else "all"
+        out[group] = out.get(group, 0) + wait
+    return out
+
+
+def waits_cores(before, after, seconds):
+    return {k: round((after.get(k, 0) - before.get(k, 0)) / 1e9 / max(seconds, 1e-3), 2) for k in after}
+
+
+def pids_ticks(pids):
+    """CPU ticks (user + system) of whole processes, e.g. the Kafka brokers; a process gone counts 0."""
+    out = {}
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        rest = st[st.rfind(")") + 2:].split()
+        out[pid] = int(rest[11]) + int(rest[12])
+    return out
+
+
+def pids_cores(before, after, seconds):
+    hz = float(os.sysconf("SC_CLK_TCK"))
+    return round(sum(max(0, v - before.get(p, v)) for p, v in after.items()) / hz / max(seconds, 1e-3), 2)
 
 
 def thread_cores(before, after, seconds):
@@ -397,22 +455,34 @@ class Sampler(threading.Thread):
 # ---- h2load --------------------------------------------------------------------
 
 
-def h2load(label, args, outdir, seconds, warmup, pid=None):
+def h2load(label, args, outdir, seconds, warmup, pid=None, brokers=()):
     """Run h2load for `seconds` after `warmup`; parse its summary and the per-request log.
-    pid: the server, whose CPU per thread group is recorded."""
+    pid: the server, whose CPU per thread group is recorded; brokers: pids of Kafka brokers, whose CPU is too."""
     logfile = os.path.join(outdir, "h2load-%s.log" % label)
     argv = ["h2load"] + args + ["-D", "%dms" % int(seconds * 1000), "--warm-up-time=%dms" % int(warmup * 1000),
                                 "--log-file=" + logfile]
     t0 = now()
     tt0 = thread_ticks(pid) if pid else None
+    bt0 = pids_ticks(brokers)
+    rq0 = run_queue_wait(pid) if pid else None
+    bq0 = {b: run_queue_wait(b, False).get("all", 0) for b in brokers}
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=seconds + warmup + 120)
     tt1 = thread_ticks(pid) if pid else None
+    bt1 = pids_ticks(brokers)
+    rq1 = run_queue_wait(pid) if pid else None
+    bq1 = {b: run_queue_wait(b, False).get("all", 0) for b in brokers}
     out = p.stdout
     with open(os.path.join(outdir, "h2load-%s.out" % label), "w") as f:
         f.write(" ".join(argv) + "\n\n" + out)
     res = {"argv": argv, "wall_s": now() - t0, "exit": p.returncode}
     if pid:
         res["server_cores"] = thread_cores(tt0, tt1, now() - t0)
+        # cores' worth of runnable threads that waited for a CPU (1.0 = one thread waiting all the time)
+        res["server_run_queue_wait"] = waits_cores(rq0, rq1, now() - t0)
+    if brokers:
+        res["broker_cores"] = pids_cores(bt0, bt1, now() - t0)
+        res["broker_run_queue_wait"] = round(sum(max(0, v - bq0.get(b, v)) for b, v in bq1.items()) / 1e9 /
+                                             max(now() - t0, 1e-3), 2)
     m = re.search(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s", out)
     if m:
         res["req_per_s_h2load"] = float(m.group(3))
@@ -480,11 +550,14 @@ class Bench:
         self.datadir = os.path.join(self.work, "data")
         self.total_applied = 0
         self.loadavg_start = loadavg()
+        self.brokers = []  # pids of the Kafka brokers while the cluster is measured (their CPU is recorded)
+        self.cluster = None  # the real-cluster run: bootstrap, topics, node IDs, broker label
 
     # ---- result rows -------------------------------------------------------------
-    def row(self, key, label, value, unit, ref=None, ref_label=None, target=None, kind="ratio", note=None):
-        """One line of the table. target: (op, threshold) on the ratio (or on the value when kind='abs')."""
-        r = dict(key=key, label=label, value=value, unit=unit, ref=ref, ref_label=ref_label, note=note)
+    def row(self, key, label, value, unit, ref=None, ref_label=None, target=None, kind="ratio", note=None, broker=None):
+        """One line of the table. target: (op, threshold) on the ratio (or on the value when kind='abs').
+        broker: the broker the measurement used (set for every row in report())."""
+        r = dict(key=key, label=label, broker=broker, value=value, unit=unit, ref=ref, ref_label=ref_label, note=note)
         if value is not None and ref not in (None, 0):
             r["ratio"] = value / ref
         if target is not None:
@@ -538,17 +611,21 @@ class Bench:
         self.h2o_ceiling()
         self.rocksdb_ceiling()
         self.postgres()
+        if self.args.kafka:
+            self.cluster_run()
         self.report()
 
     # ---- 0. executions to work with -------------------------------------------------
-    def preload(self, x):
-        """Create the executions with batch ingest (default ack: projected), 1000 lines a request."""
-        cfg, n, lines = self.cfg, self.cfg["executions"], self.cfg["batch_lines"]
+    def preload(self, x, n=None, tag=""):
+        """Create the executions with batch ingest (default ack: projected), 1000 lines a request.
+        tag: prefix of the raw results' keys and file names ("cluster_" for the real-cluster run)."""
+        cfg, lines = self.cfg, self.cfg["batch_lines"]
+        n = n or cfg["executions"]
         # the first write after a start waits for the projector to join its group
         t0 = now()
         st, body = x.http.json("POST", "/v1/executions", b'{"flow_id":"bench-warmup","tenant_id":"bench"}',
                                {"content-type": "application/json"})
-        self.raw["first_write_after_start_s"] = now() - t0
+        self.raw[tag + "first_write_after_start_s"] = now() - t0
         if st != 201:
             raise RuntimeError("create answered %s: %s" % (st, body))
         flows = 100
@@ -598,16 +675,17 @@ class Bench:
         ids.sort(key=lambda t: t[1])
         self.ids = [a for a, _ in ids]
         self.flow_of = {a: "bench-f%d" % (i % flows) for a, i in ids}
-        self.raw["preload"] = dict(executions=n, seconds=dt, events_per_s=n / dt, rejected=rejected[0],
-                                   lines_per_request=lines, connections=cfg["preload_conns"])
-        log("preload: %d executions in %.1f s (%.0f creates/s)" % (n, dt, n / dt))
+        self.raw[tag + "preload"] = dict(executions=n, seconds=dt, events_per_s=n / dt, rejected=rejected[0],
+                                         lines_per_request=lines, connections=cfg["preload_conns"])
+        log("%spreload: %d executions in %.1f s (%.0f creates/s)" % (tag, n, dt, n / dt))
         # measure reads on a store at rest, not under the compaction the bulk load started
-        self.raw["preload"]["settle_s"] = x.settle(cfg["settle_timeout"])
-        log("store settled (RocksDB background threads idle) %.1f s after the preload" % self.raw["preload"]["settle_s"])
+        self.raw[tag + "preload"]["settle_s"] = x.settle(cfg["settle_timeout"])
+        log("store settled (RocksDB background threads idle) %.1f s after the preload" %
+            self.raw[tag + "preload"]["settle_s"])
         # the executions the write benchmarks append to, and their file for the raw producer
         rnd = random.Random(42)
         self.append_ids = rnd.sample(self.ids, min(cfg["append_uris"], len(self.ids)))
-        self.ids_file = os.path.join(self.work, "append-ids.txt")
+        self.ids_file = os.path.join(self.work, tag + "append-ids.txt")
         with open(self.ids_file, "w") as f:
             for a in self.append_ids:
                 f.write("%d %s\n" % (a, self.flow_of[a]))
@@ -673,9 +751,9 @@ class Bench:
             self.routes[name] = dict(label=label, missing=False, probe_status=st, h2c=r)
 
     # ---- 1. single-event ingest ----------------------------------------------------------
-    def single_ingest(self, x, ack):
+    def single_ingest(self, x, ack, tag=""):
         cfg = self.cfg
-        uris = os.path.join(self.work, "append-uris-%s.txt" % ack)
+        uris = os.path.join(self.work, "%sappend-uris-%s.txt" % (tag, ack))
         with open(uris, "w") as f:
             for a in self.append_ids:
                 f.write(x.url("/v1/executions/%d/events\n" % a))
@@ -691,8 +769,9 @@ class Bench:
         sampler = Sampler(x.port, 0.1)
         sampler.start()
         t_run = now()
-        r = h2load("single-%s" % ack, H2LOAD_CLIENTS + ["-d", data, "-H", "content-type: application/json", "-i", uris],
-                   self.out, cfg["seconds"], cfg["warmup"], x.proc.pid)
+        r = h2load("%ssingle-%s" % (tag, ack),
+                   H2LOAD_CLIENTS + ["-d", data, "-H", "content-type: application/json", "-i", uris],
+                   self.out, cfg["seconds"], cfg["warmup"], x.proc.pid, self.brokers)
         t_end = now()
         samples = sampler.stop()
         acked = r.get("s2xx", 0)
@@ -700,12 +779,12 @@ class Bench:
         drained = x.wait_drained(base + 1, cfg["drain_timeout"])
         r.update(first_write_s=first, first_write_status=st, lag=lag_stats(samples, t_run + cfg["warmup"], t_end, r["ok_per_s"]),
                  applied_after=drained.get("applied"), applied_before=base)
-        self.raw["single_" + ack] = r
-        log("single-event ingest (ack=%s): %.0f events/s, p99 %.2f ms, max lag %s" % (
-            ack, r["ok_per_s"], r.get("p99_ms", -1), r["lag"].get("max")))
+        self.raw[tag + "single_" + ack] = r
+        log("%ssingle-event ingest (ack=%s): %.0f events/s, p99 %.2f ms, max lag %s" % (
+            tag, ack, r["ok_per_s"], r.get("p99_ms", -1), r["lag"].get("max")))
 
     # ---- 2. batch ingest -----------------------------------------------------------------
-    def batch_ingest(self, x, ack):
+    def batch_ingest(self, x, ack, tag=""):
         cfg, n = self.cfg, self.cfg["batch_lines"]
         data = os.path.join(self.work, "batch-%d.ndjson" % n)
         rnd = random.Random(5)
@@ -724,9 +803,9 @@ class Bench:
         sampler = Sampler(x.port, 0.1)
         sampler.start()
         t_run = now()
-        r = h2load("batch-%s" % ack, BATCH_CLIENTS + ["-d", data, "-H", "content-type: application/x-ndjson",
-                                                     x.url("/v1/events")], self.out, cfg["seconds"], cfg["warmup"],
-                   x.proc.pid)
+        r = h2load("%sbatch-%s" % (tag, ack), BATCH_CLIENTS + ["-d", data, "-H", "content-type: application/x-ndjson",
+                                                               x.url("/v1/events")], self.out, cfg["seconds"],
+                   cfg["warmup"], x.proc.pid, self.brokers)
         t_end = now()
         samples = sampler.stop()
         r["lines_per_request"] = n
@@ -735,8 +814,8 @@ class Bench:
         drained = x.wait_drained(base + 1, cfg["drain_timeout"])
         r.update(lag=lag_stats(samples, t_run + cfg["warmup"], t_end, r["events_per_s"]), applied_before=base,
                  applied_after=drained.get("applied"), lag_after=drained.get("lag"))
-        self.raw["batch_" + ack] = r
-        log("batch ingest (ack=%s): %.0f events/s (%d-line requests)" % (ack, r["events_per_s"], n))
+        self.raw[tag + "batch_" + ack] = r
+        log("%sbatch ingest (ack=%s): %.0f events/s (%d-line requests)" % (tag, ack, r["events_per_s"], n))
 
     # ---- ceiling: raw librdkafka -----------------------------------------------------------
     def kafka_ceiling(self):
@@ -788,6 +867,116 @@ class Bench:
                                        never_applied=max(0, wm["high_sum"] - applied))
         log("log of the %s run: %d events on the topic, %d applied, %d partitions pruned" % (
             name, wm["high_sum"], applied, wm["partitions_pruned"]))
+
+    # ---- the real cluster (--kafka) ------------------------------------------------------------
+    def cluster_run(self):
+        """Ingest on a real Kafka cluster: execlogd on a fresh topic (it creates it: 6 partitions, RF 3), with
+        ack=projected then ack=delivered on the same data and topic, then the raw producer on another fresh topic
+        with the same settings. The brokers' CPU is recorded, and not counted as other processes' load."""
+        cfg = self.cfg
+        run_id = "%d-%s" % (os.getpid(), os.urandom(3).hex())
+        topic = "xl-bench-events-" + run_id
+        c = self.cluster = dict(bootstrap=self.args.kafka, version=self.args.kafka_version, topic=topic,
+                                dlq_topic=topic + ".dlq", ceiling_topic="xl-bench-ceiling-" + run_id,
+                                partitions=6, replication_factor=3, node_ids=[], loadavg_start=loadavg())
+        self.cluster_topics = [c["topic"], c["dlq_topic"], c["ceiling_topic"]]
+        self.brokers, c["brokers_in_metadata"] = broker_pids()
+        c["broker_pids"] = self.brokers
+        if FOREIGN is not None:
+            FOREIGN.mine_roots.update(self.brokers)  # part of what is measured now
+        log("real cluster %s (broker pids %s): topics %s, %s" % (c["bootstrap"], self.brokers, topic,
+                                                                 c["ceiling_topic"]))
+        datadir = os.path.join(self.work, "cluster-data")
+        node_id = self.cluster_node_id()
+        base = ["--kafka.bootstrap.servers=" + c["bootstrap"], "--topic=" + c["topic"], "--topic.dlq=" + c["dlq_topic"],
+                "--topic.partitions=%d" % c["partitions"], "--topic.replication.factor=%d" % c["replication_factor"],
+                "--ingest.node.id=%d" % node_id]
+        proj = self.cluster_node("cluster-projected", datadir, base + ["--ingest.ack=projected"])
+        self.preload(proj, cfg["cluster_executions"], "cluster_")
+        self.single_ingest(proj, "projected", "cluster_")
+        self.batch_ingest(proj, "projected", "cluster_")
+        self.cluster_accounting(proj, "projected")
+        stop(proj.proc)
+        dlv = self.cluster_node("cluster-delivered", datadir, base + ["--ingest.ack=delivered"])
+        self.single_ingest(dlv, "delivered", "cluster_")
+        self.batch_ingest(dlv, "delivered", "cluster_")
+        self.cluster_accounting(dlv, "delivered")
+        self.raw["cluster_hwm"] = dlv.hwm()
+        stop(dlv.proc)
+        # the raw producer: a fresh topic with the events topic's settings, the same message
+        bt0, t0 = pids_ticks(self.brokers), now()
+        r = run_json([os.path.join(self.tools, "xl_bench_kafka"), "--bootstrap", c["bootstrap"],
+                      "--topic", c["ceiling_topic"], "--create", str(c["partitions"]),
+                      "--replication", str(c["replication_factor"]), "--seconds", str(cfg["seconds"])],
+                     cfg["seconds"] + 180)
+        r["broker_cores"] = pids_cores(bt0, pids_ticks(self.brokers), now() - t0)
+        self.raw["cluster_kafka_ceiling"] = r
+        c["brokers"] = r.get("brokers")
+        c["loadavg_end"] = loadavg()
+        # a broker killed and restarted meanwhile (a fault test sharing the cluster) invalidates the figures
+        c["broker_pids_end"], c["brokers_in_metadata_end"] = broker_pids()
+        c["brokers_restarted"] = sorted(c["broker_pids_end"]) != sorted(self.brokers)
+        if c["brokers_restarted"]:
+            log("cluster: WARNING: broker pids changed during the run (%s -> %s)" % (self.brokers,
+                                                                                  c["broker_pids_end"]))
+        log("cluster: raw librdkafka producer: %.0f events/s (%d partitions, %d replicas, %d brokers)" % (
+            r["events_per_s"], r["partitions"], r["replicas"], r["brokers"]))
+        self.brokers = []
+
+    def cluster_node_id(self):
+        """An ingest.node.id for this run: execlogd claims it on the whole cluster, whatever the topic, so runs
+        sharing the cluster (the kafka test lane draws from 16 up) take it from the top of the range."""
+        return 216 + int.from_bytes(os.urandom(2), "little") % 40
+
+    def cluster_node(self, name, datadir, flags):
+        """Start execlogd on the cluster; if its node ID is claimed by someone else, try another one."""
+        for attempt in range(4):
+            x = Execlogd(self.execlogd, datadir, self.work, name, flags)
+            try:
+                x.start()
+                self.cluster["node_ids"].append(int(next(f for f in flags if f.startswith("--ingest.node.id="))
+                                                    .split("=")[1]))
+                return x
+            except RuntimeError as e:
+                stop(x.proc, signal.SIGKILL)
+                with open(os.path.join(self.work, "execlogd-%s.log" % name), errors="replace") as f:
+                    text = f.read()[-2000:]
+                if "is taken by another" not in text or attempt == 3:
+                    raise RuntimeError("%s: %s" % (e, text[-500:]))
+                nid = self.cluster_node_id()
+                log("%s: node ID taken (%s), trying %d" % (name, text.strip().splitlines()[-1][-160:], nid))
+                flags = [f for f in flags if not f.startswith("--ingest.node.id=")] + ["--ingest.node.id=%d" % nid]
+
+    def cluster_accounting(self, x, name):
+        """Events on the topic (its high watermarks) vs the offsets the projection made durable (/metrics):
+        after a drain they must match, whatever the acknowledgement."""
+        drained = x.wait_drained(0, self.cfg["drain_timeout"])
+        wm = run_json([os.path.join(self.tools, "xl_bench_kafka"), "--bootstrap", self.cluster["bootstrap"],
+                       "--topic", self.cluster["topic"], "--watermarks", "1"], 60)
+        deadline, applied = now() + self.cfg["drain_timeout"], 0
+        while True:
+            applied = applied_offsets(x)
+            if applied >= wm["high_sum"] or now() >= deadline:
+                break
+            time.sleep(0.1)
+        self.raw["cluster_log_" + name] = dict(wm, applied_offsets=applied, lag=drained.get("lag"),
+                                               applied=x.readyz().get("applied"),
+                                               never_applied=max(0, wm["high_sum"] - applied))
+        log("cluster log after the %s run: %d events on the topic, offsets applied %d, %d partitions pruned" % (
+            name, wm["high_sum"], applied, wm["partitions_pruned"]))
+
+    def cluster_cleanup(self):
+        """Delete this run's topics from the cluster (the cluster itself stays as it was)."""
+        topics = getattr(self, "cluster_topics", None)
+        if not topics:
+            return
+        try:
+            r = run_json([os.path.join(self.tools, "xl_bench_kafka"), "--bootstrap", self.args.kafka,
+                          "--topic", ",".join(topics), "--delete", "1"], 60)
+            log("cluster: deleted %d of this run's topics (%s)" % (r.get("deleted", 0), ", ".join(topics)))
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            log("cluster: could not delete this run's topics %s: %s" % (", ".join(topics), e))
+        self.cluster_topics = None
 
     # ---- 5. recovery --------------------------------------------------------------------------
     def recovery(self, x):
@@ -921,16 +1110,20 @@ class Bench:
         pe, pl = raw["pg_event"], raw["pg_lookup"]
 
         # ceilings and peer first, as references
-        self.row("ceil_h2o_h2c", "ceiling: h2o static file (%d B), h2c" % self.status_bytes, st_h2c["ok_per_s"], "req/s")
-        self.row("ceil_h2o_h1", "ceiling: h2o static file (%d B), HTTP/1.1" % self.status_bytes, st_h1["ok_per_s"], "req/s")
+        self.row("ceil_h2o_h2c", "ceiling: h2o static file (%d B), h2c" % self.status_bytes, st_h2c["ok_per_s"], "req/s",
+                 broker="none")
+        self.row("ceil_h2o_h1", "ceiling: h2o static file (%d B), HTTP/1.1" % self.status_bytes, st_h1["ok_per_s"], "req/s",
+                 broker="none")
         self.row("ceil_kafka", "ceiling: librdkafka idempotent acks=all (%.0f B Avro)" % kc["frame_bytes_avg"],
                  kc["events_per_s"], "events/s")
-        self.row("ceil_rocksdb_sync", "ceiling: RocksDB WriteBatch, 3 puts/event, sync", rs["events_per_s"], "events/s")
+        self.row("ceil_rocksdb_sync", "ceiling: RocksDB WriteBatch, 3 puts/event, sync", rs["events_per_s"], "events/s",
+                 broker="none")
         self.row("ceil_rocksdb_nosync", "ceiling: RocksDB WriteBatch, 3 puts/event, no sync", rn["events_per_s"],
-                 "events/s")
+                 "events/s", broker="none")
         self.row("peer_pg_event", "peer: PostgreSQL 15, 1 tx/event, sync commit (%d cl.)" % PG_CLIENTS, pe["tps"],
-                 "events/s")
-        self.row("peer_pg_lookup", "peer: PostgreSQL 15, lookup by audit ID (%d cl.)" % PG_CLIENTS, pl["tps"], "req/s")
+                 "events/s", broker="none")
+        self.row("peer_pg_lookup", "peer: PostgreSQL 15, lookup by audit ID (%d cl.)" % PG_CLIENTS, pl["tps"], "req/s",
+                 broker="none")
 
         # 1. single-event ingest
         sp, sd = raw["single_projected"], raw["single_delivered"]
@@ -1018,10 +1211,66 @@ class Bench:
         self.row("disk", "6. disk per million events (du data dir)", dk["bytes_per_million"] / 2**20, "MiB",
                  rs["bytes_per_million"] / 2**20, "raw RocksDB", kind="x",
                  note="%s events, %.0f MiB" % (fmt_count(dk["events"]), dk["bytes"] / 2**20))
+        # every other figure of this table comes from execlogd (or the raw producer) on the embedded broker
+        for r in self.rows:
+            r["section"] = "embedded"
+            if r.get("broker") is None:
+                r["broker"] = "embedded"
+        if self.cluster is not None:
+            self.cluster_report()
 
         self.write_results()
         self.print_table()
         self.chart()
+
+    def cluster_report(self):
+        """The second table: ingest on the real cluster, beside the raw producer to the same cluster."""
+        raw, c = self.raw, self.cluster
+        brokers = c.get("brokers") or len(c["broker_pids"])
+        c["label"] = b = "kafka-%s x%d" % (c["version"] or "?", brokers)
+        first = len(self.rows)
+        kc = raw["cluster_kafka_ceiling"]
+
+        def cores(r):
+            sc, wq = r.get("server_cores", {}), r.get("server_run_queue_wait", {})
+            return "execlogd %.2f cores, main loop %.2f + %.2f waiting for a CPU; brokers %.2f cores" % (
+                sum(sc.values()), sc.get("main loop", 0), wq.get("main loop", 0), r.get("broker_cores", 0))
+
+        self.row("cluster_ceil_kafka", "ceiling: librdkafka idempotent acks=all (%.0f B Avro), %d part. RF %d" % (
+            kc["frame_bytes_avg"], kc["partitions"], kc["replicas"]), kc["events_per_s"], "events/s", broker=b,
+            note="brokers %.2f cores" % kc.get("broker_cores", 0))
+        sd, sp = raw["cluster_single_delivered"], raw["cluster_single_projected"]
+        esd, esp = raw["single_delivered"], raw["single_projected"]
+        self.row("cluster_single_delivered", "1. single-event ingest h2c (ack=delivered)", sd["ok_per_s"], "events/s",
+                 esd["ok_per_s"], "same, embedded broker", broker=b, note=cores(sd))
+        self.lat_row("cluster_single_delivered_lat", "1. single-event ingest (delivered), p50 / p99", sd, esd)
+        self.row("cluster_single_projected", "1. single-event ingest h2c (ack=projected)", sp["ok_per_s"], "events/s",
+                 esp["ok_per_s"], "same, embedded broker", broker=b, note=cores(sp))
+        self.lat_row("cluster_single_projected_lat", "1. single-event ingest (projected), p50 / p99", sp, esp)
+        bd, bp, pre = raw["cluster_batch_delivered"], raw["cluster_batch_projected"], raw["cluster_preload"]
+        self.row("cluster_batch_delivered", "2. batch ingest NDJSON x%d (ack=delivered)" % bd["lines_per_request"],
+                 bd["events_per_s"], "events/s", kc["events_per_s"], "raw librdkafka", (">=", 0.40), broker=b,
+                 note=cores(bd))
+        self.lat_row("cluster_batch_delivered_lat", "2. batch ingest (delivered), p50 / p99 per request", bd, None)
+        self.row("cluster_batch_projected", "2. batch ingest NDJSON x%d (ack=projected)" % bp["lines_per_request"],
+                 bp["events_per_s"], "events/s", kc["events_per_s"], "raw librdkafka", broker=b, note=cores(bp))
+        self.row("cluster_batch_creates", "2. batch creates x%d (ack=projected), preload of %s" % (
+            pre["lines_per_request"], fmt_count(pre["executions"])), pre["events_per_s"], "events/s",
+            kc["events_per_s"], "raw librdkafka", broker=b)
+        for name, label in (("projected", "ack=projected run"), ("delivered", "after the ack=delivered run")):
+            lg = raw["cluster_log_" + name]
+            self.row("cluster_lost_" + name, "3. events on the topic never projected (%s)" % label,
+                     lg["never_applied"], "events", None, None, ("<=", 0), kind="count", broker=b,
+                     note="%s on the topic, %d of %d partitions pruned" % (fmt_count(lg["high_sum"]),
+                                                                          lg["partitions_pruned"], lg["partitions"]))
+        lag = sd["lag"]
+        self.rows.append(dict(key="cluster_projector_lag", label="3. projector lag, full-speed single ingest (delivered)",
+                              broker=b, value=lag.get("max"), unit="events max",
+                              note="end %s, trend %s ev/s" % (lag.get("end"), fmt_num(lag.get("slope"))),
+                              target="lag bounded", result="PASS" if lag.get("keeps_up") else "MISS"))
+        for r in self.rows[first:]:
+            r["section"] = "cluster"
+            r.setdefault("broker", b)
 
     def lat_row(self, key, label, r, ref):
         self.rows.append(dict(key=key, label=label, value=r.get("p99_ms"), unit="ms",
@@ -1036,7 +1285,7 @@ class Bench:
                                                     pg_clients=PG_CLIENTS),
                    wall_s=dict(harness=now() - self.t_start,
                                total=time.time() - self.args.started if self.args.started else None),
-                   rows=self.rows, raw=self.raw, routes=getattr(self, "routes", {}),
+                   rows=self.rows, raw=self.raw, routes=getattr(self, "routes", {}), cluster=self.cluster,
                    foreign_cpu=[dict(window=l, seconds=t1 - t0, cores_used_by_others=FOREIGN.cpu_between(t0, t1)
                                      if FOREIGN else None) for l, t0, t1 in WINDOWS],
                    loadavg=dict(start=getattr(self, "loadavg_start", None), end=loadavg()))
@@ -1044,27 +1293,40 @@ class Bench:
             json.dump(doc, f, indent=1, default=str)
 
     def print_table(self):
-        hdr = ("measurement", "value", "unit", "vs", "reference", "ratio", "target", "result")
-        lines = []
+        hdr = ("measurement", "broker", "value", "unit", "vs", "reference", "ratio", "target", "result")
+        sections = {}
         for r in self.rows:
             if r.get("na"):
-                lines.append((r["label"], "n/a (%s)" % r["na"], "", "", "", "", r.get("target", ""), r.get("result", "")))
-                continue
-            val = r.get("value_text") or fmt_num(r["value"])
-            ref = r.get("ref_text") or (fmt_num(r["ref"]) if r.get("ref") is not None else "")
-            ratio = ""
-            if r.get("ratio") is not None and not r.get("value_text"):
-                ratio = ("%.2fx" % r["ratio"]) if r["key"] in X_KEYS else ("%.0f%%" % (100 * r["ratio"]))
-            lines.append((r["label"], val, r.get("unit", ""), r.get("ref_label") or "", ref, ratio,
-                          r.get("target", ""), r.get("result", "") + ((" (" + r["note"] + ")") if r.get("note") else "")))
-        widths = [max(len(str(x[i])) for x in lines + [hdr]) for i in range(len(hdr))]
+                line = (r["label"], r.get("broker", "embedded"), "n/a (%s)" % r["na"], "", "", "", "",
+                        r.get("target", ""), r.get("result", ""))
+            else:
+                val = r.get("value_text") or fmt_num(r["value"])
+                ref = r.get("ref_text") or (fmt_num(r["ref"]) if r.get("ref") is not None else "")
+                ratio = ""
+                if r.get("ratio") is not None and not r.get("value_text"):
+                    ratio = ("%.2fx" % r["ratio"]) if r["key"] in X_KEYS else ("%.0f%%" % (100 * r["ratio"]))
+                line = (r["label"], r.get("broker", ""), val, r.get("unit", ""), r.get("ref_label") or "", ref, ratio,
+                        r.get("target", ""),
+                        r.get("result", "") + ((" (" + r["note"] + ")") if r.get("note") else ""))
+            sections.setdefault(r.get("section", "embedded"), []).append(line)
+        alllines = [x for v in sections.values() for x in v]
+        widths = [max(len(str(x[i])) for x in alllines + [hdr]) for i in range(len(hdr))]
         out = []
-        fmt = "  ".join("%%-%ds" if i in (0, 2, 3, 6, 7) else "%%%ds" for i in range(len(hdr)))
+        fmt = "  ".join("%%-%ds" if i in (0, 1, 3, 4, 7, 8) else "%%%ds" for i in range(len(hdr)))
         fmt = fmt % tuple(widths)
-        out.append(fmt % hdr)
-        out.append("  ".join("-" * w for w in widths))
-        for x in lines:
-            out.append(fmt % x)
+        for name, lines in sections.items():
+            if name == "cluster":
+                c = self.cluster
+                out.append("")
+                out.append("real cluster: %s at %s; execlogd's topic %s and the raw producer's %s, each %d partitions, "
+                           "replication factor %d; %s executions; load average %s at the start of this part, %s at its "
+                           "end" % (c["label"], c["bootstrap"], c["topic"], c["ceiling_topic"], c["partitions"],
+                                    c["replication_factor"], fmt_count(self.cfg["cluster_executions"]),
+                                    " ".join(c["loadavg_start"] or []), " ".join(c.get("loadavg_end") or [])))
+            out.append(fmt % hdr)
+            out.append("  ".join("-" * w for w in widths))
+            for x in lines:
+                out.append(fmt % x)
         tot = time.time() - self.args.started if self.args.started else now() - self.t_start
         out.append("")
         out.append("mode %s, %s s per measurement after %s s warm-up; h2load %s; total wall time %.0f s" % (
@@ -1077,6 +1339,15 @@ class Bench:
                                                   ", ".join(l for l, _ in busy[:6])))
         else:
             out.append("no other process used more than 0.1 core during the measurements")
+        if self.cluster is not None:
+            c = self.cluster
+            out.append("the Kafka brokers' CPU during the cluster measurements is part of what is measured (in the "
+                       "notes and results.json), not other load")
+            if c.get("brokers_restarted") or (c.get("brokers_in_metadata") or 3) < 3:
+                out.append("WARNING: the cluster was not whole during its measurements (broker pids %s at the start, "
+                           "%s at the end; %s brokers in the metadata): another user's fault test? those figures "
+                           "are not a throughput" % (c["broker_pids"], c.get("broker_pids_end"),
+                                                     c.get("brokers_in_metadata")))
         out.append("results: %s" % os.path.join(self.out, "results.json"))
         out.append("chart:   %s" % os.path.join(self.out, "chart.png"))
         text = "\n".join(out)
@@ -1093,6 +1364,8 @@ class Bench:
             for r in self.rows:
                 if r.get("ratio") is not None and r.get("unit") in ("events/s", "req/s") and r.get("ref"):
                     label = re.sub(r"^\d+\. ", "", r["label"]).replace("(", "").replace(")", "").replace("\"", "")
+                    if r.get("section") == "cluster":
+                        label = "kafka x%s: %s" % ((self.cluster.get("brokers") or "?"), label[:32])
                     ratio = ("%.2fx" % r["ratio"]) if r["key"] in X_KEYS else ("%.0f%%" % (100 * r["ratio"]))
                     f.write("\"%s\\nvs %s: %s\" %f %f\n" % (label[:42], r.get("ref_label", ""), ratio,
                                                              r["value"], r["ref"]))
@@ -1168,14 +1441,39 @@ def lag_stats(samples, t_from, t_to, ingest_rate):
 
 def run_json(argv, timeout):
     t0 = now()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     window(" ".join(os.path.basename(a) for a in argv[:1] + argv[-4:]), t0, now())
     try:
         r = json.loads(p.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         raise RuntimeError("%s failed (%d): %s" % (os.path.basename(argv[0]), p.returncode, p.stderr[-1000:]))
     r["exit"] = p.returncode
+    # the tool's own CPU (user + system, all its threads), for the ceilings
+    r["tool_cores"] = round((ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime) / max(now() - t0, 1e-3), 2)
     return r
+
+
+def applied_offsets(x):
+    """Sum over partitions of the next offset the projection made durable (execlogd's /metrics)."""
+    st, body = x.http.request("GET", "/metrics")
+    if st != 200:
+        return 0
+    return sum(int(float(m)) for m in re.findall(rb"^execlog_projector_applied_offset\{[^}]*\} (\S+)$", body, re.M))
+
+
+def broker_pids():
+    """Pids of the running nodes of the local cluster (ops/kafka/kafka.sh status, which follows XL_KAFKA_DIR),
+    for their CPU, and the number of brokers its metadata lists."""
+    try:
+        p = subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kafka", "kafka.sh"),
+                            "status"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return [], None
+    m = re.search(r"^metadata: (\d+) broker", p.stdout, re.M)
+    return ([int(x) for x in re.findall(r"^node \d+\s+running\s+pid (\d+)", p.stdout, re.M)],
+            int(m.group(1)) if m else None)
 
 
 def loadavg():
@@ -1366,6 +1664,9 @@ def main():
     ap.add_argument("--tools", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--started", type=float, default=0, help="epoch seconds the whole run started (for the wall time)")
+    ap.add_argument("--kafka", default=None,
+                    help="bootstrap list of a real Kafka cluster: also measure ingest on it (a second table)")
+    ap.add_argument("--kafka-version", default=None, help="the cluster's Kafka version, for the broker label")
     args = ap.parse_args()
     if not args.server:
         sys.exit("bench: set XL_BENCH_SERVER (or --server) to the execlogd binary")
@@ -1386,6 +1687,7 @@ def main():
         raise
     finally:
         cleanup()
+        b.cluster_cleanup()
     if args.mode == "smoke":
         bad = b.smoke_check()
         if bad:

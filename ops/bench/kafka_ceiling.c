@@ -13,8 +13,16 @@
  *   xl_bench_kafka --bootstrap B --topic T --watermarks 1
  *       the sums of the low and high watermarks over the topic's partitions
  *       (a low watermark above 0 means the broker pruned the log)
+ *   xl_bench_kafka --bootstrap B --topic T --create P --replication R --seconds S
+ *       on a real cluster (no automatic topic creation): first create T as
+ *       execlogd creates its events topic (P partitions, replication factor R,
+ *       retention.ms=-1, cleanup.policy=delete, max.message.bytes=2 MiB) and
+ *       wait until every partition has a leader, then produce as above
+ *   xl_bench_kafka --bootstrap B --topic T1,T2,... --delete 1
+ *       delete those topics (the bench's own, at the end of a cluster run)
  *
- * Prints one JSON object on stdout. It never writes anything but the topic.
+ * Prints one JSON object on stdout ("brokers": the brokers in the cluster's
+ * metadata). It never writes anything but the topic(s) it is given.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -149,6 +157,132 @@ static int produce(rd_kafka_topic_t *rkt, rd_kafka_t *rk, const frame_t *f)
     }
 }
 
+/* Wait for the one admin result of type on q; err is set unless it arrived without a request-level error. */
+static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q, rd_kafka_event_type_t type, int timeout_ms, char *err,
+                                      size_t errlen)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms);
+    if (ev == NULL) {
+        snprintf(err, errlen, "no answer from the cluster within %d ms", timeout_ms);
+        return NULL;
+    }
+    if (rd_kafka_event_type(ev) != type || rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev) ? rd_kafka_event_error_string(ev) : "failed");
+        rd_kafka_event_destroy(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+/* Create topic with execlogd's settings for its events topic (ingest/topic.c), then wait until every partition
+ * has a leader. @return 0, or -1 with err. */
+static int create_topic(rd_kafka_t *rk, const char *topic, int partitions, int replication, char *err, size_t errlen)
+{
+    char sub[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication, sub, sizeof(sub));
+    if (nt == NULL) {
+        snprintf(err, errlen, "topic %s: %s", topic, sub);
+        return -1;
+    }
+    rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
+    rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
+    rd_kafka_NewTopic_set_config(nt, "max.message.bytes", "2097152");
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, sub, sizeof(sub));
+    rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_event_t *ev = admin_result(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, 35000, sub, sizeof(sub));
+    rd_kafka_queue_destroy(q);
+    if (ev == NULL) {
+        snprintf(err, errlen, "cannot create topic %s: %s", topic, sub);
+        return -1;
+    }
+    size_t n;
+    const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    rd_kafka_resp_err_t e = n == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) { /* a fresh topic: one that exists already is not what was asked for */
+        snprintf(err, errlen, "cannot create topic %s: %s", topic,
+                 n == 1 && rd_kafka_topic_result_error_string(res[0]) ? rd_kafka_topic_result_error_string(res[0])
+                                                                      : rd_kafka_err2str(e));
+        rd_kafka_event_destroy(ev);
+        return -1;
+    }
+    rd_kafka_event_destroy(ev);
+    /* the brokers learn of a new topic asynchronously: wait until its metadata shows every leader */
+    for (int waited = 0; waited < 30000; waited += 100) {
+        const struct rd_kafka_metadata *md;
+        int ok = 0;
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            for (int i = 0; i < md->topic_cnt; ++i) {
+                const struct rd_kafka_metadata_topic *t = &md->topics[i];
+                if (strcmp(t->topic, topic) != 0 || t->err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                    t->partition_cnt != partitions)
+                    continue;
+                ok = 1;
+                for (int p = 0; p < t->partition_cnt; ++p)
+                    ok &= t->partitions[p].leader >= 0 && t->partitions[p].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+            }
+            rd_kafka_metadata_destroy(md);
+        }
+        if (ok)
+            return 0;
+        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+    }
+    snprintf(err, errlen, "topic %s created, but its partitions have no leaders after 30 s", topic);
+    return -1;
+}
+
+/* Delete the comma-separated topics; one that does not exist is not an error. */
+static int delete_topics(const char *bootstrap, const char *list)
+{
+    char err[512];
+    rd_kafka_t *rk = make_producer(bootstrap, err, sizeof(err));
+    if (rk == NULL) {
+        fprintf(stderr, "producer: %s\n", err);
+        return 1;
+    }
+    char *names = strdup(list), *save = NULL;
+    rd_kafka_DeleteTopic_t *dt[32];
+    size_t n = 0;
+    for (char *t = strtok_r(names, ",", &save); t != NULL && n < 32; t = strtok_r(NULL, ",", &save))
+        dt[n++] = rd_kafka_DeleteTopic_new(t);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof(err));
+    rd_kafka_DeleteTopics(rk, dt, n, opts, q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_DeleteTopic_destroy_array(dt, n);
+    int ret = 1, deleted = 0, absent = 0;
+    rd_kafka_event_t *ev = admin_result(q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, 35000, err, sizeof(err));
+    if (ev != NULL) {
+        size_t nres;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &nres);
+        ret = 0;
+        for (size_t i = 0; i < nres; ++i) {
+            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                ++deleted;
+            } else if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+                ++absent;
+            } else {
+                fprintf(stderr, "delete %s: %s\n", rd_kafka_topic_result_name(res[i]), rd_kafka_err2str(e));
+                ret = 1;
+            }
+        }
+        rd_kafka_event_destroy(ev);
+    } else {
+        fprintf(stderr, "delete topics: %s\n", err);
+    }
+    printf("{\"deleted\":%d,\"absent\":%d,\"requested\":%zu}\n", deleted, absent, n);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    free(names);
+    return ret;
+}
+
 static int print_watermarks(const char *bootstrap, const char *topic)
 {
     char err[512];
@@ -177,8 +311,9 @@ static int print_watermarks(const char *bootstrap, const char *topic)
         high_sum += high;
         pruned += low > 0;
     }
-    printf("{\"topic\":\"%s\",\"partitions\":%d,\"low_sum\":%lld,\"high_sum\":%lld,\"partitions_pruned\":%d}\n", topic,
-           n, low_sum, high_sum, pruned);
+    printf("{\"topic\":\"%s\",\"partitions\":%d,\"low_sum\":%lld,\"high_sum\":%lld,\"partitions_pruned\":%d,"
+           "\"brokers\":%d}\n",
+           topic, n, low_sum, high_sum, pruned, md->broker_cnt);
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
@@ -190,7 +325,7 @@ int main(int argc, char **argv)
     const char *bootstrap = NULL, *topic = NULL, *ids_path = NULL;
     double seconds = 0;
     long count = 0;
-    int watermarks = 0;
+    int watermarks = 0, create_partitions = 0, replication = -1, del = 0;
     char err[512];
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--bootstrap") == 0)
@@ -205,11 +340,21 @@ int main(int argc, char **argv)
             ids_path = argv[i + 1];
         else if (strcmp(argv[i], "--watermarks") == 0)
             watermarks = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--create") == 0)
+            create_partitions = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--replication") == 0)
+            replication = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--delete") == 0)
+            del = atoi(argv[i + 1]);
     }
     if (bootstrap != NULL && topic != NULL && watermarks)
         return print_watermarks(bootstrap, topic);
+    if (bootstrap != NULL && topic != NULL && del)
+        return delete_topics(bootstrap, topic);
     if (bootstrap == NULL || topic == NULL || (seconds <= 0 && (count <= 0 || ids_path == NULL))) {
-        fprintf(stderr, "usage: %s --bootstrap B --topic T (--seconds S | --count N --ids FILE | --watermarks 1)\n",
+        fprintf(stderr,
+                "usage: %s --bootstrap B --topic T ([--create P --replication R] --seconds S | --count N --ids FILE |"
+                " --watermarks 1 | --delete 1)\n",
                 argv[0]);
         return 2;
     }
@@ -259,6 +404,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "producer: %s\n", err);
         return 1;
     }
+    if (create_partitions > 0 && create_topic(rk, topic, create_partitions, replication, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 
     /* encode: the pool for the timed mode, every event for the counted mode */
@@ -285,6 +434,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int partitions = md->topic_cnt > 0 ? md->topics[0].partition_cnt : 0;
+    int brokers = md->broker_cnt, replicas = partitions > 0 ? md->topics[0].partitions[0].replica_cnt : 0;
     rd_kafka_metadata_destroy(md);
     /* a warm-up message only in the timed mode (its own topic): in the
      * counted mode every message is an event the projector must apply once */
@@ -325,9 +475,10 @@ int main(int argc, char **argv)
         rd_kafka_flush(rk, 30000);
         delivered = in_window;
     }
-    printf("{\"topic\":\"%s\",\"partitions\":%d,\"produced\":%llu,\"delivered\":%llu,\"failed\":%llu,"
-           "\"seconds\":%.3f,\"events_per_s\":%.1f,\"frame_bytes_avg\":%.1f,\"encode_us\":%.3f,\"first_error\":\"%s\"}\n",
-           topic, partitions, produced, delivered, failed, elapsed, (double)delivered / elapsed,
+    printf("{\"topic\":\"%s\",\"partitions\":%d,\"replicas\":%d,\"brokers\":%d,\"produced\":%llu,\"delivered\":%llu,"
+           "\"failed\":%llu,\"seconds\":%.3f,\"events_per_s\":%.1f,\"frame_bytes_avg\":%.1f,\"encode_us\":%.3f,"
+           "\"first_error\":\"%s\"}\n",
+           topic, partitions, replicas, brokers, produced, delivered, failed, elapsed, (double)delivered / elapsed,
            (double)bytes / (double)nframes, encode_us, first_error);
 
     rd_kafka_topic_destroy(rkt);

@@ -15,7 +15,8 @@ The real-cluster lane: with XL_TEST_KAFKA=<bootstrap list> in the
 environment (ctest label kafka; ops/kafka/kafka.sh runs the cluster), every
 Execlogd started here gets --kafka.bootstrap.servers, an events topic and a
 dead-letter topic of its own (named after this run, so that runs sharing the
-cluster never meet), and --ingest.ack=projected unless its arguments choose.
+cluster never meet), an ingest.node.id of its own (execlogd claims it on the
+whole cluster), and --ingest.ack=projected, unless its arguments choose.
 on_cluster() tells a suite which lane it runs in; run_suite deletes the
 run's topics at the end.
 
@@ -53,6 +54,9 @@ _live = []  # every Execlogd that may have a process; killed at exit
 KAFKA = os.environ.get("XL_TEST_KAFKA", "").strip() or None
 RUN_ID = "%d-%s" % (os.getpid(), os.urandom(3).hex())  # in every topic name of this run
 _topic_seq = itertools.count(1)
+# execlogd claims its ingest.node.id on the whole cluster (whatever the topic): runs sharing the cluster take
+# IDs from a random point, each instance its own, unless the test names one
+_node_ids = itertools.count(16 + int.from_bytes(os.urandom(2), "little") % 200)
 _topics = []  # the topics this run named (with their dead-letter topics): deleted by run_suite
 
 
@@ -68,8 +72,61 @@ def new_topic(label):
     return t
 
 
+def lane_lock_path():
+    """XL_TEST_KAFKA_LOCK (ctest sets it), else /tmp/xl-kafka-lane-<12 hex digits of SHA-1 of the bootstrap list>.lock."""
+    return os.environ.get("XL_TEST_KAFKA_LOCK") or \
+        "/tmp/xl-kafka-lane-%s.lock" % hashlib.sha1(KAFKA.encode()).hexdigest()[:12]
+
+
+def lane_lock(exclusive, timeout=240.0):
+    """
+    The real-cluster lane's tests may run from several checkouts or ctest runs
+    at once on one cluster: a test that breaks brokers (test_cluster.py)
+    holds this lock exclusively, the others hold it shared. A file lock in the
+    temporary directory, named after the cluster; released when the process
+    ends. ctest's kafka_down takes it exclusively too (tests/e2e/kafka_down.sh), so that
+    no run stops the cluster under another's test. Waits at most timeout
+    seconds; raises HarnessError.
+    """
+    import fcntl
+    path = lane_lock_path()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    deadline, told = time.monotonic() + timeout, False
+    while True:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise HarnessError("another test held the cluster (%s) for %.0f s" % (path, timeout))
+            if not told:
+                print("waiting for another test's use of the cluster to end (%s)" % path, flush=True)
+                told = True
+            time.sleep(0.5)
+
+
 def kafka_sh(src):
     return os.path.join(src, "ops", "kafka", "kafka.sh")
+
+
+def ensure_cluster(src, timeout=150):
+    """
+    kafka.sh up, when XL_TEST_KAFKA is ops/kafka's cluster (another cluster is
+    left alone). Idempotent (0.3 s on a running cluster): a cluster stopped
+    between two tests by another run's kafka_down is started again. Raises HarnessError.
+    """
+    sh = kafka_sh(src)
+    try:
+        boot = subprocess.run([sh, "bootstrap"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              timeout=30).stdout.decode().strip()
+        if boot != KAFKA:
+            return
+        cp = subprocess.run([sh, "up"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise HarnessError("kafka.sh up: %s" % e)
+    if cp.returncode != 0:
+        raise HarnessError("kafka.sh up failed (%d): %s" % (cp.returncode, cp.stdout.decode("utf-8", "replace")[-1500:]))
 
 
 def delete_topics(src, timeout=90):
@@ -296,6 +353,8 @@ class Execlogd:
             self.topic_name = topic or new_topic(name)
             self.cluster_args = ["--kafka.bootstrap.servers=" + KAFKA, "--topic=" + self.topic_name,
                                  "--topic.dlq=" + self.topic_name + ".dlq"]
+            if not any(a.startswith("--ingest.node.id") for a in self.args):
+                self.cluster_args.append("--ingest.node.id=%d" % next(_node_ids))
             if not any(a.startswith("--ingest.ack") for a in self.args):
                 self.cluster_args.append("--ingest.ack=projected")  # the suites' checks on seq hold on both lanes
         self.proc = None
@@ -757,14 +816,26 @@ class SuiteBase:
             print("  %-28s %.1f s" % (name, time.monotonic() - t), flush=True)
 
 
-def run_suite(suite_cls, doc):
-    """The command line every e2e suite takes; runs suite_cls(args).run() and returns its exit status."""
+def run_suite(suite_cls, doc, exclusive=False):
+    """
+    The command line every e2e suite takes; runs suite_cls(args).run() and returns its exit status.
+    In the real-cluster lane the suite holds lane_lock (exclusive: it breaks brokers) and its topics are
+    deleted at the end.
+    """
     ap = argparse.ArgumentParser(description=doc.splitlines()[1])
     ap.add_argument("--execlogd", required=True, help="path of the execlogd binary")
     ap.add_argument("--src", required=True, help="repository root (for schemas/)")
     ap.add_argument("--verbose", "-v", action="store_true", help="print each section's duration")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories of a failed run")
     args = ap.parse_args()
+    if on_cluster():
+        try:
+            lane_lock(exclusive)
+            ensure_cluster(args.src)
+        except HarnessError as e:
+            print("FAIL [start] the cluster %s: %s" % (KAFKA, e), flush=True)
+            print("0 passed, 1 failed", flush=True)
+            return 1
     rc = suite_cls(args).run()
     if on_cluster() and not (rc != 0 and args.keep):  # a kept failure keeps its topics too
         ok, out = delete_topics(args.src)

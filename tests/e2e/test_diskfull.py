@@ -30,8 +30,9 @@ from test_write_path import Checks, is_int, now_ms  # noqa: E402
 
 SKIP = 77  # ctest SKIP_RETURN_CODE
 HTTPS = ("1.1", "h2c")
-TMPFS_MB = 200  # RocksDB preallocates ~70 MiB of WAL, and resumes after a full disk only once 64 MiB are free
+TMPFS_MB = 200  # RocksDB preallocates ~70 MiB of WAL; the store needs 64 MiB free to open and to write
 LEFT_MB = 4  # free space the filler leaves while serving
+ROOMY_BATCHES = 5  # batches written before the disk fills
 INGEST_TIMEOUT_MS = 3000  # ingest.timeout.ms: how long a write waits for its projection before 503
 WAIT_MAX_MS = 2000  # read.wait.max.ms: how long a read waits for its min_position before 504
 BATCH_LINES = 100
@@ -86,8 +87,9 @@ class Suite(X.SuiteBase):
 
     # ---- helpers ---------------------------------------------------------------------
 
-    def metric(self, name):
-        r = self.srv.curl("GET", "/metrics")
+    def metric(self, name, srv=None):
+        """The value of a metric without labels (or the first one) on srv, else the node; None if absent."""
+        r = (srv or self.srv).curl("GET", "/metrics")
         if r.status != 200:
             return None
         m = re.search(METRIC_RE % re.escape(name), r.raw.decode("utf-8", "replace"), re.M)
@@ -102,12 +104,13 @@ class Suite(X.SuiteBase):
                 return v, time.monotonic() - t0
             time.sleep(step)
 
-    def batch(self, n):
-        """One NDJSON batch of n creates with a big message each; returns the Response."""
+    def batch(self, n, flow=None):
+        """One NDJSON batch of n creates (of flow) with a big message each; returns the Response."""
         lines = []
         for _ in range(n):
             self.seq += 1
-            lines.append(json.dumps({"flow_id": "diskfull-" + self.uniq, "event_id": "df-%s-%d" % (self.uniq, self.seq),
+            lines.append(json.dumps({"flow_id": flow or "diskfull-" + self.uniq,
+                                     "event_id": "df-%s-%d" % (self.uniq, self.seq),
                                      "message": ("m%d " % self.seq) + "x" * MESSAGE_BYTES}))
         return self.srv.curl("POST", "/v1/events", "\n".join(lines) + "\n",
                              headers={"content-type": "application/x-ndjson"}, timeout=30)
@@ -119,12 +122,12 @@ class Suite(X.SuiteBase):
         if r.status == 503:
             self.c.eq(r.header("retry-after"), "1", "%s: Retry-After" % what)
 
-    def listed(self, flow):
-        """Audit IDs of every execution of flow, walking the list's pages."""
+    def listed(self, flow, srv=None):
+        """Audit IDs of every execution of flow (on srv, else the node), walking the list's pages."""
         ids, token = [], None
         for _ in range(100):
             path = "/v1/executions?flow_id=%s&limit=1000" % flow + ("&page_token=%s" % token if token else "")
-            r = self.srv.curl("GET", path)
+            r = (srv or self.srv).curl("GET", path)
             if not self.c.json_answer(r, 200, "list %s" % flow):
                 break
             ids += [x.get("audit_id") for x in r.json.get("items") or []]
@@ -140,6 +143,13 @@ class Suite(X.SuiteBase):
         r = self.srv.curl("GET", "/readyz")
         self.c.json_answer(r, 200, "readyz before the disk fills")
         self.c.eq(self.metric("execlog_projector_stalled"), 0.0, "stalled metric before the disk fills")
+        # writes while there is room, then the disk fills (another tenant of the disk, say) and the load goes on
+        for i in range(ROOMY_BATCHES):
+            r = self.batch(BATCH_LINES)
+            if self.c.json_answer(r, 200, "batch %d with room" % i):
+                res = r.json.get("results") or []
+                self.c.eq([x.get("code") for x in res], [201] * BATCH_LINES, "batch %d with room: every line 201" % i)
+                self.acked.update({x["audit_id"]: x.get("event_id") for x in res if x.get("code") == 201})
         size = fill(self.filler, LEFT_MB << 20)
         print("  filler: %.1f MiB, %.1f MiB left free on the tmpfs" % (size / 2.0 ** 20,
                                                                         free_bytes(self.mnt) / 2.0 ** 20))
@@ -178,10 +188,10 @@ class Suite(X.SuiteBase):
         r, dt = self.wait_for(stalled, 10)
         if self.c.ok(r is not None, "readyz says the store write fails within 10 s", repr(r)):
             j = r.json
-            print("  readyz after %.1f s: 503 %s" % (dt, json.dumps(j)[:300]))
+            print("  readyz after %.1f s: 503 %s" % (dt, json.dumps(j)))
             self.c.eq(j.get("status"), "not ready", "readyz: status")
             self.c.ok(j.get("reason", "").startswith("projector: store write failing: ") and
-                      "No space left on device" in j.get("reason", ""),
+                      "no space left on device" in j.get("reason", "").lower(),
                       "readyz: the reason names the store error", repr(j.get("reason")))
             self.c.eq(j.get("projector_stalled"), True, "readyz: projector_stalled")
             self.c.eq(r.header("retry-after"), "1", "readyz: Retry-After")
@@ -277,20 +287,23 @@ class Suite(X.SuiteBase):
                     r.json.get("audit_id"), pos.get("partition"), pos.get("offset")), http=http)
                 self.c.json_answer(g, 200, "GET the create after recovery (%s)" % http)
 
-    def t_rebalance(self):
+    def t_rebalance(self, strategy):
         """
         A replica (consumer group) whose disk fills, and whose group rebalances while it is stalled: the batch it
-        holds is dropped and consumed again; once space is freed every message of the log is applied exactly once.
+        holds is dropped and consumed again (eager: from the store; cooperative: a partition it keeps is sought
+        back); once space is freed it has every execution the node acknowledged, once.
         """
-        mnt = os.path.join(self.workdir, "replica")
+        name = strategy.split("-")[0].split(",")[0]
+        mnt = os.path.join(self.workdir, "replica-" + name)
         why = mount_tmpfs(mnt, "%dm" % TMPFS_MB)
         if not self.c.ok(why is None, "mount the replica's tmpfs", why or ""):
             return
         self.mounts.append(mnt)
-        group = "xl-diskfull-" + self.uniq
-        rep = X.Execlogd(self.args.execlogd, name="replica",
+        group = "xl-diskfull-%s-%s" % (name, self.uniq)
+        rep = X.Execlogd(self.args.execlogd, name="replica-" + name,
                          args=["--role=replica", "--kafka.bootstrap.servers=" + self.srv.bootstrap(),
-                               "--projector.group.id=" + group, "--kafka.session.timeout.ms=%d" % SESSION_MS])
+                               "--projector.group.id=" + group, "--kafka.session.timeout.ms=%d" % SESSION_MS,
+                               "--kafka.partition.assignment.strategy=" + strategy])
         rep.data_dir = os.path.join(mnt, "data")
         self.servers.append(rep)
         rep.start()
@@ -300,22 +313,28 @@ class Suite(X.SuiteBase):
         def failing():
             r = rep.curl("GET", "/readyz")
             return r if r.status == 503 and "store write failing" in str((r.json or {}).get("reason")) else None
+        # what the replica must end up with: every execution the node acknowledged from here on (the embedded
+        # broker keeps a bounded log, about 5 MB a partition: what the node wrote before may be gone already)
+        flow = "diskfull-replica-%s-%s" % (name, self.uniq)
+        acked = set()
         t0, batches = time.monotonic(), 0
-        while not failing() and time.monotonic() - t0 < FILL_BOUND:
-            r = self.batch(BATCH_LINES)
-            self.c.json_answer(r, 200, "batch to the node while the replica fills")
+        while (batches < 2 or not failing()) and time.monotonic() - t0 < FILL_BOUND:  # some for it to hold
+            r = self.batch(BATCH_LINES, flow)
+            if self.c.json_answer(r, 200, "batch to the node while the replica fills"):
+                acked |= {x["audit_id"] for x in r.json.get("results") or [] if x.get("code") == 201}
             batches += 1
         print("  replica: stalled after %d batches (%.1f s): %r" % (batches, time.monotonic() - t0, failing()))
         if not self.c.ok(failing(), "the replica's disk filled within %.0f s" % FILL_BOUND):
             return
         # another member joins the group for a while: two rebalances while the batch is held
         kcat = subprocess.Popen(["timeout", str(KCAT_MEMBER_S), "kcat", "-b", self.srv.bootstrap(), "-X",
-                                 "session.timeout.ms=%d" % SESSION_MS, "-G", group, "-q", "-o", "end",
-                                 self.srv.topic()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                preexec_fn=X._die_with_parent)
+                                 "session.timeout.ms=%d" % SESSION_MS, "-X", "partition.assignment.strategy=" +
+                                 strategy, "-G", group, "-q", "-o", "end", self.srv.topic()],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=X._die_with_parent)
         for http in HTTPS:
-            r = self.srv.curl("POST", "/v1/executions", {"flow_id": "diskfull-rebalance-" + self.uniq}, http=http)
-            self.c.json_answer(r, 201, "create on the node during the rebalances (%s)" % http)
+            r = self.srv.curl("POST", "/v1/executions", {"flow_id": flow}, http=http)
+            if self.c.json_answer(r, 201, "create on the node during the rebalances (%s)" % http):
+                acked.add(r.json.get("audit_id"))
         kcat.wait(KCAT_MEMBER_S + 10)
 
         def assigned():
@@ -331,26 +350,32 @@ class Suite(X.SuiteBase):
         self.c.ok(failing() is not None and rep.alive(), "the replica is still stalled (and running)")
         lag = rep.curl("GET", "/readyz").json.get("lag")
         self.c.ok(is_int(lag) and lag > 0, "the replica's lag counts what it has not projected", repr(lag))
-        # room again: everything is applied exactly once
+        # room again: the replica reaches the end of the log, with every execution once
         os.unlink(filler)
         r, dt = self.wait_for(lambda: rep.curl("GET", "/readyz").status == 200, RECOVER_BOUND)
         print("  replica: readyz 200 %.1f s after the space was freed" % dt)
         self.c.ok(r, "the replica is ready within %.0f s of freeing space" % RECOVER_BOUND)
-        total = self.srv.message_count()
+        ends = self.srv.end_offsets()
 
-        def counts():
+        def offsets():
             text = rep.curl("GET", "/metrics").raw.decode("utf-8", "replace")
-            return [float(re.search(METRIC_RE % name, text, re.M).group(1)) for name in
-                    ("execlog_projector_events_applied_total", "execlog_projector_duplicates_total")]
-        _, dt = self.wait_for(lambda: counts()[0] >= total, 30)  # ready is at most readyz.max_lag behind
-        got = counts()
-        print("  replica: log %d messages; applied %r, duplicates %r (%.1f s after ready)" % (total, got[0], got[1],
-                                                                                             dt))
-        self.c.eq(got, [float(total), 0.0], "the replica applied every message once (applied, duplicates)")
+            return {int(p): int(float(v)) for p, v in
+                    re.findall(r'^execlog_projector_applied_offset\{partition="(\d+)"\} (\S+)$', text, re.M)}
+        done, dt = self.wait_for(lambda: offsets() == ends, 30)  # ready is at most readyz.max_lag behind
+        self.c.ok(done, "the replica has applied up to the end of every partition", "%r, ends %r" % (offsets(), ends))
+        got = self.listed(flow, rep)
+        print("  replica: %d acknowledged by the node, %d listed on the replica (%d distinct), duplicates %r" %
+              (len(acked), len(got), len(set(got)), self.metric("execlog_projector_duplicates_total", rep)))
+        self.c.ok(acked and acked <= set(got), "every execution the node acknowledged is on the replica",
+                  "%d missing" % len(acked - set(got)))
+        self.c.eq(sorted(got), sorted(self.listed(flow)), "the replica lists that flow as the node does")
         self.c.eq((rep.log_text().count("store write failing"), rep.log_text().count("store writes again")), (1, 1),
                   "the replica's log says once that the store fails, once that it works")
+        print("  replica: %s" % ", ".join("%d %r" % (log.count(w), w) for w in ("consumed again", "rebalance")))
         rc, _ = rep.stop()
         self.c.eq(rc, 0, "the replica: SIGTERM exit status")
+        umount(mnt)
+        self.mounts.remove(mnt)
 
     def t_full_start(self):
         """Start-up on a full disk: exit status 1 and a clear log line, no abort; a later start with room works."""
@@ -385,7 +410,7 @@ class Suite(X.SuiteBase):
                   text[-500:])
         self.c.eq([f for f in os.listdir(cwd) if f.startswith("core")], [], "start on a full disk: no core file")
         # room again (remounted bigger): the same data directory starts and takes writes
-        cp = subprocess.run(["mount", "-o", "remount,size=64m", mnt], stdout=subprocess.PIPE,
+        cp = subprocess.run(["mount", "-o", "remount,size=%dm" % TMPFS_MB, mnt], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, timeout=30)
         if not self.c.eq(cp.returncode, 0, "remount the tmpfs bigger"):
             return
@@ -424,7 +449,8 @@ class Suite(X.SuiteBase):
             self.srv.start()
             self.section("fill", self.t_fill)
             self.section("recover", self.t_recover)
-            self.section("rebalance", self.t_rebalance)
+            self.section("rebalance/eager", self.t_rebalance, "range,roundrobin")
+            self.section("rebalance/cooperative", self.t_rebalance, "cooperative-sticky")
             self.c.phase = "stop"
             rc, _ = self.srv.stop()
             self.c.eq(rc, 0, "SIGTERM after recovery: exit status")

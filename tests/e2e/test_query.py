@@ -3,7 +3,8 @@
 End-to-end test of the query API: the real execlogd (embedded broker,
 RocksDB, bearer tokens, a TLS listener with a self-signed certificate),
 driven with curl over HTTP/1.1, h2c and h2 over TLS, and with h2load for
-multiplexed requests, SSE streams and long polls.
+multiplexed requests, SSE streams and long polls. With XL_TEST_KAFKA it runs
+on a real Kafka cluster instead (execlogd.py; ctest label kafka).
 
 Usage: test_query.py --execlogd PATH --src REPO_ROOT [-v] [--keep]
 Prints one line per failed check and "N passed, N failed"; exits 1 on any
@@ -765,7 +766,13 @@ class Suite(X.SuiteBase):
         self.c.ok("not authenticated" in log, "protected mode: says it runs unauthenticated", log[-800:])
 
     def t_sigterm(self):
-        """Held answers end properly on SIGTERM; the page-token key survives the restart."""
+        """
+        Held answers end properly on SIGTERM; the page-token key survives the
+        restart. A position from before the restart: reached at once on a
+        cluster (the log is still there), past the end of the embedded
+        broker's new, empty log.
+        """
+        before = (self.get("/v1/executions/%d" % self.x["e1"], "h2c", "acme_r").json or {}).get("position") or {}
         S = self.srv.sse("/v1/stream", "h2c", token=self.tok["admin"])
         S.wait(lambda s: len(s.comments) > 0, 10)
         out = {}
@@ -801,6 +808,20 @@ class Suite(X.SuiteBase):
                   "a page token still works after a restart (the key is in the data directory)")
         self.c.eq(self.get("/v1/executions/%d" % self.x["e1"], "h2", "acme_r").json.get("status"), "warning",
                   "after the restart: the projections are there")
+        if not self.c.ok(is_int(before.get("offset")) and before["offset"] > 0, "e1 has a position before the restart",
+                         repr(before)):
+            return
+        t = time.monotonic()
+        r = self.req("GET", "/v1/executions/%d?min_position=%d:%d" % (self.x["e1"], before["partition"],
+                                                                      before["offset"]), "h2c", "acme_r")
+        dt = time.monotonic() - t
+        if X.on_cluster():
+            self.c.json_answer(r, 200, "after the restart: min_position of a write from before it (cluster)")
+            self.c.ok(dt < 1, "after the restart: a position from before it is reached at once (cluster)",
+                      "%.2f s" % dt)
+        else:
+            self.problem(r, 400, "invalid-parameter", "after the restart: min_position from the previous run is past "
+                                                      "the end of the embedded broker's new log")
 
     # ---- driver ---------------------------------------------------------------------------------
 
