@@ -852,6 +852,18 @@ fail:
     return NULL;
 }
 
+/*
+ * The positions committed for Kafka's tools: a refusal (the operator's group
+ * has other members, a coordinator moves) costs only their view of the lag.
+ */
+static void on_positions_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                                   void *opaque)
+{
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        xl_log_debug("projector", "positions not committed to the group (for Kafka's tools only): %s",
+                     rd_kafka_err2str(err));
+}
+
 /* ---- lifecycle ---- */
 
 /* defaults, then group.id (consumer only), then the caller's properties, which win */
@@ -906,6 +918,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
                            conf, err, errlen)) == NULL)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(kconf, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(kconf, on_positions_committed);
     rd_kafka_conf_set_opaque(kconf, proj);
     if ((proj->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, err, errlen)) == NULL)
         goto fail;

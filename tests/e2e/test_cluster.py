@@ -50,7 +50,7 @@ LOAD_THREADS = 6
 LOAD_MAX = 8000  # writes per load at most: a bounded load whatever the speed of the machine
 RETRY_WINDOW = 20.0  # seconds a load write is sent again (503, no answer) before the load gives it up
 REQUEST_TIMEOUT = 10.0  # one load request (several ingest.timeout.ms)
-CONVERGE_TIMEOUT = 120.0  # both replicas at the log end with equal digests (a stalled consumer group: ~80 s)
+CONVERGE_TIMEOUT = 120.0  # both replicas at the log end with equal digests (the figures say how long it took)
 READY_BOUND = 15.0  # a restarted node answers /readyz 200 within this
 LIFECYCLE = ("started", "progress", "log", "progress", "succeeded")  # appended to every load execution
 UNKNOWN_ID = (1 << 52) | 2  # a well-formed audit ID (node 2) that no node issued
@@ -714,16 +714,14 @@ class Suite(X.SuiteBase):
             self.note("killed node B")
             time.sleep(2)
             t = time.monotonic()
-            self.B.start(timeout=75)  # beyond a consumer group's default session timeout (45 s)
+            self.B.start(timeout=75)  # a slow start is a failed check below, not the end of the section
             ready = time.monotonic() - t
             self.note("node B ready again after %.1f s" % ready)
             time.sleep(3)
         finally:
             self.c.ok(load.stop(), "node kill: the load stopped within its bound")
         self.c.ok(ready < READY_BOUND, "node kill: B ready (/readyz 200) within %.0f s of its restart" % READY_BOUND,
-                  "%.1f s: the projector's consumer group (execlog-replica-<ID>) keeps the killed member until its "
-                  "session times out (session.timeout.ms, 45 s by default); the new one gets no partition meanwhile"
-                  % ready)
+                  "%.1f s" % ready)
         self.check_load(load, "node B kill -9")
         self.verify("node B kill -9", [load], "B ready %.1f s after its restart" % ready)
 
