@@ -27,6 +27,9 @@
 #include "projector/projector.h"
 #include "projector/store.h"
 
+/* Bound on each start-up request to a real cluster (creating topics, claiming the node ID). */
+#define XL_STARTUP_KAFKA_MS 15000
+
 static volatile int stop_requested;
 
 static void on_signal(int sig) { stop_requested = 1; }
@@ -193,6 +196,8 @@ int main(int argc, char **argv)
         xl_log_warn("main", "ingest.ack=delivered on the embedded broker: acknowledged events live only in memory "
                             "until projected");
     int topic_partitions = 0;
+    /* start-up talks to the cluster (topics, the node-ID claim): bounded, but not by a write's timeout */
+    int startup_ms = cfg.ack_timeout_ms > XL_STARTUP_KAFKA_MS ? cfg.ack_timeout_ms : XL_STARTUP_KAFKA_MS;
     if (!embedded) {
         const char *names[] = {cfg.topic, cfg.dlq_topic};
         for (size_t i = 0; i < 2; ++i) {
@@ -202,7 +207,7 @@ int main(int argc, char **argv)
                                      .retention_ms = cfg.topic_retention_h < 0 ? -1 : cfg.topic_retention_h * 3600000LL,
                                      .kafka_props = props,
                                      .nkafka_props = nprops,
-                                     .timeout_ms = cfg.ack_timeout_ms,
+                                     .timeout_ms = startup_ms,
                                      .check = i == 0 /* the dead letters need no particular settings */};
             xl_topic_info_t tinfo;
             if (xl_topic_ensure(&tconf, &tinfo, err, sizeof(err)) != 0) {
@@ -228,7 +233,7 @@ int main(int argc, char **argv)
     snprintf(group_id, sizeof(group_id), "execlog-replica-%s", replica_id);
     /* on a cluster, two writers with one node ID would hand out the same audit IDs */
     if (!embedded && role_ingest &&
-        (claim = xl_claim_create(props, nprops, cfg.topic, cfg.node_id, replica_id, cfg.ack_timeout_ms, err,
+        (claim = xl_claim_create(props, nprops, cfg.topic, cfg.node_id, replica_id, startup_ms, err,
                                  sizeof(err))) == NULL) {
         xl_log_error("main", "%s", err);
         goto exit;

@@ -137,11 +137,12 @@ static int members_before(const char *const *props, size_t nprops, const char *g
 xl_claim_t *xl_claim_create(const char *const *props, size_t nprops, const char *topic, int node_id,
                             const char *instance, int timeout_ms, char *err, size_t errlen)
 {
-    char group[64], client[96], who[300] = "", sub[256];
+    char group[320], client[96], who[300] = "", sub[256];
     xl_claim_t *claim = calloc(1, sizeof(*claim));
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_topic_partition_list_t *topics = NULL;
-    snprintf(group, sizeof(group), "execlog-ingest-node-%d", node_id);
+    /* per topic: two execlog services on one cluster number their nodes apart */
+    snprintf(group, sizeof(group), "execlog-ingest-%s-node-%d", topic, node_id);
     snprintf(client, sizeof(client), "execlog-claim-%s", instance);
     if (claim == NULL)
         goto fail;

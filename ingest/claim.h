@@ -2,7 +2,7 @@
  * An ingest node's claim on its ingest.node.id, on a real cluster. Audit IDs
  * are (counter << 8) | node: two nodes with one ID would hand out the same
  * IDs, so the second one to start must refuse to. The claim is membership of
- * the consumer group execlog-ingest-node-<id>, held by a consumer that
+ * the consumer group execlog-ingest-<topic>-node-<id>, held by a consumer that
  * consumes nothing, named execlog-claim-<replica ID> (client.id): the same
  * node restarting after a crash recognises what is left of its previous run,
  * another node finds a member that is not itself and stops. A node that
