@@ -16,7 +16,9 @@ WERROR     ?= ON
 # Build and run dependencies, then the clients the tests drive the service with.
 PACKAGES = build-essential cmake pkg-config librdkafka-dev libavro-dev librocksdb-dev \
            libh2o-evloop-dev libjansson-dev libssl-dev zlib1g-dev
-TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro openssl clang libclang-rt-14-dev llvm
+TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro python3-venv openssl clang libclang-rt-14-dev llvm
+# Test tools from PyPI, pinned in tests/requirements.txt, in a venv that also sees Debian's python3-avro
+VENV ?= $(HOME)/.cache/execlog/venv
 
 .PHONY: all deps test-deps build run test asan clean help
 
@@ -31,6 +33,17 @@ deps:
 # make test also runs the real-cluster lane (ctest label kafka: a 3-node Kafka from ops/kafka), hence the JDK and Maven
 test-deps:
 	@ops/install-deps.sh $(PACKAGES) $(TEST_PACKAGES) $(KAFKA_PACKAGES)
+	@$(MAKE) --no-print-directory py-tools
+
+# the venv is rebuilt when tests/requirements.txt changes (a stamp beside it)
+.PHONY: py-tools
+py-tools:
+	@if ! cmp -s tests/requirements.txt $(VENV)/.requirements 2>/dev/null; then \
+	   echo "installing the Python test tools (tests/requirements.txt) into $(VENV)"; \
+	   rm -rf $(VENV) && /usr/bin/python3 -m venv --system-site-packages $(VENV) && \
+	   $(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt && \
+	   cp tests/requirements.txt $(VENV)/.requirements; \
+	fi
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXL_WERROR=$(WERROR) >/dev/null
