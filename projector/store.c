@@ -111,6 +111,16 @@ static void free_options(xl_store_t *store)
     store->db_opts = NULL;
 }
 
+/* the aggregates' merge operator (see agg_merge below) */
+static char *agg_full_merge(void *state, const char *key, size_t klen, const char *existing, size_t elen,
+                            const char *const *ops, const size_t *oplens, int nops, unsigned char *success,
+                            size_t *outlen);
+static char *agg_partial_merge(void *state, const char *key, size_t klen, const char *const *ops,
+                               const size_t *oplens, int nops, unsigned char *success, size_t *outlen);
+static void agg_merge_free(void *state, const char *value, size_t len);
+static const char *agg_merge_name(void *state);
+static void agg_merge_destroy(void *state);
+
 static void make_options(xl_store_t *store, int compression)
 {
     store->db_opts = rocksdb_options_create();
@@ -133,6 +143,11 @@ static void make_options(xl_store_t *store, int compression)
                                                           rocksdb_filterpolicy_create_bloom_full(BLOOM_BITS_PER_KEY));
         store->cf_opts[i] = rocksdb_options_create_copy(store->db_opts);
         rocksdb_options_set_block_based_table_factory(store->cf_opts[i], bbto); /* copies bbto */
+        if (i == CF_AGG) /* the options take ownership of the operator */
+            rocksdb_options_set_merge_operator(store->cf_opts[i],
+                                               rocksdb_mergeoperator_create(NULL, agg_merge_destroy, agg_full_merge,
+                                                                            agg_partial_merge, agg_merge_free,
+                                                                            agg_merge_name));
         rocksdb_block_based_options_destroy(bbto);
     }
 }
@@ -833,6 +848,86 @@ static int newer(int64_t a_created, int64_t a_audit, int64_t b_created, int64_t 
     return b_created > a_created || (b_created == a_created && b_audit > a_audit);
 }
 
+/* agg += d: counts add, the latest execution is the newer of the two */
+static void agg_add(xl_store_flow_delta_t *agg, const xl_store_flow_delta_t *d)
+{
+    agg->total += d->total;
+    for (int i = 0; i != XL_STATUS__COUNT; ++i)
+        agg->by_status[i] += d->by_status[i];
+    for (int b = 0; b != XL_STORE_HIST_BUCKETS; ++b)
+        agg->hist[b] += d->hist[b];
+    if (d->latest_audit_id != 0 &&
+        (agg->latest_audit_id == 0 ||
+         newer(agg->latest_created_ms, agg->latest_audit_id, d->latest_created_ms, d->latest_audit_id))) {
+        agg->latest_created_ms = d->latest_created_ms;
+        agg->latest_audit_id = d->latest_audit_id;
+    }
+}
+
+/*
+ * The aggregates' merge operator: a stored value and deltas share one
+ * encoding (agg_encode), and adding them is commutative and associative, so
+ * batches written by any number of projector threads, in any order, give the
+ * same value, byte for byte (the digest depends on it). RocksDB calls these
+ * on its own threads; they touch nothing but their arguments.
+ */
+static char *agg_merge(const char *existing, size_t elen, const char *const *ops, const size_t *oplens, int nops,
+                       unsigned char *success, size_t *outlen)
+{
+    xl_store_flow_delta_t *agg = calloc(2, sizeof(*agg)), *d = agg + 1;
+    xl_buf_t out;
+    char *ret = NULL;
+
+    xl_buf_init(&out);
+    *success = 0;
+    if (agg == NULL || (existing != NULL && agg_decode(existing, elen, agg) != 0))
+        goto done;
+    for (int i = 0; i != nops; ++i) {
+        if (agg_decode(ops[i], oplens[i], d) != 0)
+            goto done;
+        agg_add(agg, d);
+    }
+    if (agg_encode(&out, agg) != 0)
+        goto done;
+    if ((ret = malloc(out.len)) != NULL) {
+        memcpy(ret, out.base, out.len);
+        *outlen = out.len;
+        *success = 1;
+    }
+done:
+    xl_buf_dispose(&out);
+    free(agg);
+    return ret;
+}
+
+static char *agg_full_merge(void *state, const char *key, size_t klen, const char *existing, size_t elen,
+                            const char *const *ops, const size_t *oplens, int nops, unsigned char *success,
+                            size_t *outlen)
+{
+    return agg_merge(existing, elen, ops, oplens, nops, success, outlen);
+}
+
+static char *agg_partial_merge(void *state, const char *key, size_t klen, const char *const *ops,
+                               const size_t *oplens, int nops, unsigned char *success, size_t *outlen)
+{
+    return agg_merge(NULL, 0, ops, oplens, nops, success, outlen);
+}
+
+static void agg_merge_free(void *state, const char *value, size_t len)
+{
+    free((void *)value);
+}
+
+static void agg_merge_destroy(void *state)
+{
+    /* stateless; RocksDB's C API calls the destructor unconditionally */
+}
+
+static const char *agg_merge_name(void *state)
+{
+    return "execlog.agg.v1";
+}
+
 int xl_store_get_flow_summary(xl_store_t *store, const xl_str_t *tenant, const char *flow_id, size_t flow_len,
                               xl_flow_summary_t *out)
 {
@@ -1199,50 +1294,16 @@ int xl_store_batch_put_index(xl_store_batch_t *batch, const xl_state_t *st, int 
 int xl_store_batch_add_flow(xl_store_batch_t *batch, const xl_str_t *tenant, const xl_str_t *flow_id,
                             const xl_store_flow_delta_t *delta, char *err, size_t errlen)
 {
-    xl_store_flow_delta_t *agg = malloc(sizeof(*agg));
     int ret;
-
-    if (agg == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
     xl_buf_reset(&batch->val);
-    if ((ret = key_agg(&batch->key, tenant, flow_id)) != 0) {
-        snprintf(err, errlen, "flow aggregates: key: %d", ret);
-        goto fail;
+    if ((ret = key_agg(&batch->key, tenant, flow_id)) != 0 || (ret = agg_encode(&batch->val, delta)) != 0) {
+        snprintf(err, errlen, "flow aggregates: out of memory");
+        return ret;
     }
-    ret = get_into(batch->store, CF_AGG, &batch->key, &batch->val, err, errlen);
-    if (ret == 0) {
-        if ((ret = agg_decode(batch->val.base, batch->val.len, agg)) != 0) {
-            snprintf(err, errlen, "flow aggregates of %.*s: malformed value", (int)flow_id->len, flow_id->base);
-            goto fail;
-        }
-    } else if (ret == -ENOENT) {
-        memset(agg, 0, sizeof(*agg));
-    } else {
-        goto fail;
-    }
-    agg->total += delta->total;
-    for (int i = 0; i != XL_STATUS__COUNT; ++i)
-        agg->by_status[i] += delta->by_status[i];
-    for (int b = 0; b != XL_STORE_HIST_BUCKETS; ++b)
-        agg->hist[b] += delta->hist[b];
-    if (delta->latest_audit_id != 0 &&
-        (agg->latest_audit_id == 0 ||
-         newer(agg->latest_created_ms, agg->latest_audit_id, delta->latest_created_ms, delta->latest_audit_id))) {
-        agg->latest_created_ms = delta->latest_created_ms;
-        agg->latest_audit_id = delta->latest_audit_id;
-    }
-    xl_buf_reset(&batch->val);
-    if ((ret = agg_encode(&batch->val, agg)) != 0) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    batch_put(batch, CF_AGG, batch->val.base, batch->val.len);
-
-fail:
-    free(agg);
-    return ret;
+    /* a merge, not a read-add-put: deltas of concurrent batches add up in any order (agg_merge) */
+    rocksdb_writebatch_merge_cf(batch->wb, batch->store->cf[CF_AGG], batch->key.base, batch->key.len,
+                                batch->val.base, batch->val.len);
+    return 0;
 }
 
 int xl_store_batch_put_feed(xl_store_batch_t *batch, uint64_t feed_seq, int64_t audit_id, uint32_t seq)
