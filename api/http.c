@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *reason_phrase(int status)
 {
@@ -315,11 +314,4 @@ int xl_http_traceparent(h2o_req_t *req, h2o_iovec_t *value)
         return 0;
     *value = h2o_iovec_init(s, 55);
     return 1;
-}
-
-int64_t xl_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -103,7 +103,4 @@ int xl_http_header(h2o_req_t *req, const char *name, h2o_iovec_t *value);
  */
 int xl_http_traceparent(h2o_req_t *req, h2o_iovec_t *value);
 
-/** @brief Wall clock in ms since the epoch. */
-int64_t xl_now_ms(void);
-
 #endif

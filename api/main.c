@@ -18,7 +18,6 @@
 
 #include "api/commands.h"
 #include "api/config.h"
-#include "api/log.h"
 #include "api/server.h"
 #include "ingest/claim.h"
 #include "ingest/embedded.h"
@@ -26,6 +25,7 @@
 #include "ingest/topic.h"
 #include "projector/projector.h"
 #include "projector/store.h"
+#include "schemas/base/log.h"
 
 /* Bound on each start-up request to a real cluster (creating topics, claiming the node ID). */
 #define XL_STARTUP_KAFKA_MS 15000

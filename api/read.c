@@ -129,7 +129,7 @@ typedef struct st_replay_t {
     char err[256];
 } replay_t;
 
-static int on_replay_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int on_replay_event(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     replay_t *r = ctx;
     xl_event_t ev;

@@ -35,7 +35,7 @@
 
 #include "api/auth.h"
 #include "api/http.h"
-#include "api/log.h"
+#include "schemas/base/log.h"
 #include "api/metrics.h"
 #include "api/deadline.h"
 #include "api/read.h"
@@ -353,7 +353,7 @@ typedef struct st_waiter_t {
     const route_t *route;
     route_args_t args;
     xl_principal_t who;
-    xl_store_pos_t *want;
+    xl_pos_t *want;
     size_t nwant;
     h2o_linklist_t link;
     h2o_timeout_entry_t timeout;
@@ -377,7 +377,7 @@ static void on_waiter_dispose(void *self)
     waiter_release(self);
 }
 
-static int reached(const xl_api_t *api, const xl_store_pos_t *want, size_t n)
+static int reached(const xl_api_t *api, const xl_pos_t *want, size_t n)
 {
     for (size_t i = 0; i < n; ++i)
         if ((size_t)want[i].partition >= api->napplied || api->applied[want[i].partition] <= want[i].offset)
@@ -385,7 +385,7 @@ static int reached(const xl_api_t *api, const xl_store_pos_t *want, size_t n)
     return 1;
 }
 
-static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_store_pos_t *want, size_t n, int final);
+static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_pos_t *want, size_t n, int final);
 
 static void on_wait_timeout(h2o_timeout_entry_t *entry)
 {
@@ -408,7 +408,7 @@ static void on_wait_timeout(h2o_timeout_entry_t *entry)
  * projector starting or stopped) reach nothing here: the read waits as before.
  * @return -1 (answered 400), 1 (an offset past the log end, not final), or 0.
  */
-static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_store_pos_t *want, size_t n, int final)
+static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_pos_t *want, size_t n, int final)
 {
     int64_t ends[XL_PROJECTOR_MAX_LAGS];
     xl_projector_stats_t stats;
@@ -454,7 +454,7 @@ static void on_wait_grace(h2o_timeout_entry_t *entry)
         waiter_release(w);
 }
 
-int xl_server_parse_positions(const char *value, size_t vlen, xl_store_pos_t *want, size_t max, size_t *n)
+int xl_server_parse_positions(const char *value, size_t vlen, xl_pos_t *want, size_t max, size_t *n)
 {
     for (const char *s = value, *end = value + vlen; s <= end;) {
         const char *comma = memchr(s, ',', (size_t)(end - s));
@@ -480,11 +480,11 @@ int xl_server_parse_positions(const char *value, size_t vlen, xl_store_pos_t *wa
 }
 
 /* Parse min_position=P:O[,P:O...] (repeatable). @return the count, or -1 (answered 400). */
-static int parse_positionsOrReply(h2o_req_t *req, xl_store_pos_t **out)
+static int parse_positionsOrReply(h2o_req_t *req, xl_pos_t **out)
 {
     h2o_iovec_t v;
     size_t pos = 0, n = 0;
-    xl_store_pos_t *want = h2o_mem_alloc_pool(&req->pool, MAX_POSITIONS * sizeof(*want));
+    xl_pos_t *want = h2o_mem_alloc_pool(&req->pool, MAX_POSITIONS * sizeof(*want));
     while (xl_http_query_next(req, "min_position", &pos, &v)) {
         if (xl_server_parse_positions(v.base, v.len, want, MAX_POSITIONS, &n) != 0) {
             xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
@@ -615,7 +615,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (args.name.base != NULL)
             args.name = xl_http_path_decode(&req->pool, args.name.base, args.name.len);
         if (r->flags & R_MIN_POS) {
-            xl_store_pos_t *want;
+            xl_pos_t *want;
             int n = parse_positionsOrReply(req, &want);
             if (n < 0)
                 return 0;

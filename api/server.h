@@ -91,7 +91,7 @@ void xl_server_flush(xl_server_t *srv);
  * @return 0 with *n advanced, or -EINVAL (malformed, or more than max in all;
  * want[*n ..] may then hold part of the value).
  */
-int xl_server_parse_positions(const char *value, size_t vlen, xl_store_pos_t *want, size_t max, size_t *n);
+int xl_server_parse_positions(const char *value, size_t vlen, xl_pos_t *want, size_t max, size_t *n);
 
 /** @brief The port the plain listener is bound to (useful with port 0). */
 int xl_server_port(xl_server_t *srv);

@@ -78,7 +78,7 @@ typedef struct st_page_t {
     char err[256];
 } page_t;
 
-static int on_page_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int on_page_event(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     page_t *pg = ctx;
     xl_event_t ev;
@@ -332,11 +332,11 @@ typedef struct st_fill_t {
 typedef struct st_one_event_t {
     xl_api_t *api;
     xl_event_t ev;
-    xl_store_pos_t pos;
+    xl_pos_t pos;
     int found;
 } one_event_t;
 
-static int on_one_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int on_one_event(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     one_event_t *o = ctx;
     char err[256];

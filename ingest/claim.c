@@ -15,7 +15,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "api/log.h"
+#include "schemas/base/log.h"
 
 /* The broker's smallest session timeout: a node killed outright frees its ID this long after. */
 #define CLAIM_SESSION_MS 6000

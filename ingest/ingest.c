@@ -26,13 +26,14 @@
 
 #include <openssl/rand.h>
 
-#include "api/http.h"
-#include "api/log.h"
+#include "api/http.h" /* the HTTP shell of the write path: problem+json answers */
 #include "ingest/auditid.h"
 #include "ingest/catchup.h"
 #include "ingest/producer.h"
 #include "ingest/validate.h"
 #include "projector/apply.h"
+#include "schemas/base/clock.h"
+#include "schemas/base/log.h"
 
 #define BATCH_MAX_LINES 10000
 
@@ -301,7 +302,7 @@ static void write_settle_projected(write_t *w)
     }
     if (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) {
         int64_t winner = 0;
-        xl_store_pos_t pos;
+        xl_pos_t pos;
         xl_state_t st;
         /* the first create with this event_id wins, on every node and replica alike */
         if (xl_store_find_create(ing->store, w->tenant_id, strlen(w->tenant_id), w->event_id, strlen(w->event_id), -1,
@@ -313,7 +314,7 @@ static void write_settle_projected(write_t *w)
         }
     } else {
         uint32_t seq;
-        xl_store_pos_t pos;
+        xl_pos_t pos;
         if (xl_store_get_event_seq(ing->store, w->audit_id, w->event_id, strlen(w->event_id), &seq, &pos) == 0) {
             write_settle(w, 202,
                          json_pack("{s:I, s:s, s:I, s:o}", "audit_id", (json_int_t)w->audit_id, "event_id",
@@ -836,7 +837,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
             goto done;
         have_st = 1;
         uint32_t seq;
-        xl_store_pos_t pos;
+        xl_pos_t pos;
         if (client_event_id &&
             xl_store_get_event_seq(ing->store, target, ev->event_id.base, ev->event_id.len, &seq, &pos) == 0) {
             slot_fill(p, i, 202,
@@ -933,7 +934,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
     const xl_str_t *tenant = ev->tenant_id.base != NULL ? &ev->tenant_id : &no_tenant;
     if (client_event_id) {
         int64_t existing;
-        xl_store_pos_t pos;
+        xl_pos_t pos;
         xl_state_t prev;
         if (xl_store_find_create(ing->store, tenant->base, tenant->len, ev->event_id.base, ev->event_id.len, -1,
                                  &existing, &pos) == 0 &&

@@ -13,7 +13,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "api/log.h"
+#include "schemas/base/log.h"
 
 struct st_xl_producer_t {
     rd_kafka_t *rk;

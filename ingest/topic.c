@@ -12,7 +12,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "api/log.h"
+#include "schemas/base/log.h"
 #include "schemas/event.h"
 
 /* The largest record batch a topic must take: one event of XL_EVENT_MAX_FRAME, its key and headers. */

@@ -42,9 +42,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/log.h"
 #include "projector/apply.h"
 #include "projector/fold.h"
+#include "schemas/base/clock.h"
+#include "schemas/base/log.h"
 
 #define MAX_BATCH 1000
 #define POLL_MS 100
@@ -155,13 +156,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void fail_thread(xl_projector_t *proj, const char *what)
 {
     if (!atomic_exchange(&proj->failed, 1))
@@ -197,9 +191,7 @@ static xl_projector_part_t *part_get(xl_projector_t *proj, int32_t partition)
 static void update_lag(xl_projector_t *proj)
 {
     int64_t lag = 0, lag_ms = 0, lags[XL_PROJECTOR_MAX_LAGS], ends[XL_PROJECTOR_MAX_LAGS];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    int64_t now_ms = xl_now_ms();
     size_t nlags = proj->nparts < XL_PROJECTOR_MAX_LAGS ? proj->nparts : XL_PROJECTOR_MAX_LAGS;
     int known = 0;
     for (size_t p = 0; p != proj->nparts; ++p) {
@@ -257,7 +249,7 @@ static void refresh_partition_count(xl_projector_t *proj)
     if (md != NULL)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
-    proj->metadata_due_ms = now_ms() + METADATA_REFRESH_MS;
+    proj->metadata_due_ms = (uint64_t)xl_mono_ms() + METADATA_REFRESH_MS;
 }
 
 /* ---- a store that refuses writes ---- */
@@ -272,7 +264,7 @@ static void stall_note(xl_projector_t *proj, const char *err)
     ++proj->attempts;
     if (was)
         return;
-    proj->stalled_since_ms = now_ms();
+    proj->stalled_since_ms = (uint64_t)xl_mono_ms();
     proj->attempts = 1;
     xl_log_error("projector",
                  "store write failing: projection stalled, the batch of %zu messages is kept and written again "
@@ -290,7 +282,7 @@ static void stall_end(xl_projector_t *proj)
     atomic_store(&proj->stalled, 0);
     pthread_mutex_unlock(&proj->lags_mutex);
     xl_log_warn("projector", "store writes again: projection resumed after %.1f s stalled (%u writes refused)",
-                (double)(now_ms() - proj->stalled_since_ms) / 1000.0, proj->attempts);
+                (double)((uint64_t)xl_mono_ms() - proj->stalled_since_ms) / 1000.0, proj->attempts);
 }
 
 /* Pause (1) or resume (0) fetching every partition assigned to the consumer. */
@@ -754,8 +746,8 @@ static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
  */
 static int retry_held(xl_projector_t *proj)
 {
-    uint64_t until = now_ms() + (uint64_t)proj->retry_ms, lag_due = 0;
-    for (uint64_t now = now_ms(); now < until && proj->held && !atomic_load(&proj->stop); now = now_ms()) {
+    uint64_t until = (uint64_t)xl_mono_ms() + (uint64_t)proj->retry_ms, lag_due = 0;
+    for (uint64_t now = (uint64_t)xl_mono_ms(); now < until && proj->held && !atomic_load(&proj->stop); now = (uint64_t)xl_mono_ms()) {
         if (now >= lag_due) {
             update_lag(proj);
             lag_due = now + STALL_LAG_MS;
@@ -792,7 +784,7 @@ static void *run(void *arg)
         if ((topics = all_partitions(proj)) == NULL)
             goto fail;
         proj->npartitions = (size_t)topics->cnt;
-        proj->metadata_due_ms = now_ms() + METADATA_REFRESH_MS;
+        proj->metadata_due_ms = (uint64_t)xl_mono_ms() + METADATA_REFRESH_MS;
         on_rebalance(proj->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, topics, proj);
         goto consume;
     }
@@ -817,7 +809,7 @@ consume:
         seek_rewinds(proj);
         if (proj->paused)
             pause_assigned(proj, 0);
-        if (now_ms() >= proj->metadata_due_ms)
+        if ((uint64_t)xl_mono_ms() >= proj->metadata_due_ms)
             refresh_partition_count(proj);
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(proj->rk, POLL_MS);
         /* a batch is what is ready now: waiting for more would only add latency */

@@ -34,10 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/log.h"
 #include "projector/apply.h"
 #include "projector/fold.h"
 #include "projector/store.h"
+#include "schemas/base/log.h"
 
 #define BATCH 4096             /* messages per WriteBatch */
 #define PROGRESS_TTY_MS 200    /* redraw of the bar */
