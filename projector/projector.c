@@ -44,6 +44,7 @@
 
 #include "projector/apply.h"
 #include "projector/fold.h"
+#include "projector/kconf.h"
 #include "schemas/base/clock.h"
 #include "schemas/base/log.h"
 
@@ -63,24 +64,6 @@
 
 #define HDR_REASON "execlog-dlq-reason"
 #define HDR_SOURCE "execlog-source"
-
-/* librdkafka properties the projector relies on; the caller's props come after and win. */
-/* clang-format off */
-static const char *const consumer_defaults[][2] = {
-    {"client.id",                "execlog-projector"},
-    {"enable.auto.commit",       "false"}, /* offsets live in the store, with the state */
-    {"enable.auto.offset.store", "false"},
-    {"auto.offset.reset",        "earliest"},
-    {"fetch.wait.max.ms",        "10"},    /* the mock broker holds an empty fetch this long */
-};
-static const char *const dlq_producer_defaults[][2] = {
-    {"client.id",                "execlog-projector-dlq"},
-    {"enable.idempotence",       "true"},
-    {"acks",                     "all"},
-    {"linger.ms",                "1"},
-    {"message.timeout.ms",       "30000"}, /* a failed delivery is reported, then produced again */
-};
-/* clang-format on */
 
 enum { DLQ_PENDING, DLQ_DELIVERED, DLQ_FAILED };
 
@@ -858,27 +841,22 @@ static void on_positions_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_k
 
 /* ---- lifecycle ---- */
 
-/* defaults, then group.id (consumer only), then the caller's properties, which win */
-static rd_kafka_conf_t *make_conf(const char *const defaults[][2], size_t ndefaults, const char *group_id,
-                                  const xl_projector_conf_t *conf, char *err, size_t errlen)
+/* the client's configuration (projector/kconf.c), with the callbacks every client of the projector has */
+static rd_kafka_conf_t *make_conf(xl_kconf_client_t client, const char *group_id, const xl_projector_conf_t *conf,
+                                  char *err, size_t errlen)
 {
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-    for (size_t i = 0; i != ndefaults; ++i)
-        if (rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1], err, errlen) != RD_KAFKA_CONF_OK)
-            goto fail;
-    if (group_id != NULL && rd_kafka_conf_set(kconf, "group.id", group_id, err, errlen) != RD_KAFKA_CONF_OK)
-        goto fail;
-    for (size_t i = 0; i != conf->nkafka_props; ++i)
-        if (rd_kafka_conf_set(kconf, conf->kafka_props[2 * i], conf->kafka_props[2 * i + 1], err, errlen) !=
-            RD_KAFKA_CONF_OK)
-            goto fail;
+    const char *const group[] = {"group.id", group_id};
+    const xl_kconf_spec_t spec = {.client = client,
+                                  .defaults = group,
+                                  .ndefaults = group_id != NULL ? 1 : 0,
+                                  .props = conf->kafka_props,
+                                  .nprops = conf->nkafka_props};
+    rd_kafka_conf_t *kconf = xl_kconf_build(&spec, err, errlen);
+    if (kconf == NULL)
+        return NULL;
     rd_kafka_conf_set_log_cb(kconf, on_log);
     rd_kafka_conf_set_error_cb(kconf, on_error);
     return kconf;
-
-fail:
-    rd_kafka_conf_destroy(kconf);
-    return NULL;
 }
 
 xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t *store, char *err, size_t errlen)
@@ -906,8 +884,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
     if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
         goto fail;
 
-    if ((kconf = make_conf(consumer_defaults, sizeof(consumer_defaults) / sizeof(consumer_defaults[0]), conf->group_id,
-                           conf, err, errlen)) == NULL)
+    if ((kconf = make_conf(XL_KCONF_PROJECTOR, conf->group_id, conf, err, errlen)) == NULL)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(kconf, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(kconf, on_positions_committed);
@@ -917,8 +894,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
     kconf = NULL;                         /* owned by rk */
     rd_kafka_poll_set_consumer(proj->rk); /* errors and rebalances arrive through rd_kafka_consumer_poll */
 
-    if ((kconf = make_conf(dlq_producer_defaults, sizeof(dlq_producer_defaults) / sizeof(dlq_producer_defaults[0]),
-                           NULL, conf, err, errlen)) == NULL)
+    if ((kconf = make_conf(XL_KCONF_DLQ_PRODUCER, NULL, conf, err, errlen)) == NULL)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(kconf, dlq_delivered);
     rd_kafka_conf_set_opaque(kconf, proj);
