@@ -33,7 +33,7 @@ typedef struct st_xl_api_t {
     h2o_loop_t *loop;
     xl_stream_t *stream;   /* long polls and SSE streams */
     xl_metrics_t *metrics; /* HTTP counters */
-    /* the projection's progress, from xl_server_on_applied: applied[p] is the
+    /* the projection's progress, heard by the server's progress subscription: applied[p] is the
      * next offset of partition p not yet applied, -1 while unknown */
     int64_t *applied;
     size_t napplied;

@@ -73,12 +73,6 @@ typedef struct st_route_t {
     const char *label; /* "METHOD pattern", for the metrics */
 } route_t;
 
-typedef struct st_applied_msg_t {
-    h2o_multithread_message_t msg;
-    int32_t partition;
-    int64_t next_offset;
-} applied_msg_t;
-
 struct st_xl_server_t {
     h2o_globalconf_t globalconf;
     h2o_context_t ctx;
@@ -90,7 +84,8 @@ struct st_xl_server_t {
     xl_api_t api;
     xl_auth_t *auth; /* NULL: protected mode, everyone is an admin on loopback */
     h2o_multithread_queue_t *queue;
-    h2o_multithread_receiver_t on_applied, on_digest;
+    h2o_multithread_receiver_t on_digest;
+    xl_progress_sub_t *progress; /* the projector's progress, heard on the loop */
     h2o_linklist_t waiters; /* waiter_t.link: reads waiting for their min_position */
     h2o_timeout_t wait_timeout;
     h2o_timeout_t grace_timeout; /* POSITION_GRACE_MS: a min_position past the log end */
@@ -657,25 +652,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- progress from the projector ------------------------------------------------------------ */
 
-void xl_server_on_applied(xl_server_t *srv, int32_t partition, int64_t next_offset)
+static void on_progress(void *ctx, const xl_pos_t *pos, size_t n)
 {
-    applied_msg_t *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        return; /* a later batch reports a higher offset for the partition */
-    m->partition = partition;
-    m->next_offset = next_offset;
-    h2o_multithread_send_message(&srv->on_applied, &m->msg);
-}
-
-static void on_applied_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
-{
-    xl_server_t *srv = H2O_STRUCT_FROM_MEMBER(xl_server_t, on_applied, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        applied_msg_t *m = H2O_STRUCT_FROM_MEMBER(applied_msg_t, msg.link, messages->next);
-        h2o_linklist_unlink(&m->msg.link);
-        xl_api_note_applied(&srv->api, m->partition, m->next_offset);
-        free(m);
-    }
+    xl_server_t *srv = ctx;
+    for (size_t i = 0; i != n; ++i)
+        xl_api_note_applied(&srv->api, pos[i].partition, pos[i].offset);
     check_waiters(srv);
     xl_stream_notify(srv->api.stream);
 }
@@ -892,8 +873,12 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
         goto fail;
 
     srv->queue = h2o_multithread_create_queue(loop);
-    h2o_multithread_register_receiver(srv->queue, &srv->on_applied, on_applied_messages);
     h2o_multithread_register_receiver(srv->queue, &srv->on_digest, xl_read_on_digest);
+    if (conf->progress != NULL &&
+        (srv->progress = xl_progress_subscribe(conf->progress, srv->queue, on_progress, srv)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     srv->api.digest_receiver = &srv->on_digest;
     h2o_timeout_init(loop, &srv->wait_timeout, (uint64_t)(conf->wait_max_ms > 0 ? conf->wait_max_ms : 1));
     h2o_timeout_init(loop, &srv->grace_timeout, POSITION_GRACE_MS);
@@ -1019,7 +1004,8 @@ int xl_server_destroy(xl_server_t *srv)
     close_listeners(srv);
     xl_read_digest_join(&srv->api);
     if (srv->queue != NULL) {
-        drain_receiver(&srv->on_applied);
+        xl_progress_unsubscribe(srv->progress); /* hands over what is not heard yet */
+        srv->progress = NULL;
         drain_receiver(&srv->on_digest);
     }
     /* requests that outlive us (their connections close later) must not report here */
@@ -1032,7 +1018,6 @@ int xl_server_destroy(xl_server_t *srv)
         waiter_release(H2O_STRUCT_FROM_MEMBER(waiter_t, link, srv->waiters.next));
     xl_stream_destroy(srv->api.stream);
     if (srv->queue != NULL) {
-        h2o_multithread_unregister_receiver(srv->queue, &srv->on_applied);
         h2o_multithread_unregister_receiver(srv->queue, &srv->on_digest);
         h2o_multithread_destroy_queue(srv->queue);
         h2o_timeout_dispose(srv->loop, &srv->wait_timeout);

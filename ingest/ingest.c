@@ -94,12 +94,6 @@ struct st_pending_t {
     h2o_timeout_entry_t timeout;
 };
 
-typedef struct st_applied_msg_t {
-    h2o_multithread_message_t msg;
-    int32_t partition;
-    int64_t next_offset;
-} applied_msg_t;
-
 typedef struct st_partition_t {
     int64_t applied; /* next offset the projector has not made durable */
     h2o_linklist_t waiting;
@@ -114,7 +108,7 @@ struct st_xl_ingest_t {
     xl_auditid_t *ids;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t on_report;
-    h2o_multithread_receiver_t on_applied;
+    xl_progress_sub_t *progress; /* the projector's progress, heard on the loop */
     h2o_timeout_t timeout;
     partition_t *partitions;
     size_t npartitions;
@@ -374,17 +368,16 @@ static partition_t *get_partition(xl_ingest_t *ing, int32_t partition)
     return &ing->partitions[partition];
 }
 
-static void on_applied_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+static void on_progress(void *ctx, const xl_pos_t *pos, size_t n)
 {
-    xl_ingest_t *ing = H2O_STRUCT_FROM_MEMBER(xl_ingest_t, on_applied, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        applied_msg_t *m = H2O_STRUCT_FROM_MEMBER(applied_msg_t, msg.link, messages->next);
-        h2o_linklist_unlink(&m->msg.link);
+    xl_ingest_t *ing = ctx;
+    for (size_t i = 0; i != n; ++i) {
+        const xl_pos_t *m = &pos[i];
         partition_t *part = get_partition(ing, m->partition);
         if (ing->catchup != NULL)
-            xl_catchup_applied(ing->catchup, m->partition, m->next_offset);
-        if (part != NULL && m->next_offset > part->applied) {
-            part->applied = m->next_offset;
+            xl_catchup_applied(ing->catchup, m->partition, m->offset);
+        if (part != NULL && m->offset > part->applied) {
+            part->applied = m->offset;
             while (!h2o_linklist_is_empty(&part->waiting)) {
                 write_t *w = H2O_STRUCT_FROM_MEMBER(write_t, waiting, part->waiting.next);
                 if (w->offset >= part->applied)
@@ -393,18 +386,7 @@ static void on_applied_messages(h2o_multithread_receiver_t *receiver, h2o_linkli
                 write_settle_projected(w);
             }
         }
-        free(m);
     }
-}
-
-void xl_ingest_on_applied(xl_ingest_t *ing, int32_t partition, int64_t next_offset)
-{
-    applied_msg_t *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        return; /* a later batch reports a higher offset for the partition */
-    m->partition = partition;
-    m->next_offset = next_offset;
-    h2o_multithread_send_message(&ing->on_applied, &m->msg);
 }
 
 /* ---- delivery reports ----------------------------------------------------- */
@@ -1171,7 +1153,6 @@ xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl
         goto fail;
     ing->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(ing->queue, &ing->on_report, on_report_messages);
-    h2o_multithread_register_receiver(ing->queue, &ing->on_applied, on_applied_messages);
     h2o_timeout_init(loop, &ing->timeout, (uint64_t)conf->timeout_ms);
     /* Kafka gives up a little before we do, so its error wins over a bare timeout */
     int kafka_timeout = conf->timeout_ms > 1000 ? conf->timeout_ms - 500 : conf->timeout_ms;
@@ -1180,6 +1161,11 @@ xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl
         goto fail;
     if (conf->catch_up && (ing->catchup = xl_catchup_create(loop, ing->producer, kafka_timeout, err, errlen)) == NULL)
         goto fail;
+    if (conf->progress != NULL &&
+        (ing->progress = xl_progress_subscribe(conf->progress, ing->queue, on_progress, ing)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     return ing;
 fail:
     xl_ingest_destroy(ing);
@@ -1207,7 +1193,8 @@ void xl_ingest_destroy(xl_ingest_t *ing)
         xl_producer_destroy(ing->producer, ing->conf.timeout_ms);
     if (ing->queue != NULL) {
         drain_receiver(&ing->on_report);
-        drain_receiver(&ing->on_applied);
+        xl_progress_unsubscribe(ing->progress); /* hands over what is not heard yet */
+        ing->progress = NULL;
         /* what still waits is not acknowledged: 503 for whoever is still there */
         while (!h2o_linklist_is_empty(&ing->timeout._entries)) {
             h2o_timeout_entry_t *entry = H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, ing->timeout._entries.next);
@@ -1218,7 +1205,6 @@ void xl_ingest_destroy(xl_ingest_t *ing)
             while (!h2o_linklist_is_empty(&ing->partitions[i].waiting))
                 write_settle(H2O_STRUCT_FROM_MEMBER(write_t, waiting, ing->partitions[i].waiting.next), 0, NULL);
         h2o_multithread_unregister_receiver(ing->queue, &ing->on_report);
-        h2o_multithread_unregister_receiver(ing->queue, &ing->on_applied);
         h2o_multithread_destroy_queue(ing->queue);
         h2o_timeout_dispose(ing->loop, &ing->timeout);
     }
