@@ -697,8 +697,7 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
 typedef struct st_digest_job_t {
     h2o_multithread_message_t msg;
     xl_api_t *api;
-    h2o_req_t *req;                /* NULL once the client went away */
-    struct st_digest_job_t **hold; /* in req->pool */
+    xl_http_hold_t *hold; /* the request; NULL once the client went away */
     int ret;
     char hex[XL_STORE_DIGEST_HEX_LEN + 1];
     char err[256];
@@ -712,12 +711,13 @@ static void *digest_main(void *arg)
     return NULL;
 }
 
-static void on_digest_req_dispose(void *p)
+static void on_digest_gone(xl_http_hold_t *hold)
 {
-    digest_job_t *job = *(digest_job_t **)p;
-    if (job != NULL)
-        job->req = NULL;
+    digest_job_t *job = hold->owner;
+    job->hold = NULL;
 }
+
+static const xl_http_hold_callbacks_t digest_hold = {.gone = on_digest_gone};
 
 void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
@@ -725,14 +725,14 @@ void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         digest_job_t *job = H2O_STRUCT_FROM_MEMBER(digest_job_t, msg.link, messages->next);
         h2o_linklist_unlink(&job->msg.link);
         xl_read_digest_join(job->api);
-        if (job->req != NULL) {
-            *job->hold = NULL;
+        h2o_req_t *req = job->hold != NULL ? xl_http_hold_release(job->hold) : NULL;
+        if (req != NULL) {
             if (job->ret != 0)
-                xl_http_send_problem(job->req, 500, "internal", "Cannot compute the digest", NULL, "%s", job->err);
+                xl_http_send_problem(req, 500, "internal", "Cannot compute the digest", NULL, "%s", job->err);
             else
-                xl_http_send_json_obj(job->req, 200,
-                                      json_pack("{s:s, s:s, s:s}", "digest", job->hex, "algorithm", "sha-256", "covers",
-                                                "state, events, idem, index, agg"));
+                xl_http_send_json_obj(req, 200,
+                                      json_pack("{s:s, s:s, s:s}", "digest", job->hex, "algorithm", "sha-256",
+                                                "covers", "state, events, idem, index, agg"));
         }
         free(job);
     }
@@ -752,11 +752,10 @@ void xl_read_digest(xl_api_t *api, h2o_req_t *req)
         return;
     }
     job->api = api;
-    job->req = req;
-    job->hold = h2o_mem_alloc_shared(&req->pool, sizeof(*job->hold), on_digest_req_dispose);
-    *job->hold = job;
+    job->hold = xl_http_hold(req, sizeof(*job->hold), &digest_hold);
+    job->hold->owner = job;
     if (pthread_create(&api->digest_thread, NULL, digest_main, job) != 0) {
-        *job->hold = NULL;
+        xl_http_hold_release(job->hold);
         free(job);
         xl_http_send_problem(req, 500, "internal", "Cannot start the digest", NULL, "pthread_create failed");
         return;

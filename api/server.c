@@ -343,8 +343,8 @@ static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, 
 /* ---- read-your-writes ---------------------------------------------------------------------- */
 
 typedef struct st_waiter_t {
+    xl_http_hold_t hold; /* first: the waiter lives in the request's pool */
     xl_server_t *srv;
-    h2o_req_t *req;
     const route_t *route;
     route_args_t args;
     xl_principal_t who;
@@ -355,7 +355,8 @@ typedef struct st_waiter_t {
     h2o_timeout_entry_t grace; /* linked while a position is past the log end */
 } waiter_t;
 
-static void waiter_release(waiter_t *w)
+/* Stop waiting. @return the request to answer, NULL when the client is gone. */
+static h2o_req_t *waiter_release(waiter_t *w)
 {
     if (h2o_linklist_is_linked(&w->link)) {
         h2o_linklist_unlink(&w->link);
@@ -365,12 +366,15 @@ static void waiter_release(waiter_t *w)
         h2o_timeout_unlink(&w->timeout);
     if (h2o_timeout_is_linked(&w->grace))
         h2o_timeout_unlink(&w->grace);
+    return xl_http_hold_release(&w->hold);
 }
 
-static void on_waiter_dispose(void *self)
+static void on_waiter_gone(xl_http_hold_t *hold)
 {
-    waiter_release(self);
+    waiter_release(H2O_STRUCT_FROM_MEMBER(waiter_t, hold, hold));
 }
+
+static const xl_http_hold_callbacks_t waiter_hold = {.gone = on_waiter_gone};
 
 static int reached(const xl_api_t *api, const xl_pos_t *want, size_t n)
 {
@@ -385,12 +389,14 @@ static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_pos
 static void on_wait_timeout(h2o_timeout_entry_t *entry)
 {
     waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, timeout, entry);
-    waiter_release(w);
-    /* past the log end is a 400 also when read.wait.max.ms is shorter than the grace */
-    if (check_positionsOrReply(w->srv, w->req, w->want, w->nwant, 1) < 0)
+    h2o_req_t *req = waiter_release(w);
+    if (req == NULL)
         return;
-    xl_http_add_header(w->req, H2O_TOKEN_RETRY_AFTER, "1");
-    xl_http_send_problem(w->req, 504, "position-not-reached", "The projection has not reached min_position", NULL,
+    /* past the log end is a 400 also when read.wait.max.ms is shorter than the grace */
+    if (check_positionsOrReply(w->srv, req, w->want, w->nwant, 1) < 0)
+        return;
+    xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+    xl_http_send_problem(req, 504, "position-not-reached", "The projection has not reached min_position", NULL,
                          "waited %d ms (read.wait.max.ms); the write is acknowledged but not yet readable here",
                          w->srv->wait_max_ms);
 }
@@ -445,8 +451,8 @@ static void on_wait_grace(h2o_timeout_entry_t *entry)
     waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, grace, entry);
     if (reached(&w->srv->api, w->want, w->nwant))
         return; /* check_waiters answers it */
-    if (check_positionsOrReply(w->srv, w->req, w->want, w->nwant, 1) < 0)
-        waiter_release(w);
+    if (check_positionsOrReply(w->srv, w->hold.req, w->want, w->nwant, 1) < 0)
+        waiter_release(w); /* answered 400 */
 }
 
 int xl_server_parse_positions(const char *value, size_t vlen, xl_pos_t *want, size_t max, size_t *n)
@@ -500,8 +506,9 @@ static void check_waiters(xl_server_t *srv)
         waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, link, l);
         l = l->next;
         if (reached(&srv->api, w->want, w->nwant)) {
-            waiter_release(w);
-            w->route->fn(srv, w->req, &w->who, &w->args);
+            h2o_req_t *req = waiter_release(w);
+            if (req != NULL)
+                w->route->fn(srv, req, &w->who, &w->args);
         }
     }
 }
@@ -625,9 +632,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                 if (past < 0)
                     return 0;
                 /* hold the read until the projection has applied every named position */
-                waiter_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), on_waiter_dispose);
-                *w = (waiter_t){
-                    .srv = srv, .req = req, .route = r, .args = args, .who = who, .want = want, .nwant = (size_t)n};
+                waiter_t *w = (waiter_t *)xl_http_hold(req, sizeof(*w), &waiter_hold);
+                w->srv = srv;
+                w->route = r;
+                w->args = args;
+                w->who = who;
+                w->want = want;
+                w->nwant = (size_t)n;
                 w->timeout.cb = on_wait_timeout;
                 w->grace.cb = on_wait_grace;
                 h2o_linklist_insert(&srv->waiters, &w->link);
@@ -941,9 +952,11 @@ void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
     close_listeners(srv);
     while (!h2o_linklist_is_empty(&srv->waiters)) {
         waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, link, srv->waiters.next);
-        waiter_release(w);
-        xl_http_add_header(w->req, H2O_TOKEN_RETRY_AFTER, "1");
-        xl_http_send_problem(w->req, 503, "shutting-down", "Shutting down", NULL,
+        h2o_req_t *req = waiter_release(w);
+        if (req == NULL)
+            continue;
+        xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+        xl_http_send_problem(req, 503, "shutting-down", "Shutting down", NULL,
                              "this execlogd is stopping; retry on another replica or after the restart");
     }
     xl_stream_shutdown(srv->api.stream);

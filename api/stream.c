@@ -8,9 +8,11 @@
  * from it whenever it is woken and not busy sending; a slow client thus only
  * falls behind in the (durable) feed, never in memory.
  *
- * Memory: a poll and a stream live in their request's pool; what they hold
- * outside it (buffers, list links, timers) is released by release(), which
- * the generator's stop, the pool's destructor and the final answer all call.
+ * Memory: a poll and a stream live in their request's pool, held with
+ * xl_http_hold (api/http.h) like every request whose answer comes later; what
+ * they hold outside it (buffers, list links, timers) is released by
+ * release(), which the hold's gone (the client went away), its dispose and
+ * the final answer all call.
  */
 #include "api/stream.h"
 
@@ -137,9 +139,8 @@ static json_t *read_page(xl_api_t *api, const page_args_t *a, uint32_t last_seq,
 /* ---- long polls ------------------------------------------------------------------------- */
 
 typedef struct st_poll_t {
-    h2o_generator_t super;
+    xl_http_hold_t hold; /* first: the poll lives in the request's pool; hold.req NULL once answered or gone */
     xl_stream_t *hub;
-    h2o_req_t *req; /* NULL once answered or gone */
     page_args_t args;
     h2o_linklist_t link;
     h2o_timeout_entry_t timeout;
@@ -155,19 +156,12 @@ static void poll_release(poll_t *p)
         h2o_timeout_unlink(&p->timeout);
 }
 
-static void poll_stop(h2o_generator_t *self, h2o_req_t *req)
+static void poll_gone(xl_http_hold_t *hold)
 {
-    poll_t *p = H2O_STRUCT_FROM_MEMBER(poll_t, super, self);
-    poll_release(p);
-    p->req = NULL;
+    poll_release(H2O_STRUCT_FROM_MEMBER(poll_t, hold, hold));
 }
 
-static void poll_proceed(h2o_generator_t *self, h2o_req_t *req) {}
-
-static void poll_dispose(void *self)
-{
-    poll_release(self);
-}
+static const xl_http_hold_callbacks_t poll_hold = {.gone = poll_gone, .dispose = poll_gone};
 
 /*
  * Answer the poll if it has events (or must answer anyway: timeout,
@@ -195,9 +189,8 @@ static int poll_try(poll_t *p, int force)
         body =
             json_pack("{s:I, s:[], s:I, s:b, s:I, s:s}", "audit_id", (json_int_t)p->args.audit_id, "items", "last_seq",
                       (json_int_t)last_seq, "has_more", 0, "next_after_seq", (json_int_t)p->args.after, "error", err);
-    h2o_req_t *req = p->req;
     poll_release(p);
-    p->req = NULL;
+    h2o_req_t *req = xl_http_hold_release(&p->hold);
     size_t len = json_dumpb(body, NULL, 0, JSON_COMPACT);
     h2o_iovec_t buf = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, len + 1), len);
     json_dumpb(body, buf.base, len, JSON_COMPACT);
@@ -209,7 +202,7 @@ static int poll_try(poll_t *p, int force)
 static void on_poll_timeout(h2o_timeout_entry_t *entry)
 {
     poll_t *p = H2O_STRUCT_FROM_MEMBER(poll_t, timeout, entry);
-    if (p->req != NULL)
+    if (p->hold.req != NULL)
         poll_try(p, 1);
 }
 
@@ -261,12 +254,8 @@ void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *wh
         return;
     }
     /* nothing after after_seq yet: hold the answer until an event comes or the wait ends */
-    poll_t *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), poll_dispose);
-    memset(p, 0, sizeof(*p));
-    p->super.proceed = poll_proceed;
-    p->super.stop = poll_stop;
+    poll_t *p = (poll_t *)xl_http_hold(req, sizeof(*p), &poll_hold);
     p->hub = hub;
-    p->req = req;
     p->args = args;
     p->timeout.cb = on_poll_timeout;
     h2o_linklist_insert(&hub->polls, &p->link);
@@ -276,15 +265,15 @@ void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *wh
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    h2o_start_response(req, &p->super);
+    xl_http_hold_start(&p->hold);
 }
 
 /* ---- SSE ----------------------------------------------------------------------------------- */
 
 typedef struct st_sse_t {
-    h2o_generator_t super;
+    xl_http_hold_t hold; /* first: the stream lives in the request's pool; hold.req NULL once it ended or the client
+                            went away */
     xl_stream_t *hub;
-    h2o_req_t *req; /* NULL once the final answer went out or the client went away */
     xl_principal_t who;
     xl_str_t flow, tenant; /* filters (pool); base NULL: any */
     unsigned types;        /* bit per event type; 0: any */
@@ -308,19 +297,17 @@ static void sse_release(sse_t *s)
         h2o_timeout_unlink(&s->deadline);
 }
 
-static void sse_dispose(void *self)
+static void sse_dispose(xl_http_hold_t *hold)
 {
-    sse_t *s = self;
+    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, hold, hold);
     sse_release(s);
     xl_buf_dispose(&s->pending);
     xl_buf_dispose(&s->inflight);
 }
 
-static void sse_stop(h2o_generator_t *self, h2o_req_t *req)
+static void sse_gone(xl_http_hold_t *hold)
 {
-    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, super, self);
-    sse_release(s);
-    s->req = NULL;
+    sse_release(H2O_STRUCT_FROM_MEMBER(sse_t, hold, hold));
 }
 
 typedef struct st_fill_t {
@@ -405,7 +392,7 @@ static void sse_fill(sse_t *s)
 /* Send what is buffered (reading more from the feed first) unless a send is in flight. */
 static void sse_pump(sse_t *s)
 {
-    while (s->req != NULL && !s->sending && !s->in_send) {
+    while (s->hold.req != NULL && !s->sending && !s->in_send) {
         if (s->pending.len == 0 && !s->final_wanted)
             sse_fill(s);
         if (s->pending.len == 0 && !s->final_wanted)
@@ -415,11 +402,11 @@ static void sse_pump(sse_t *s)
         s->pending = t;
         xl_buf_reset(&s->pending);
         h2o_iovec_t buf = h2o_iovec_init(s->inflight.base, s->inflight.len);
-        h2o_req_t *req = s->req;
+        h2o_req_t *req = s->hold.req;
         if (s->final_wanted) {
             /* the last send: nothing of s may be touched after it (the request may be disposed) */
             sse_release(s);
-            s->req = NULL;
+            xl_http_hold_release(&s->hold);
             h2o_send(req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
             return;
         }
@@ -433,9 +420,9 @@ static void sse_pump(sse_t *s)
     }
 }
 
-static void sse_proceed(h2o_generator_t *self, h2o_req_t *req)
+static void sse_proceed(xl_http_hold_t *hold)
 {
-    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, super, self);
+    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, hold, hold);
     s->sending = 0;
     xl_buf_reset(&s->inflight);
     if (!s->in_send)
@@ -445,7 +432,7 @@ static void sse_proceed(h2o_generator_t *self, h2o_req_t *req)
 static void on_sse_keepalive(h2o_timeout_entry_t *entry)
 {
     sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, keepalive, entry);
-    if (s->req == NULL)
+    if (s->hold.req == NULL)
         return;
     if (!s->sending && s->pending.len == 0)
         xl_buf_appendf(&s->pending, ": keepalive\n\n");
@@ -519,12 +506,9 @@ void xl_stream_sse(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who)
         }
     }
 
-    sse_t *s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), sse_dispose);
-    memset(s, 0, sizeof(*s));
-    s->super.proceed = sse_proceed;
-    s->super.stop = sse_stop;
+    static const xl_http_hold_callbacks_t sse_hold = {.gone = sse_gone, .proceed = sse_proceed, .dispose = sse_dispose};
+    sse_t *s = (sse_t *)xl_http_hold(req, sizeof(*s), &sse_hold);
     s->hub = hub;
-    s->req = req;
     s->who = *who;
     s->types = types;
     s->cursor = from;
@@ -547,7 +531,7 @@ void xl_stream_sse(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
-    h2o_start_response(req, &s->super);
+    xl_http_hold_start(&s->hold);
     /* the first bytes go out now, so that the client sees the headers at once */
     xl_buf_appendf(&s->pending, "retry: 1000\n: execlog events after feed_seq %" PRIu64 "\n\n", from);
     if (hub->shutting_down)
@@ -664,7 +648,7 @@ void xl_stream_destroy(xl_stream_t *hub)
     while (!h2o_linklist_is_empty(&hub->polls)) {
         poll_t *p = H2O_STRUCT_FROM_MEMBER(poll_t, link, hub->polls.next);
         poll_release(p);
-        p->req = NULL;
+        xl_http_hold_release(&p->hold); /* the connection is dropped with the context */
     }
     while (!h2o_linklist_is_empty(&hub->streams))
         sse_release(H2O_STRUCT_FROM_MEMBER(sse_t, link, hub->streams.next));

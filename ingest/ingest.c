@@ -13,8 +13,8 @@
  * Lifetimes: a write lives until it is resolved AND its delivery report has
  * arrived (librdkafka holds it as the message opaque until then). A pending
  * lives until it answered AND every write it started is gone. The request
- * may vanish at any time (client gone): a destructor in req->pool then
- * detaches it, and nothing here touches the request again.
+ * may vanish at any time (client gone): its hold (xl_http_hold, api/http.h)
+ * then detaches it, and nothing here touches the request again.
  */
 #include "ingest/ingest.h"
 
@@ -84,7 +84,7 @@ struct st_pending_t {
     size_t ndeferred;
     int caught_up; /* the projection reached the log end: unknown now means not found */
     xl_catchup_wait_t catchup;
-    pending_t **hold;   /* the destructor's view of us, in req->pool */
+    xl_http_hold_t *hold; /* holds req (api/http.h); NULL once answered or gone */
     int batch;
     int launched; /* every slot has a write or a result; answering may begin */
     int answered;
@@ -213,11 +213,11 @@ static void pending_answer(pending_t *p)
     if (h2o_timeout_is_linked(&p->timeout))
         h2o_timeout_unlink(&p->timeout);
     if (p->req != NULL) {
+        xl_http_hold_release(p->hold);
         send_answer(p);
         p->req = NULL;
     }
-    if (p->hold != NULL)
-        *p->hold = NULL;
+    p->hold = NULL;
     pending_free_if_done(p);
 }
 
@@ -446,14 +446,15 @@ static void on_report_messages(h2o_multithread_receiver_t *receiver, h2o_linklis
 
 /* ---- pending requests ------------------------------------------------------ */
 
-static void on_req_dispose(void *hold)
+/* The client went away before the answer: the writes go on without it. */
+static void on_req_gone(xl_http_hold_t *hold)
 {
-    pending_t *p = *(pending_t **)hold;
-    if (p != NULL) {
-        p->req = NULL;
-        p->hold = NULL;
-    }
+    pending_t *p = hold->owner;
+    p->req = NULL;
+    p->hold = NULL;
 }
+
+static const xl_http_hold_callbacks_t pending_hold = {.gone = on_req_gone};
 
 static void on_timeout(h2o_timeout_entry_t *entry)
 {
@@ -482,11 +483,11 @@ static void on_timeout(h2o_timeout_entry_t *entry)
     }
     p->nopen = 0;
     if (p->req != NULL) {
+        xl_http_hold_release(p->hold);
         send_answer(p);
         p->req = NULL;
     }
-    if (p->hold != NULL)
-        *p->hold = NULL;
+    p->hold = NULL;
     pending_free_if_done(p);
 }
 
@@ -501,8 +502,8 @@ static pending_t *pending_new(xl_ingest_t *ing, h2o_req_t *req, size_t nslots, i
     p->nopen = nslots;
     p->timeout.cb = on_timeout;
     ++ing->npending;
-    p->hold = h2o_mem_alloc_shared(&req->pool, sizeof(pending_t *), on_req_dispose);
-    *p->hold = p;
+    p->hold = xl_http_hold(req, sizeof(*p->hold), &pending_hold);
+    p->hold->owner = p;
     return p;
 }
 
