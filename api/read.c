@@ -17,85 +17,11 @@
 
 #include "api/http.h"
 #include "api/render.h"
-#include "api/stream.h"
+#include "api/query.h"
 #include "projector/apply.h"
 
 #define MAX_MESSAGE_ITEMS 1000 /* executions listed for one message ID */
 #define MAX_LINEAGE_ITEMS 1000 /* attempts, and children, listed in a lineage */
-
-/* ---- parameters and common lookups ---------------------------------------------- */
-
-int xl_read_int_paramOrReply(h2o_req_t *req, const char *name, int64_t min, int64_t max, int64_t def, int64_t *out)
-{
-    h2o_iovec_t v;
-    *out = def;
-    if (!xl_http_query_param(req, name, &v))
-        return 0;
-    /* every value of [min, max] is accepted, the bounds included: digits are
-     * summed as a magnitude that stops growing past INT64_MAX */
-    uint64_t mag = 0;
-    int neg = v.len > 0 && v.base[0] == '-';
-    size_t i = neg ? 1 : 0;
-    int ok = v.len > i && v.len - i <= 19;
-    for (; ok && i < v.len; ++i) {
-        if (v.base[i] < '0' || v.base[i] > '9' || mag > (uint64_t)INT64_MAX / 10)
-            ok = 0;
-        else
-            mag = mag * 10 + (uint64_t)(v.base[i] - '0');
-    }
-    ok = ok && mag <= (uint64_t)INT64_MAX;
-    int64_t x = neg ? -(int64_t)mag : (int64_t)mag;
-    if (!ok || x < min || x > max) {
-        xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
-                             "%s must be an integer in [%" PRId64 ", %" PRId64 "]", name, min, max);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-int xl_read_bool_paramOrReply(h2o_req_t *req, const char *name, int *out)
-{
-    h2o_iovec_t v;
-    *out = 0;
-    if (!xl_http_query_param(req, name, &v))
-        return 0;
-    if (h2o_memis(v.base, v.len, H2O_STRLIT("true")) || h2o_memis(v.base, v.len, H2O_STRLIT("1")) || v.len == 0) {
-        *out = 1;
-        return 0;
-    }
-    if (h2o_memis(v.base, v.len, H2O_STRLIT("false")) || h2o_memis(v.base, v.len, H2O_STRLIT("0")))
-        return 0;
-    xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL, "%s must be true or false",
-                         name);
-    return -1;
-}
-
-static void send_not_found(h2o_req_t *req, int64_t audit_id)
-{
-    xl_http_send_problem(req, 404, "not-found", "Execution not found", NULL, "no execution with audit ID %" PRId64,
-                         audit_id);
-}
-
-int xl_read_stateOrReply(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id, xl_state_t *st)
-{
-    char err[256];
-    int ret = xl_store_get_state(api->store, api->codec, audit_id, st, err, sizeof(err));
-    if (ret == -ENOENT) {
-        send_not_found(req, audit_id);
-        return -1;
-    }
-    if (ret != 0) {
-        xl_http_send_problem(req, 500, "internal", "Cannot read the execution", NULL, "%s", err);
-        return -1;
-    }
-    if (!xl_principal_sees(who, &st->tenant_id)) { /* exactly like a missing one: existence is not leaked */
-        xl_state_dispose(st);
-        send_not_found(req, audit_id);
-        return -1;
-    }
-    return 0;
-}
 
 /* The tenant a summary or message lookup is scoped to: the caller's own, else ?tenant_id=, else all (NULL). */
 static int scope_tenantOrReply(h2o_req_t *req, const xl_principal_t *who, xl_str_t *buf, const xl_str_t **scope)
@@ -184,9 +110,9 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who,
 {
     xl_state_t st;
     int64_t as_of;
-    if (xl_read_int_paramOrReply(req, "as_of", 0, INT64_MAX / 2, -1, &as_of) != 0)
+    if (xl_query_int_paramOrReply(req, "as_of", 0, INT64_MAX / 2, -1, &as_of) != 0)
         return;
-    if (xl_read_stateOrReply(api, req, who, audit_id, &st) != 0)
+    if (xl_query_stateOrReply(api->store, api->codec, req, who, audit_id, &st) != 0)
         return;
     if (as_of >= 0) {
         xl_state_dispose(&st);
@@ -292,7 +218,7 @@ void xl_read_message(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h
 void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
 {
     xl_state_t st;
-    if (xl_read_stateOrReply(api, req, who, audit_id, &st) != 0)
+    if (xl_query_stateOrReply(api->store, api->codec, req, who, audit_id, &st) != 0)
         return;
     int64_t root = st.root_audit_id, parent_exec = st.parent_execution_id;
     xl_state_dispose(&st);
@@ -664,8 +590,7 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
         ret |= xl_metrics_sample(&out, store_properties[i].name, "", (double)v);
     }
 
-    xl_stream_stats_t ss;
-    xl_stream_get_stats(api->stream, &ss);
+    const xl_stream_stats_t ss = api->stream_stats;
     ret |= xl_metrics_family(&out, "execlog_sse_streams", "gauge", "open Server-Sent Events streams");
     ret |= xl_metrics_sample(&out, "execlog_sse_streams", "", (double)ss.streams);
     ret |= xl_metrics_family(&out, "execlog_sse_events_sent_total", "counter", "events sent on SSE streams");

@@ -859,7 +859,8 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
         goto fail;
     if ((srv->deadline = xl_deadline_create(loop, conf->idle_timeout_ms)) == NULL ||
         (srv->api.metrics = xl_metrics_create(labels, NROUTES + 1)) == NULL ||
-        (srv->api.stream = xl_stream_create(&srv->api, conf->stream_keepalive_ms)) == NULL) {
+        (srv->api.stream = xl_stream_create(srv->api.store, srv->api.codec, loop, &srv->api.stream_stats,
+                                            conf->stream_keepalive_ms)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

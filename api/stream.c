@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api/http.h"
+#include "api/query.h"
 #include "api/render.h"
 
 #define PAGE_DEFAULT 100
@@ -37,8 +38,15 @@ typedef struct st_timeout_slot_t {
     h2o_timeout_t timeout;
 } timeout_slot_t;
 
+/* What the streams read from: the server's, borrowed. */
+typedef struct st_source_t {
+    xl_store_t *store;
+    xl_codec_t *codec;
+    h2o_loop_t *loop;
+} source_t;
+
 struct st_xl_stream_t {
-    xl_api_t *api;
+    source_t src;
     h2o_linklist_t polls;   /* poll_t.link */
     h2o_linklist_t streams; /* sse_t.link */
     uint64_t feed_at;       /* the hub's position in the feed */
@@ -46,7 +54,7 @@ struct st_xl_stream_t {
     timeout_slot_t *timeouts[MAX_TIMEOUTS]; /* one h2o timeout per duration in use */
     size_t ntimeouts;
     int shutting_down;
-    xl_stream_stats_t stats;
+    xl_stream_stats_t *stats; /* kept here for /metrics */
 };
 
 /* A timeout list for waits of ms (h2o 2.2 timeouts have one duration each). */
@@ -61,7 +69,7 @@ static h2o_timeout_t *timeout_for(xl_stream_t *hub, uint64_t ms)
     if (slot == NULL)
         return NULL;
     slot->ms = ms;
-    h2o_timeout_init(hub->api->loop, &slot->timeout, ms);
+    h2o_timeout_init(hub->src.loop, &slot->timeout, ms);
     hub->timeouts[hub->ntimeouts++] = slot;
     return &slot->timeout;
 }
@@ -69,7 +77,7 @@ static h2o_timeout_t *timeout_for(xl_stream_t *hub, uint64_t ms)
 /* ---- event pages ----------------------------------------------------------------------- */
 
 typedef struct st_page_t {
-    xl_api_t *api;
+    const source_t *src;
     json_t *items;
     size_t limit;
     int reverse;
@@ -90,7 +98,7 @@ static int on_page_event(void *ctx, uint32_t seq, const xl_pos_t *pos, const voi
         pg->more = 1;
         return 1;
     }
-    if (xl_event_decode(pg->api->codec, frame, len, &ev, pg->err, sizeof(pg->err)) != 0) {
+    if (xl_event_decode(pg->src->codec, frame, len, &ev, pg->err, sizeof(pg->err)) != 0) {
         pg->failed = 1;
         return 1;
     }
@@ -108,16 +116,16 @@ typedef struct st_page_args_t {
 } page_args_t;
 
 /* The page as JSON (new reference), or NULL with err filled; *empty says whether it has no item. */
-static json_t *read_page(xl_api_t *api, const page_args_t *a, uint32_t last_seq, int *empty, char *err, size_t errlen)
+static json_t *read_page(const source_t *src, const page_args_t *a, uint32_t last_seq, int *empty, char *err, size_t errlen)
 {
-    page_t pg = {.api = api, .items = json_array(), .limit = a->limit, .reverse = a->reverse, .stop_at = a->after};
+    page_t pg = {.src = src, .items = json_array(), .limit = a->limit, .reverse = a->reverse, .stop_at = a->after};
     int ret = 0;
     if (!a->reverse)
         ret = a->after == UINT32_MAX
                   ? 0
-                  : xl_store_scan_events(api->store, a->audit_id, a->after + 1, 0, on_page_event, &pg);
+                  : xl_store_scan_events(src->store, a->audit_id, a->after + 1, 0, on_page_event, &pg);
     else if (a->before != 1) /* before_seq=1: nothing comes before it */
-        ret = xl_store_scan_events(api->store, a->audit_id, a->before ? a->before - 1 : 0, 1, on_page_event, &pg);
+        ret = xl_store_scan_events(src->store, a->audit_id, a->before ? a->before - 1 : 0, 1, on_page_event, &pg);
     if (ret < 0 || pg.failed) {
         snprintf(err, errlen, "%s", pg.failed ? pg.err : "cannot read the event archive");
         json_decref(pg.items);
@@ -150,7 +158,7 @@ static void poll_release(poll_t *p)
 {
     if (h2o_linklist_is_linked(&p->link)) {
         h2o_linklist_unlink(&p->link);
-        --p->hub->stats.polls;
+        --p->hub->stats->polls;
     }
     if (h2o_timeout_is_linked(&p->timeout))
         h2o_timeout_unlink(&p->timeout);
@@ -169,17 +177,17 @@ static const xl_http_hold_callbacks_t poll_hold = {.gone = poll_gone, .dispose =
  */
 static int poll_try(poll_t *p, int force)
 {
-    xl_api_t *api = p->hub->api;
+    const source_t *src = &p->hub->src;
     xl_state_t st;
     char err[256];
     uint32_t last_seq = 0;
     int empty = 1;
     json_t *body = NULL;
-    if (xl_store_get_state(api->store, api->codec, p->args.audit_id, &st, err, sizeof(err)) == 0) {
+    if (xl_store_get_state(src->store, src->codec, p->args.audit_id, &st, err, sizeof(err)) == 0) {
         last_seq = st.last_seq;
         xl_state_dispose(&st);
         if (last_seq > p->args.after || force)
-            body = read_page(api, &p->args, last_seq, &empty, err, sizeof(err));
+            body = read_page(src, &p->args, last_seq, &empty, err, sizeof(err));
     }
     if (!force && (body == NULL || empty)) {
         json_decref(body);
@@ -208,18 +216,18 @@ static void on_poll_timeout(h2o_timeout_entry_t *entry)
 
 void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
 {
-    xl_api_t *api = hub->api;
+    const source_t *src = &hub->src;
     int64_t after, before, limit, wait;
     int reverse;
     xl_state_t st;
     char err[256];
     h2o_iovec_t v;
 
-    if (xl_read_int_paramOrReply(req, "after_seq", 0, UINT32_MAX, 0, &after) != 0 ||
-        xl_read_int_paramOrReply(req, "before_seq", 1, UINT32_MAX, 0, &before) != 0 ||
-        xl_read_int_paramOrReply(req, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit) != 0 ||
-        xl_read_int_paramOrReply(req, "wait", 0, WAIT_MAX_S, 0, &wait) != 0 ||
-        xl_read_bool_paramOrReply(req, "reverse", &reverse) != 0)
+    if (xl_query_int_paramOrReply(req, "after_seq", 0, UINT32_MAX, 0, &after) != 0 ||
+        xl_query_int_paramOrReply(req, "before_seq", 1, UINT32_MAX, 0, &before) != 0 ||
+        xl_query_int_paramOrReply(req, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit) != 0 ||
+        xl_query_int_paramOrReply(req, "wait", 0, WAIT_MAX_S, 0, &wait) != 0 ||
+        xl_query_bool_paramOrReply(req, "reverse", &reverse) != 0)
         return;
     if (!reverse && xl_http_query_param(req, "before_seq", &v)) {
         xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
@@ -231,7 +239,7 @@ void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *wh
                              "wait follows new events: it cannot be combined with reverse=true");
         return;
     }
-    if (xl_read_stateOrReply(api, req, who, audit_id, &st) != 0)
+    if (xl_query_stateOrReply(src->store, src->codec, req, who, audit_id, &st) != 0)
         return;
     uint32_t last_seq = st.last_seq;
     xl_state_dispose(&st);
@@ -246,7 +254,7 @@ void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *wh
         tq = timeout_for(hub, (uint64_t)wait * 1000);
     if (tq == NULL) { /* answer now */
         int empty;
-        json_t *body = read_page(api, &args, last_seq, &empty, err, sizeof(err));
+        json_t *body = read_page(src, &args, last_seq, &empty, err, sizeof(err));
         if (body == NULL)
             xl_http_send_problem(req, 500, "internal", "Cannot read the events", NULL, "%s", err);
         else
@@ -259,8 +267,8 @@ void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *wh
     p->args = args;
     p->timeout.cb = on_poll_timeout;
     h2o_linklist_insert(&hub->polls, &p->link);
-    ++hub->stats.polls;
-    h2o_timeout_link(api->loop, tq, &p->timeout);
+    ++hub->stats->polls;
+    h2o_timeout_link(src->loop, tq, &p->timeout);
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
@@ -289,7 +297,7 @@ static void sse_release(sse_t *s)
 {
     if (h2o_linklist_is_linked(&s->link)) {
         h2o_linklist_unlink(&s->link);
-        --s->hub->stats.streams;
+        --s->hub->stats->streams;
     }
     if (h2o_timeout_is_linked(&s->keepalive))
         h2o_timeout_unlink(&s->keepalive);
@@ -317,7 +325,7 @@ typedef struct st_fill_t {
 } fill_t;
 
 typedef struct st_one_event_t {
-    xl_api_t *api;
+    const source_t *src;
     xl_event_t ev;
     xl_pos_t pos;
     int found;
@@ -327,7 +335,7 @@ static int on_one_event(void *ctx, uint32_t seq, const xl_pos_t *pos, const void
 {
     one_event_t *o = ctx;
     char err[256];
-    if (xl_event_decode(o->api->codec, frame, len, &o->ev, err, sizeof(err)) == 0) {
+    if (xl_event_decode(o->src->codec, frame, len, &o->ev, err, sizeof(err)) == 0) {
         o->found = 1;
         o->pos = *pos;
     }
@@ -354,8 +362,8 @@ static int on_feed_entry(void *ctx, uint64_t feed_seq, int64_t audit_id, uint32_
     if (f->nread == SSE_FILL_EVENTS || s->pending.len >= SSE_FILL_BYTES || s->final_wanted)
         return 1;
     ++f->nread;
-    one_event_t one = {.api = s->hub->api};
-    if (xl_store_scan_events(s->hub->api->store, audit_id, seq, 0, on_one_event, &one) < 0) {
+    one_event_t one = {.src = &s->hub->src};
+    if (xl_store_scan_events(s->hub->src.store, audit_id, seq, 0, on_one_event, &one) < 0) {
         f->failed = 1;
         return 1;
     }
@@ -371,7 +379,7 @@ static int on_feed_entry(void *ctx, uint64_t feed_seq, int64_t audit_id, uint32_
             xl_buf_appendf(&s->pending, "id: %" PRIu64 "\ndata: %s\n\n", feed_seq, text);
             free(text);
             ++s->sent;
-            ++s->hub->stats.events_sent;
+            ++s->hub->stats->events_sent;
             if (s->max_events != 0 && s->sent >= s->max_events)
                 s->final_wanted = 1;
         }
@@ -383,7 +391,7 @@ static int on_feed_entry(void *ctx, uint64_t feed_seq, int64_t audit_id, uint32_
 static void sse_fill(sse_t *s)
 {
     fill_t f = {.s = s};
-    if (xl_store_feed_scan(s->hub->api->store, s->cursor, on_feed_entry, &f) < 0 || f.failed) {
+    if (xl_store_feed_scan(s->hub->src.store, s->cursor, on_feed_entry, &f) < 0 || f.failed) {
         xl_buf_appendf(&s->pending, "event: error\ndata: {\"detail\":\"cannot read the feed\"}\n\n");
         s->final_wanted = 1;
     }
@@ -414,7 +422,7 @@ static void sse_pump(sse_t *s)
         s->in_send = 1;
         if (h2o_timeout_is_linked(&s->keepalive))
             h2o_timeout_unlink(&s->keepalive);
-        h2o_timeout_link(s->hub->api->loop, &s->hub->keepalive, &s->keepalive);
+        h2o_timeout_link(s->hub->src.loop, &s->hub->keepalive, &s->keepalive);
         h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
         s->in_send = 0; /* a proceed during h2o_send only cleared `sending`: loop on */
     }
@@ -436,7 +444,7 @@ static void on_sse_keepalive(h2o_timeout_entry_t *entry)
         return;
     if (!s->sending && s->pending.len == 0)
         xl_buf_appendf(&s->pending, ": keepalive\n\n");
-    h2o_timeout_link(s->hub->api->loop, &s->hub->keepalive, &s->keepalive);
+    h2o_timeout_link(s->hub->src.loop, &s->hub->keepalive, &s->keepalive);
     sse_pump(s);
 }
 
@@ -464,15 +472,15 @@ static int parse_u64(h2o_iovec_t v, uint64_t *out)
 
 void xl_stream_sse(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who)
 {
-    xl_api_t *api = hub->api;
+    const source_t *src = &hub->src;
     h2o_iovec_t v;
     size_t pos = 0;
     unsigned types = 0;
     int64_t max_events, timeout_s;
-    uint64_t last = xl_store_feed_last(api->store), from = last;
+    uint64_t last = xl_store_feed_last(src->store), from = last;
 
-    if (xl_read_int_paramOrReply(req, "max_events", 0, INT64_MAX / 2, 0, &max_events) != 0 ||
-        xl_read_int_paramOrReply(req, "timeout", 0, SSE_TIMEOUT_MAX_S, 0, &timeout_s) != 0)
+    if (xl_query_int_paramOrReply(req, "max_events", 0, INT64_MAX / 2, 0, &max_events) != 0 ||
+        xl_query_int_paramOrReply(req, "timeout", 0, SSE_TIMEOUT_MAX_S, 0, &timeout_s) != 0)
         return;
     while (xl_http_query_next(req, "type", &pos, &v)) {
         for (const char *s = v.base, *end = v.base + v.len; s <= end;) {
@@ -522,9 +530,9 @@ void xl_stream_sse(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who)
     if (xl_http_query_param(req, "tenant_id", &v))
         s->tenant = (xl_str_t){v.base, v.len};
     h2o_linklist_insert(&hub->streams, &s->link);
-    ++hub->stats.streams;
+    ++hub->stats->streams;
     if (deadline != NULL)
-        h2o_timeout_link(api->loop, deadline, &s->deadline);
+        h2o_timeout_link(src->loop, deadline, &s->deadline);
 
     req->res.status = 200;
     req->res.reason = "OK";
@@ -574,12 +582,12 @@ static int cmp_id(const void *a, const void *b)
 
 void xl_stream_notify(xl_stream_t *hub)
 {
-    xl_api_t *api = hub->api;
+    const source_t *src = &hub->src;
     if (h2o_linklist_is_empty(&hub->polls)) {
-        hub->feed_at = xl_store_feed_last(api->store);
+        hub->feed_at = xl_store_feed_last(src->store);
     } else {
         touched_t t = {.last = hub->feed_at};
-        xl_store_feed_scan(api->store, hub->feed_at, on_touched, &t);
+        xl_store_feed_scan(src->store, hub->feed_at, on_touched, &t);
         hub->feed_at = t.last;
         if (t.failed) /* cannot tell which: let every poll look */
             t.n = 0;
@@ -617,21 +625,18 @@ void xl_stream_shutdown(xl_stream_t *hub)
     }
 }
 
-void xl_stream_get_stats(xl_stream_t *hub, xl_stream_stats_t *stats)
-{
-    *stats = hub->stats;
-}
-
-xl_stream_t *xl_stream_create(xl_api_t *api, int keepalive_ms)
+xl_stream_t *xl_stream_create(xl_store_t *store, xl_codec_t *codec, h2o_loop_t *loop, xl_stream_stats_t *stats,
+                              int keepalive_ms)
 {
     xl_stream_t *hub = calloc(1, sizeof(*hub));
     if (hub == NULL)
         return NULL;
-    hub->api = api;
+    hub->src = (source_t){store, codec, loop};
+    hub->stats = stats;
     h2o_linklist_init_anchor(&hub->polls);
     h2o_linklist_init_anchor(&hub->streams);
-    hub->feed_at = xl_store_feed_last(api->store);
-    h2o_timeout_init(api->loop, &hub->keepalive, (uint64_t)keepalive_ms);
+    hub->feed_at = xl_store_feed_last(store);
+    h2o_timeout_init(loop, &hub->keepalive, (uint64_t)keepalive_ms);
     return hub;
 }
 
@@ -653,10 +658,10 @@ void xl_stream_destroy(xl_stream_t *hub)
     while (!h2o_linklist_is_empty(&hub->streams))
         sse_release(H2O_STRUCT_FROM_MEMBER(sse_t, link, hub->streams.next));
     unlink_all(&hub->keepalive);
-    h2o_timeout_dispose(hub->api->loop, &hub->keepalive);
+    h2o_timeout_dispose(hub->src.loop, &hub->keepalive);
     for (size_t i = 0; i < hub->ntimeouts; ++i) {
         unlink_all(&hub->timeouts[i]->timeout);
-        h2o_timeout_dispose(hub->api->loop, &hub->timeouts[i]->timeout);
+        h2o_timeout_dispose(hub->src.loop, &hub->timeouts[i]->timeout);
         free(hub->timeouts[i]);
     }
     free(hub);
