@@ -619,7 +619,7 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
 /* ---- GET /v1/admin/digest ---------------------------------------------------------------- */
 
 /* The digest reads every key: it runs on a thread and comes back through the api's receiver. */
-typedef struct st_digest_job_t {
+typedef struct st_xl_digest_job_t {
     h2o_multithread_message_t msg;
     xl_api_t *api;
     xl_http_hold_t *hold; /* the request; NULL once the client went away */
@@ -644,22 +644,37 @@ static void on_digest_gone(xl_http_hold_t *hold)
 
 static const xl_http_hold_callbacks_t digest_hold = {.gone = on_digest_gone};
 
+static void digest_thread_join(xl_api_t *api)
+{
+    if (api->digest_running) {
+        pthread_join(api->digest_thread, NULL);
+        api->digest_running = 0;
+    }
+}
+
+/* The thread is done and its message is off the receiver: answer, free. */
+static void digest_finish(digest_job_t *job)
+{
+    digest_thread_join(job->api);
+    job->api->digest_job = NULL;
+    h2o_req_t *req = job->hold != NULL ? xl_http_hold_release(job->hold) : NULL;
+    if (req != NULL) {
+        if (job->ret != 0)
+            xl_http_send_problem(req, 500, "internal", "Cannot compute the digest", NULL, "%s", job->err);
+        else
+            xl_http_send_json_obj(req, 200,
+                                  json_pack("{s:s, s:s, s:s}", "digest", job->hex, "algorithm", "sha-256",
+                                            "covers", "state, events, idem, index, agg"));
+    }
+    free(job);
+}
+
 void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     while (!h2o_linklist_is_empty(messages)) {
         digest_job_t *job = H2O_STRUCT_FROM_MEMBER(digest_job_t, msg.link, messages->next);
         h2o_linklist_unlink(&job->msg.link);
-        xl_read_digest_join(job->api);
-        h2o_req_t *req = job->hold != NULL ? xl_http_hold_release(job->hold) : NULL;
-        if (req != NULL) {
-            if (job->ret != 0)
-                xl_http_send_problem(req, 500, "internal", "Cannot compute the digest", NULL, "%s", job->err);
-            else
-                xl_http_send_json_obj(req, 200,
-                                      json_pack("{s:s, s:s, s:s}", "digest", job->hex, "algorithm", "sha-256",
-                                                "covers", "state, events, idem, index, agg"));
-        }
-        free(job);
+        digest_finish(job);
     }
 }
 
@@ -686,12 +701,18 @@ void xl_read_digest(xl_api_t *api, h2o_req_t *req)
         return;
     }
     api->digest_running = 1;
+    api->digest_job = job;
 }
 
 void xl_read_digest_join(xl_api_t *api)
 {
-    if (api->digest_running) {
-        pthread_join(api->digest_thread, NULL);
-        api->digest_running = 0;
-    }
+    digest_thread_join(api);
+    digest_job_t *job = api->digest_job;
+    if (job == NULL)
+        return;
+    /* the thread queued its message before it ended, and this loop has not
+     * taken it yet: take our own message back, so that the receiver is empty */
+    if (h2o_linklist_is_linked(&job->msg.link))
+        h2o_linklist_unlink(&job->msg.link);
+    digest_finish(job);
 }

@@ -998,16 +998,6 @@ int xl_server_tls_port(xl_server_t *srv)
     return srv->tls_port;
 }
 
-/* Deliver what other threads queued for the loop (their threads are gone by now). */
-static void drain_receiver(h2o_multithread_receiver_t *receiver)
-{
-    h2o_linklist_t messages;
-    h2o_linklist_init_anchor(&messages);
-    h2o_linklist_insert_list(&messages, &receiver->_messages);
-    if (!h2o_linklist_is_empty(&messages))
-        receiver->cb(receiver, &messages);
-}
-
 /* A server whose connections were still open at exit: kept, and reachable, on purpose. */
 static xl_server_t *lingering;
 
@@ -1016,11 +1006,10 @@ int xl_server_destroy(xl_server_t *srv)
     if (srv == NULL)
         return 0;
     close_listeners(srv);
-    xl_read_digest_join(&srv->api);
+    xl_read_digest_join(&srv->api); /* answers a digest still on its way */
     if (srv->queue != NULL) {
         xl_progress_unsubscribe(srv->progress); /* hands over what is not heard yet */
         srv->progress = NULL;
-        drain_receiver(&srv->on_digest);
     }
     /* requests that outlive us (their connections close later) must not report here */
     while (!h2o_linklist_is_empty(&srv->inflight)) {
