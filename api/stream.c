@@ -640,12 +640,6 @@ xl_stream_t *xl_stream_create(xl_store_t *store, xl_codec_t *codec, h2o_loop_t *
     return hub;
 }
 
-static void unlink_all(h2o_timeout_t *timeout)
-{
-    while (!h2o_linklist_is_empty(&timeout->_entries))
-        h2o_timeout_unlink(H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, timeout->_entries.next));
-}
-
 void xl_stream_destroy(xl_stream_t *hub)
 {
     if (hub == NULL)
@@ -657,10 +651,9 @@ void xl_stream_destroy(xl_stream_t *hub)
     }
     while (!h2o_linklist_is_empty(&hub->streams))
         sse_release(H2O_STRUCT_FROM_MEMBER(sse_t, link, hub->streams.next));
-    unlink_all(&hub->keepalive);
+    /* every timer belongs to a poll or a stream, and release() unlinked it */
     h2o_timeout_dispose(hub->src.loop, &hub->keepalive);
     for (size_t i = 0; i < hub->ntimeouts; ++i) {
-        unlink_all(&hub->timeouts[i]->timeout);
         h2o_timeout_dispose(hub->src.loop, &hub->timeouts[i]->timeout);
         free(hub->timeouts[i]);
     }
