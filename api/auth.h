@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "schemas/event.h"
+#include "schemas/base/bytes.h"
 
 typedef enum en_xl_role_t {
     XL_ROLE_NONE = 0, /* public routes: /healthz, /readyz */

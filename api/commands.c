@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 
 #include "api/config.h"
-#include "api/log.h"
 #include "projector/rebuild.h"
 #include "projector/store.h"
+#include "schemas/base/log.h"
 
 typedef struct st_xl_command_opts_t {
     xl_config_t cfg;

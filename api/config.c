@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/log.h"
+#include "schemas/base/log.h"
 
 typedef enum { KEY_STR, KEY_INT, KEY_SIZE, KEY_BOOL, KEY_LEVEL } key_kind_t;
 

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *reason_phrase(int status)
 {
@@ -317,9 +316,59 @@ int xl_http_traceparent(h2o_req_t *req, h2o_iovec_t *value)
     return 1;
 }
 
-int64_t xl_now_ms(void)
+/* ---- held requests ---------------------------------------------------------------------- */
+
+static void hold_gone(xl_http_hold_t *hold)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (hold->req == NULL)
+        return;
+    hold->req = NULL;
+    if (hold->cb->gone != NULL)
+        hold->cb->gone(hold);
+}
+
+static void hold_stop(h2o_generator_t *self, h2o_req_t *req)
+{
+    hold_gone(H2O_STRUCT_FROM_MEMBER(xl_http_hold_t, super, self));
+}
+
+static void hold_proceed(h2o_generator_t *self, h2o_req_t *req)
+{
+    xl_http_hold_t *hold = H2O_STRUCT_FROM_MEMBER(xl_http_hold_t, super, self);
+    if (hold->cb->proceed != NULL)
+        hold->cb->proceed(hold);
+}
+
+/* the request's pool is released: a request still held was never answered */
+static void hold_dispose(void *self)
+{
+    xl_http_hold_t *hold = self;
+    hold_gone(hold);
+    if (hold->cb->dispose != NULL)
+        hold->cb->dispose(hold);
+}
+
+xl_http_hold_t *xl_http_hold(h2o_req_t *req, size_t size, const xl_http_hold_callbacks_t *cb)
+{
+    if (size < sizeof(xl_http_hold_t))
+        size = sizeof(xl_http_hold_t);
+    xl_http_hold_t *hold = h2o_mem_alloc_shared(&req->pool, size, hold_dispose);
+    memset(hold, 0, size); /* the pool does not zero */
+    hold->super.proceed = hold_proceed;
+    hold->super.stop = hold_stop;
+    hold->req = req;
+    hold->cb = cb;
+    return hold;
+}
+
+h2o_req_t *xl_http_hold_release(xl_http_hold_t *hold)
+{
+    h2o_req_t *req = hold->req;
+    hold->req = NULL;
+    return req;
+}
+
+void xl_http_hold_start(xl_http_hold_t *hold)
+{
+    h2o_start_response(hold->req, &hold->super);
 }

@@ -103,7 +103,57 @@ int xl_http_header(h2o_req_t *req, const char *name, h2o_iovec_t *value);
  */
 int xl_http_traceparent(h2o_req_t *req, h2o_iovec_t *value);
 
-/** @brief Wall clock in ms since the epoch. */
-int64_t xl_now_ms(void);
+/*
+ * Holding a request whose answer is not ready: a write waiting for its
+ * acknowledgement, a read waiting for a log position, the digest thread, a
+ * long poll, an SSE stream. This is the one way to do it. The hold lives in
+ * req->pool and is the request's h2o_generator_t once started, so the client
+ * going away is seen once, whichever way it goes (the started response
+ * stopped, or the request's pool released before an answer): gone(hold) runs,
+ * hold->req is NULL from then on, and the owner releases what the request
+ * held. The owner answers either with xl_http_hold_release then any
+ * xl_http_send_* on the request it returns, or, for a stream, starts the
+ * response with xl_http_hold_start and feeds it with h2o_send on hold->req,
+ * releasing with the final one.
+ */
+typedef struct st_xl_http_hold_t xl_http_hold_t;
+
+typedef struct st_xl_http_hold_callbacks_t {
+    void (*gone)(xl_http_hold_t *hold);    /* the client went away while held; NULL: nothing to do */
+    void (*proceed)(xl_http_hold_t *hold); /* started holds: h2o sent what it had and wants more */
+    void (*dispose)(xl_http_hold_t *hold); /* the pool is released (always, the last call); NULL: nothing */
+} xl_http_hold_callbacks_t;
+
+struct st_xl_http_hold_t {
+    h2o_generator_t super; /* for h2o: started by xl_http_hold_start */
+    h2o_req_t *req;        /* the held request; NULL once released or gone */
+    const xl_http_hold_callbacks_t *cb;
+    void *owner; /* for the owner's use (e.g. a heap object that outlives the request) */
+};
+
+/**
+ * @brief Hold req. size (at least sizeof(xl_http_hold_t)) bytes are taken
+ * from req->pool, the hold first: an owner that lives as long as the
+ * request embeds the hold as its first member and asks for its own size.
+ * The memory is zeroed but for the hold's fields; cb is borrowed for the
+ * request's lifetime (a static table).
+ * @return the hold; it lives as long as req->pool.
+ */
+xl_http_hold_t *xl_http_hold(h2o_req_t *req, size_t size, const xl_http_hold_callbacks_t *cb);
+
+/**
+ * @brief Stop holding: gone no longer runs. For a hold not started, answer
+ * the returned request at once with any xl_http_send_*; for a started one,
+ * call it right before the final h2o_send.
+ * @return the request, or NULL when the client is gone.
+ */
+h2o_req_t *xl_http_hold_release(xl_http_hold_t *hold);
+
+/**
+ * @brief Start the response of a held request (status and headers set):
+ * from now on it is fed with h2o_send(hold->req, ...), and proceed runs when
+ * h2o wants more. The request stays held until xl_http_hold_release.
+ */
+void xl_http_hold_start(xl_http_hold_t *hold);
 
 #endif

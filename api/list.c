@@ -268,11 +268,11 @@ static int parse_filterOrReply(h2o_req_t *req, const xl_principal_t *who, filter
         }
     }
     int64_t x;
-    if (xl_read_int_paramOrReply(req, "created_gte", INT64_MIN / 4, INT64_MAX / 4, 0, &x) != 0)
+    if (xl_query_int_paramOrReply(req, "created_gte", INT64_MIN / 4, INT64_MAX / 4, 0, &x) != 0)
         return -1;
     f->has_gte = xl_http_query_param(req, "created_gte", &v);
     f->gte = x;
-    if (xl_read_int_paramOrReply(req, "created_lt", INT64_MIN / 4, INT64_MAX / 4, 0, &x) != 0)
+    if (xl_query_int_paramOrReply(req, "created_lt", INT64_MIN / 4, INT64_MAX / 4, 0, &x) != 0)
         return -1;
     f->has_lt = xl_http_query_param(req, "created_lt", &v);
     f->lt = x;
@@ -370,7 +370,7 @@ void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     size_t nscans = 0;
 
     int empty = parse_filterOrReply(req, who, &f);
-    if (empty < 0 || xl_read_int_paramOrReply(req, "limit", 1, LIMIT_MAX, LIMIT_DEFAULT, &limit) != 0)
+    if (empty < 0 || xl_query_int_paramOrReply(req, "limit", 1, LIMIT_MAX, LIMIT_DEFAULT, &limit) != 0)
         return;
     if (xl_http_query_param(req, "page_token", &v)) {
         if (token_decodeOrReply(api, req, &f, v, cursor) != 0)

@@ -18,14 +18,15 @@
 
 #include "api/commands.h"
 #include "api/config.h"
-#include "api/log.h"
 #include "api/server.h"
 #include "ingest/claim.h"
 #include "ingest/embedded.h"
 #include "ingest/ingest.h"
 #include "ingest/topic.h"
+#include "projector/progress.h"
 #include "projector/projector.h"
 #include "projector/store.h"
+#include "schemas/base/log.h"
 
 /* Bound on each start-up request to a real cluster (creating topics, claiming the node ID). */
 #define XL_STARTUP_KAFKA_MS 15000
@@ -34,19 +35,10 @@ static volatile int stop_requested;
 
 static void on_signal(int sig) { stop_requested = 1; }
 
-/* Who hears of the projector's progress; filled before the projector thread starts. */
-typedef struct st_applied_ctx_t {
-    xl_ingest_t *ing;
-    xl_server_t *srv;
-} applied_ctx_t;
-
-/* projector thread -> write path and read API: a partition's durable position moved */
+/* projector thread -> its subscribers (the write path, the read API): a partition's durable position moved */
 static void on_applied(void *ctx, int32_t partition, int64_t next_offset)
 {
-    applied_ctx_t *actx = ctx;
-    if (actx->ing != NULL)
-        xl_ingest_on_applied(actx->ing, partition, next_offset);
-    xl_server_on_applied(actx->srv, partition, next_offset);
+    xl_progress_publish(ctx, partition, next_offset);
 }
 
 static void usage(FILE *fp)
@@ -131,7 +123,7 @@ int main(int argc, char **argv)
     xl_server_t *srv = NULL;
     const char **props = NULL;
     h2o_loop_t *loop = NULL;
-    applied_ctx_t actx = {NULL, NULL};
+    xl_progress_t *progress = NULL;
 
     /* offline commands (execlogd rebuild, execlogd digest): api/commands.c */
     if (argc > 1 && xl_commands_is(argv[1]))
@@ -246,6 +238,10 @@ int main(int argc, char **argv)
     }
 
     loop = xl_server_loop_create();
+    if ((progress = xl_progress_create()) == NULL) {
+        xl_log_error("main", "out of memory");
+        goto exit;
+    }
     xl_ingest_conf_t iconf = {.topic = cfg.topic,
                               .data_dir = cfg.data_dir,
                               .node_id = cfg.node_id,
@@ -255,7 +251,8 @@ int main(int argc, char **argv)
                               .timeout_ms = cfg.ack_timeout_ms,
                               .max_body = cfg.max_body,
                               .kafka_props = props,
-                              .nkafka_props = nprops};
+                              .nkafka_props = nprops,
+                              .progress = progress};
     if (role_ingest && (ing = xl_ingest_create(&iconf, loop, store, err, sizeof(err))) == NULL) {
         xl_log_error("main", "ingest: %s", err);
         goto exit;
@@ -268,7 +265,7 @@ int main(int argc, char **argv)
                                  .kafka_props = props,
                                  .nkafka_props = nprops,
                                  .on_applied = on_applied,
-                                 .ctx = &actx,
+                                 .ctx = progress,
                                  /* every replica reads every partition: no group to join, no join delay */
                                  .assign_all = 1,
                                  .commit_positions = !embedded};
@@ -277,7 +274,6 @@ int main(int argc, char **argv)
         goto exit;
     }
 
-    /* the server exists before the projector starts, so that it hears every progress report */
     xl_server_conf_t sconf = {.listen = cfg.listen,
                               .listen_tls = cfg.listen_tls,
                               .tls_cert = cfg.tls_cert,
@@ -292,13 +288,12 @@ int main(int argc, char **argv)
                               .projector = proj,
                               .ready_max_lag = cfg.ready_max_lag,
                               .info = make_info(&cfg, bootstraps, embedded, ack_projected),
+                              .progress = progress,
                               .write_only = !role_reads};
     if ((srv = xl_server_create(&sconf, loop, ing, err, sizeof(err))) == NULL) {
         xl_log_error("main", "http: %s", err);
         goto exit;
     }
-    actx.ing = ing;
-    actx.srv = srv;
     if (xl_projector_start(proj, err, sizeof(err)) != 0) {
         xl_log_error("main", "projector: %s", err);
         goto exit;
@@ -329,6 +324,7 @@ exit:
         xl_server_flush(srv);
     if (xl_server_destroy(srv) == 0 && loop != NULL)
         h2o_evloop_destroy(loop);
+    xl_progress_destroy(progress); /* its publisher and subscribers are gone */
     xl_store_close(store);
     xl_embedded_destroy(emb);
     free(props);

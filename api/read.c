@@ -17,85 +17,11 @@
 
 #include "api/http.h"
 #include "api/render.h"
-#include "api/stream.h"
+#include "api/query.h"
 #include "projector/apply.h"
 
 #define MAX_MESSAGE_ITEMS 1000 /* executions listed for one message ID */
 #define MAX_LINEAGE_ITEMS 1000 /* attempts, and children, listed in a lineage */
-
-/* ---- parameters and common lookups ---------------------------------------------- */
-
-int xl_read_int_paramOrReply(h2o_req_t *req, const char *name, int64_t min, int64_t max, int64_t def, int64_t *out)
-{
-    h2o_iovec_t v;
-    *out = def;
-    if (!xl_http_query_param(req, name, &v))
-        return 0;
-    /* every value of [min, max] is accepted, the bounds included: digits are
-     * summed as a magnitude that stops growing past INT64_MAX */
-    uint64_t mag = 0;
-    int neg = v.len > 0 && v.base[0] == '-';
-    size_t i = neg ? 1 : 0;
-    int ok = v.len > i && v.len - i <= 19;
-    for (; ok && i < v.len; ++i) {
-        if (v.base[i] < '0' || v.base[i] > '9' || mag > (uint64_t)INT64_MAX / 10)
-            ok = 0;
-        else
-            mag = mag * 10 + (uint64_t)(v.base[i] - '0');
-    }
-    ok = ok && mag <= (uint64_t)INT64_MAX;
-    int64_t x = neg ? -(int64_t)mag : (int64_t)mag;
-    if (!ok || x < min || x > max) {
-        xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
-                             "%s must be an integer in [%" PRId64 ", %" PRId64 "]", name, min, max);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-int xl_read_bool_paramOrReply(h2o_req_t *req, const char *name, int *out)
-{
-    h2o_iovec_t v;
-    *out = 0;
-    if (!xl_http_query_param(req, name, &v))
-        return 0;
-    if (h2o_memis(v.base, v.len, H2O_STRLIT("true")) || h2o_memis(v.base, v.len, H2O_STRLIT("1")) || v.len == 0) {
-        *out = 1;
-        return 0;
-    }
-    if (h2o_memis(v.base, v.len, H2O_STRLIT("false")) || h2o_memis(v.base, v.len, H2O_STRLIT("0")))
-        return 0;
-    xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL, "%s must be true or false",
-                         name);
-    return -1;
-}
-
-static void send_not_found(h2o_req_t *req, int64_t audit_id)
-{
-    xl_http_send_problem(req, 404, "not-found", "Execution not found", NULL, "no execution with audit ID %" PRId64,
-                         audit_id);
-}
-
-int xl_read_stateOrReply(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id, xl_state_t *st)
-{
-    char err[256];
-    int ret = xl_store_get_state(api->store, api->codec, audit_id, st, err, sizeof(err));
-    if (ret == -ENOENT) {
-        send_not_found(req, audit_id);
-        return -1;
-    }
-    if (ret != 0) {
-        xl_http_send_problem(req, 500, "internal", "Cannot read the execution", NULL, "%s", err);
-        return -1;
-    }
-    if (!xl_principal_sees(who, &st->tenant_id)) { /* exactly like a missing one: existence is not leaked */
-        xl_state_dispose(st);
-        send_not_found(req, audit_id);
-        return -1;
-    }
-    return 0;
-}
 
 /* The tenant a summary or message lookup is scoped to: the caller's own, else ?tenant_id=, else all (NULL). */
 static int scope_tenantOrReply(h2o_req_t *req, const xl_principal_t *who, xl_str_t *buf, const xl_str_t **scope)
@@ -129,7 +55,7 @@ typedef struct st_replay_t {
     char err[256];
 } replay_t;
 
-static int on_replay_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int on_replay_event(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     replay_t *r = ctx;
     xl_event_t ev;
@@ -184,9 +110,9 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who,
 {
     xl_state_t st;
     int64_t as_of;
-    if (xl_read_int_paramOrReply(req, "as_of", 0, INT64_MAX / 2, -1, &as_of) != 0)
+    if (xl_query_int_paramOrReply(req, "as_of", 0, INT64_MAX / 2, -1, &as_of) != 0)
         return;
-    if (xl_read_stateOrReply(api, req, who, audit_id, &st) != 0)
+    if (xl_query_stateOrReply(api->store, api->codec, req, who, audit_id, &st) != 0)
         return;
     if (as_of >= 0) {
         xl_state_dispose(&st);
@@ -292,7 +218,7 @@ void xl_read_message(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h
 void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
 {
     xl_state_t st;
-    if (xl_read_stateOrReply(api, req, who, audit_id, &st) != 0)
+    if (xl_query_stateOrReply(api->store, api->codec, req, who, audit_id, &st) != 0)
         return;
     int64_t root = st.root_audit_id, parent_exec = st.parent_execution_id;
     xl_state_dispose(&st);
@@ -664,8 +590,7 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
         ret |= xl_metrics_sample(&out, store_properties[i].name, "", (double)v);
     }
 
-    xl_stream_stats_t ss;
-    xl_stream_get_stats(api->stream, &ss);
+    const xl_stream_stats_t ss = api->stream_stats;
     ret |= xl_metrics_family(&out, "execlog_sse_streams", "gauge", "open Server-Sent Events streams");
     ret |= xl_metrics_sample(&out, "execlog_sse_streams", "", (double)ss.streams);
     ret |= xl_metrics_family(&out, "execlog_sse_events_sent_total", "counter", "events sent on SSE streams");
@@ -694,11 +619,10 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
 /* ---- GET /v1/admin/digest ---------------------------------------------------------------- */
 
 /* The digest reads every key: it runs on a thread and comes back through the api's receiver. */
-typedef struct st_digest_job_t {
+typedef struct st_xl_digest_job_t {
     h2o_multithread_message_t msg;
     xl_api_t *api;
-    h2o_req_t *req;                /* NULL once the client went away */
-    struct st_digest_job_t **hold; /* in req->pool */
+    xl_http_hold_t *hold; /* the request; NULL once the client went away */
     int ret;
     char hex[XL_STORE_DIGEST_HEX_LEN + 1];
     char err[256];
@@ -712,11 +636,37 @@ static void *digest_main(void *arg)
     return NULL;
 }
 
-static void on_digest_req_dispose(void *p)
+static void on_digest_gone(xl_http_hold_t *hold)
 {
-    digest_job_t *job = *(digest_job_t **)p;
-    if (job != NULL)
-        job->req = NULL;
+    digest_job_t *job = hold->owner;
+    job->hold = NULL;
+}
+
+static const xl_http_hold_callbacks_t digest_hold = {.gone = on_digest_gone};
+
+static void digest_thread_join(xl_api_t *api)
+{
+    if (api->digest_running) {
+        pthread_join(api->digest_thread, NULL);
+        api->digest_running = 0;
+    }
+}
+
+/* The thread is done and its message is off the receiver: answer, free. */
+static void digest_finish(digest_job_t *job)
+{
+    digest_thread_join(job->api);
+    job->api->digest_job = NULL;
+    h2o_req_t *req = job->hold != NULL ? xl_http_hold_release(job->hold) : NULL;
+    if (req != NULL) {
+        if (job->ret != 0)
+            xl_http_send_problem(req, 500, "internal", "Cannot compute the digest", NULL, "%s", job->err);
+        else
+            xl_http_send_json_obj(req, 200,
+                                  json_pack("{s:s, s:s, s:s}", "digest", job->hex, "algorithm", "sha-256",
+                                            "covers", "state, events, idem, index, agg"));
+    }
+    free(job);
 }
 
 void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -724,17 +674,7 @@ void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     while (!h2o_linklist_is_empty(messages)) {
         digest_job_t *job = H2O_STRUCT_FROM_MEMBER(digest_job_t, msg.link, messages->next);
         h2o_linklist_unlink(&job->msg.link);
-        xl_read_digest_join(job->api);
-        if (job->req != NULL) {
-            *job->hold = NULL;
-            if (job->ret != 0)
-                xl_http_send_problem(job->req, 500, "internal", "Cannot compute the digest", NULL, "%s", job->err);
-            else
-                xl_http_send_json_obj(job->req, 200,
-                                      json_pack("{s:s, s:s, s:s}", "digest", job->hex, "algorithm", "sha-256", "covers",
-                                                "state, events, idem, index, agg"));
-        }
-        free(job);
+        digest_finish(job);
     }
 }
 
@@ -752,22 +692,27 @@ void xl_read_digest(xl_api_t *api, h2o_req_t *req)
         return;
     }
     job->api = api;
-    job->req = req;
-    job->hold = h2o_mem_alloc_shared(&req->pool, sizeof(*job->hold), on_digest_req_dispose);
-    *job->hold = job;
+    job->hold = xl_http_hold(req, sizeof(*job->hold), &digest_hold);
+    job->hold->owner = job;
     if (pthread_create(&api->digest_thread, NULL, digest_main, job) != 0) {
-        *job->hold = NULL;
+        xl_http_hold_release(job->hold);
         free(job);
         xl_http_send_problem(req, 500, "internal", "Cannot start the digest", NULL, "pthread_create failed");
         return;
     }
     api->digest_running = 1;
+    api->digest_job = job;
 }
 
 void xl_read_digest_join(xl_api_t *api)
 {
-    if (api->digest_running) {
-        pthread_join(api->digest_thread, NULL);
-        api->digest_running = 0;
-    }
+    digest_thread_join(api);
+    digest_job_t *job = api->digest_job;
+    if (job == NULL)
+        return;
+    /* the thread queued its message before it ended, and this loop has not
+     * taken it yet: take our own message back, so that the receiver is empty */
+    if (h2o_linklist_is_linked(&job->msg.link))
+        h2o_linklist_unlink(&job->msg.link);
+    digest_finish(job);
 }

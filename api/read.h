@@ -14,6 +14,7 @@
 
 #include "api/auth.h"
 #include "api/metrics.h"
+#include "api/query.h"
 #include "ingest/ingest.h"
 #include "projector/projector.h"
 #include "projector/store.h"
@@ -31,9 +32,10 @@ typedef struct st_xl_api_t {
     json_t *info;
     int64_t ready_max_lag; /* /readyz: most events the projector may be behind */
     h2o_loop_t *loop;
-    xl_stream_t *stream;   /* long polls and SSE streams */
+    xl_stream_t *stream;   /* long polls and SSE streams (api/stream.h; the server's to call) */
+    xl_stream_stats_t stream_stats; /* kept by the streams, shown by /metrics */
     xl_metrics_t *metrics; /* HTTP counters */
-    /* the projection's progress, from xl_server_on_applied: applied[p] is the
+    /* the projection's progress, heard by the server's progress subscription: applied[p] is the
      * next offset of partition p not yet applied, -1 while unknown */
     int64_t *applied;
     size_t napplied;
@@ -49,6 +51,7 @@ typedef struct st_xl_api_t {
     int digest_running;
     pthread_t digest_thread;
     h2o_multithread_receiver_t *digest_receiver; /* the digest thread's answer comes back here */
+    struct st_xl_digest_job_t *digest_job;       /* running, or its answer not sent yet (read.c) */
 } xl_api_t;
 
 /** GET /v1/executions/{audit_id} (?as_of=ms replays the archive up to that time) */
@@ -91,26 +94,15 @@ void xl_read_readyz(xl_api_t *api, h2o_req_t *req);
 void xl_read_metrics(xl_api_t *api, h2o_req_t *req);
 /** GET /v1/admin/digest: the digest of the projections, computed off the loop thread. */
 void xl_read_digest(xl_api_t *api, h2o_req_t *req);
-/** @brief Wait for the digest thread, if any (before the store closes). */
+/**
+ * @brief Wait for the digest thread, if any, and answer its request now if
+ * its answer has not gone out (before the store closes and before the
+ * digest receiver is unregistered).
+ */
 void xl_read_digest_join(xl_api_t *api);
 /** @brief Receiver callback of api->digest_receiver: answers the digest requests (loop thread). */
 void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 
 /** @brief Record a progress report (loop thread). */
 void xl_api_note_applied(xl_api_t *api, int32_t partition, int64_t next_offset);
-
-/**
- * @brief Parse an integer query parameter in [min, max]; absent gives def.
- * Answers 400 itself on a bad value. @return 0, or -1 (answered).
- */
-int xl_read_int_paramOrReply(h2o_req_t *req, const char *name, int64_t min, int64_t max, int64_t def, int64_t *out);
-/** @brief Parse a boolean query parameter (true/false/1/0); absent gives 0. @return 0 or -1 (answered 400). */
-int xl_read_bool_paramOrReply(h2o_req_t *req, const char *name, int *out);
-
-/**
- * @brief Load an execution the caller may see; answers 404 (also for
- * another tenant's) or 500 itself. @return 0 (st to dispose) or -1 (answered).
- */
-int xl_read_stateOrReply(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id, xl_state_t *st);
-
 #endif

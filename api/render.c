@@ -156,7 +156,7 @@ json_t *xl_render_attempt(const xl_state_t *st)
     return o;
 }
 
-json_t *xl_render_event(const xl_event_t *ev, uint32_t seq, const xl_store_pos_t *pos)
+json_t *xl_render_event(const xl_event_t *ev, uint32_t seq, const xl_pos_t *pos)
 {
     json_t *o = json_object();
     const char *type = xl_event_type_name(ev->type);

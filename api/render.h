@@ -29,7 +29,7 @@ int xl_render_state_buf(const xl_state_t *st, xl_buf_t *out);
 json_t *xl_render_attempt(const xl_state_t *st);
 
 /** @brief One archived event: seq, its members, and where it was read (pos may be NULL). */
-json_t *xl_render_event(const xl_event_t *ev, uint32_t seq, const xl_store_pos_t *pos);
+json_t *xl_render_event(const xl_event_t *ev, uint32_t seq, const xl_pos_t *pos);
 
 /** @brief The ETLWorks "get flow status" object (camelCase) of an execution. */
 json_t *xl_render_etlworks(const xl_state_t *st);

@@ -35,7 +35,7 @@
 
 #include "api/auth.h"
 #include "api/http.h"
-#include "api/log.h"
+#include "schemas/base/log.h"
 #include "api/metrics.h"
 #include "api/deadline.h"
 #include "api/read.h"
@@ -73,12 +73,6 @@ typedef struct st_route_t {
     const char *label; /* "METHOD pattern", for the metrics */
 } route_t;
 
-typedef struct st_applied_msg_t {
-    h2o_multithread_message_t msg;
-    int32_t partition;
-    int64_t next_offset;
-} applied_msg_t;
-
 struct st_xl_server_t {
     h2o_globalconf_t globalconf;
     h2o_context_t ctx;
@@ -90,7 +84,8 @@ struct st_xl_server_t {
     xl_api_t api;
     xl_auth_t *auth; /* NULL: protected mode, everyone is an admin on loopback */
     h2o_multithread_queue_t *queue;
-    h2o_multithread_receiver_t on_applied, on_digest;
+    h2o_multithread_receiver_t on_digest;
+    xl_progress_sub_t *progress; /* the projector's progress, heard on the loop */
     h2o_linklist_t waiters; /* waiter_t.link: reads waiting for their min_position */
     h2o_timeout_t wait_timeout;
     h2o_timeout_t grace_timeout; /* POSITION_GRACE_MS: a min_position past the log end */
@@ -348,19 +343,20 @@ static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, 
 /* ---- read-your-writes ---------------------------------------------------------------------- */
 
 typedef struct st_waiter_t {
+    xl_http_hold_t hold; /* first: the waiter lives in the request's pool */
     xl_server_t *srv;
-    h2o_req_t *req;
     const route_t *route;
     route_args_t args;
     xl_principal_t who;
-    xl_store_pos_t *want;
+    xl_pos_t *want;
     size_t nwant;
     h2o_linklist_t link;
     h2o_timeout_entry_t timeout;
     h2o_timeout_entry_t grace; /* linked while a position is past the log end */
 } waiter_t;
 
-static void waiter_release(waiter_t *w)
+/* Stop waiting. @return the request to answer, NULL when the client is gone. */
+static h2o_req_t *waiter_release(waiter_t *w)
 {
     if (h2o_linklist_is_linked(&w->link)) {
         h2o_linklist_unlink(&w->link);
@@ -370,14 +366,17 @@ static void waiter_release(waiter_t *w)
         h2o_timeout_unlink(&w->timeout);
     if (h2o_timeout_is_linked(&w->grace))
         h2o_timeout_unlink(&w->grace);
+    return xl_http_hold_release(&w->hold);
 }
 
-static void on_waiter_dispose(void *self)
+static void on_waiter_gone(xl_http_hold_t *hold)
 {
-    waiter_release(self);
+    waiter_release(H2O_STRUCT_FROM_MEMBER(waiter_t, hold, hold));
 }
 
-static int reached(const xl_api_t *api, const xl_store_pos_t *want, size_t n)
+static const xl_http_hold_callbacks_t waiter_hold = {.gone = on_waiter_gone};
+
+static int reached(const xl_api_t *api, const xl_pos_t *want, size_t n)
 {
     for (size_t i = 0; i < n; ++i)
         if ((size_t)want[i].partition >= api->napplied || api->applied[want[i].partition] <= want[i].offset)
@@ -385,17 +384,19 @@ static int reached(const xl_api_t *api, const xl_store_pos_t *want, size_t n)
     return 1;
 }
 
-static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_store_pos_t *want, size_t n, int final);
+static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_pos_t *want, size_t n, int final);
 
 static void on_wait_timeout(h2o_timeout_entry_t *entry)
 {
     waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, timeout, entry);
-    waiter_release(w);
-    /* past the log end is a 400 also when read.wait.max.ms is shorter than the grace */
-    if (check_positionsOrReply(w->srv, w->req, w->want, w->nwant, 1) < 0)
+    h2o_req_t *req = waiter_release(w);
+    if (req == NULL)
         return;
-    xl_http_add_header(w->req, H2O_TOKEN_RETRY_AFTER, "1");
-    xl_http_send_problem(w->req, 504, "position-not-reached", "The projection has not reached min_position", NULL,
+    /* past the log end is a 400 also when read.wait.max.ms is shorter than the grace */
+    if (check_positionsOrReply(w->srv, req, w->want, w->nwant, 1) < 0)
+        return;
+    xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+    xl_http_send_problem(req, 504, "position-not-reached", "The projection has not reached min_position", NULL,
                          "waited %d ms (read.wait.max.ms); the write is acknowledged but not yet readable here",
                          w->srv->wait_max_ms);
 }
@@ -408,7 +409,7 @@ static void on_wait_timeout(h2o_timeout_entry_t *entry)
  * projector starting or stopped) reach nothing here: the read waits as before.
  * @return -1 (answered 400), 1 (an offset past the log end, not final), or 0.
  */
-static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_store_pos_t *want, size_t n, int final)
+static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_pos_t *want, size_t n, int final)
 {
     int64_t ends[XL_PROJECTOR_MAX_LAGS];
     xl_projector_stats_t stats;
@@ -450,11 +451,11 @@ static void on_wait_grace(h2o_timeout_entry_t *entry)
     waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, grace, entry);
     if (reached(&w->srv->api, w->want, w->nwant))
         return; /* check_waiters answers it */
-    if (check_positionsOrReply(w->srv, w->req, w->want, w->nwant, 1) < 0)
-        waiter_release(w);
+    if (check_positionsOrReply(w->srv, w->hold.req, w->want, w->nwant, 1) < 0)
+        waiter_release(w); /* answered 400 */
 }
 
-int xl_server_parse_positions(const char *value, size_t vlen, xl_store_pos_t *want, size_t max, size_t *n)
+int xl_server_parse_positions(const char *value, size_t vlen, xl_pos_t *want, size_t max, size_t *n)
 {
     for (const char *s = value, *end = value + vlen; s <= end;) {
         const char *comma = memchr(s, ',', (size_t)(end - s));
@@ -480,11 +481,11 @@ int xl_server_parse_positions(const char *value, size_t vlen, xl_store_pos_t *wa
 }
 
 /* Parse min_position=P:O[,P:O...] (repeatable). @return the count, or -1 (answered 400). */
-static int parse_positionsOrReply(h2o_req_t *req, xl_store_pos_t **out)
+static int parse_positionsOrReply(h2o_req_t *req, xl_pos_t **out)
 {
     h2o_iovec_t v;
     size_t pos = 0, n = 0;
-    xl_store_pos_t *want = h2o_mem_alloc_pool(&req->pool, MAX_POSITIONS * sizeof(*want));
+    xl_pos_t *want = h2o_mem_alloc_pool(&req->pool, MAX_POSITIONS * sizeof(*want));
     while (xl_http_query_next(req, "min_position", &pos, &v)) {
         if (xl_server_parse_positions(v.base, v.len, want, MAX_POSITIONS, &n) != 0) {
             xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
@@ -505,8 +506,9 @@ static void check_waiters(xl_server_t *srv)
         waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, link, l);
         l = l->next;
         if (reached(&srv->api, w->want, w->nwant)) {
-            waiter_release(w);
-            w->route->fn(srv, w->req, &w->who, &w->args);
+            h2o_req_t *req = waiter_release(w);
+            if (req != NULL)
+                w->route->fn(srv, req, &w->who, &w->args);
         }
     }
 }
@@ -615,7 +617,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (args.name.base != NULL)
             args.name = xl_http_path_decode(&req->pool, args.name.base, args.name.len);
         if (r->flags & R_MIN_POS) {
-            xl_store_pos_t *want;
+            xl_pos_t *want;
             int n = parse_positionsOrReply(req, &want);
             if (n < 0)
                 return 0;
@@ -630,9 +632,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                 if (past < 0)
                     return 0;
                 /* hold the read until the projection has applied every named position */
-                waiter_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), on_waiter_dispose);
-                *w = (waiter_t){
-                    .srv = srv, .req = req, .route = r, .args = args, .who = who, .want = want, .nwant = (size_t)n};
+                waiter_t *w = (waiter_t *)xl_http_hold(req, sizeof(*w), &waiter_hold);
+                w->srv = srv;
+                w->route = r;
+                w->args = args;
+                w->who = who;
+                w->want = want;
+                w->nwant = (size_t)n;
                 w->timeout.cb = on_wait_timeout;
                 w->grace.cb = on_wait_grace;
                 h2o_linklist_insert(&srv->waiters, &w->link);
@@ -657,25 +663,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- progress from the projector ------------------------------------------------------------ */
 
-void xl_server_on_applied(xl_server_t *srv, int32_t partition, int64_t next_offset)
+static void on_progress(void *ctx, const xl_pos_t *pos, size_t n)
 {
-    applied_msg_t *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        return; /* a later batch reports a higher offset for the partition */
-    m->partition = partition;
-    m->next_offset = next_offset;
-    h2o_multithread_send_message(&srv->on_applied, &m->msg);
-}
-
-static void on_applied_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
-{
-    xl_server_t *srv = H2O_STRUCT_FROM_MEMBER(xl_server_t, on_applied, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        applied_msg_t *m = H2O_STRUCT_FROM_MEMBER(applied_msg_t, msg.link, messages->next);
-        h2o_linklist_unlink(&m->msg.link);
-        xl_api_note_applied(&srv->api, m->partition, m->next_offset);
-        free(m);
-    }
+    xl_server_t *srv = ctx;
+    for (size_t i = 0; i != n; ++i)
+        xl_api_note_applied(&srv->api, pos[i].partition, pos[i].offset);
     check_waiters(srv);
     xl_stream_notify(srv->api.stream);
 }
@@ -867,7 +859,8 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
         goto fail;
     if ((srv->deadline = xl_deadline_create(loop, conf->idle_timeout_ms)) == NULL ||
         (srv->api.metrics = xl_metrics_create(labels, NROUTES + 1)) == NULL ||
-        (srv->api.stream = xl_stream_create(&srv->api, conf->stream_keepalive_ms)) == NULL) {
+        (srv->api.stream = xl_stream_create(srv->api.store, srv->api.codec, loop, &srv->api.stream_stats,
+                                            conf->stream_keepalive_ms)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -892,8 +885,12 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
         goto fail;
 
     srv->queue = h2o_multithread_create_queue(loop);
-    h2o_multithread_register_receiver(srv->queue, &srv->on_applied, on_applied_messages);
     h2o_multithread_register_receiver(srv->queue, &srv->on_digest, xl_read_on_digest);
+    if (conf->progress != NULL &&
+        (srv->progress = xl_progress_subscribe(conf->progress, srv->queue, on_progress, srv)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     srv->api.digest_receiver = &srv->on_digest;
     h2o_timeout_init(loop, &srv->wait_timeout, (uint64_t)(conf->wait_max_ms > 0 ? conf->wait_max_ms : 1));
     h2o_timeout_init(loop, &srv->grace_timeout, POSITION_GRACE_MS);
@@ -956,9 +953,11 @@ void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
     close_listeners(srv);
     while (!h2o_linklist_is_empty(&srv->waiters)) {
         waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, link, srv->waiters.next);
-        waiter_release(w);
-        xl_http_add_header(w->req, H2O_TOKEN_RETRY_AFTER, "1");
-        xl_http_send_problem(w->req, 503, "shutting-down", "Shutting down", NULL,
+        h2o_req_t *req = waiter_release(w);
+        if (req == NULL)
+            continue;
+        xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+        xl_http_send_problem(req, 503, "shutting-down", "Shutting down", NULL,
                              "this execlogd is stopping; retry on another replica or after the restart");
     }
     xl_stream_shutdown(srv->api.stream);
@@ -999,16 +998,6 @@ int xl_server_tls_port(xl_server_t *srv)
     return srv->tls_port;
 }
 
-/* Deliver what other threads queued for the loop (their threads are gone by now). */
-static void drain_receiver(h2o_multithread_receiver_t *receiver)
-{
-    h2o_linklist_t messages;
-    h2o_linklist_init_anchor(&messages);
-    h2o_linklist_insert_list(&messages, &receiver->_messages);
-    if (!h2o_linklist_is_empty(&messages))
-        receiver->cb(receiver, &messages);
-}
-
 /* A server whose connections were still open at exit: kept, and reachable, on purpose. */
 static xl_server_t *lingering;
 
@@ -1017,10 +1006,10 @@ int xl_server_destroy(xl_server_t *srv)
     if (srv == NULL)
         return 0;
     close_listeners(srv);
-    xl_read_digest_join(&srv->api);
+    xl_read_digest_join(&srv->api); /* answers a digest still on its way */
     if (srv->queue != NULL) {
-        drain_receiver(&srv->on_applied);
-        drain_receiver(&srv->on_digest);
+        xl_progress_unsubscribe(srv->progress); /* hands over what is not heard yet */
+        srv->progress = NULL;
     }
     /* requests that outlive us (their connections close later) must not report here */
     while (!h2o_linklist_is_empty(&srv->inflight)) {
@@ -1032,7 +1021,6 @@ int xl_server_destroy(xl_server_t *srv)
         waiter_release(H2O_STRUCT_FROM_MEMBER(waiter_t, link, srv->waiters.next));
     xl_stream_destroy(srv->api.stream);
     if (srv->queue != NULL) {
-        h2o_multithread_unregister_receiver(srv->queue, &srv->on_applied);
         h2o_multithread_unregister_receiver(srv->queue, &srv->on_digest);
         h2o_multithread_destroy_queue(srv->queue);
         h2o_timeout_dispose(srv->loop, &srv->wait_timeout);

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "ingest/ingest.h"
+#include "projector/progress.h"
 #include "projector/projector.h"
 #include "projector/store.h"
 
@@ -34,6 +35,9 @@ typedef struct st_xl_server_conf_t {
     int stream_keepalive_ms;   /* SSE comment lines */
     xl_store_t *store;         /* borrowed */
     xl_projector_t *projector; /* borrowed; NULL if this process does not project */
+    /* borrowed; the server subscribes on its loop (progress wakes min_position
+     * waits, long polls and SSE streams); NULL: nothing is heard */
+    xl_progress_t *progress;
     json_t *info;              /* GET /v1/info body; reference stolen */
     int64_t ready_max_lag;     /* /readyz threshold */
     int write_only;            /* role ingest: the read routes answer 405 (the projection is for the write rules) */
@@ -55,14 +59,6 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
  * exiting process (libh2o 2.2 cannot dispose a context with connections).
  */
 int xl_server_destroy(xl_server_t *srv);
-
-/**
- * @brief Projector progress: every message of partition below next_offset is
- * applied and durable. Thread-safe (the projector thread calls it); the
- * report is handed to the loop, where it wakes min_position waits, long
- * polls and SSE streams.
- */
-void xl_server_on_applied(xl_server_t *srv, int32_t partition, int64_t next_offset);
 
 /**
  * @brief Run the loop until *stop becomes non-zero (a signal handler sets
@@ -91,7 +87,7 @@ void xl_server_flush(xl_server_t *srv);
  * @return 0 with *n advanced, or -EINVAL (malformed, or more than max in all;
  * want[*n ..] may then hold part of the value).
  */
-int xl_server_parse_positions(const char *value, size_t vlen, xl_store_pos_t *want, size_t max, size_t *n);
+int xl_server_parse_positions(const char *value, size_t vlen, xl_pos_t *want, size_t max, size_t *n);
 
 /** @brief The port the plain listener is bound to (useful with port 0). */
 int xl_server_port(xl_server_t *srv);

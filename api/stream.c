@@ -8,9 +8,11 @@
  * from it whenever it is woken and not busy sending; a slow client thus only
  * falls behind in the (durable) feed, never in memory.
  *
- * Memory: a poll and a stream live in their request's pool; what they hold
- * outside it (buffers, list links, timers) is released by release(), which
- * the generator's stop, the pool's destructor and the final answer all call.
+ * Memory: a poll and a stream live in their request's pool, held with
+ * xl_http_hold (api/http.h) like every request whose answer comes later; what
+ * they hold outside it (buffers, list links, timers) is released by
+ * release(), which the hold's gone (the client went away), its dispose and
+ * the final answer all call.
  */
 #include "api/stream.h"
 
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "api/http.h"
+#include "api/query.h"
 #include "api/render.h"
 
 #define PAGE_DEFAULT 100
@@ -35,8 +38,15 @@ typedef struct st_timeout_slot_t {
     h2o_timeout_t timeout;
 } timeout_slot_t;
 
+/* What the streams read from: the server's, borrowed. */
+typedef struct st_source_t {
+    xl_store_t *store;
+    xl_codec_t *codec;
+    h2o_loop_t *loop;
+} source_t;
+
 struct st_xl_stream_t {
-    xl_api_t *api;
+    source_t src;
     h2o_linklist_t polls;   /* poll_t.link */
     h2o_linklist_t streams; /* sse_t.link */
     uint64_t feed_at;       /* the hub's position in the feed */
@@ -44,7 +54,7 @@ struct st_xl_stream_t {
     timeout_slot_t *timeouts[MAX_TIMEOUTS]; /* one h2o timeout per duration in use */
     size_t ntimeouts;
     int shutting_down;
-    xl_stream_stats_t stats;
+    xl_stream_stats_t *stats; /* kept here for /metrics */
 };
 
 /* A timeout list for waits of ms (h2o 2.2 timeouts have one duration each). */
@@ -59,7 +69,7 @@ static h2o_timeout_t *timeout_for(xl_stream_t *hub, uint64_t ms)
     if (slot == NULL)
         return NULL;
     slot->ms = ms;
-    h2o_timeout_init(hub->api->loop, &slot->timeout, ms);
+    h2o_timeout_init(hub->src.loop, &slot->timeout, ms);
     hub->timeouts[hub->ntimeouts++] = slot;
     return &slot->timeout;
 }
@@ -67,7 +77,7 @@ static h2o_timeout_t *timeout_for(xl_stream_t *hub, uint64_t ms)
 /* ---- event pages ----------------------------------------------------------------------- */
 
 typedef struct st_page_t {
-    xl_api_t *api;
+    const source_t *src;
     json_t *items;
     size_t limit;
     int reverse;
@@ -78,7 +88,7 @@ typedef struct st_page_t {
     char err[256];
 } page_t;
 
-static int on_page_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int on_page_event(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     page_t *pg = ctx;
     xl_event_t ev;
@@ -88,7 +98,7 @@ static int on_page_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, con
         pg->more = 1;
         return 1;
     }
-    if (xl_event_decode(pg->api->codec, frame, len, &ev, pg->err, sizeof(pg->err)) != 0) {
+    if (xl_event_decode(pg->src->codec, frame, len, &ev, pg->err, sizeof(pg->err)) != 0) {
         pg->failed = 1;
         return 1;
     }
@@ -106,16 +116,16 @@ typedef struct st_page_args_t {
 } page_args_t;
 
 /* The page as JSON (new reference), or NULL with err filled; *empty says whether it has no item. */
-static json_t *read_page(xl_api_t *api, const page_args_t *a, uint32_t last_seq, int *empty, char *err, size_t errlen)
+static json_t *read_page(const source_t *src, const page_args_t *a, uint32_t last_seq, int *empty, char *err, size_t errlen)
 {
-    page_t pg = {.api = api, .items = json_array(), .limit = a->limit, .reverse = a->reverse, .stop_at = a->after};
+    page_t pg = {.src = src, .items = json_array(), .limit = a->limit, .reverse = a->reverse, .stop_at = a->after};
     int ret = 0;
     if (!a->reverse)
         ret = a->after == UINT32_MAX
                   ? 0
-                  : xl_store_scan_events(api->store, a->audit_id, a->after + 1, 0, on_page_event, &pg);
+                  : xl_store_scan_events(src->store, a->audit_id, a->after + 1, 0, on_page_event, &pg);
     else if (a->before != 1) /* before_seq=1: nothing comes before it */
-        ret = xl_store_scan_events(api->store, a->audit_id, a->before ? a->before - 1 : 0, 1, on_page_event, &pg);
+        ret = xl_store_scan_events(src->store, a->audit_id, a->before ? a->before - 1 : 0, 1, on_page_event, &pg);
     if (ret < 0 || pg.failed) {
         snprintf(err, errlen, "%s", pg.failed ? pg.err : "cannot read the event archive");
         json_decref(pg.items);
@@ -137,9 +147,8 @@ static json_t *read_page(xl_api_t *api, const page_args_t *a, uint32_t last_seq,
 /* ---- long polls ------------------------------------------------------------------------- */
 
 typedef struct st_poll_t {
-    h2o_generator_t super;
+    xl_http_hold_t hold; /* first: the poll lives in the request's pool; hold.req NULL once answered or gone */
     xl_stream_t *hub;
-    h2o_req_t *req; /* NULL once answered or gone */
     page_args_t args;
     h2o_linklist_t link;
     h2o_timeout_entry_t timeout;
@@ -149,25 +158,18 @@ static void poll_release(poll_t *p)
 {
     if (h2o_linklist_is_linked(&p->link)) {
         h2o_linklist_unlink(&p->link);
-        --p->hub->stats.polls;
+        --p->hub->stats->polls;
     }
     if (h2o_timeout_is_linked(&p->timeout))
         h2o_timeout_unlink(&p->timeout);
 }
 
-static void poll_stop(h2o_generator_t *self, h2o_req_t *req)
+static void poll_gone(xl_http_hold_t *hold)
 {
-    poll_t *p = H2O_STRUCT_FROM_MEMBER(poll_t, super, self);
-    poll_release(p);
-    p->req = NULL;
+    poll_release(H2O_STRUCT_FROM_MEMBER(poll_t, hold, hold));
 }
 
-static void poll_proceed(h2o_generator_t *self, h2o_req_t *req) {}
-
-static void poll_dispose(void *self)
-{
-    poll_release(self);
-}
+static const xl_http_hold_callbacks_t poll_hold = {.gone = poll_gone, .dispose = poll_gone};
 
 /*
  * Answer the poll if it has events (or must answer anyway: timeout,
@@ -175,17 +177,17 @@ static void poll_dispose(void *self)
  */
 static int poll_try(poll_t *p, int force)
 {
-    xl_api_t *api = p->hub->api;
+    const source_t *src = &p->hub->src;
     xl_state_t st;
     char err[256];
     uint32_t last_seq = 0;
     int empty = 1;
     json_t *body = NULL;
-    if (xl_store_get_state(api->store, api->codec, p->args.audit_id, &st, err, sizeof(err)) == 0) {
+    if (xl_store_get_state(src->store, src->codec, p->args.audit_id, &st, err, sizeof(err)) == 0) {
         last_seq = st.last_seq;
         xl_state_dispose(&st);
         if (last_seq > p->args.after || force)
-            body = read_page(api, &p->args, last_seq, &empty, err, sizeof(err));
+            body = read_page(src, &p->args, last_seq, &empty, err, sizeof(err));
     }
     if (!force && (body == NULL || empty)) {
         json_decref(body);
@@ -195,9 +197,8 @@ static int poll_try(poll_t *p, int force)
         body =
             json_pack("{s:I, s:[], s:I, s:b, s:I, s:s}", "audit_id", (json_int_t)p->args.audit_id, "items", "last_seq",
                       (json_int_t)last_seq, "has_more", 0, "next_after_seq", (json_int_t)p->args.after, "error", err);
-    h2o_req_t *req = p->req;
     poll_release(p);
-    p->req = NULL;
+    h2o_req_t *req = xl_http_hold_release(&p->hold);
     size_t len = json_dumpb(body, NULL, 0, JSON_COMPACT);
     h2o_iovec_t buf = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, len + 1), len);
     json_dumpb(body, buf.base, len, JSON_COMPACT);
@@ -209,24 +210,24 @@ static int poll_try(poll_t *p, int force)
 static void on_poll_timeout(h2o_timeout_entry_t *entry)
 {
     poll_t *p = H2O_STRUCT_FROM_MEMBER(poll_t, timeout, entry);
-    if (p->req != NULL)
+    if (p->hold.req != NULL)
         poll_try(p, 1);
 }
 
 void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
 {
-    xl_api_t *api = hub->api;
+    const source_t *src = &hub->src;
     int64_t after, before, limit, wait;
     int reverse;
     xl_state_t st;
     char err[256];
     h2o_iovec_t v;
 
-    if (xl_read_int_paramOrReply(req, "after_seq", 0, UINT32_MAX, 0, &after) != 0 ||
-        xl_read_int_paramOrReply(req, "before_seq", 1, UINT32_MAX, 0, &before) != 0 ||
-        xl_read_int_paramOrReply(req, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit) != 0 ||
-        xl_read_int_paramOrReply(req, "wait", 0, WAIT_MAX_S, 0, &wait) != 0 ||
-        xl_read_bool_paramOrReply(req, "reverse", &reverse) != 0)
+    if (xl_query_int_paramOrReply(req, "after_seq", 0, UINT32_MAX, 0, &after) != 0 ||
+        xl_query_int_paramOrReply(req, "before_seq", 1, UINT32_MAX, 0, &before) != 0 ||
+        xl_query_int_paramOrReply(req, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit) != 0 ||
+        xl_query_int_paramOrReply(req, "wait", 0, WAIT_MAX_S, 0, &wait) != 0 ||
+        xl_query_bool_paramOrReply(req, "reverse", &reverse) != 0)
         return;
     if (!reverse && xl_http_query_param(req, "before_seq", &v)) {
         xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
@@ -238,7 +239,7 @@ void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *wh
                              "wait follows new events: it cannot be combined with reverse=true");
         return;
     }
-    if (xl_read_stateOrReply(api, req, who, audit_id, &st) != 0)
+    if (xl_query_stateOrReply(src->store, src->codec, req, who, audit_id, &st) != 0)
         return;
     uint32_t last_seq = st.last_seq;
     xl_state_dispose(&st);
@@ -253,7 +254,7 @@ void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *wh
         tq = timeout_for(hub, (uint64_t)wait * 1000);
     if (tq == NULL) { /* answer now */
         int empty;
-        json_t *body = read_page(api, &args, last_seq, &empty, err, sizeof(err));
+        json_t *body = read_page(src, &args, last_seq, &empty, err, sizeof(err));
         if (body == NULL)
             xl_http_send_problem(req, 500, "internal", "Cannot read the events", NULL, "%s", err);
         else
@@ -261,30 +262,26 @@ void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *wh
         return;
     }
     /* nothing after after_seq yet: hold the answer until an event comes or the wait ends */
-    poll_t *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), poll_dispose);
-    memset(p, 0, sizeof(*p));
-    p->super.proceed = poll_proceed;
-    p->super.stop = poll_stop;
+    poll_t *p = (poll_t *)xl_http_hold(req, sizeof(*p), &poll_hold);
     p->hub = hub;
-    p->req = req;
     p->args = args;
     p->timeout.cb = on_poll_timeout;
     h2o_linklist_insert(&hub->polls, &p->link);
-    ++hub->stats.polls;
-    h2o_timeout_link(api->loop, tq, &p->timeout);
+    ++hub->stats->polls;
+    h2o_timeout_link(src->loop, tq, &p->timeout);
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    h2o_start_response(req, &p->super);
+    xl_http_hold_start(&p->hold);
 }
 
 /* ---- SSE ----------------------------------------------------------------------------------- */
 
 typedef struct st_sse_t {
-    h2o_generator_t super;
+    xl_http_hold_t hold; /* first: the stream lives in the request's pool; hold.req NULL once it ended or the client
+                            went away */
     xl_stream_t *hub;
-    h2o_req_t *req; /* NULL once the final answer went out or the client went away */
     xl_principal_t who;
     xl_str_t flow, tenant; /* filters (pool); base NULL: any */
     unsigned types;        /* bit per event type; 0: any */
@@ -300,7 +297,7 @@ static void sse_release(sse_t *s)
 {
     if (h2o_linklist_is_linked(&s->link)) {
         h2o_linklist_unlink(&s->link);
-        --s->hub->stats.streams;
+        --s->hub->stats->streams;
     }
     if (h2o_timeout_is_linked(&s->keepalive))
         h2o_timeout_unlink(&s->keepalive);
@@ -308,19 +305,17 @@ static void sse_release(sse_t *s)
         h2o_timeout_unlink(&s->deadline);
 }
 
-static void sse_dispose(void *self)
+static void sse_dispose(xl_http_hold_t *hold)
 {
-    sse_t *s = self;
+    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, hold, hold);
     sse_release(s);
     xl_buf_dispose(&s->pending);
     xl_buf_dispose(&s->inflight);
 }
 
-static void sse_stop(h2o_generator_t *self, h2o_req_t *req)
+static void sse_gone(xl_http_hold_t *hold)
 {
-    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, super, self);
-    sse_release(s);
-    s->req = NULL;
+    sse_release(H2O_STRUCT_FROM_MEMBER(sse_t, hold, hold));
 }
 
 typedef struct st_fill_t {
@@ -330,17 +325,17 @@ typedef struct st_fill_t {
 } fill_t;
 
 typedef struct st_one_event_t {
-    xl_api_t *api;
+    const source_t *src;
     xl_event_t ev;
-    xl_store_pos_t pos;
+    xl_pos_t pos;
     int found;
 } one_event_t;
 
-static int on_one_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int on_one_event(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     one_event_t *o = ctx;
     char err[256];
-    if (xl_event_decode(o->api->codec, frame, len, &o->ev, err, sizeof(err)) == 0) {
+    if (xl_event_decode(o->src->codec, frame, len, &o->ev, err, sizeof(err)) == 0) {
         o->found = 1;
         o->pos = *pos;
     }
@@ -367,8 +362,8 @@ static int on_feed_entry(void *ctx, uint64_t feed_seq, int64_t audit_id, uint32_
     if (f->nread == SSE_FILL_EVENTS || s->pending.len >= SSE_FILL_BYTES || s->final_wanted)
         return 1;
     ++f->nread;
-    one_event_t one = {.api = s->hub->api};
-    if (xl_store_scan_events(s->hub->api->store, audit_id, seq, 0, on_one_event, &one) < 0) {
+    one_event_t one = {.src = &s->hub->src};
+    if (xl_store_scan_events(s->hub->src.store, audit_id, seq, 0, on_one_event, &one) < 0) {
         f->failed = 1;
         return 1;
     }
@@ -384,7 +379,7 @@ static int on_feed_entry(void *ctx, uint64_t feed_seq, int64_t audit_id, uint32_
             xl_buf_appendf(&s->pending, "id: %" PRIu64 "\ndata: %s\n\n", feed_seq, text);
             free(text);
             ++s->sent;
-            ++s->hub->stats.events_sent;
+            ++s->hub->stats->events_sent;
             if (s->max_events != 0 && s->sent >= s->max_events)
                 s->final_wanted = 1;
         }
@@ -396,7 +391,7 @@ static int on_feed_entry(void *ctx, uint64_t feed_seq, int64_t audit_id, uint32_
 static void sse_fill(sse_t *s)
 {
     fill_t f = {.s = s};
-    if (xl_store_feed_scan(s->hub->api->store, s->cursor, on_feed_entry, &f) < 0 || f.failed) {
+    if (xl_store_feed_scan(s->hub->src.store, s->cursor, on_feed_entry, &f) < 0 || f.failed) {
         xl_buf_appendf(&s->pending, "event: error\ndata: {\"detail\":\"cannot read the feed\"}\n\n");
         s->final_wanted = 1;
     }
@@ -405,7 +400,7 @@ static void sse_fill(sse_t *s)
 /* Send what is buffered (reading more from the feed first) unless a send is in flight. */
 static void sse_pump(sse_t *s)
 {
-    while (s->req != NULL && !s->sending && !s->in_send) {
+    while (s->hold.req != NULL && !s->sending && !s->in_send) {
         if (s->pending.len == 0 && !s->final_wanted)
             sse_fill(s);
         if (s->pending.len == 0 && !s->final_wanted)
@@ -415,11 +410,11 @@ static void sse_pump(sse_t *s)
         s->pending = t;
         xl_buf_reset(&s->pending);
         h2o_iovec_t buf = h2o_iovec_init(s->inflight.base, s->inflight.len);
-        h2o_req_t *req = s->req;
+        h2o_req_t *req = s->hold.req;
         if (s->final_wanted) {
             /* the last send: nothing of s may be touched after it (the request may be disposed) */
             sse_release(s);
-            s->req = NULL;
+            xl_http_hold_release(&s->hold);
             h2o_send(req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
             return;
         }
@@ -427,15 +422,15 @@ static void sse_pump(sse_t *s)
         s->in_send = 1;
         if (h2o_timeout_is_linked(&s->keepalive))
             h2o_timeout_unlink(&s->keepalive);
-        h2o_timeout_link(s->hub->api->loop, &s->hub->keepalive, &s->keepalive);
+        h2o_timeout_link(s->hub->src.loop, &s->hub->keepalive, &s->keepalive);
         h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
         s->in_send = 0; /* a proceed during h2o_send only cleared `sending`: loop on */
     }
 }
 
-static void sse_proceed(h2o_generator_t *self, h2o_req_t *req)
+static void sse_proceed(xl_http_hold_t *hold)
 {
-    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, super, self);
+    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, hold, hold);
     s->sending = 0;
     xl_buf_reset(&s->inflight);
     if (!s->in_send)
@@ -445,11 +440,11 @@ static void sse_proceed(h2o_generator_t *self, h2o_req_t *req)
 static void on_sse_keepalive(h2o_timeout_entry_t *entry)
 {
     sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, keepalive, entry);
-    if (s->req == NULL)
+    if (s->hold.req == NULL)
         return;
     if (!s->sending && s->pending.len == 0)
         xl_buf_appendf(&s->pending, ": keepalive\n\n");
-    h2o_timeout_link(s->hub->api->loop, &s->hub->keepalive, &s->keepalive);
+    h2o_timeout_link(s->hub->src.loop, &s->hub->keepalive, &s->keepalive);
     sse_pump(s);
 }
 
@@ -477,15 +472,15 @@ static int parse_u64(h2o_iovec_t v, uint64_t *out)
 
 void xl_stream_sse(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who)
 {
-    xl_api_t *api = hub->api;
+    const source_t *src = &hub->src;
     h2o_iovec_t v;
     size_t pos = 0;
     unsigned types = 0;
     int64_t max_events, timeout_s;
-    uint64_t last = xl_store_feed_last(api->store), from = last;
+    uint64_t last = xl_store_feed_last(src->store), from = last;
 
-    if (xl_read_int_paramOrReply(req, "max_events", 0, INT64_MAX / 2, 0, &max_events) != 0 ||
-        xl_read_int_paramOrReply(req, "timeout", 0, SSE_TIMEOUT_MAX_S, 0, &timeout_s) != 0)
+    if (xl_query_int_paramOrReply(req, "max_events", 0, INT64_MAX / 2, 0, &max_events) != 0 ||
+        xl_query_int_paramOrReply(req, "timeout", 0, SSE_TIMEOUT_MAX_S, 0, &timeout_s) != 0)
         return;
     while (xl_http_query_next(req, "type", &pos, &v)) {
         for (const char *s = v.base, *end = v.base + v.len; s <= end;) {
@@ -519,12 +514,9 @@ void xl_stream_sse(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who)
         }
     }
 
-    sse_t *s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), sse_dispose);
-    memset(s, 0, sizeof(*s));
-    s->super.proceed = sse_proceed;
-    s->super.stop = sse_stop;
+    static const xl_http_hold_callbacks_t sse_hold = {.gone = sse_gone, .proceed = sse_proceed, .dispose = sse_dispose};
+    sse_t *s = (sse_t *)xl_http_hold(req, sizeof(*s), &sse_hold);
     s->hub = hub;
-    s->req = req;
     s->who = *who;
     s->types = types;
     s->cursor = from;
@@ -538,16 +530,16 @@ void xl_stream_sse(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who)
     if (xl_http_query_param(req, "tenant_id", &v))
         s->tenant = (xl_str_t){v.base, v.len};
     h2o_linklist_insert(&hub->streams, &s->link);
-    ++hub->stats.streams;
+    ++hub->stats->streams;
     if (deadline != NULL)
-        h2o_timeout_link(api->loop, deadline, &s->deadline);
+        h2o_timeout_link(src->loop, deadline, &s->deadline);
 
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
-    h2o_start_response(req, &s->super);
+    xl_http_hold_start(&s->hold);
     /* the first bytes go out now, so that the client sees the headers at once */
     xl_buf_appendf(&s->pending, "retry: 1000\n: execlog events after feed_seq %" PRIu64 "\n\n", from);
     if (hub->shutting_down)
@@ -590,12 +582,12 @@ static int cmp_id(const void *a, const void *b)
 
 void xl_stream_notify(xl_stream_t *hub)
 {
-    xl_api_t *api = hub->api;
+    const source_t *src = &hub->src;
     if (h2o_linklist_is_empty(&hub->polls)) {
-        hub->feed_at = xl_store_feed_last(api->store);
+        hub->feed_at = xl_store_feed_last(src->store);
     } else {
         touched_t t = {.last = hub->feed_at};
-        xl_store_feed_scan(api->store, hub->feed_at, on_touched, &t);
+        xl_store_feed_scan(src->store, hub->feed_at, on_touched, &t);
         hub->feed_at = t.last;
         if (t.failed) /* cannot tell which: let every poll look */
             t.n = 0;
@@ -633,28 +625,19 @@ void xl_stream_shutdown(xl_stream_t *hub)
     }
 }
 
-void xl_stream_get_stats(xl_stream_t *hub, xl_stream_stats_t *stats)
-{
-    *stats = hub->stats;
-}
-
-xl_stream_t *xl_stream_create(xl_api_t *api, int keepalive_ms)
+xl_stream_t *xl_stream_create(xl_store_t *store, xl_codec_t *codec, h2o_loop_t *loop, xl_stream_stats_t *stats,
+                              int keepalive_ms)
 {
     xl_stream_t *hub = calloc(1, sizeof(*hub));
     if (hub == NULL)
         return NULL;
-    hub->api = api;
+    hub->src = (source_t){store, codec, loop};
+    hub->stats = stats;
     h2o_linklist_init_anchor(&hub->polls);
     h2o_linklist_init_anchor(&hub->streams);
-    hub->feed_at = xl_store_feed_last(api->store);
-    h2o_timeout_init(api->loop, &hub->keepalive, (uint64_t)keepalive_ms);
+    hub->feed_at = xl_store_feed_last(store);
+    h2o_timeout_init(loop, &hub->keepalive, (uint64_t)keepalive_ms);
     return hub;
-}
-
-static void unlink_all(h2o_timeout_t *timeout)
-{
-    while (!h2o_linklist_is_empty(&timeout->_entries))
-        h2o_timeout_unlink(H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, timeout->_entries.next));
 }
 
 void xl_stream_destroy(xl_stream_t *hub)
@@ -664,15 +647,14 @@ void xl_stream_destroy(xl_stream_t *hub)
     while (!h2o_linklist_is_empty(&hub->polls)) {
         poll_t *p = H2O_STRUCT_FROM_MEMBER(poll_t, link, hub->polls.next);
         poll_release(p);
-        p->req = NULL;
+        xl_http_hold_release(&p->hold); /* the connection is dropped with the context */
     }
     while (!h2o_linklist_is_empty(&hub->streams))
         sse_release(H2O_STRUCT_FROM_MEMBER(sse_t, link, hub->streams.next));
-    unlink_all(&hub->keepalive);
-    h2o_timeout_dispose(hub->api->loop, &hub->keepalive);
+    /* every timer belongs to a poll or a stream, and release() unlinked it */
+    h2o_timeout_dispose(hub->src.loop, &hub->keepalive);
     for (size_t i = 0; i < hub->ntimeouts; ++i) {
-        unlink_all(&hub->timeouts[i]->timeout);
-        h2o_timeout_dispose(hub->api->loop, &hub->timeouts[i]->timeout);
+        h2o_timeout_dispose(hub->src.loop, &hub->timeouts[i]->timeout);
         free(hub->timeouts[i]);
     }
     free(hub);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "schemas/base/clock.h"
 #include "schemas/event.h"
 
 #define NODE_BITS 8
@@ -31,9 +32,7 @@ struct st_xl_auditid_t {
 
 static int64_t clock_floor(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - EPOCH_2024_MS;
+    int64_t ms = xl_now_ms() - EPOCH_2024_MS;
     return ms > 0 ? ms * PER_MS : 1;
 }
 

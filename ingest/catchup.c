@@ -14,7 +14,7 @@
 
 #include <h2o/multithread.h>
 
-#include "api/log.h"
+#include "schemas/base/log.h"
 
 typedef struct st_answer_msg_t {
     h2o_multithread_message_t msg;

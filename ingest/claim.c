@@ -15,7 +15,8 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "api/log.h"
+#include "projector/kconf.h"
+#include "schemas/base/log.h"
 
 /* The broker's smallest session timeout: a node killed outright frees its ID this long after. */
 #define CLAIM_SESSION_MS 6000
@@ -95,16 +96,6 @@ out:
     return n;
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errlen)
-{
-    char sub[256];
-    if (rd_kafka_conf_set(conf, name, value, sub, sizeof(sub)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "kafka.%s: %s", name, sub);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 /*
  * Members of group other than ours, asked with a short-lived admin client
  * before joining. @return the count; -1 with err filled (bad settings), or
@@ -114,13 +105,11 @@ static int members_before(const char *const *props, size_t nprops, const char *g
                           size_t wholen, char *err, size_t errlen)
 {
     char sub[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const xl_kconf_spec_t spec = {.client = XL_KCONF_ADMIN, .props = props, .nprops = nprops};
     err[0] = '\0';
-    for (size_t i = 0; i < nprops; ++i)
-        if (conf_set(conf, props[2 * i], props[2 * i + 1], err, errlen) != 0) {
-            rd_kafka_conf_destroy(conf);
-            return -1;
-        }
+    rd_kafka_conf_t *conf = xl_kconf_build(&spec, err, errlen);
+    if (conf == NULL)
+        return -1;
     rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, sub, sizeof(sub));
     if (admin == NULL) {
         snprintf(err, errlen, "kafka: %s", sub);
@@ -139,7 +128,7 @@ xl_claim_t *xl_claim_create(const char *const *props, size_t nprops, const char 
 {
     char group[320], client[96], who[300] = "", sub[256];
     xl_claim_t *claim = calloc(1, sizeof(*claim));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf = NULL;
     rd_kafka_topic_partition_list_t *topics = NULL;
     /* per topic: two execlog services on one cluster number their nodes apart */
     snprintf(group, sizeof(group), "execlog-ingest-%s-node-%d", topic, node_id);
@@ -153,18 +142,15 @@ xl_claim_t *xl_claim_create(const char *const *props, size_t nprops, const char 
     if (others < 0 && err[0] == '\0') {
         /* a cluster that cannot describe groups (librdkafka's mock cluster cannot) cannot be asked */
         xl_log_warn("ingest", "ingest.node.id %d is not checked for uniqueness: %s", node_id, who);
-        rd_kafka_conf_destroy(conf);
         return claim;
     }
     if (others != 0)
         goto taken;
-    for (size_t i = 0; i < nprops; ++i)
-        if (conf_set(conf, props[2 * i], props[2 * i + 1], err, errlen) != 0)
-            goto fail;
     /* the claim's own settings win: the operator's kafka.* are for connecting */
-    if (conf_set(conf, "group.id", group, err, errlen) != 0 || conf_set(conf, "client.id", client, err, errlen) != 0 ||
-        conf_set(conf, "enable.auto.commit", "false", err, errlen) != 0 ||
-        conf_set(conf, "session.timeout.ms", XL_STR(CLAIM_SESSION_MS), err, errlen) != 0)
+    const char *const own[] = {"group.id", group, "client.id", client, "session.timeout.ms", XL_STR(CLAIM_SESSION_MS)};
+    const xl_kconf_spec_t spec = {
+        .client = XL_KCONF_CLAIM, .props = props, .nprops = nprops, .locked = own, .nlocked = sizeof(own) / sizeof(own[0]) / 2};
+    if ((conf = xl_kconf_build(&spec, err, errlen)) == NULL)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, claim);

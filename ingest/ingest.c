@@ -13,8 +13,8 @@
  * Lifetimes: a write lives until it is resolved AND its delivery report has
  * arrived (librdkafka holds it as the message opaque until then). A pending
  * lives until it answered AND every write it started is gone. The request
- * may vanish at any time (client gone): a destructor in req->pool then
- * detaches it, and nothing here touches the request again.
+ * may vanish at any time (client gone): its hold (xl_http_hold, api/http.h)
+ * then detaches it, and nothing here touches the request again.
  */
 #include "ingest/ingest.h"
 
@@ -26,13 +26,14 @@
 
 #include <openssl/rand.h>
 
-#include "api/http.h"
-#include "api/log.h"
+#include "api/http.h" /* the HTTP shell of the write path: problem+json answers */
 #include "ingest/auditid.h"
 #include "ingest/catchup.h"
 #include "ingest/producer.h"
 #include "ingest/validate.h"
 #include "projector/apply.h"
+#include "schemas/base/clock.h"
+#include "schemas/base/log.h"
 
 #define BATCH_MAX_LINES 10000
 
@@ -83,7 +84,7 @@ struct st_pending_t {
     size_t ndeferred;
     int caught_up; /* the projection reached the log end: unknown now means not found */
     xl_catchup_wait_t catchup;
-    pending_t **hold;   /* the destructor's view of us, in req->pool */
+    xl_http_hold_t *hold; /* holds req (api/http.h); NULL once answered or gone */
     int batch;
     int launched; /* every slot has a write or a result; answering may begin */
     int answered;
@@ -92,12 +93,6 @@ struct st_pending_t {
     size_t *lines; /* batch: the physical line number of each slot */
     h2o_timeout_entry_t timeout;
 };
-
-typedef struct st_applied_msg_t {
-    h2o_multithread_message_t msg;
-    int32_t partition;
-    int64_t next_offset;
-} applied_msg_t;
 
 typedef struct st_partition_t {
     int64_t applied; /* next offset the projector has not made durable */
@@ -113,7 +108,7 @@ struct st_xl_ingest_t {
     xl_auditid_t *ids;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t on_report;
-    h2o_multithread_receiver_t on_applied;
+    xl_progress_sub_t *progress; /* the projector's progress, heard on the loop */
     h2o_timeout_t timeout;
     partition_t *partitions;
     size_t npartitions;
@@ -218,11 +213,11 @@ static void pending_answer(pending_t *p)
     if (h2o_timeout_is_linked(&p->timeout))
         h2o_timeout_unlink(&p->timeout);
     if (p->req != NULL) {
+        xl_http_hold_release(p->hold);
         send_answer(p);
         p->req = NULL;
     }
-    if (p->hold != NULL)
-        *p->hold = NULL;
+    p->hold = NULL;
     pending_free_if_done(p);
 }
 
@@ -301,7 +296,7 @@ static void write_settle_projected(write_t *w)
     }
     if (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) {
         int64_t winner = 0;
-        xl_store_pos_t pos;
+        xl_pos_t pos;
         xl_state_t st;
         /* the first create with this event_id wins, on every node and replica alike */
         if (xl_store_find_create(ing->store, w->tenant_id, strlen(w->tenant_id), w->event_id, strlen(w->event_id), -1,
@@ -313,7 +308,7 @@ static void write_settle_projected(write_t *w)
         }
     } else {
         uint32_t seq;
-        xl_store_pos_t pos;
+        xl_pos_t pos;
         if (xl_store_get_event_seq(ing->store, w->audit_id, w->event_id, strlen(w->event_id), &seq, &pos) == 0) {
             write_settle(w, 202,
                          json_pack("{s:I, s:s, s:I, s:o}", "audit_id", (json_int_t)w->audit_id, "event_id",
@@ -373,17 +368,16 @@ static partition_t *get_partition(xl_ingest_t *ing, int32_t partition)
     return &ing->partitions[partition];
 }
 
-static void on_applied_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+static void on_progress(void *ctx, const xl_pos_t *pos, size_t n)
 {
-    xl_ingest_t *ing = H2O_STRUCT_FROM_MEMBER(xl_ingest_t, on_applied, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        applied_msg_t *m = H2O_STRUCT_FROM_MEMBER(applied_msg_t, msg.link, messages->next);
-        h2o_linklist_unlink(&m->msg.link);
+    xl_ingest_t *ing = ctx;
+    for (size_t i = 0; i != n; ++i) {
+        const xl_pos_t *m = &pos[i];
         partition_t *part = get_partition(ing, m->partition);
         if (ing->catchup != NULL)
-            xl_catchup_applied(ing->catchup, m->partition, m->next_offset);
-        if (part != NULL && m->next_offset > part->applied) {
-            part->applied = m->next_offset;
+            xl_catchup_applied(ing->catchup, m->partition, m->offset);
+        if (part != NULL && m->offset > part->applied) {
+            part->applied = m->offset;
             while (!h2o_linklist_is_empty(&part->waiting)) {
                 write_t *w = H2O_STRUCT_FROM_MEMBER(write_t, waiting, part->waiting.next);
                 if (w->offset >= part->applied)
@@ -392,18 +386,7 @@ static void on_applied_messages(h2o_multithread_receiver_t *receiver, h2o_linkli
                 write_settle_projected(w);
             }
         }
-        free(m);
     }
-}
-
-void xl_ingest_on_applied(xl_ingest_t *ing, int32_t partition, int64_t next_offset)
-{
-    applied_msg_t *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        return; /* a later batch reports a higher offset for the partition */
-    m->partition = partition;
-    m->next_offset = next_offset;
-    h2o_multithread_send_message(&ing->on_applied, &m->msg);
 }
 
 /* ---- delivery reports ----------------------------------------------------- */
@@ -463,14 +446,15 @@ static void on_report_messages(h2o_multithread_receiver_t *receiver, h2o_linklis
 
 /* ---- pending requests ------------------------------------------------------ */
 
-static void on_req_dispose(void *hold)
+/* The client went away before the answer: the writes go on without it. */
+static void on_req_gone(xl_http_hold_t *hold)
 {
-    pending_t *p = *(pending_t **)hold;
-    if (p != NULL) {
-        p->req = NULL;
-        p->hold = NULL;
-    }
+    pending_t *p = hold->owner;
+    p->req = NULL;
+    p->hold = NULL;
 }
+
+static const xl_http_hold_callbacks_t pending_hold = {.gone = on_req_gone};
 
 static void on_timeout(h2o_timeout_entry_t *entry)
 {
@@ -499,11 +483,11 @@ static void on_timeout(h2o_timeout_entry_t *entry)
     }
     p->nopen = 0;
     if (p->req != NULL) {
+        xl_http_hold_release(p->hold);
         send_answer(p);
         p->req = NULL;
     }
-    if (p->hold != NULL)
-        *p->hold = NULL;
+    p->hold = NULL;
     pending_free_if_done(p);
 }
 
@@ -518,8 +502,8 @@ static pending_t *pending_new(xl_ingest_t *ing, h2o_req_t *req, size_t nslots, i
     p->nopen = nslots;
     p->timeout.cb = on_timeout;
     ++ing->npending;
-    p->hold = h2o_mem_alloc_shared(&req->pool, sizeof(pending_t *), on_req_dispose);
-    *p->hold = p;
+    p->hold = xl_http_hold(req, sizeof(*p->hold), &pending_hold);
+    p->hold->owner = p;
     return p;
 }
 
@@ -836,7 +820,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
             goto done;
         have_st = 1;
         uint32_t seq;
-        xl_store_pos_t pos;
+        xl_pos_t pos;
         if (client_event_id &&
             xl_store_get_event_seq(ing->store, target, ev->event_id.base, ev->event_id.len, &seq, &pos) == 0) {
             slot_fill(p, i, 202,
@@ -933,7 +917,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
     const xl_str_t *tenant = ev->tenant_id.base != NULL ? &ev->tenant_id : &no_tenant;
     if (client_event_id) {
         int64_t existing;
-        xl_store_pos_t pos;
+        xl_pos_t pos;
         xl_state_t prev;
         if (xl_store_find_create(ing->store, tenant->base, tenant->len, ev->event_id.base, ev->event_id.len, -1,
                                  &existing, &pos) == 0 &&
@@ -1170,7 +1154,6 @@ xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl
         goto fail;
     ing->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(ing->queue, &ing->on_report, on_report_messages);
-    h2o_multithread_register_receiver(ing->queue, &ing->on_applied, on_applied_messages);
     h2o_timeout_init(loop, &ing->timeout, (uint64_t)conf->timeout_ms);
     /* Kafka gives up a little before we do, so its error wins over a bare timeout */
     int kafka_timeout = conf->timeout_ms > 1000 ? conf->timeout_ms - 500 : conf->timeout_ms;
@@ -1179,6 +1162,11 @@ xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl
         goto fail;
     if (conf->catch_up && (ing->catchup = xl_catchup_create(loop, ing->producer, kafka_timeout, err, errlen)) == NULL)
         goto fail;
+    if (conf->progress != NULL &&
+        (ing->progress = xl_progress_subscribe(conf->progress, ing->queue, on_progress, ing)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     return ing;
 fail:
     xl_ingest_destroy(ing);
@@ -1206,7 +1194,8 @@ void xl_ingest_destroy(xl_ingest_t *ing)
         xl_producer_destroy(ing->producer, ing->conf.timeout_ms);
     if (ing->queue != NULL) {
         drain_receiver(&ing->on_report);
-        drain_receiver(&ing->on_applied);
+        xl_progress_unsubscribe(ing->progress); /* hands over what is not heard yet */
+        ing->progress = NULL;
         /* what still waits is not acknowledged: 503 for whoever is still there */
         while (!h2o_linklist_is_empty(&ing->timeout._entries)) {
             h2o_timeout_entry_t *entry = H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, ing->timeout._entries.next);
@@ -1217,7 +1206,6 @@ void xl_ingest_destroy(xl_ingest_t *ing)
             while (!h2o_linklist_is_empty(&ing->partitions[i].waiting))
                 write_settle(H2O_STRUCT_FROM_MEMBER(write_t, waiting, ing->partitions[i].waiting.next), 0, NULL);
         h2o_multithread_unregister_receiver(ing->queue, &ing->on_report);
-        h2o_multithread_unregister_receiver(ing->queue, &ing->on_applied);
         h2o_multithread_destroy_queue(ing->queue);
         h2o_timeout_dispose(ing->loop, &ing->timeout);
     }

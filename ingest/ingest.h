@@ -9,8 +9,8 @@
  * timeout it gets 503 with Retry-After, and a retry with the same event_id
  * is answered like the first call.
  *
- * Everything here runs on the HTTP event-loop thread except
- * xl_ingest_on_applied, which any thread may call.
+ * Everything here runs on the HTTP event-loop thread; the projector's
+ * progress arrives there through a subscription (projector/progress.h).
  */
 #ifndef XL_INGEST_INGEST_H
 #define XL_INGEST_INGEST_H
@@ -18,6 +18,7 @@
 #include <h2o.h>
 #include <h2o/multithread.h>
 
+#include "projector/progress.h"
 #include "projector/store.h"
 
 typedef struct st_xl_ingest_t xl_ingest_t;
@@ -34,6 +35,9 @@ typedef struct st_xl_ingest_conf_t {
     /* librdkafka properties for the producer: name/value pairs, borrowed */
     const char *const *kafka_props;
     size_t nkafka_props;
+    /* the projector's progress (ack_projected waits, catch-up); the write
+     * path subscribes on its loop; borrowed; NULL: nothing is heard */
+    xl_progress_t *progress;
 } xl_ingest_conf_t;
 
 /**
@@ -51,9 +55,6 @@ void xl_ingest_destroy(xl_ingest_t *ing);
 
 /** @brief Requests still waiting for an acknowledgement (graceful shutdown waits for 0). */
 size_t xl_ingest_pending(xl_ingest_t *ing);
-
-/** @brief Projector progress: every message of partition below next_offset is durable. Any thread. */
-void xl_ingest_on_applied(xl_ingest_t *ing, int32_t partition, int64_t next_offset);
 
 /*
  * Handlers; each sends exactly one answer, now or once acknowledged.

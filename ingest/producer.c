@@ -13,7 +13,8 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "api/log.h"
+#include "projector/kconf.h"
+#include "schemas/base/log.h"
 
 struct st_xl_producer_t {
     rd_kafka_t *rk;
@@ -60,40 +61,26 @@ static void *poll_main(void *arg)
     return NULL;
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errlen)
-{
-    char sub[256];
-    if (rd_kafka_conf_set(conf, name, value, sub, sizeof(sub)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "kafka.%s: %s", name, sub);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 xl_producer_t *xl_producer_create(const char *topic, const char *const *props, size_t nprops, int timeout_ms,
                                   xl_producer_report_cb cb, void *ctx, char *err, size_t errlen)
 {
     xl_producer_t *prod = calloc(1, sizeof(*prod));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf = NULL;
     char timeout[32];
     snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
+    if (prod == NULL) {
+        snprintf(err, errlen, "producer: out of memory");
+        return NULL;
+    }
     prod->cb = cb;
     prod->ctx = ctx;
 
-    /* defaults first; the operator's kafka.* settings override them, except
-     * the two that the acknowledgement contract depends on */
-    if (conf_set(conf, "linger.ms", "2", err, errlen) != 0 ||
-        conf_set(conf, "partitioner", "murmur2_random", err, errlen) != 0 ||
-        conf_set(conf, "message.timeout.ms", timeout, err, errlen) != 0 ||
-        conf_set(conf, "client.id", "execlog-ingest", err, errlen) != 0 ||
-        /* the largest event (XL_EVENT_MAX_FRAME) with its key, headers and batch */
-        conf_set(conf, "message.max.bytes", "2097152", err, errlen) != 0)
-        goto fail;
-    for (size_t i = 0; i < nprops; ++i)
-        if (conf_set(conf, props[2 * i], props[2 * i + 1], err, errlen) != 0)
-            goto fail;
-    if (conf_set(conf, "enable.idempotence", "true", err, errlen) != 0 ||
-        conf_set(conf, "acks", "all", err, errlen) != 0)
+    /* projector/kconf.c: the operator's kafka.* settings cannot change the
+     * two that the acknowledgement contract depends on (acks, idempotence) */
+    const char *const defaults[] = {"message.timeout.ms", timeout};
+    const xl_kconf_spec_t spec = {
+        .client = XL_KCONF_INGEST_PRODUCER, .defaults = defaults, .ndefaults = 1, .props = props, .nprops = nprops};
+    if ((conf = xl_kconf_build(&spec, err, errlen)) == NULL)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);

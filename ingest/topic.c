@@ -12,7 +12,8 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "api/log.h"
+#include "projector/kconf.h"
+#include "schemas/base/log.h"
 #include "schemas/event.h"
 
 /* The largest record batch a topic must take: one event of XL_EVENT_MAX_FRAME, its key and headers. */
@@ -186,15 +187,11 @@ int xl_topic_ensure(const xl_topic_conf_t *conf, xl_topic_info_t *info, char *er
     char sub[256];
     int ret = -EINVAL;
     rd_kafka_t *rk = NULL;
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    const xl_kconf_spec_t spec = {.client = XL_KCONF_ADMIN, .props = conf->kafka_props, .nprops = conf->nkafka_props};
+    rd_kafka_conf_t *kconf = xl_kconf_build(&spec, err, errlen);
     memset(info, 0, sizeof(*info));
-    for (size_t i = 0; i < conf->nkafka_props; ++i)
-        if (rd_kafka_conf_set(kconf, conf->kafka_props[2 * i], conf->kafka_props[2 * i + 1], sub, sizeof(sub)) !=
-            RD_KAFKA_CONF_OK) {
-            snprintf(err, errlen, "kafka.%s: %s", conf->kafka_props[2 * i], sub);
-            goto out;
-        }
-    rd_kafka_conf_set(kconf, "client.id", "execlog-admin", NULL, 0);
+    if (kconf == NULL)
+        goto out;
     if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, sub, sizeof(sub))) == NULL) {
         snprintf(err, errlen, "kafka: %s", sub);
         goto out;

@@ -379,7 +379,7 @@ static int batch_seen(xl_fold_t *fold, int32_t partition, const xl_fold_exec_t *
 /* Archive the frame under seq, feed it and index the event. */
 static int batch_archive(xl_fold_t *fold, const xl_fold_msg_t *msg, const xl_event_t *ev, int outcome, uint32_t seq)
 {
-    const xl_store_pos_t pos = {msg->partition, msg->offset};
+    const xl_pos_t pos = {msg->partition, msg->offset};
     int ret;
     if ((!fold->keep_archive &&
          (ret = xl_store_batch_put_event(fold->batch, ev->audit_id, seq, &pos, msg->value, msg->len)) != 0) ||

@@ -42,9 +42,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/log.h"
 #include "projector/apply.h"
 #include "projector/fold.h"
+#include "projector/kconf.h"
+#include "schemas/base/clock.h"
+#include "schemas/base/log.h"
 
 #define MAX_BATCH 1000
 #define POLL_MS 100
@@ -62,24 +64,6 @@
 
 #define HDR_REASON "execlog-dlq-reason"
 #define HDR_SOURCE "execlog-source"
-
-/* librdkafka properties the projector relies on; the caller's props come after and win. */
-/* clang-format off */
-static const char *const consumer_defaults[][2] = {
-    {"client.id",                "execlog-projector"},
-    {"enable.auto.commit",       "false"}, /* offsets live in the store, with the state */
-    {"enable.auto.offset.store", "false"},
-    {"auto.offset.reset",        "earliest"},
-    {"fetch.wait.max.ms",        "10"},    /* the mock broker holds an empty fetch this long */
-};
-static const char *const dlq_producer_defaults[][2] = {
-    {"client.id",                "execlog-projector-dlq"},
-    {"enable.idempotence",       "true"},
-    {"acks",                     "all"},
-    {"linger.ms",                "1"},
-    {"message.timeout.ms",       "30000"}, /* a failed delivery is reported, then produced again */
-};
-/* clang-format on */
 
 enum { DLQ_PENDING, DLQ_DELIVERED, DLQ_FAILED };
 
@@ -155,13 +139,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void fail_thread(xl_projector_t *proj, const char *what)
 {
     if (!atomic_exchange(&proj->failed, 1))
@@ -197,9 +174,7 @@ static xl_projector_part_t *part_get(xl_projector_t *proj, int32_t partition)
 static void update_lag(xl_projector_t *proj)
 {
     int64_t lag = 0, lag_ms = 0, lags[XL_PROJECTOR_MAX_LAGS], ends[XL_PROJECTOR_MAX_LAGS];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    int64_t now_ms = xl_now_ms();
     size_t nlags = proj->nparts < XL_PROJECTOR_MAX_LAGS ? proj->nparts : XL_PROJECTOR_MAX_LAGS;
     int known = 0;
     for (size_t p = 0; p != proj->nparts; ++p) {
@@ -257,7 +232,7 @@ static void refresh_partition_count(xl_projector_t *proj)
     if (md != NULL)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
-    proj->metadata_due_ms = now_ms() + METADATA_REFRESH_MS;
+    proj->metadata_due_ms = (uint64_t)xl_mono_ms() + METADATA_REFRESH_MS;
 }
 
 /* ---- a store that refuses writes ---- */
@@ -272,7 +247,7 @@ static void stall_note(xl_projector_t *proj, const char *err)
     ++proj->attempts;
     if (was)
         return;
-    proj->stalled_since_ms = now_ms();
+    proj->stalled_since_ms = (uint64_t)xl_mono_ms();
     proj->attempts = 1;
     xl_log_error("projector",
                  "store write failing: projection stalled, the batch of %zu messages is kept and written again "
@@ -290,7 +265,7 @@ static void stall_end(xl_projector_t *proj)
     atomic_store(&proj->stalled, 0);
     pthread_mutex_unlock(&proj->lags_mutex);
     xl_log_warn("projector", "store writes again: projection resumed after %.1f s stalled (%u writes refused)",
-                (double)(now_ms() - proj->stalled_since_ms) / 1000.0, proj->attempts);
+                (double)((uint64_t)xl_mono_ms() - proj->stalled_since_ms) / 1000.0, proj->attempts);
 }
 
 /* Pause (1) or resume (0) fetching every partition assigned to the consumer. */
@@ -754,8 +729,8 @@ static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
  */
 static int retry_held(xl_projector_t *proj)
 {
-    uint64_t until = now_ms() + (uint64_t)proj->retry_ms, lag_due = 0;
-    for (uint64_t now = now_ms(); now < until && proj->held && !atomic_load(&proj->stop); now = now_ms()) {
+    uint64_t until = (uint64_t)xl_mono_ms() + (uint64_t)proj->retry_ms, lag_due = 0;
+    for (uint64_t now = (uint64_t)xl_mono_ms(); now < until && proj->held && !atomic_load(&proj->stop); now = (uint64_t)xl_mono_ms()) {
         if (now >= lag_due) {
             update_lag(proj);
             lag_due = now + STALL_LAG_MS;
@@ -792,7 +767,7 @@ static void *run(void *arg)
         if ((topics = all_partitions(proj)) == NULL)
             goto fail;
         proj->npartitions = (size_t)topics->cnt;
-        proj->metadata_due_ms = now_ms() + METADATA_REFRESH_MS;
+        proj->metadata_due_ms = (uint64_t)xl_mono_ms() + METADATA_REFRESH_MS;
         on_rebalance(proj->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, topics, proj);
         goto consume;
     }
@@ -817,7 +792,7 @@ consume:
         seek_rewinds(proj);
         if (proj->paused)
             pause_assigned(proj, 0);
-        if (now_ms() >= proj->metadata_due_ms)
+        if ((uint64_t)xl_mono_ms() >= proj->metadata_due_ms)
             refresh_partition_count(proj);
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(proj->rk, POLL_MS);
         /* a batch is what is ready now: waiting for more would only add latency */
@@ -866,27 +841,22 @@ static void on_positions_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_k
 
 /* ---- lifecycle ---- */
 
-/* defaults, then group.id (consumer only), then the caller's properties, which win */
-static rd_kafka_conf_t *make_conf(const char *const defaults[][2], size_t ndefaults, const char *group_id,
-                                  const xl_projector_conf_t *conf, char *err, size_t errlen)
+/* the client's configuration (projector/kconf.c), with the callbacks every client of the projector has */
+static rd_kafka_conf_t *make_conf(xl_kconf_client_t client, const char *group_id, const xl_projector_conf_t *conf,
+                                  char *err, size_t errlen)
 {
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-    for (size_t i = 0; i != ndefaults; ++i)
-        if (rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1], err, errlen) != RD_KAFKA_CONF_OK)
-            goto fail;
-    if (group_id != NULL && rd_kafka_conf_set(kconf, "group.id", group_id, err, errlen) != RD_KAFKA_CONF_OK)
-        goto fail;
-    for (size_t i = 0; i != conf->nkafka_props; ++i)
-        if (rd_kafka_conf_set(kconf, conf->kafka_props[2 * i], conf->kafka_props[2 * i + 1], err, errlen) !=
-            RD_KAFKA_CONF_OK)
-            goto fail;
+    const char *const group[] = {"group.id", group_id};
+    const xl_kconf_spec_t spec = {.client = client,
+                                  .defaults = group,
+                                  .ndefaults = group_id != NULL ? 1 : 0,
+                                  .props = conf->kafka_props,
+                                  .nprops = conf->nkafka_props};
+    rd_kafka_conf_t *kconf = xl_kconf_build(&spec, err, errlen);
+    if (kconf == NULL)
+        return NULL;
     rd_kafka_conf_set_log_cb(kconf, on_log);
     rd_kafka_conf_set_error_cb(kconf, on_error);
     return kconf;
-
-fail:
-    rd_kafka_conf_destroy(kconf);
-    return NULL;
 }
 
 xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t *store, char *err, size_t errlen)
@@ -914,8 +884,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
     if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
         goto fail;
 
-    if ((kconf = make_conf(consumer_defaults, sizeof(consumer_defaults) / sizeof(consumer_defaults[0]), conf->group_id,
-                           conf, err, errlen)) == NULL)
+    if ((kconf = make_conf(XL_KCONF_PROJECTOR, conf->group_id, conf, err, errlen)) == NULL)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(kconf, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(kconf, on_positions_committed);
@@ -925,8 +894,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
     kconf = NULL;                         /* owned by rk */
     rd_kafka_poll_set_consumer(proj->rk); /* errors and rebalances arrive through rd_kafka_consumer_poll */
 
-    if ((kconf = make_conf(dlq_producer_defaults, sizeof(dlq_producer_defaults) / sizeof(dlq_producer_defaults[0]),
-                           NULL, conf, err, errlen)) == NULL)
+    if ((kconf = make_conf(XL_KCONF_DLQ_PRODUCER, NULL, conf, err, errlen)) == NULL)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(kconf, dlq_delivered);
     rd_kafka_conf_set_opaque(kconf, proj);

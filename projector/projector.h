@@ -10,7 +10,9 @@
  *
  * It runs one thread of its own. It must never block the HTTP event loop:
  * progress is reported through the on_applied callback, from the projector
- * thread, after the batch is durable.
+ * thread, after the batch is durable (execlogd hands it to the one
+ * publisher of progress, projector/progress.h, whose subscribers hear it on
+ * their own loops).
  */
 #ifndef XL_PROJECTOR_PROJECTOR_H
 #define XL_PROJECTOR_PROJECTOR_H

@@ -34,10 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/log.h"
 #include "projector/apply.h"
 #include "projector/fold.h"
+#include "projector/kconf.h"
 #include "projector/store.h"
+#include "schemas/base/log.h"
 
 #define BATCH 4096             /* messages per WriteBatch */
 #define PROGRESS_TTY_MS 200    /* redraw of the bar */
@@ -273,29 +274,14 @@ typedef struct st_xl_rebuild_part_t {
 
 static rd_kafka_t *kafka_consumer(const xl_rebuild_conf_t *conf, char *err, size_t errlen)
 {
-    static const char *const defaults[][2] = {
-        {"client.id", "execlog-rebuild"},      {"group.id", "execlog-rebuild"}, /* required by the consumer; assign()
-                                                                                   never joins it */
-        {"enable.auto.commit", "false"},       {"enable.auto.offset.store", "false"}, {"enable.partition.eof", "true"},
-        {"allow.auto.create.topics", "false"}, {"fetch.wait.max.ms", "50"},
-    };
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    const xl_kconf_spec_t spec = {.client = XL_KCONF_REBUILD, .props = conf->kafka_props, .nprops = conf->nkafka_props};
+    rd_kafka_conf_t *kconf = xl_kconf_build(&spec, err, errlen);
     rd_kafka_t *rk;
-
-    for (size_t i = 0; i != sizeof(defaults) / sizeof(defaults[0]); ++i)
-        if (rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1], err, errlen) != RD_KAFKA_CONF_OK)
-            goto fail;
-    for (size_t i = 0; i != conf->nkafka_props; ++i)
-        if (rd_kafka_conf_set(kconf, conf->kafka_props[2 * i], conf->kafka_props[2 * i + 1], err, errlen) !=
-            RD_KAFKA_CONF_OK)
-            goto fail;
+    if (kconf == NULL)
+        return NULL;
     if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, err, errlen)) == NULL)
-        goto fail;
+        rd_kafka_conf_destroy(kconf);
     return rk;
-
-fail:
-    rd_kafka_conf_destroy(kconf);
-    return NULL;
 }
 
 /* Partitions of the topic and their watermarks. @return the count, or negative with err. */

@@ -30,7 +30,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "api/log.h"
+#include "schemas/base/log.h"
 
 #define BLOCK_CACHE_BYTES ((size_t)128 << 20)
 #define BLOCK_CACHE_SHARD_BITS 2
@@ -452,7 +452,7 @@ fail:
 }
 
 int xl_store_get_event_seq(xl_store_t *store, int64_t audit_id, const char *event_id, size_t event_id_len,
-                           uint32_t *seq, xl_store_pos_t *pos)
+                           uint32_t *seq, xl_pos_t *pos)
 {
     xl_buf_t key, val;
     int ret;
@@ -480,7 +480,7 @@ fail:
 }
 
 int xl_store_find_create(xl_store_t *store, const char *tenant_id, size_t tenant_len, const char *event_id,
-                         size_t event_id_len, int32_t partition, int64_t *audit_id, xl_store_pos_t *pos)
+                         size_t event_id_len, int32_t partition, int64_t *audit_id, xl_pos_t *pos)
 {
     rocksdb_iterator_t *it = NULL;
     char *rerr = NULL;
@@ -540,7 +540,7 @@ int xl_store_get_event(xl_store_t *store, int64_t audit_id, uint32_t seq, xl_buf
 }
 
 /* An archived value: its position, then the frame. @return 0, or -EIO if too short. */
-static int split_archived(const char *v, size_t vlen, xl_store_pos_t *pos, const char **frame, size_t *len)
+static int split_archived(const char *v, size_t vlen, xl_pos_t *pos, const char **frame, size_t *len)
 {
     if (vlen < POS_LEN)
         return -EIO;
@@ -573,7 +573,7 @@ int xl_store_scan_events(xl_store_t *store, int64_t audit_id, uint32_t from_seq,
         if (klen != 12 || memcmp(k, key.base, 8) != 0)
             break; /* past this execution */
         const char *v = rocksdb_iter_value(it, &vlen);
-        xl_store_pos_t pos;
+        xl_pos_t pos;
         if ((ret = split_archived(v, vlen, &pos, &frame, &flen)) != 0)
             goto fail;
         if ((ret = cb(ctx, xl_be32_get(k + 8), &pos, frame, flen)) != 0)
@@ -1143,7 +1143,7 @@ size_t xl_store_batch_count(xl_store_batch_t *batch)
 }
 
 /* be32(partition) be64(offset), after prefix bytes already in val */
-static int append_pos(xl_buf_t *val, const xl_store_pos_t *pos)
+static int append_pos(xl_buf_t *val, const xl_pos_t *pos)
 {
     if (xl_buf_append_be32(val, (uint32_t)pos->partition) != 0 || xl_buf_append_be64(val, (uint64_t)pos->offset) != 0)
         return -ENOMEM;
@@ -1170,7 +1170,7 @@ int xl_store_batch_put_state(xl_store_batch_t *batch, xl_codec_t *codec, const x
     return 0;
 }
 
-int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const xl_store_pos_t *pos,
+int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const xl_pos_t *pos,
                              const void *frame, size_t len)
 {
     xl_buf_reset(&batch->val);
@@ -1182,7 +1182,7 @@ int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t
 }
 
 int xl_store_batch_put_event_seq(xl_store_batch_t *batch, int64_t audit_id, const char *event_id, size_t event_id_len,
-                                 uint32_t seq, const xl_store_pos_t *pos)
+                                 uint32_t seq, const xl_pos_t *pos)
 {
     xl_buf_reset(&batch->val);
     if (key_event_seq(&batch->key, audit_id, event_id, event_id_len) != 0 ||
@@ -1193,7 +1193,7 @@ int xl_store_batch_put_event_seq(xl_store_batch_t *batch, int64_t audit_id, cons
 }
 
 int xl_store_batch_put_create(xl_store_batch_t *batch, const char *tenant_id, size_t tenant_len, const char *event_id,
-                              size_t event_id_len, int64_t audit_id, const xl_store_pos_t *pos)
+                              size_t event_id_len, int64_t audit_id, const xl_pos_t *pos)
 {
     int ret;
     if ((ret = key_create_prefix(&batch->key, tenant_id, tenant_len, event_id, event_id_len)) != 0)

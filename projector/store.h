@@ -44,16 +44,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "schemas/base/position.h"
 #include "schemas/buf.h"
 #include "schemas/event.h"
 
 typedef struct st_xl_store_t xl_store_t;
-
-/** A place in the Kafka log: where an event was read from. */
-typedef struct st_xl_store_pos_t {
-    int32_t partition;
-    int64_t offset;
-} xl_store_pos_t;
 
 /**
  * @brief Open (creating if missing) the store in dir. A store an interrupted
@@ -75,7 +70,7 @@ int xl_store_get_state(xl_store_t *store, xl_codec_t *codec, int64_t audit_id, x
 
 /** @brief seq of the event (audit_id, event_id) if archived. @return 0 or -ENOENT or -EIO. */
 int xl_store_get_event_seq(xl_store_t *store, int64_t audit_id, const char *event_id, size_t event_id_len,
-                           uint32_t *seq, xl_store_pos_t *pos /* NULL, or filled with where it was read */);
+                           uint32_t *seq, xl_pos_t *pos /* NULL, or filled with where it was read */);
 
 /**
  * @brief Lowest audit ID created with (tenant_id, event_id), so that every
@@ -84,7 +79,7 @@ int xl_store_get_event_seq(xl_store_t *store, int64_t audit_id, const char *even
  */
 int xl_store_find_create(xl_store_t *store, const char *tenant_id, size_t tenant_len, const char *event_id,
                          size_t event_id_len, int32_t partition, int64_t *audit_id,
-                         xl_store_pos_t *pos /* NULL or filled */);
+                         xl_pos_t *pos /* NULL or filled */);
 
 /** @brief The archived frame of event seq of audit_id, appended to out. @return 0, -ENOENT, -EIO. */
 int xl_store_get_event(xl_store_t *store, int64_t audit_id, uint32_t seq, xl_buf_t *out);
@@ -106,7 +101,7 @@ int xl_store_get_identity(xl_store_t *store, xl_buf_t *out);
  * was read from, and its frame as it was on the topic. pos and frame are
  * borrowed for the call. Non-zero stops the scan.
  */
-typedef int (*xl_store_event_cb)(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len);
+typedef int (*xl_store_event_cb)(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len);
 
 /**
  * @brief Archived events of audit_id in seq order: ascending from seq
@@ -236,18 +231,18 @@ size_t xl_store_batch_count(xl_store_batch_t *batch);
 int xl_store_batch_put_state(xl_store_batch_t *batch, xl_codec_t *codec, const xl_state_t *st, char *err,
                              size_t errlen);
 /** @brief Archive an event's frame (copied) as seq of audit_id, read at pos. @return 0 or -ENOMEM. */
-int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const xl_store_pos_t *pos,
+int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const xl_pos_t *pos,
                              const void *frame, size_t len);
 /** @brief Index (audit_id, event_id) -> seq, for xl_store_get_event_seq. @return 0 or -ENOMEM. */
 int xl_store_batch_put_event_seq(xl_store_batch_t *batch, int64_t audit_id, const char *event_id, size_t event_id_len,
-                                 uint32_t seq, const xl_store_pos_t *pos);
+                                 uint32_t seq, const xl_pos_t *pos);
 /**
  * @brief Index a create (tenant_id, event_id) -> audit_id, for
  * xl_store_find_create. @return 0, -ENOMEM, or -EINVAL if tenant_id or
  * event_id contains a NUL byte (the key could not be told apart).
  */
 int xl_store_batch_put_create(xl_store_batch_t *batch, const char *tenant_id, size_t tenant_len, const char *event_id,
-                              size_t event_id_len, int64_t audit_id, const xl_store_pos_t *pos);
+                              size_t event_id_len, int64_t audit_id, const xl_pos_t *pos);
 /**
  * @brief Put the next offset of partition for the log identity (a C string
  * without NUL bytes), and record identity as the log of the last batch.
@@ -329,7 +324,7 @@ int xl_store_rebuild_done(xl_store_t *store, char *err, size_t errlen);
 typedef struct st_xl_store_archived_t {
     int64_t audit_id;
     uint32_t seq;
-    xl_store_pos_t pos;
+    xl_pos_t pos;
     const void *frame; /* borrowed for the call */
     size_t len;
 } xl_store_archived_t;

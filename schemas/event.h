@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "schemas/base/bytes.h"
 #include "schemas/buf.h"
 
 /* Largest single-object frame the decoder accepts (bytes). */
@@ -66,12 +67,6 @@ const char *xl_status_name(int status);
 int xl_status_parse(const char *name, size_t len); /* -1 if unknown */
 const char *xl_event_type_name(int type);
 int xl_event_type_parse(const char *name, size_t len); /* -1 if unknown */
-
-/** A string field: base == NULL means "null" (absent); len excludes any NUL. */
-typedef struct st_xl_str_t {
-    char *base;
-    size_t len;
-} xl_str_t;
 
 typedef struct st_xl_metric_t {
     xl_str_t name;

@@ -33,6 +33,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "projector/kconf.h"
 #include "schemas/event.h"
 
 #define POOL 4096
@@ -124,17 +125,14 @@ static int encode_progress(xl_codec_t *codec, int64_t audit_id, const char *flow
 
 static rd_kafka_t *make_producer(const char *bootstrap, char *err, size_t errlen)
 {
-    /* the ingest producer's settings (ingest/producer.c), nothing more */
-    static const char *const props[][2] = {
-        {"linger.ms", "2"},           {"partitioner", "murmur2_random"}, {"message.timeout.ms", "10000"},
-        {"client.id", "execlog-bench"}, {"enable.idempotence", "true"},    {"acks", "all"},
-    };
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) != RD_KAFKA_CONF_OK)
-        goto fail;
-    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); ++i)
-        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err, errlen) != RD_KAFKA_CONF_OK)
-            goto fail;
+    /* the ingest producer's settings (projector/kconf.c), nothing more */
+    const char *const defaults[] = {"message.timeout.ms", "10000"};
+    const char *const props[] = {"bootstrap.servers", bootstrap, "client.id", "execlog-bench"};
+    const xl_kconf_spec_t spec = {
+        .client = XL_KCONF_INGEST_PRODUCER, .defaults = defaults, .ndefaults = 1, .props = props, .nprops = 2};
+    rd_kafka_conf_t *conf = xl_kconf_build(&spec, err, errlen);
+    if (conf == NULL)
+        return NULL;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (rk == NULL)

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "api/config.h"
-#include "api/log.h"
+#include "schemas/base/log.h"
 #include "tests/test.h"
 
 static char dir[] = "/tmp/xl-test-config-XXXXXX";

@@ -25,7 +25,7 @@
 #define MAX 64 /* as the server (MAX_POSITIONS) */
 
 /* strict: every item is 1-18 digits ':' 1-18 digits, partition <= INT32_MAX; -1 if not */
-static long strict_parse(const char *s, size_t len, xl_store_pos_t *out, size_t max)
+static long strict_parse(const char *s, size_t len, xl_pos_t *out, size_t max)
 {
     size_t n = 0, i = 0;
     for (;;) {
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     char *value = malloc(len ? len : 1); /* an exact-size copy, so ASan sees any read past the end */
     memcpy(value, s, len);
-    xl_store_pos_t want[MAX], strict[MAX], again[MAX];
+    xl_pos_t want[MAX], strict[MAX], again[MAX];
     size_t n = 0;
 
     int rc = xl_server_parse_positions(value, len, want, max, &n);

@@ -461,7 +461,7 @@ typedef struct st_archive_check_t {
     int bad;
 } archive_check_t;
 
-static int check_frame(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int check_frame(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     archive_check_t *c = ctx;
     if (seq != c->n + 1 || c->n >= c->e->nframes || c->e->frames[c->n].len != len ||

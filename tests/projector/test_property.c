@@ -348,7 +348,7 @@ typedef struct st_replay_t {
     char why[400];
 } replay_t;
 
-static int replay_one(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int replay_one(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     char err[200];
     replay_t *r = ctx;

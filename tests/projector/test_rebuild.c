@@ -179,7 +179,7 @@ static void test_generations(const char *root, xl_codec_t *codec)
     store = xl_store_open(dir, 0, err, sizeof(err));
     XL_REQUIRE_V(store != NULL, "open: %s", err);
     xl_store_batch_t *batch = xl_store_batch_create(store);
-    xl_store_pos_t pos = {1, 99};
+    xl_pos_t pos = {1, 99};
     XL_CHECK_INT(xl_store_batch_put_event(batch, 1003, 9, &pos, c[1].base, c[1].len), 0); /* seqs 7, 8 missing */
     XL_CHECK_INT(xl_store_batch_commit(batch, err, sizeof(err)), 0);
     xl_store_batch_destroy(batch);

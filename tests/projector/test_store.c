@@ -18,7 +18,7 @@
 #include "tests/projector/fixtures.h"
 #include "tests/test.h"
 
-static const xl_store_pos_t xl_test_pos = {1, 42};
+static const xl_pos_t xl_test_pos = {1, 42};
 
 static void state_of(xl_state_t *st, int64_t audit, int status, uint32_t last_seq)
 {
@@ -82,7 +82,7 @@ typedef struct st_scan_t {
 } scan_t;
 
 /* The archive test puts seq s of execution 7 at partition 3, offset 1000 + s. */
-static int on_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int on_event(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     scan_t *scan = ctx;
     char want[64];
@@ -98,7 +98,7 @@ static int on_event(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const vo
     return 0;
 }
 
-static int stop_after_two(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int stop_after_two(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     return ++*(int *)ctx == 2 ? 7 : 0;
 }
@@ -398,7 +398,7 @@ static void test_feed_and_property(xl_store_t *store)
     xl_store_batch_destroy(batch);
 }
 
-static int count_events(void *ctx, uint32_t seq, const xl_store_pos_t *pos, const void *frame, size_t len)
+static int count_events(void *ctx, uint32_t seq, const xl_pos_t *pos, const void *frame, size_t len)
 {
     ++*(int *)ctx;
     return 0;
@@ -568,7 +568,7 @@ int main(void)
     XL_PHASE("event archive: 300 events of 7 between neighbours 6 and 8, in reverse put order");
     for (uint32_t s = 300; s >= 1; --s) {
         size_t n = frame_of(frame, sizeof(frame), 7, s);
-        xl_store_pos_t at = {3, 1000 + (int64_t)s};
+        xl_pos_t at = {3, 1000 + (int64_t)s};
         XL_CHECK_INT(xl_store_batch_put_event(batch, 7, s, &at, frame, n), 0);
     }
     XL_CHECK_INT(xl_store_batch_put_event(batch, 6, 1, &xl_test_pos, "six", 3), 0);
@@ -646,7 +646,7 @@ int main(void)
     XL_CHECK_INT(xl_store_batch_put_event_seq(batch, 8, "ev-1", 4, 3, &xl_test_pos), 0);
     XL_CHECK_INT(xl_store_batch_commit(batch, err, sizeof(err)), 0);
     seq = 0;
-    xl_store_pos_t pos = {0, 0};
+    xl_pos_t pos = {0, 0};
     XL_CHECK_INT(xl_store_get_event_seq(store, 7, "ev-1", 4, &seq, &pos), 0);
     XL_CHECK(pos.partition == xl_test_pos.partition && pos.offset == xl_test_pos.offset, "position %d/%lld",
              (int)pos.partition, (long long)pos.offset);

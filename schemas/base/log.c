@@ -2,7 +2,7 @@
  * Process log (see log.h). A record is formatted into a stack buffer and
  * written with one write(2), so lines from several threads never interleave.
  */
-#include "api/log.h"
+#include "schemas/base/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * so that both people and log shippers can read it. Safe from any thread;
  * it never allocates on the heap.
  */
-#ifndef XL_API_LOG_H
-#define XL_API_LOG_H
+#ifndef XL_BASE_LOG_H
+#define XL_BASE_LOG_H
 
 enum { XL_LOG_ERROR = 0, XL_LOG_WARN = 1, XL_LOG_INFO = 2, XL_LOG_DEBUG = 3 };
 
