@@ -129,6 +129,22 @@ static void r_cancel(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who
 {
     xl_ingest_handle_cancel(srv->api.ingest, req, a->id, scope_of(who));
 }
+static void r_pause(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_PAUSE_REQUESTED, scope_of(who));
+}
+static void r_resume(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_RESUME_REQUESTED, scope_of(who));
+}
+static void r_force_cancel(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_FORCE_CANCEL_REQUESTED, scope_of(who));
+}
+static void r_retry_failed(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_RETRY_REQUESTED, scope_of(who));
+}
 static void r_batch(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
     xl_ingest_handle_batch(srv->api.ingest, req, scope_of(who));
@@ -209,6 +225,10 @@ static const route_t routes[] = {
     ROUTE("POST", "/v1/executions/{id}/events",  WRITER, R_WRITES,               NULL,                        r_append),
     ROUTE("POST", "/v1/executions/{id}/retry",   WRITER, R_WRITES,               NULL,                        r_retry),
     ROUTE("POST", "/v1/executions/{id}/cancel",  WRITER, R_WRITES,               NULL,                        r_cancel),
+    ROUTE("POST", "/v1/executions/{id}/pause",   WRITER, R_WRITES,               NULL,                        r_pause),
+    ROUTE("POST", "/v1/executions/{id}/resume",  WRITER, R_WRITES,               NULL,                        r_resume),
+    ROUTE("POST", "/v1/executions/{id}/force-cancel", WRITER, R_WRITES,          NULL,                        r_force_cancel),
+    ROUTE("POST", "/v1/executions/{id}/retry-failed-tasks", WRITER, R_WRITES,    NULL,                        r_retry_failed),
     ROUTE("POST", "/v1/events",                  WRITER, R_WRITES,               NULL,                        r_batch),
     ROUTE("GET",  "/v1/messages/{name}",         READER, R_MIN_POS,              "tenant_id,min_position",    r_message),
     ROUTE("GET",  "/v1/flows/{name}",            READER, R_MIN_POS,              "tenant_id,min_position",    r_flow),
