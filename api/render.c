@@ -20,6 +20,26 @@ json_t *xl_render_str(const xl_str_t *s)
     return s->base != NULL ? xl_http_text(s->base, s->len) : json_null();
 }
 
+json_t *xl_render_select(json_t *o, const char *fields, size_t len)
+{
+    json_t *sel = json_object();
+    for (const char *p = fields, *end = fields + len; sel != NULL && p <= end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma != NULL ? comma : end;
+        char name[64];
+        if (e > p && (size_t)(e - p) < sizeof(name)) {
+            memcpy(name, p, (size_t)(e - p));
+            name[e - p] = '\0';
+            json_t *v = json_object_get(o, name);
+            if (v != NULL)
+                json_object_set(sel, name, v);
+        }
+        p = e + 1;
+    }
+    json_decref(o);
+    return sel;
+}
+
 json_t *xl_render_status(int status)
 {
     const char *name = xl_status_name(status);

@@ -218,8 +218,8 @@ static void r_readyz(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who
 static const route_t routes[] = {
     /*    method  pattern                        role    flags                   query parameters */
     ROUTE("POST", "/v1/executions",              WRITER, R_WRITES,               NULL,                        r_create),
-    ROUTE("GET",  "/v1/executions",              READER, R_MIN_POS,              "flow_id,tenant_id,status,message_id,created_gte,created_lt,order_by,limit,page_token,min_position", r_list),
-    ROUTE("GET",  "/v1/executions/{id}",         READER, R_MIN_POS,              "as_of,min_position",        r_execution),
+    ROUTE("GET",  "/v1/executions",              READER, R_MIN_POS,              "flow_id,tenant_id,status,message_id,parent_execution_id,top_execution_id,fields,created_gte,created_lt,order_by,limit,page_token,min_position", r_list),
+    ROUTE("GET",  "/v1/executions/{id}",         READER, R_MIN_POS,              "as_of,fields,min_position", r_execution),
     ROUTE("GET",  "/v1/executions/{id}/lineage", READER, R_MIN_POS,              "min_position",              r_lineage),
     ROUTE("GET",  "/v1/executions/{id}/events",  READER, R_MIN_POS,              "after_seq,before_seq,limit,reverse,wait,min_position", r_events),
     ROUTE("POST", "/v1/executions/{id}/events",  WRITER, R_WRITES,               NULL,                        r_append),
