@@ -142,6 +142,22 @@ class Suite(X.SuiteBase):
                   sorted([{"audit_id": x} for x in (top, kid, grand)], key=lambda i: i["audit_id"]),
                   "list: selected fields only")
 
+    def t_trace_and_ids(self, http):
+        tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        flow = "9007199254740993"  # 2^53 + 1: not exact as a JSON number
+        r = self.srv.curl("POST", "/v1/executions", {"flow_id": flow}, http=http, headers={"traceparent": tp})
+        if not self.c.json_answer(r, 201, "create with a traceparent"):
+            return
+        a = r.json["audit_id"]
+        h = self.get("/v1/executions/%d/events" % a, http, "history")
+        items = h.get("items", h.get("events", []))
+        self.c.eq([e.get("traceparent") for e in items], [tp], "the traceparent is in the event")
+        j = self.get("/rest/v1/executions/%s?auditId=%d" % (flow, a), http, "ETLWorks status")
+        self.c.eq(j.get("flowId"), flow, "a flow ID above 2^53-1 is a string")
+        b = self.create({"flow_id": "9007199254740991"}, http, "create 2")
+        j = self.get("/rest/v1/executions/9007199254740991?auditId=%d" % b, http, "ETLWorks status 2")
+        self.c.eq(j.get("flowId"), 9007199254740991, "2^53-1 is still a number")
+
     def t_bounds(self, http):
         big = {"x": "y" * 70000}
         r = self.srv.curl("POST", "/v1/executions", {"flow_id": "b", "input": big}, http=http)
@@ -163,6 +179,7 @@ class Suite(X.SuiteBase):
                 self.section("controls/%s" % http, self.t_controls, http)
                 self.section("tree/%s" % http, self.t_tree, http)
                 self.section("bounds/%s" % http, self.t_bounds, http)
+                self.section("trace/%s" % http, self.t_trace_and_ids, http)
             self.c.phase = "stop"
             rc, _ = self.srv.stop()
             self.c.eq(rc, 0, "SIGTERM: exit status")
