@@ -83,6 +83,12 @@ class Suite(X.SuiteBase):
         logs = [e for e in h.get("items", h.get("events", [])) if e.get("type") == "log"]
         self.c.eq([(e.get("message"), e.get("log")) for e in logs], [("attempt 1 timed out", "line a\nline b")],
                   "history keeps the log line")
+        # a new attempt of the whole execution takes the same input
+        r = self.post("/v1/executions/%d/retry" % a, {}, http, 201, "retry the execution")
+        if is_int(r.get("audit_id")):
+            st2 = self.get("/v1/executions/%d" % r["audit_id"], http, "GET the new attempt")
+            self.c.eq((st2.get("input"), st2.get("parent_audit_id")), ({"rows": [1, 2], "mode": "full"}, a),
+                      "input survives an execution retry")
         # an end before the start is refused
         b = self.create({"flow_id": "tasks-" + self.uniq}, http, "create 2")
         if is_int(b):
