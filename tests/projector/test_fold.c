@@ -252,6 +252,63 @@ static void test_v1_fold(const char *dir, xl_codec_t *codec)
         xl_buf_dispose(&frames[i]);
 }
 
+/* Fold one event of execution 950 (flow "reopen") and commit it as its own batch. */
+static int fold_one(xl_fold_t *fold, xl_codec_t *codec, int type, const char *id, int64_t t, int64_t offset)
+{
+    char err[256];
+    xl_fold_result_t res;
+    xl_buf_t frame;
+    xl_buf_init(&frame);
+    xl_event_t ev = fx_event(type, 950, id, t);
+    ev.flow_id = str_of("reopen");
+    ev.task = str_of(type == XL_EVENT_TASK_FAILED ? "t" : NULL);
+    int ret = fx_encode(codec, &ev, &frame);
+    xl_fold_msg_t msg = {1, offset, frame.base, frame.len};
+    if (ret == 0)
+        ret = xl_fold_add(fold, &msg, &res, err, sizeof(err));
+    if (ret == 0 && res.outcome != XL_APPLY_NEW)
+        ret = -1;
+    if (ret == 0)
+        ret = xl_fold_commit(fold, "log", err, sizeof(err));
+    xl_fold_reset(fold);
+    xl_buf_dispose(&frame);
+    return ret;
+}
+
+/* A failed execution retried within itself: one histogram sample, its last duration. */
+static void test_reopen_histogram(const char *dir, xl_codec_t *codec)
+{
+    char err[256], path[600];
+    xl_flow_summary_t sum;
+    XL_PHASE("reopen: the flow histogram keeps one sample per execution");
+    snprintf(path, sizeof(path), "%s/reopen", dir);
+    xl_store_t *store = NULL;
+    xl_fold_t *fold = fx_fold_open(path, &store, err, sizeof(err));
+    XL_CHECK(fold != NULL, "open: %s", err);
+    if (fold == NULL) {
+        xl_store_close(store);
+        return;
+    }
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_CREATED, "c", 1000, 0), 0);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_STARTED, "s", 1000, 1), 0);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_TASK_FAILED, "tf", 1005, 2), 0);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_FAILED, "f", 1010, 3), 0);
+    XL_CHECK_INT(xl_store_get_flow_summary(store, NULL, "reopen", 6, &sum), 0);
+    XL_CHECK(sum.ended == 1 && sum.by_status[XL_STATUS_FAILED] == 1 && sum.p50_ms == 10, "failed after 10 ms: %llu %lld",
+             (unsigned long long)sum.ended, (long long)sum.p50_ms);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_RETRY_REQUESTED, "r", 1020, 4), 0);
+    XL_CHECK_INT(xl_store_get_flow_summary(store, NULL, "reopen", 6, &sum), 0);
+    XL_CHECK(sum.ended == 0 && sum.by_status[XL_STATUS_RUNNING] == 1 && sum.p50_ms == -1,
+             "running again: its sample is taken back (%llu, %lld)", (unsigned long long)sum.ended,
+             (long long)sum.p50_ms);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_SUCCEEDED, "ok", 1012, 5), 0); /* 12 ms after the start */
+    XL_CHECK_INT(xl_store_get_flow_summary(store, NULL, "reopen", 6, &sum), 0);
+    XL_CHECK(sum.total == 1 && sum.ended == 1 && sum.succeeded == 1 && sum.p50_ms == 12,
+             "one sample, the last duration (%llu, %lld)", (unsigned long long)sum.ended, (long long)sum.p50_ms);
+    xl_fold_destroy(fold);
+    xl_store_close(store);
+}
+
 int main(void)
 {
     char err[256] = "", dir[] = "/tmp/xl-test-fold-XXXXXX", path[600];
@@ -526,6 +583,7 @@ int main(void)
     }
 
     test_v1_fold(dir, codec);
+    test_reopen_histogram(dir, codec);
     log_dispose(log);
     free(log);
     xl_codec_destroy(codec);
