@@ -686,13 +686,46 @@ static int buf_task_more(xl_buf_t *out, const xl_task_t *t)
     return buf_more(out, o);
 }
 
+/* A structured value: its JSON text as json_value renders it (jansson only when there is one). */
+static int buf_json_value(xl_buf_t *out, const xl_str_t *s)
+{
+    if (s->base == NULL)
+        return LIT(out, "null");
+    json_t *v = json_value(s);
+    size_t len = v != NULL ? json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) : 0;
+    int ret = len != 0 && xl_buf_reserve(out, len) == 0 ? 0 : -ENOMEM;
+    if (ret == 0)
+        out->len += json_dumpb(v, out->base + out->len, len, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(v);
+    return ret;
+}
+
+/* render_state_more's keys, written directly: the hot path allocates nothing without input/output. */
 static int buf_state_more(xl_buf_t *out, const xl_state_t *st)
 {
-    json_t *o = json_object();
-    if (o == NULL)
+    if (LIT(out, ",\"top_execution_id\":") || buf_opt_int(out, st->top_execution_id) || LIT(out, ",\"input\":") ||
+        buf_json_value(out, &st->input) || LIT(out, ",\"output\":") || buf_json_value(out, &st->output) ||
+        LIT(out, ",\"code\":") || buf_str(out, &st->code) || LIT(out, ",\"error_location\":") ||
+        buf_opt_int(out, st->error_location) || LIT(out, ",\"schedule_event_id\":") ||
+        buf_opt_int(out, st->schedule_event_id) || LIT(out, ",\"schedule_event_name\":") ||
+        buf_str(out, &st->schedule_event_name) || LIT(out, ",\"file_metrics\":["))
         return -ENOMEM;
-    render_state_more(o, st);
-    return buf_more(out, o);
+    for (size_t i = 0; i < st->nfile_metrics; ++i) {
+        const xl_file_metric_t *f = &st->file_metrics[i];
+        if ((i > 0 && LIT(out, ",")) || LIT(out, "{\"name\":") || buf_str(out, &f->name) ||
+            LIT(out, ",\"metrics\":") || buf_metrics(out, f->metrics, f->nmetrics) || LIT(out, "}"))
+            return -ENOMEM;
+    }
+    const char *control = st->control_type != 0 ? xl_event_type_name(st->control_type) : NULL;
+    if (LIT(out, "],\"control\":"))
+        return -ENOMEM;
+    if (control == NULL)
+        return LIT(out, "null");
+    return LIT(out, "{\"type\":") || buf_name(out, control) || LIT(out, ",\"seq\":") ||
+                   buf_int(out, (json_int_t)st->control_seq) || LIT(out, ",\"event_id\":") ||
+                   buf_str(out, &st->control_event_id) || LIT(out, "}")
+               ? -ENOMEM
+               : 0;
 }
 
 static int buf_tasks(xl_buf_t *out, const xl_state_t *st)
