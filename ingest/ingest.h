@@ -69,6 +69,13 @@ void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id,
 void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope);
 void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope);
 void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope);
+/**
+ * A user's control request on an execution: type is XL_EVENT_PAUSE_REQUESTED,
+ * _RESUME_, _CANCEL_, _FORCE_CANCEL_ or _RETRY_REQUESTED (ingest/control.h
+ * decides: written as an event, answered as a repeat, or refused with 409).
+ * xl_ingest_handle_cancel is this with XL_EVENT_CANCEL_REQUESTED.
+ */
+void xl_ingest_handle_control(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, int type, const xl_str_t *scope);
 
 /**
  * @brief The next non-blank line of an NDJSON batch body (lines end at '\n';
