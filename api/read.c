@@ -368,13 +368,14 @@ void xl_read_etlworks(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, 
     xl_state_t st;
     char err[256];
 
-    if (xl_http_query_param(req, "auditId", &v)) {
+    /* an empty auditId or messageId is absent, as in ETLWorks ("if the value ... is not empty") */
+    if (xl_http_query_param(req, "auditId", &v) && v.len > 0) {
         if (xl_http_parse_id(v.base, v.len, XL_AUDIT_ID_MAX, &audit_id) != 0) {
             xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
                                  "auditId must be a positive integer up to 2^53-1");
             return;
         }
-    } else if (xl_http_query_param(req, "messageId", &v)) {
+    } else if (xl_http_query_param(req, "messageId", &v) && v.len > 0) {
         xl_str_t msg = {v.base, v.len};
         collect_t c = {.api = api,
                        .who = who,

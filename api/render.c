@@ -219,22 +219,89 @@ static const char *const etlworks_status[XL_STATUS__COUNT] = {
     [XL_STATUS_FAILED] = "error",       [XL_STATUS_CANCELLED] = "error",
 };
 
-/* ETLWorks flow IDs are numbers: a decimal flow_id is rendered as one, anything else as a string. */
-static json_t *etlworks_flow_id(const xl_str_t *flow_id)
+/* ETLWorks IDs are numbers: a decimal ID is rendered as one, anything else as a string. */
+static json_t *etlworks_id(const xl_str_t *id)
 {
-    if (flow_id->base == NULL)
+    if (id->base == NULL)
         return json_null();
     int64_t v = 0;
     size_t i = 0;
-    for (; i < flow_id->len && i < 16; ++i) {
-        char c = flow_id->base[i];
-        if (c < '0' || c > '9' || (i == 0 && c == '0' && flow_id->len > 1))
+    for (; i < id->len && i < 16; ++i) {
+        char c = id->base[i];
+        if (c < '0' || c > '9' || (i == 0 && c == '0' && id->len > 1))
             break;
         v = v * 10 + (c - '0');
     }
-    if (flow_id->len > 0 && i == flow_id->len)
+    if (id->len > 0 && i == id->len)
         return json_integer(v);
-    return xl_http_text(flow_id->base, flow_id->len);
+    return xl_http_text(id->base, id->len);
+}
+
+/* An attribute's value, or a null string (absent). */
+static xl_str_t attribute(const xl_state_t *st, const char *key)
+{
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < st->nattributes; ++i)
+        if (st->attributes[i].key.base != NULL && st->attributes[i].key.len == klen &&
+            memcmp(st->attributes[i].key.base, key, klen) == 0)
+            return st->attributes[i].value;
+    return (xl_str_t){NULL, 0};
+}
+
+/* A decimal attribute as an integer; null when absent or not a number. */
+static json_t *attribute_int(const xl_state_t *st, const char *key)
+{
+    xl_str_t v = attribute(st, key);
+    json_t *j = v.base != NULL ? etlworks_id(&v) : json_null();
+    if (!json_is_integer(j)) {
+        json_decref(j);
+        return json_null();
+    }
+    return j;
+}
+
+static json_t *etlworks_exception(const xl_state_t *st)
+{
+    /* only an execution that ended in error has one: a failed task attempt
+     * that a later attempt made good is no exception of the run */
+    if (st->status != XL_STATUS_FAILED && st->status != XL_STATUS_CANCELLED)
+        return json_null();
+    if (!st->error.present)
+        return st->status == XL_STATUS_CANCELLED ? json_string("cancelled") : json_null();
+    xl_buf_t b;
+    xl_buf_init(&b);
+    xl_buf_appendf(&b, "%.*s: %.*s", (int)st->error.class_.len, st->error.class_.base ? st->error.class_.base : "",
+                   (int)st->error.message.len, st->error.message.base ? st->error.message.base : "");
+    if (st->error.stack.base != NULL && st->error.stack.len > 0)
+        xl_buf_appendf(&b, "\n%.*s", (int)st->error.stack.len, st->error.stack.base);
+    json_t *exception = xl_http_text(b.base ? b.base : "", b.len);
+    xl_buf_dispose(&b);
+    return exception;
+}
+
+/* ETLWorks metrics are a list: [{"name","value"}] in the state's order; null when there are none. */
+static json_t *etlworks_metrics(const xl_state_t *st)
+{
+    if (st->nmetrics == 0)
+        return json_null();
+    json_t *a = json_array();
+    for (size_t i = 0; i < st->nmetrics; ++i)
+        if (st->metrics[i].name.base != NULL)
+            json_array_append_new(a, json_pack("{s:o, s:I}", "name", xl_render_str(&st->metrics[i].name), "value",
+                                               (json_int_t)st->metrics[i].value));
+    return a;
+}
+
+/* File metrics: the attribute file_metrics holds their JSON list (null when absent or not a list). */
+static json_t *etlworks_file_metrics(const xl_state_t *st)
+{
+    xl_str_t v = attribute(st, "file_metrics");
+    json_t *j = v.base != NULL ? json_loadb(v.base, v.len, 0, NULL) : NULL;
+    if (j == NULL || !json_is_array(j)) {
+        json_decref(j);
+        return json_null();
+    }
+    return j;
 }
 
 json_t *xl_render_etlworks(const xl_state_t *st)
@@ -243,36 +310,29 @@ json_t *xl_render_etlworks(const xl_state_t *st)
     json_t *o = json_object();
     int status = st->status >= 0 && st->status < XL_STATUS__COUNT ? st->status : XL_STATUS_FAILED;
     int64_t started = st->started_ms ? st->started_ms : st->created_ms;
+    int ended = st->ended_ms != 0;
+    xl_str_t event_name = attribute(st, "schedule_event_name"), code = attribute(st, "code");
+    /* the 23 keys of the ETLWorks document, in its order */
     json_object_set_new(o, "auditId", json_integer(st->audit_id));
     json_object_set_new(o, "parentAuditId", opt_int(st->parent_audit_id));
     json_object_set_new(o, "retries", json_integer(st->retries));
-    json_object_set_new(o, "flowId", etlworks_flow_id(&st->flow_id));
+    json_object_set_new(o, "flowId", etlworks_id(&st->flow_id));
     json_object_set_new(o, "flowName", xl_render_str(&st->flow_name));
+    json_object_set_new(o, "eventId", attribute_int(st, "schedule_event_id"));
+    json_object_set_new(o, "eventName", xl_render_str(&event_name));
     json_object_set_new(o, "messageId", xl_render_str(&st->message_id));
-    json_object_set_new(o, "tenantId", xl_render_str(&st->tenant_id));
+    json_object_set_new(o, "tenantId", etlworks_id(&st->tenant_id));
     json_object_set_new(o, "status", json_string(etlworks_status[status]));
     json_object_set_new(o, "triggerType", xl_render_str(&st->trigger_type));
     json_object_set_new(o, "startedBy", xl_render_str(&st->started_by));
     json_object_set_new(o, "started", opt_int(started));
     json_object_set_new(o, "ended", opt_int(st->ended_ms));
     json_object_set_new(o, "duration",
-                        st->ended_ms && started
+                        ended && started
                             ? json_string(xl_render_duration_text(st->ended_ms - started, text, sizeof(text)))
                             : json_null());
-    json_t *exception = json_null();
-    if (st->error.present) {
-        xl_buf_t b;
-        xl_buf_init(&b);
-        xl_buf_appendf(&b, "%.*s: %.*s", (int)st->error.class_.len, st->error.class_.base ? st->error.class_.base : "",
-                       (int)st->error.message.len, st->error.message.base ? st->error.message.base : "");
-        if (st->error.stack.base != NULL && st->error.stack.len > 0)
-            xl_buf_appendf(&b, "\n%.*s", (int)st->error.stack.len, st->error.stack.base);
-        exception = xl_http_text(b.base ? b.base : "", b.len);
-        xl_buf_dispose(&b);
-    } else if (st->status == XL_STATUS_CANCELLED) {
-        exception = json_string("cancelled");
-    }
-    json_object_set_new(o, "exception", exception);
+    json_object_set_new(o, "code", ended ? xl_render_str(&code) : json_null());
+    json_object_set_new(o, "exception", etlworks_exception(st));
     json_t *warnings = json_null();
     if (st->nwarnings > 0) {
         xl_buf_t b;
@@ -284,7 +344,11 @@ json_t *xl_render_etlworks(const xl_state_t *st)
         xl_buf_dispose(&b);
     }
     json_object_set_new(o, "warnings", warnings);
-    json_object_set_new(o, "metrics", render_metrics(st->metrics, st->nmetrics));
+    json_object_set_new(o, "metrics", etlworks_metrics(st));
+    json_object_set_new(o, "fileMetrics", etlworks_file_metrics(st));
+    json_object_set_new(o, "errorLocationInSql", ended ? attribute_int(st, "error_location") : json_null());
+    json_object_set_new(o, "fileName", json_null()); /* "currently not used" */
+    json_object_set_new(o, "records", json_null());  /* "currently not used" */
     return o;
 }
 
