@@ -34,7 +34,9 @@
 #include <openssl/ssl.h>
 
 #include "api/auth.h"
+#include "api/compat_civis.h"
 #include "api/compat_cloudify.h"
+#include "api/compat_flows.h"
 #include "api/http.h"
 #include "api/log.h"
 #include "api/metrics.h"
@@ -55,6 +57,7 @@
 typedef struct st_route_args_t {
     int64_t id;       /* {id} */
     h2o_iovec_t name; /* {name}, percent-decoded */
+    h2o_iovec_t name2; /* a second {name} in the same pattern, percent-decoded */
 } route_args_t;
 
 enum {
@@ -66,7 +69,7 @@ enum {
 
 typedef struct st_route_t {
     const char *method;
-    const char *pattern; /* "{id}": a segment holding an audit ID; "{name}": any one segment */
+    const char *pattern; /* "{id}": a segment holding an audit ID; "{name}": any one segment (at most two) */
     int role;            /* least role (xl_role_t); XL_ROLE_NONE: public */
     int flags;
     const char *params; /* the query parameters it takes (comma-separated); NULL: not checked */
@@ -158,6 +161,38 @@ static void r_flow(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, 
 {
     xl_read_flow(&srv->api, req, who, a->name);
 }
+static void r_flows(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_flows_list(&srv->api, req, who);
+}
+static void r_civis_list(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_list(&srv->api, req, who, a->name);
+}
+static void r_civis_start(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_start(&srv->api, req, who, a->name);
+}
+static void r_civis_get(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_get(&srv->api, req, who, a->name, a->id);
+}
+static void r_civis_task(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_task(&srv->api, req, who, a->name, a->id, a->name2);
+}
+static void r_civis_cancel(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_control(&srv->api, req, who, a->name, a->id, "cancel");
+}
+static void r_civis_resume(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_control(&srv->api, req, who, a->name, a->id, "resume");
+}
+static void r_civis_retry(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_control(&srv->api, req, who, a->name, a->id, "retry");
+}
 static void r_etlworks(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
     xl_read_etlworks(&srv->api, req, who, a->name);
@@ -246,6 +281,7 @@ static const route_t routes[] = {
     ROUTE("POST", "/v1/executions/{id}/cancel",  WRITER, R_WRITES,               NULL,                        r_cancel),
     ROUTE("POST", "/v1/events",                  WRITER, R_WRITES,               NULL,                        r_batch),
     ROUTE("GET",  "/v1/messages/{name}",         READER, R_MIN_POS,              "tenant_id,min_position",    r_message),
+    ROUTE("GET",  "/v1/flows",                   READER, R_MIN_POS,              "tenant_id,limit,page_token,min_position", r_flows),
     ROUTE("GET",  "/v1/flows/{name}",            READER, R_MIN_POS,              "tenant_id,min_position",    r_flow),
     ROUTE("GET",  "/rest/v1/executions/{name}",  READER, R_MIN_POS,              "auditId,messageId,tenant_id,min_position", r_etlworks),
     ROUTE("GET",  "/plugins/dashboard/rest/v1/flows/{name}", READER, R_MIN_POS,  "auditId,messageId,tenant_id,min_position", r_etlworks),
@@ -255,6 +291,14 @@ static const route_t routes[] = {
     ROUTE("GET",  "/api/{name}/executions/{id}", READER, R_MIN_POS,              "_include,min_position",     r_cfy_get),
     ROUTE("POST", "/api/{name}/executions/{id}", WRITER, R_WRITES,               NULL,                        r_cfy_action),
     ROUTE("PATCH", "/api/{name}/executions/{id}", WRITER, R_WRITES,              NULL,                        r_cfy_update),
+    /* Civis (api/compat_civis.c) */
+    ROUTE("GET",  "/workflows/{name}/executions", READER, R_MIN_POS,             "limit,page_num,order,order_dir,iterator,min_position", r_civis_list),
+    ROUTE("POST", "/workflows/{name}/executions", WRITER, R_WRITES,              NULL,                        r_civis_start),
+    ROUTE("GET",  "/workflows/{name}/executions/{id}", READER, R_MIN_POS,        "min_position",              r_civis_get),
+    ROUTE("GET",  "/workflows/{name}/executions/{id}/tasks/{name}", READER, R_MIN_POS, "min_position",        r_civis_task),
+    ROUTE("POST", "/workflows/{name}/executions/{id}/cancel", WRITER, R_WRITES,  NULL,                        r_civis_cancel),
+    ROUTE("POST", "/workflows/{name}/executions/{id}/resume", WRITER, R_WRITES,  NULL,                        r_civis_resume),
+    ROUTE("POST", "/workflows/{name}/executions/{id}/retry",  WRITER, R_WRITES,  NULL,                        r_civis_retry),
     ROUTE("GET",  "/v1/stream",                  READER, 0,                      "flow_id,tenant_id,type,last_event_id,max_events,timeout", r_stream),
     ROUTE("GET",  "/v1/schemas",                 READER, R_SERVICE,              "",                          r_schemas),
     ROUTE("GET",  "/v1/info",                    READER, R_SERVICE,              "",                          r_info),
@@ -291,7 +335,7 @@ static int match(const char *pattern, const char *path, size_t len, route_args_t
             } else {
                 if (s == seg)
                     return 0;
-                a->name = h2o_iovec_init(seg, (size_t)(s - seg));
+                *(a->name.base == NULL ? &a->name : &a->name2) = h2o_iovec_init(seg, (size_t)(s - seg));
                 p += 6;
             }
             continue;
@@ -700,6 +744,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         }
         if (args.name.base != NULL)
             args.name = xl_http_path_decode(&req->pool, args.name.base, args.name.len);
+        if (args.name2.base != NULL)
+            args.name2 = xl_http_path_decode(&req->pool, args.name2.base, args.name2.len);
         if (r->flags & R_MIN_POS) {
             xl_store_pos_t *want;
             int n = parse_positionsOrReply(req, &want);
