@@ -127,24 +127,6 @@ struct st_xl_ingest_t {
     xl_ingest_stats_t stats;
 };
 
-/* The status an event asks for; the projector decides whether it is allowed. */
-static const int requested_status[XL_EVENT__COUNT] = {
-    [XL_EVENT_CREATED] = XL_STATUS_QUEUED,      [XL_EVENT_STARTED] = XL_STATUS_RUNNING,
-    [XL_EVENT_PROGRESS] = XL_STATUS_NONE,       [XL_EVENT_PAUSED] = XL_STATUS_PAUSED,
-    [XL_EVENT_RESUMED] = XL_STATUS_RUNNING,     [XL_EVENT_WARNING] = XL_STATUS_NONE,
-    [XL_EVENT_SUCCEEDED] = XL_STATUS_SUCCEEDED, [XL_EVENT_FAILED] = XL_STATUS_FAILED,
-    [XL_EVENT_CANCEL_REQUESTED] = XL_STATUS_CANCELLING, [XL_EVENT_CANCELLED] = XL_STATUS_CANCELLED,
-    [XL_EVENT_TASK_STARTED] = XL_STATUS_NONE,   [XL_EVENT_TASK_PROGRESS] = XL_STATUS_NONE,
-    [XL_EVENT_TASK_FINISHED] = XL_STATUS_NONE,  [XL_EVENT_TASK_FAILED] = XL_STATUS_NONE,
-    [XL_EVENT_METRICS] = XL_STATUS_NONE,        [XL_EVENT_LOG] = XL_STATUS_NONE,
-};
-
-static int is_terminal(int status)
-{
-    return status == XL_STATUS_SUCCEEDED || status == XL_STATUS_WARNING || status == XL_STATUS_FAILED ||
-           status == XL_STATUS_CANCELLED;
-}
-
 /* ---- answers ---------------------------------------------------------- */
 
 static json_t *problem(pending_t *p, int status, const char *slug, const char *title, const char *detail)
@@ -849,7 +831,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
                                 position_json(pos.partition, pos.offset)));
             goto done;
         }
-        if ((kind & XL_WRITE_CANCEL) && is_terminal(st.status)) {
+        if ((kind & XL_WRITE_CANCEL) && xl_apply_is_terminal(st.status)) {
             snprintf(detail, sizeof(detail), "execution %" PRId64 " already ended (%s); nothing to cancel", target,
                      xl_status_name(st.status));
             slot_fill(p, i, 409, problem(p, 409, "already-ended", "Execution already ended", detail));
@@ -859,7 +841,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
             ev->type = XL_EVENT_CANCEL_REQUESTED;
         ev->audit_id = target;
         copy_lineage(ev, &st);
-        ev->status = requested_status[ev->type];
+        ev->status = xl_apply_requested_status(ev->type);
         if (check_state_boundsOrFill(p, i, &st, ev) != 0)
             goto done;
         submit(p, i, kind, ev, client_event_id);

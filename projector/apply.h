@@ -62,4 +62,20 @@ const char *xl_apply_outcome_name(int outcome);
 /** @brief 1 for succeeded, warning, failed and cancelled. */
 int xl_apply_is_terminal(int status);
 
+/**
+ * @brief Ask the transition table about an event of type arriving in status
+ * (the write path's one source of the rules). A create is never "legal" here.
+ * @param to  NULL, or receives the status the execution would have after it
+ *            (status itself when the event moves nothing; `succeeded` may
+ *            still become `warning` when the execution has warnings)
+ * @return 1 if legal, 0 if it would be an anomaly.
+ */
+int xl_apply_check(int status, int type, int *to);
+
+/** @brief The status an event of type asks for (its row's target), or XL_STATUS_NONE. */
+int xl_apply_requested_status(int type);
+
+/** @brief 1 for the users' control requests (cancel_requested, pause_requested, ...). */
+int xl_apply_is_control(int type);
+
 #endif

@@ -33,6 +33,8 @@ typedef enum en_xl_status_t {
     XL_STATUS_WARNING,
     XL_STATUS_FAILED,
     XL_STATUS_CANCELLED,
+    XL_STATUS_WAITING, /* tasks only: planned, not started (or reset by a retry) */
+    XL_STATUS_SKIPPED, /* tasks only: never ran, the execution ended first */
     XL_STATUS__COUNT
 } xl_status_t;
 
@@ -54,6 +56,13 @@ typedef enum en_xl_event_type_t {
     XL_EVENT_TASK_FAILED,
     XL_EVENT_METRICS,
     XL_EVENT_LOG,
+    XL_EVENT_TASK_WAITING,
+    XL_EVENT_TASK_SKIPPED,
+    XL_EVENT_TASK_CANCELLED,
+    XL_EVENT_PAUSE_REQUESTED, /* control requests (POST /v1/executions/{id}/<control>) */
+    XL_EVENT_RESUME_REQUESTED,
+    XL_EVENT_FORCE_CANCEL_REQUESTED,
+    XL_EVENT_RETRY_REQUESTED, /* retry the failed tasks (`task`: only that one) */
     XL_EVENT__COUNT
 } xl_event_type_t;
 
@@ -90,6 +99,21 @@ typedef struct st_xl_error_t {
     xl_str_t stack; /* optional */
 } xl_error_t;
 
+/** One planned step (execlog.Step). */
+typedef struct st_xl_step_t {
+    xl_str_t name;
+    xl_str_t type;
+    size_t ndepends_on;
+    xl_str_t *depends_on;
+} xl_step_t;
+
+/** Counters of one file (execlog.FileMetric). */
+typedef struct st_xl_file_metric_t {
+    xl_str_t name;
+    size_t nmetrics;
+    xl_metric_t *metrics;
+} xl_file_metric_t;
+
 /**
  * One state change of one execution (execlog.ExecutionEvent).
  * Integers that are optional in the schema use 0 for null (audit IDs are
@@ -121,6 +145,20 @@ typedef struct st_xl_event_t {
     xl_metric_t *metrics;
     size_t nattributes;
     xl_attr_t *attributes;
+    /* schema version 2: */
+    xl_str_t input;  /* JSON text, or null */
+    xl_str_t output; /* JSON text, or null */
+    xl_str_t log;    /* log lines; never the status message */
+    size_t nsteps;
+    xl_step_t *steps; /* plan given on create */
+    xl_str_t code;
+    int64_t error_location;    /* 0 = null */
+    int64_t schedule_event_id; /* 0 = null */
+    xl_str_t schedule_event_name;
+    size_t nfile_metrics;
+    xl_file_metric_t *file_metrics;
+    xl_str_t traceparent;
+    int64_t top_execution_id; /* call tree root, on create; 0 = null */
 } xl_event_t;
 
 /** Most anomalies a state lists (the oldest drop out; `anomalies` keeps the total). */
@@ -132,17 +170,42 @@ typedef struct st_xl_event_t {
 /** Most distinct metric names, and attribute keys, one execution may have (ingest refuses more: 422). */
 #define XL_STATE_MAX_METRICS 256
 #define XL_STATE_MAX_ATTRIBUTES 256
+/** Most runs a task keeps (the last ones; `attempts` counts them all). */
+#define XL_STATE_MAX_RUNS 16
+/** Most files a state tracks in file_metrics. */
+#define XL_STATE_MAX_FILES 256
 /** Largest encoded state record (ingest refuses a write that would make it larger: 422). */
 #define XL_STATE_MAX_BYTES (1024 * 1024)
+
+/** One attempt of a task (execlog.TaskRun). */
+typedef struct st_xl_task_run_t {
+    uint32_t attempt; /* from 1 */
+    int status;       /* running, succeeded, failed, cancelled */
+    int64_t started_ms;
+    int64_t ended_ms; /* 0 while running */
+    xl_error_t error;
+} xl_task_run_t;
 
 /** One task (step) of an execution, as its task_* events left it (execlog.Task). */
 typedef struct st_xl_task_t {
     xl_str_t name;      /* the events' `task` ("" when they had none) */
-    int status;         /* XL_STATUS_RUNNING while started, SUCCEEDED (task_finished), FAILED (task_failed) */
+    int status;         /* waiting, running, succeeded, failed, skipped, cancelled */
     int64_t started_ms; /* first task_started, 0 = never */
-    int64_t ended_ms;   /* last task_finished/task_failed, 0 = not ended (a restart clears it) */
+    int64_t ended_ms;   /* last end, 0 = not ended (a restart clears it) */
     uint32_t attempts;  /* task_started events seen */
     xl_str_t message;   /* last message of a task event */
+    xl_str_t type;      /* from the step plan */
+    size_t ndepends_on;
+    xl_str_t *depends_on;
+    xl_error_t error; /* of the last run */
+    xl_str_t input;
+    xl_str_t output;
+    size_t nmetrics;
+    xl_metric_t *metrics; /* sorted by name */
+    size_t nattributes;
+    xl_attr_t *attributes; /* sorted by key */
+    size_t nruns;
+    xl_task_run_t *runs; /* the last XL_STATE_MAX_RUNS, oldest first */
 } xl_task_t;
 
 /** An event that broke the state machine (execlog.Anomaly). */
@@ -190,6 +253,19 @@ typedef struct st_xl_state_t {
     size_t nanomaly_list;
     xl_anomaly_t *anomaly_list; /* the last XL_STATE_MAX_ANOMALIES, oldest first */
     uint32_t warnings_total;    /* warnings reported so far, `warnings` keeps the last ones */
+    /* schema version 2: */
+    int64_t top_execution_id; /* root of the call tree (itself without a parent_execution_id) */
+    xl_str_t input;           /* JSON text */
+    xl_str_t output;          /* JSON text */
+    xl_str_t code;
+    int64_t error_location;
+    int64_t schedule_event_id;
+    xl_str_t schedule_event_name;
+    size_t nfile_metrics;
+    xl_file_metric_t *file_metrics; /* sorted by name, at most XL_STATE_MAX_FILES */
+    int32_t control_type;           /* last accepted control request (xl_event_type_t), 0 none */
+    uint32_t control_seq;           /* its archive seq */
+    xl_str_t control_event_id;      /* its event_id */
 } xl_state_t;
 
 /** An Avro codec bound to one thread (avro-c values are not thread-safe). */

@@ -15,7 +15,8 @@
 #include "tests/projector/fixtures.h"
 #include "tests/test.h"
 
-#define NSTATUS XL_STATUS__COUNT
+/* the statuses an execution can have (waiting and skipped are tasks' only) */
+#define NSTATUS (XL_STATUS_CANCELLED + 1)
 
 /* An event of execution audit; strings point at literals (apply only reads them). */
 static xl_event_t event_of(int type, int64_t audit, const char *event_id, int64_t time_ms)
@@ -48,12 +49,12 @@ static const struct {
     /*                               queued        running       paused        cancelling    succeeded    warning    failed    cancelled */
     {XL_EVENT_STARTED,          {"running",    "!",          "running",    "!",          "!",         "!",       "!",      "!"}},
     {XL_EVENT_PROGRESS,         {"running",    "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
-    {XL_EVENT_PAUSED,           {"!",          "paused",     "!",          "!",          "!",         "!",       "!",      "!"}},
-    {XL_EVENT_RESUMED,          {"!",          "!",          "running",    "!",          "!",         "!",       "!",      "!"}},
+    {XL_EVENT_PAUSED,           {"!",          "paused",     "paused",     "!",          "!",         "!",       "!",      "!"}},
+    {XL_EVENT_RESUMED,          {"!",          "running",    "running",    "!",          "!",         "!",       "!",      "!"}},
     {XL_EVENT_WARNING,          {"queued",     "running",    "paused",     "cancelling", "succeeded", "warning", "failed", "cancelled"}},
     {XL_EVENT_SUCCEEDED,        {"succeeded",  "succeeded",  "succeeded",  "succeeded",  "!",         "!",       "!",      "!"}},
     {XL_EVENT_FAILED,           {"failed",     "failed",     "failed",     "failed",     "!",         "!",       "!",      "!"}},
-    {XL_EVENT_CANCEL_REQUESTED, {"cancelling", "cancelling", "cancelling", "!",          "!",         "!",       "!",      "!"}},
+    {XL_EVENT_CANCEL_REQUESTED, {"cancelling", "cancelling", "cancelling", "cancelling", "!",         "!",       "!",      "!"}},
     {XL_EVENT_CANCELLED,        {"cancelled",  "cancelled",  "cancelled",  "cancelled",  "!",         "!",       "!",      "!"}},
     {XL_EVENT_TASK_STARTED,     {"running",    "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
     {XL_EVENT_TASK_PROGRESS,    {"queued",     "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
@@ -61,6 +62,13 @@ static const struct {
     {XL_EVENT_TASK_FAILED,      {"queued",     "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
     {XL_EVENT_METRICS,          {"queued",     "running",    "paused",     "cancelling", "succeeded", "warning", "failed", "cancelled"}},
     {XL_EVENT_LOG,              {"queued",     "running",    "paused",     "cancelling", "succeeded", "warning", "failed", "cancelled"}},
+    {XL_EVENT_TASK_WAITING,     {"queued",     "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
+    {XL_EVENT_TASK_SKIPPED,     {"queued",     "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
+    {XL_EVENT_TASK_CANCELLED,   {"queued",     "running",    "paused",     "cancelling", "!",         "!",       "!",      "!"}},
+    {XL_EVENT_PAUSE_REQUESTED,  {"paused",     "paused",     "paused",     "!",          "!",         "!",       "!",      "!"}},
+    {XL_EVENT_RESUME_REQUESTED, {"!",          "running",    "running",    "!",          "!",         "!",       "!",      "!"}},
+    {XL_EVENT_FORCE_CANCEL_REQUESTED, {"cancelled", "cancelled", "cancelled", "cancelled", "!",       "!",       "!",      "!"}},
+    {XL_EVENT_RETRY_REQUESTED,  {"!",          "running",    "paused",     "!",          "!",         "!",       "running", "!"}},
 };
 /* clang-format on */
 
@@ -116,8 +124,10 @@ static int test_transitions(void)
                 XL_CHECK(strcmp(xl_status_name(st.status), want) == 0, "status %s, expected %s",
                          xl_status_name(st.status), want);
                 XL_CHECK_INT(st.anomalies, 0);
-                /* ended_ms is set by the first terminal status only */
-                if (is_terminal_name(from_name))
+                /* ended_ms is set by the first terminal status only; a retry of a failed one clears it */
+                if (transitions[r].type == XL_EVENT_RETRY_REQUESTED && from == XL_STATUS_FAILED)
+                    XL_CHECK_INT(st.ended_ms, 0);
+                else if (is_terminal_name(from_name))
                     XL_CHECK_INT(st.ended_ms, 60);
                 else
                     XL_CHECK_INT(st.ended_ms, is_terminal_name(want) ? 1000 : 0);
@@ -356,10 +366,12 @@ static int test_tasks(void)
     XL_CHECK(st.tasks[0].name.base != NULL, "the unnamed task has an empty, non-null name");
     XL_CHECK_INT(st.tasks[0].status, XL_STATUS_SUCCEEDED);
 
-    XL_PHASE("tasks: after the end, task events are anomalies and change no task");
+    XL_PHASE("tasks: the end closes open tasks; after it, task events are anomalies and change no task");
     XL_CHECK_INT(task_event(&st, XL_EVENT_SUCCEEDED, NULL, "9", 500, NULL), XL_APPLY_NEW);
+    XL_CHECK_INT(find_task(&st, "load")->status, XL_STATUS_CANCELLED); /* was running */
+    XL_CHECK_INT(find_task(&st, "load")->ended_ms, 500);
     XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_FINISHED, "load", "10", 510, NULL), XL_APPLY_ANOMALY);
-    XL_CHECK_INT(find_task(&st, "load")->status, XL_STATUS_RUNNING);
+    XL_CHECK_INT(find_task(&st, "load")->status, XL_STATUS_CANCELLED);
     XL_CHECK_INT(task_event(&st, XL_EVENT_TASK_STARTED, "new", "11", 520, NULL), XL_APPLY_ANOMALY);
     XL_CHECK(find_task(&st, "new") == NULL, "a task made by an anomaly");
     xl_state_dispose(&st);
@@ -685,11 +697,174 @@ static int test_names(void)
     return 0;
 }
 
+/* Apply ev to st (execution 7); @return the outcome, or -1. */
+static int apply7(xl_state_t *st, xl_event_t *ev)
+{
+    xl_apply_result_t res;
+    if (xl_apply_event(st, 1, ev, 0, &origin0, &res) != 0)
+        return -1;
+    return res.outcome;
+}
+
+/*
+ * The task model: a plan of waiting steps, a run per attempt with its own
+ * times, status and error, a retry of a failed task within the execution,
+ * the execution's error as its outcome's, open tasks closed at the end, the
+ * users' control requests remembered, a log line apart from the message.
+ */
+static int test_task_runs(void)
+{
+    xl_state_t st;
+    xl_event_t ev;
+
+    XL_PHASE("runs: a create with a step plan");
+    xl_str_t deps[1] = {str_of("extract")};
+    xl_step_t steps[3] = {{str_of("extract"), str_of("sql"), 0, NULL},
+                          {str_of("load"), {NULL, 0}, 1, deps},
+                          {str_of("extract"), {NULL, 0}, 0, NULL}}; /* repeated: the first counts */
+    ev = event_of(XL_EVENT_CREATED, 7, "create", 100);
+    ev.steps = steps;
+    ev.nsteps = 3;
+    ev.input = str_of("{\"rows\":10}");
+    ev.parent_execution_id = 3;
+    ev.top_execution_id = 2;
+    memset(&st, 0, sizeof(st));
+    xl_apply_result_t res;
+    XL_REQUIRE(xl_apply_event(&st, 0, &ev, 0, &origin0, &res) == 0 && res.outcome == XL_APPLY_NEW, "create");
+    XL_CHECK_INT(st.top_execution_id, 2);
+    XL_CHECK_STR(st.input.base, st.input.len, "{\"rows\":10}");
+    XL_REQUIRE(st.ntasks == 2, "ntasks %zu", st.ntasks);
+    const xl_task_t *t = find_task(&st, "extract");
+    XL_CHECK(t != NULL && t->status == XL_STATUS_WAITING && t->type.base != NULL && t->nruns == 0, "extract waits");
+    t = find_task(&st, "load");
+    XL_CHECK(t != NULL && t->status == XL_STATUS_WAITING && t->ndepends_on == 1 && t->type.base == NULL,
+             "load waits for extract");
+    if (t != NULL && t->ndepends_on == 1)
+        XL_CHECK_STR(t->depends_on[0].base, t->depends_on[0].len, "extract");
+
+    XL_PHASE("runs: a failed run, then a second run that succeeds");
+    ev = event_of(XL_EVENT_TASK_STARTED, 7, "s1", 200);
+    ev.task = str_of("extract");
+    ev.input = str_of("[1,2]");
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    XL_CHECK_INT(st.status, XL_STATUS_RUNNING);
+    ev = event_of(XL_EVENT_TASK_FAILED, 7, "f1", 250);
+    ev.task = str_of("extract");
+    ev.error = (xl_error_t){1, str_of("Timeout"), str_of("db slow"), {NULL, 0}};
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    XL_CHECK(!st.error.present, "a task's error is not the execution's");
+    t = find_task(&st, "extract");
+    XL_CHECK(t->status == XL_STATUS_FAILED && t->error.present, "task failed with its error");
+    ev = event_of(XL_EVENT_TASK_STARTED, 7, "s2", 300);
+    ev.task = str_of("extract");
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    ev = event_of(XL_EVENT_TASK_FINISHED, 7, "d2", 380);
+    ev.task = str_of("extract");
+    ev.output = str_of("{\"ok\":true}");
+    ev.metrics = (xl_metric_t[]){{str_of("rows"), 10}};
+    ev.nmetrics = 1;
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    t = find_task(&st, "extract");
+    XL_REQUIRE(t->nruns == 2, "two runs, %zu", t->nruns);
+    XL_CHECK_INT(t->attempts, 2);
+    XL_CHECK(t->runs[0].attempt == 1 && t->runs[0].status == XL_STATUS_FAILED && t->runs[0].started_ms == 200 &&
+                 t->runs[0].ended_ms == 250 && t->runs[0].error.present,
+             "run 1 failed with its error");
+    XL_CHECK(t->runs[1].attempt == 2 && t->runs[1].status == XL_STATUS_SUCCEEDED && t->runs[1].started_ms == 300 &&
+                 t->runs[1].ended_ms == 380 && !t->runs[1].error.present,
+             "run 2 succeeded");
+    XL_CHECK(t->status == XL_STATUS_SUCCEEDED && !t->error.present, "the task's error is its last run's");
+    XL_CHECK_STR(t->input.base, t->input.len, "[1,2]"); /* kept across runs */
+    XL_CHECK_STR(t->output.base, t->output.len, "{\"ok\":true}");
+    XL_CHECK(t->nmetrics == 1 && t->metrics[0].value == 10, "task metrics");
+
+    XL_PHASE("runs: log lines leave the status message alone");
+    ev = event_of(XL_EVENT_PROGRESS, 7, "p", 390);
+    ev.message = str_of("halfway");
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    ev = event_of(XL_EVENT_LOG, 7, "l", 391);
+    ev.message = str_of("a log line");
+    ev.log = str_of("another");
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    XL_CHECK_STR(st.message.base, st.message.len, "halfway");
+
+    XL_PHASE("runs: pause and resume requests are remembered");
+    ev = event_of(XL_EVENT_PAUSE_REQUESTED, 7, "ctl-1", 392);
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    XL_CHECK_INT(st.status, XL_STATUS_PAUSED);
+    XL_CHECK_INT(st.control_type, XL_EVENT_PAUSE_REQUESTED);
+    XL_CHECK_INT(st.control_seq, st.last_seq);
+    XL_CHECK_STR(st.control_event_id.base, st.control_event_id.len, "ctl-1");
+    ev = event_of(XL_EVENT_PAUSED, 7, "conf", 393); /* the executor confirms: no anomaly */
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    ev = event_of(XL_EVENT_RESUME_REQUESTED, 7, "ctl-2", 394);
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    XL_CHECK_INT(st.status, XL_STATUS_RUNNING);
+    XL_CHECK_INT(st.anomalies, 0);
+
+    XL_PHASE("runs: the execution fails; open tasks are closed");
+    ev = event_of(XL_EVENT_TASK_STARTED, 7, "s3", 400);
+    ev.task = str_of("load");
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    ev = event_of(XL_EVENT_FAILED, 7, "fail", 450);
+    ev.error = (xl_error_t){1, str_of("Boom"), str_of("load broke"), {NULL, 0}};
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    XL_CHECK(st.status == XL_STATUS_FAILED && st.error.present && st.ended_ms == 450, "failed with its error");
+    t = find_task(&st, "load");
+    XL_CHECK(t->status == XL_STATUS_CANCELLED && t->ended_ms == 450 && t->nruns == 1 &&
+                 t->runs[0].status == XL_STATUS_CANCELLED && t->runs[0].ended_ms == 450,
+             "the running task and its run are closed cancelled");
+    XL_CHECK_INT(xl_apply_check(st.status, XL_EVENT_PAUSE_REQUESTED, NULL), 0);
+
+    XL_PHASE("runs: retry of failed tasks runs the execution again");
+    int to = -1;
+    XL_CHECK_INT(xl_apply_check(st.status, XL_EVENT_RETRY_REQUESTED, &to), 1);
+    XL_CHECK_INT(to, XL_STATUS_RUNNING);
+    ev = event_of(XL_EVENT_RETRY_REQUESTED, 7, "ctl-3", 500);
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    XL_CHECK(st.status == XL_STATUS_RUNNING && st.ended_ms == 0 && !st.error.present, "running again, no error");
+    t = find_task(&st, "load");
+    XL_CHECK(t->status == XL_STATUS_WAITING && t->ended_ms == 0, "the cancelled task waits again");
+    XL_CHECK_INT(find_task(&st, "extract")->status, XL_STATUS_SUCCEEDED);
+    ev = event_of(XL_EVENT_TASK_STARTED, 7, "s4", 510);
+    ev.task = str_of("load");
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    ev = event_of(XL_EVENT_TASK_FINISHED, 7, "d4", 520);
+    ev.task = str_of("load");
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    ev = event_of(XL_EVENT_SUCCEEDED, 7, "ok", 530);
+    ev.output = str_of("\"done\"");
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    XL_CHECK(st.status == XL_STATUS_SUCCEEDED && !st.error.present && st.ended_ms == 530, "the outcome, no error");
+    t = find_task(&st, "load");
+    XL_CHECK(t->nruns == 2 && t->runs[1].attempt == 2 && t->runs[1].status == XL_STATUS_SUCCEEDED, "second run");
+    XL_CHECK_STR(st.input.base, st.input.len, "{\"rows\":10}");
+    XL_CHECK_STR(st.output.base, st.output.len, "\"done\"");
+    XL_CHECK_INT(st.anomalies, 0);
+    xl_state_dispose(&st);
+
+    XL_PHASE("runs: a waiting step is skipped when the execution ends; force-cancel ends it");
+    XL_REQUIRE(create_exec(&st, 7) == 0, "create");
+    ev = event_of(XL_EVENT_TASK_WAITING, 7, "w", 200);
+    ev.task = str_of("later");
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    ev = event_of(XL_EVENT_FORCE_CANCEL_REQUESTED, 7, "kill", 210);
+    XL_CHECK_INT(apply7(&st, &ev), XL_APPLY_NEW);
+    XL_CHECK(st.status == XL_STATUS_CANCELLED && st.ended_ms == 210, "force-cancelled");
+    XL_CHECK_INT(find_task(&st, "later")->status, XL_STATUS_SKIPPED);
+    XL_CHECK_INT(xl_apply_check(st.status, XL_EVENT_CANCEL_REQUESTED, NULL), 0);
+    XL_CHECK_INT(xl_apply_requested_status(XL_EVENT_TASK_PROGRESS), XL_STATUS_NONE);
+    XL_CHECK_INT(xl_apply_is_control(XL_EVENT_FORCE_CANCEL_REQUESTED), 1);
+    XL_CHECK_INT(xl_apply_is_control(XL_EVENT_CANCELLED), 0);
+    xl_state_dispose(&st);
+    return 0;
+}
+
 int main(void)
 {
     /* a test that bailed out (XL_REQUIRE) has printed the summary already */
     if (test_transitions() || test_create() || test_lifecycle() || test_tasks() || test_anomaly_list() ||
-        test_warnings() || test_merges() || test_determinism() || test_bounds() || test_names())
+        test_warnings() || test_merges() || test_determinism() || test_bounds() || test_names() || test_task_runs())
         return 1;
     return xl_test_finish();
 }

@@ -76,6 +76,31 @@ static json_t *jlists(json_t *obj, size_t nw, const xl_str_t *w, size_t nm, cons
     return obj;
 }
 
+static json_t *jpairs(size_t nm, const xl_metric_t *m)
+{
+    json_t *metrics = json_array();
+    for (size_t i = 0; i < nm; ++i)
+        json_array_append_new(metrics, json_pack("[o,I]", jstr(&m[i].name), (json_int_t)m[i].value));
+    return metrics;
+}
+
+static json_t *jstrs(size_t n, const xl_str_t *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; ++i)
+        json_array_append_new(a, jstr(&s[i]));
+    return a;
+}
+
+static json_t *jfile_metrics(size_t n, const xl_file_metric_t *f)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; ++i)
+        json_array_append_new(a, json_pack("{s:o,s:o}", "name", jstr(&f[i].name), "metrics",
+                                           jpairs(f[i].nmetrics, f[i].metrics)));
+    return a;
+}
+
 static json_t *event_json(const xl_event_t *ev)
 {
     json_t *j = json_object();
@@ -99,7 +124,24 @@ static json_t *event_json(const xl_event_t *ev)
     json_object_set_new(j, "task", jstr(&ev->task));
     json_object_set_new(j, "message", jstr(&ev->message));
     json_object_set_new(j, "error", jerror(&ev->error));
-    return jlists(j, ev->nwarnings, ev->warnings, ev->nmetrics, ev->metrics, ev->nattributes, ev->attributes);
+    jlists(j, ev->nwarnings, ev->warnings, ev->nmetrics, ev->metrics, ev->nattributes, ev->attributes);
+    json_object_set_new(j, "input", jstr(&ev->input));
+    json_object_set_new(j, "output", jstr(&ev->output));
+    json_object_set_new(j, "log", jstr(&ev->log));
+    json_t *steps = json_array();
+    for (size_t i = 0; i < ev->nsteps; ++i)
+        json_array_append_new(steps, json_pack("{s:o,s:o,s:o}", "name", jstr(&ev->steps[i].name), "type",
+                                               jstr(&ev->steps[i].type), "depends_on",
+                                               jstrs(ev->steps[i].ndepends_on, ev->steps[i].depends_on)));
+    json_object_set_new(j, "steps", steps);
+    json_object_set_new(j, "code", jstr(&ev->code));
+    json_object_set_new(j, "error_location", jopt_long(ev->error_location));
+    json_object_set_new(j, "schedule_event_id", jopt_long(ev->schedule_event_id));
+    json_object_set_new(j, "schedule_event_name", jstr(&ev->schedule_event_name));
+    json_object_set_new(j, "file_metrics", jfile_metrics(ev->nfile_metrics, ev->file_metrics));
+    json_object_set_new(j, "traceparent", jstr(&ev->traceparent));
+    json_object_set_new(j, "top_execution_id", jopt_long(ev->top_execution_id));
+    return j;
 }
 
 static json_t *state_json(const xl_state_t *st)
@@ -131,10 +173,28 @@ static json_t *state_json(const xl_state_t *st)
     json_t *tasks = json_array(), *anomalies = json_array();
     for (size_t i = 0; i < st->ntasks; ++i) {
         const xl_task_t *t = &st->tasks[i];
-        json_array_append_new(tasks, json_pack("{s:o,s:s,s:o,s:o,s:I,s:o}", "name", jstr(&t->name), "status",
-                                               xl_status_name(t->status), "started_ms", jopt_long(t->started_ms),
-                                               "ended_ms", jopt_long(t->ended_ms), "attempts", (json_int_t)t->attempts,
-                                               "message", jstr(&t->message)));
+        json_t *jt = json_pack("{s:o,s:s,s:o,s:o,s:I,s:o}", "name", jstr(&t->name), "status",
+                               xl_status_name(t->status), "started_ms", jopt_long(t->started_ms), "ended_ms",
+                               jopt_long(t->ended_ms), "attempts", (json_int_t)t->attempts, "message",
+                               jstr(&t->message));
+        json_object_set_new(jt, "type", jstr(&t->type));
+        json_object_set_new(jt, "depends_on", jstrs(t->ndepends_on, t->depends_on));
+        json_object_set_new(jt, "error", jerror(&t->error));
+        json_object_set_new(jt, "input", jstr(&t->input));
+        json_object_set_new(jt, "output", jstr(&t->output));
+        json_object_set_new(jt, "metrics", jpairs(t->nmetrics, t->metrics));
+        json_t *attrs = json_array(), *runs = json_array();
+        for (size_t k = 0; k < t->nattributes; ++k)
+            json_array_append_new(attrs, json_pack("[o,o]", jstr(&t->attributes[k].key), jstr(&t->attributes[k].value)));
+        json_object_set_new(jt, "attributes", attrs);
+        for (size_t k = 0; k < t->nruns; ++k) {
+            const xl_task_run_t *r = &t->runs[k];
+            json_array_append_new(runs, json_pack("{s:I,s:s,s:o,s:o,s:o}", "attempt", (json_int_t)r->attempt, "status",
+                                                  xl_status_name(r->status), "started_ms", jopt_long(r->started_ms),
+                                                  "ended_ms", jopt_long(r->ended_ms), "error", jerror(&r->error)));
+        }
+        json_object_set_new(jt, "runs", runs);
+        json_array_append_new(tasks, jt);
     }
     for (size_t i = 0; i < st->nanomaly_list; ++i) {
         const xl_anomaly_t *a = &st->anomaly_list[i];
@@ -144,6 +204,17 @@ static json_t *state_json(const xl_state_t *st)
     json_object_set_new(j, "tasks", tasks);
     json_object_set_new(j, "anomaly_list", anomalies);
     json_object_set_new(j, "warnings_total", json_integer(st->warnings_total));
+    json_object_set_new(j, "top_execution_id", jopt_long(st->top_execution_id));
+    json_object_set_new(j, "input", jstr(&st->input));
+    json_object_set_new(j, "output", jstr(&st->output));
+    json_object_set_new(j, "code", jstr(&st->code));
+    json_object_set_new(j, "error_location", jopt_long(st->error_location));
+    json_object_set_new(j, "schedule_event_id", jopt_long(st->schedule_event_id));
+    json_object_set_new(j, "schedule_event_name", jstr(&st->schedule_event_name));
+    json_object_set_new(j, "file_metrics", jfile_metrics(st->nfile_metrics, st->file_metrics));
+    json_object_set_new(j, "control_type", json_integer(st->control_type));
+    json_object_set_new(j, "control_seq", json_integer(st->control_seq));
+    json_object_set_new(j, "control_event_id", jstr(&st->control_event_id));
     return j;
 }
 

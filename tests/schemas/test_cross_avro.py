@@ -87,11 +87,12 @@ def to_repr(datum):
     for key, value in datum.items():
         if isinstance(value, datetime.datetime):
             value = dt_to_ms(value)
-        elif key == "tasks":
-            value = [to_repr(task) for task in value]
+        elif key in ("tasks", "steps", "file_metrics", "runs"):
+            value = [to_repr(item) for item in value]
         elif key in ("metrics", "attributes"):
             value = [[k, v] for k, v in value.items()]
-        elif key in ("parent_audit_id", "parent_execution_id") and value == 0:
+        elif key in ("parent_audit_id", "parent_execution_id", "error_location", "schedule_event_id",
+                     "top_execution_id") and value == 0:
             value = None  # the C struct uses 0 for null
         out[key] = value
     return out
@@ -134,11 +135,16 @@ def python_events():
         "time": ms_to_dt(1700000000001), "ingest_time": ms_to_dt(1700000000002),
         "trigger_type": None, "started_by": None, "task": None, "message": None, "error": None,
         "warnings": [], "metrics": {}, "attributes": {},
+        "input": None, "output": None, "log": None, "steps": [], "code": None, "error_location": None,
+        "schedule_event_id": None, "schedule_event_name": None, "file_metrics": [], "traceparent": None,
+        "top_execution_id": None,
     }
     types = ["created", "started", "progress", "paused", "resumed", "warning", "succeeded", "failed",
              "cancel_requested", "cancelled", "task_started", "task_progress", "task_finished",
-             "task_failed", "metrics", "log"]
-    statuses = ["queued", "running", "paused", "cancelling", "succeeded", "warning", "failed", "cancelled"]
+             "task_failed", "metrics", "log", "task_waiting", "task_skipped", "task_cancelled",
+             "pause_requested", "resume_requested", "force_cancel_requested", "retry_requested"]
+    statuses = ["queued", "running", "paused", "cancelling", "succeeded", "warning", "failed", "cancelled",
+                "waiting", "skipped"]
     events = []
     for i, t in enumerate(types):
         ev = dict(base, type=t, audit_id=100 + i, event_id="py-%d" % i)
@@ -152,6 +158,13 @@ def python_events():
                 "warnings": ["w%d" % k for k in range(i)],
                 "metrics": {"m%02d" % (30 - k): k * 1000 - 7 for k in range(i + 1)},
                 "attributes": {"a": "1", "\u00fc": "", "z": "last"},
+                "input": '{"x": [1, 2]}', "output": "null", "log": "line 1\nline 2",
+                "steps": [{"name": "s%d" % k, "type": None if k else "sql", "depends_on": ["s0"] * k}
+                          for k in range(i % 3)],
+                "code": "select 1", "error_location": 12, "schedule_event_id": 2**53 + i,
+                "schedule_event_name": "nightly", "traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+                "file_metrics": [{"name": "f.csv", "metrics": {"records": i, "bytes": -1}}],
+                "top_execution_id": 5,
             })
         events.append(ev)
     events.append(dict(base, audit_id=-(2**63), root_audit_id=2**63 - 1, retries=-(2**31),
@@ -171,7 +184,12 @@ def python_states():
         "updated_ms": ms_to_dt(1500000000000), "last_seq": 0, "anomalies": 0, "message": None,
         "error": None, "warnings": [], "metrics": {}, "attributes": {}, "log_partition": 0,
         "log_offset": 0, "tasks": [], "anomaly_list": [], "warnings_total": 0,
+        "top_execution_id": None, "input": None, "output": None, "code": None, "error_location": None,
+        "schedule_event_id": None, "schedule_event_name": None, "file_metrics": [], "control_type": 0,
+        "control_seq": 0, "control_event_id": None,
     }
+    task = {"type": None, "depends_on": [], "error": None, "input": None, "output": None,
+            "metrics": {}, "attributes": {}, "runs": []}
     full = dict(base, parent_audit_id=6, parent_execution_id=3, retries=1, flow_name="F",
                 tenant_id="T", message_id="M", trigger_type="api", started_by="dave",
                 status="failed", started_ms=ms_to_dt(1500000000100),
@@ -180,14 +198,24 @@ def python_states():
                 error={"class": "C", "message": "M", "stack": "S"}, warnings=["w"],
                 metrics={"b": 2, "a": 1}, attributes={"y": "1", "x": "2"}, log_partition=5,
                 log_offset=2**63 - 1,
-                tasks=[{"name": "", "status": "running", "started_ms": None, "ended_ms": None,
-                        "attempts": 0, "message": None},
-                       {"name": "load", "status": "failed", "started_ms": ms_to_dt(1500000000110),
-                        "ended_ms": ms_to_dt(1500000000190), "attempts": 2**32 - 1,
-                        "message": "t\u00e4sk"}],
+                tasks=[dict(task, name="", status="running", started_ms=None, ended_ms=None,
+                            attempts=0, message=None),
+                       dict(task, name="load", status="failed", started_ms=ms_to_dt(1500000000110),
+                            ended_ms=ms_to_dt(1500000000190), attempts=2**32 - 1,
+                            message="t\u00e4sk", type="sql", depends_on=["extract"],
+                            error={"class": "E", "message": "m", "stack": None}, input='{"a":1}',
+                            output="[]", metrics={"rows": 3}, attributes={"k": "v"},
+                            runs=[{"attempt": 1, "status": "failed", "started_ms": ms_to_dt(1500000000110),
+                                   "ended_ms": ms_to_dt(1500000000150),
+                                   "error": {"class": "E", "message": "m", "stack": "s"}},
+                                  {"attempt": 2, "status": "waiting", "started_ms": None,
+                                   "ended_ms": None, "error": None}])],
                 anomaly_list=[{"seq": 1, "type": "created", "status": "queued"},
                               {"seq": 2**32 - 1, "type": "log", "status": "cancelled"}],
-                warnings_total=2**32 - 1)
+                warnings_total=2**32 - 1, top_execution_id=3, input="{}", output='"done"',
+                code="x", error_location=4, schedule_event_id=9, schedule_event_name="n",
+                file_metrics=[{"name": "a", "metrics": {"r": 1}}], control_type=20, control_seq=5,
+                control_event_id="c-1")
     return [base, full]
 
 

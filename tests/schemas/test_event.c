@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "schemas/event.h"
+#include "schemas/fingerprint.h"
 #include "tests/test.h"
 
 /*
@@ -747,10 +748,10 @@ static void test_decode_errors(void)
             put_varint(&b, 0); /* trigger_type, started_by, task, message */
         put_varint(&b, 0);     /* error: null */
         size_t good = b.len;
-        /* sanity: completed with three empty collections it is a valid frame */
-        put_varint(&b, 0);
-        put_varint(&b, 0);
-        put_varint(&b, 0);
+        /* sanity: completed with three empty collections and the eleven version-2 fields
+         * (nulls and empty arrays, all a zero byte) it is a valid frame */
+        for (int k = 0; k < 3 + 11; ++k)
+            put_varint(&b, 0);
         check_decode_fails(b.base, b.len, 0, "hand-made frame");
         b.len = good;
         put_varint(&b, counts[i]);
@@ -1193,6 +1194,112 @@ static void test_threads(void)
     }
 }
 
+/*
+ * Version 1 of the event schema (schemas/execution_event_v1.avsc): frames it
+ * wrote are on every topic and in every archive. The codec knows it without
+ * being told, and resolves its frames into the current event with the
+ * version-2 fields at their defaults.
+ */
+static void test_v1_writer(void)
+{
+    char path[4096], *json = NULL;
+    const char *src = getenv("XL_TEST_SRC");
+    avro_schema_t schema = NULL;
+    avro_value_iface_t *cls = NULL;
+    avro_value_t rec, f, branch;
+    char body[512];
+    uint64_t fp = 0;
+    xl_buf_t frame;
+    xl_event_t out;
+
+    XL_PHASE("v1 writer: schema file");
+    snprintf(path, sizeof(path), "%s/schemas/execution_event_v1.avsc", src != NULL ? src : ".");
+    FILE *fh = fopen(path, "rb");
+    MUST(fh != NULL, "cannot open %s", path);
+    json = calloc(1, 1 << 16);
+    size_t n = fread(json, 1, (1 << 16) - 1, fh);
+    fclose(fh);
+    MUST(n > 0, "empty %s", path);
+    XL_CHECK_INT(xl_schema_fingerprint(json, n, &fp, err, sizeof(err)), 0);
+    XL_CHECK(fp != xl_event_schema_fingerprint(), "v1 and v2 have distinct fingerprints");
+
+    XL_PHASE("v1 writer: body");
+    MUST(avro_schema_from_json_length(json, n, &schema) == 0, "%s", avro_strerror());
+    cls = avro_generic_class_from_schema(schema);
+    MUST(cls != NULL && avro_generic_value_new(cls, &rec) == 0, "%s", avro_strerror());
+    avro_value_get_by_name(&rec, "event_id", &f, NULL);
+    avro_value_set_string(&f, "v1-e");
+    avro_value_get_by_name(&rec, "audit_id", &f, NULL);
+    avro_value_set_long(&f, 501);
+    avro_value_get_by_name(&rec, "root_audit_id", &f, NULL);
+    avro_value_set_long(&f, 501);
+    avro_value_get_by_name(&rec, "flow_id", &f, NULL);
+    avro_value_set_string(&f, "flow-v1");
+    avro_value_get_by_name(&rec, "type", &f, NULL);
+    avro_value_set_enum(&f, XL_EVENT_TASK_FAILED);
+    avro_value_get_by_name(&rec, "status", &f, NULL);
+    avro_value_set_branch(&f, 1, &branch);
+    avro_value_set_enum(&branch, XL_STATUS_CANCELLED);
+    avro_value_get_by_name(&rec, "time", &f, NULL);
+    avro_value_set_long(&f, 1700000000000LL);
+    avro_value_get_by_name(&rec, "ingest_time", &f, NULL);
+    avro_value_set_long(&f, 1700000000005LL);
+    avro_value_get_by_name(&rec, "task", &f, NULL);
+    avro_value_set_branch(&f, 1, &branch);
+    avro_value_set_string(&branch, "load");
+    avro_value_get_by_name(&rec, "message", &f, NULL);
+    avro_value_set_branch(&f, 1, &branch);
+    avro_value_set_string(&branch, "written by v1");
+    static const char *const nulls[] = {"parent_audit_id", "parent_execution_id", "flow_name", "tenant_id",
+                                        "message_id",      "trigger_type",        "started_by", "error"};
+    for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); ++k) {
+        avro_value_get_by_name(&rec, nulls[k], &f, NULL);
+        avro_value_set_branch(&f, 0, &branch);
+        avro_value_set_null(&branch);
+    }
+    avro_writer_t w = avro_writer_memory(body, sizeof(body));
+    MUST(avro_value_write(w, &rec) == 0, "%s", avro_strerror());
+    size_t blen = (size_t)avro_writer_tell(w);
+    avro_writer_free(w);
+    xl_buf_init(&frame);
+    frame_header(&frame, fp);
+    xl_buf_append(&frame, body, blen);
+
+    XL_PHASE("v1 writer: decoded by a fresh codec");
+    xl_codec_t *fresh = xl_codec_create(err, sizeof(err));
+    MUST(fresh != NULL, "%s", err);
+    int rc = xl_event_decode(fresh, frame.base, frame.len, &out, err, sizeof(err));
+    XL_CHECK(rc == 0, "decode: %d %s", rc, err);
+    if (rc == 0) {
+        XL_CHECK_STR(out.event_id.base, out.event_id.len, "v1-e");
+        XL_CHECK_INT(out.audit_id, 501);
+        XL_CHECK_INT(out.type, XL_EVENT_TASK_FAILED);
+        XL_CHECK_INT(out.status, XL_STATUS_CANCELLED);
+        XL_CHECK_STR(out.task.base, out.task.len, "load");
+        XL_CHECK_STR(out.message.base, out.message.len, "written by v1");
+        XL_CHECK_INT(out.time_ms, 1700000000000LL);
+        /* version-2 fields at their defaults */
+        XL_CHECK(out.input.base == NULL && out.output.base == NULL && out.log.base == NULL, "null input/output/log");
+        XL_CHECK(out.code.base == NULL && out.traceparent.base == NULL && out.schedule_event_name.base == NULL,
+                 "null code/traceparent/schedule_event_name");
+        XL_CHECK_INT(out.nsteps, 0);
+        XL_CHECK_INT(out.nfile_metrics, 0);
+        XL_CHECK_INT(out.error_location, 0);
+        XL_CHECK_INT(out.schedule_event_id, 0);
+        XL_CHECK_INT(out.top_execution_id, 0);
+        xl_event_dispose(&out);
+    }
+    for (size_t k = 10; k < frame.len; ++k)
+        check_decode_fails(frame.base, k, -EBADMSG, "v1 frame truncated");
+
+    xl_codec_destroy(fresh);
+    xl_buf_dispose(&frame);
+    avro_value_decref(&rec);
+    avro_value_iface_decref(cls);
+    avro_schema_decref(schema);
+    free(json);
+}
+
 int main(void)
 {
     XL_PHASE("create");
@@ -1208,6 +1315,7 @@ int main(void)
     test_decode_errors();
     test_random();
     test_old_writer();
+    test_v1_writer();
     test_state();
     test_threads();
 

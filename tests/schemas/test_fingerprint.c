@@ -229,16 +229,20 @@ int main(void)
             "{\"name\":\"type\",\"type\":{\"name\":\"execlog.EventType\",\"type\":\"enum\",\"symbols\":[\"created\","
             "\"started\",\"progress\",\"paused\",\"resumed\",\"warning\",\"succeeded\",\"failed\","
             "\"cancel_requested\",\"cancelled\",\"task_started\",\"task_progress\",\"task_finished\","
-            "\"task_failed\",\"metrics\",\"log\"]}}",
+            "\"task_failed\",\"metrics\",\"log\",\"task_waiting\",\"task_skipped\",\"task_cancelled\","
+            "\"pause_requested\",\"resume_requested\",\"force_cancel_requested\",\"retry_requested\"]}}",
             "{\"name\":\"status\",\"type\":[\"null\",{\"name\":\"execlog.Status\",\"type\":\"enum\",\"symbols\":"
             "[\"queued\",\"running\",\"paused\",\"cancelling\",\"succeeded\",\"warning\",\"failed\","
-            "\"cancelled\"]}]}",
+            "\"cancelled\",\"waiting\",\"skipped\"]}]}",
             "{\"name\":\"error\",\"type\":[\"null\",{\"name\":\"execlog.Error\",\"type\":\"record\",\"fields\":["
             "{\"name\":\"class\",\"type\":\"string\"},{\"name\":\"message\",\"type\":\"string\"},"
             "{\"name\":\"stack\",\"type\":[\"null\",\"string\"]}]}]}",
             "{\"name\":\"warnings\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}",
             "{\"name\":\"metrics\",\"type\":{\"type\":\"map\",\"values\":\"long\"}}",
-            "{\"name\":\"attributes\",\"type\":{\"type\":\"map\",\"values\":\"string\"}}]}",
+            "{\"name\":\"attributes\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},",
+            "{\"name\":\"steps\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"execlog.Step\"",
+            "{\"name\":\"traceparent\",\"type\":[\"null\",\"string\"]},",
+            "{\"name\":\"top_execution_id\",\"type\":[\"null\",\"long\"]}]}",
             NULL};
         static const char *const must_not[] = {"logicalType", "doc", "default", "namespace", NULL};
         check_embedded(xl_event_schema_json(), xl_event_schema_fingerprint(),
@@ -255,7 +259,9 @@ int main(void)
             "{\"name\":\"tasks\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"execlog.Task\",\"type\":\"record\"",
             "{\"name\":\"status\",\"type\":\"execlog.Status\"}", /* a reference, by its full name */
             "{\"name\":\"type\",\"type\":{\"name\":\"execlog.EventType\",\"type\":\"enum\"",
-            "{\"name\":\"status\",\"type\":\"execlog.Status\"}]}}},{\"name\":\"warnings_total\",\"type\":\"long\"}]}",
+            "{\"name\":\"status\",\"type\":\"execlog.Status\"}]}}},{\"name\":\"warnings_total\",\"type\":\"long\"},",
+            "{\"name\":\"error\",\"type\":[\"null\",\"execlog.Error\"]}", /* a task's, by reference */
+            "{\"name\":\"control_event_id\",\"type\":[\"null\",\"string\"]}]}",
             NULL};
         static const char *const must_not[] = {"logicalType", "doc", "default", NULL};
         check_embedded(xl_state_schema_json(), xl_state_schema_fingerprint(),
