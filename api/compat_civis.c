@@ -28,6 +28,7 @@ static const struct {
     [XL_STATUS_PAUSED] = {"paused", "paused"},         [XL_STATUS_CANCELLING] = {"running", "running"},
     [XL_STATUS_SUCCEEDED] = {"succeeded", "success"},  [XL_STATUS_WARNING] = {"succeeded", "success"},
     [XL_STATUS_FAILED] = {"failed", "error"},          [XL_STATUS_CANCELLED] = {"cancelled", "cancelled"},
+    [XL_STATUS_WAITING] = {"queued", "running"},       [XL_STATUS_SKIPPED] = {"cancelled", "cancelled"},
 };
 
 /* A task's status as Civis's task mistral_state and run state. */
@@ -38,6 +39,7 @@ static const struct {
     [XL_STATUS_PAUSED] = {"waiting", "running"},       [XL_STATUS_CANCELLING] = {"running", "running"},
     [XL_STATUS_SUCCEEDED] = {"success", "succeeded"},  [XL_STATUS_WARNING] = {"success", "succeeded"},
     [XL_STATUS_FAILED] = {"error", "failed"},          [XL_STATUS_CANCELLED] = {"cancelled", "cancelled"},
+    [XL_STATUS_WAITING] = {"waiting", "queued"},       [XL_STATUS_SKIPPED] = {"idle", "cancelled"},
 };
 
 static int status_of(int s)
@@ -80,10 +82,22 @@ static json_t *render_user(const xl_state_t *st)
                      xl_render_str(&st->started_by), "initials", "online");
 }
 
-/* One run per attempt of the task, newest first: the latest carries its times; earlier ones were retried. */
+/* The task's runs (one per attempt), newest first. */
 static json_t *render_runs(const xl_state_t *st, const xl_task_t *t)
 {
     json_t *runs = json_array();
+    for (size_t i = t->nruns; i > 0; --i) {
+        const xl_task_run_t *r = &t->runs[i - 1];
+        json_array_append_new(
+            runs, json_pack("{s:I, s:n, s:s, s:s, s:o, s:o, s:o, s:o}", "id", (json_int_t)r->attempt, "job_id",
+                            "my_permission_level", "read", "state", task_states[status_of(r->status)].run,
+                            "created_at", xl_compat_time(r->started_ms), "started_at", xl_compat_time(r->started_ms),
+                            "finished_at", xl_compat_time(r->ended_ms), "error",
+                            r->error.present ? xl_render_str(&r->error.message) : json_null()));
+    }
+    if (t->nruns > 0)
+        return runs;
+    /* a state of schema version 1 has no runs: one per attempt, the latest with its times */
     int s = status_of(t->status);
     for (uint32_t n = t->attempts; n >= 1; --n) {
         int latest = n == t->attempts;

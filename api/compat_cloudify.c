@@ -29,6 +29,7 @@ static const struct {
     [XL_STATUS_PAUSED] = {"started", "running"},         [XL_STATUS_CANCELLING] = {"cancelling", "cancelling"},
     [XL_STATUS_SUCCEEDED] = {"terminated", "completed"}, [XL_STATUS_WARNING] = {"terminated", "completed"},
     [XL_STATUS_FAILED] = {"failed", "failed"},           [XL_STATUS_CANCELLED] = {"cancelled", "cancelled"},
+    [XL_STATUS_WAITING] = {"pending", "pending"},         [XL_STATUS_SKIPPED] = {"cancelled", "cancelled"},
 };
 
 /* The fields of an Execution (what _include may name). */

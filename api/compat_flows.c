@@ -28,15 +28,20 @@ typedef struct st_flows_t {
     size_t last_len;
 } flows_t;
 
-/* The Flows product's step of a task: depends_on and type as the executor reported them, skipped from its status. */
+/* The Flows product's steps: each task of the latest run, with its type and depends_on from the step plan,
+ * is_skipped when the run ended before it started. */
 static json_t *render_steps(const xl_state_t *st)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < st->ntasks; ++i) {
         const xl_task_t *t = &st->tasks[i];
-        json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:[], s:o}", "name", xl_render_str(&t->name), "status",
-                                           xl_render_status(t->status), "type", json_null(), "depends_on",
-                                           "is_skipped", json_false()));
+        json_t *deps = json_array();
+        for (size_t d = 0; d < t->ndepends_on; ++d)
+            json_array_append_new(deps, xl_render_str(&t->depends_on[d]));
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:b, s:I}", "name", xl_render_str(&t->name),
+                                           "status", xl_render_status(t->status), "type", xl_render_str(&t->type),
+                                           "depends_on", deps, "is_skipped", t->status == XL_STATUS_SKIPPED,
+                                           "attempts", (json_int_t)t->attempts));
     }
     return a;
 }

@@ -216,7 +216,8 @@ char *xl_render_duration_text(int64_t ms, char *out, size_t outlen)
 static const char *const etlworks_status[XL_STATUS__COUNT] = {
     [XL_STATUS_QUEUED] = "running",     [XL_STATUS_RUNNING] = "running",   [XL_STATUS_PAUSED] = "running",
     [XL_STATUS_CANCELLING] = "running", [XL_STATUS_SUCCEEDED] = "success", [XL_STATUS_WARNING] = "warning",
-    [XL_STATUS_FAILED] = "error",       [XL_STATUS_CANCELLED] = "error",
+    [XL_STATUS_FAILED] = "error",       [XL_STATUS_CANCELLED] = "error",     [XL_STATUS_WAITING] = "running",
+    [XL_STATUS_SKIPPED] = "error",
 };
 
 /* ETLWorks IDs are numbers: a decimal ID is rendered as one, anything else as a string. */
@@ -292,9 +293,24 @@ static json_t *etlworks_metrics(const xl_state_t *st)
     return a;
 }
 
-/* File metrics: the attribute file_metrics holds their JSON list (null when absent or not a list). */
+/* File metrics: [{"fileName", and each counter}] from the state, else the attribute file_metrics (a JSON
+ * list, as executors of schema version 1 sent them); null when there are none. */
 static json_t *etlworks_file_metrics(const xl_state_t *st)
 {
+    if (st->nfile_metrics > 0) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < st->nfile_metrics; ++i) {
+            const xl_file_metric_t *f = &st->file_metrics[i];
+            json_t *o = json_object();
+            json_object_set_new(o, "fileName", xl_render_str(&f->name));
+            for (size_t m = 0; m < f->nmetrics; ++m)
+                if (f->metrics[m].name.base != NULL)
+                    json_object_setn_new(o, f->metrics[m].name.base, f->metrics[m].name.len,
+                                         json_integer(f->metrics[m].value));
+            json_array_append_new(a, o);
+        }
+        return a;
+    }
     xl_str_t v = attribute(st, "file_metrics");
     json_t *j = v.base != NULL ? json_loadb(v.base, v.len, 0, NULL) : NULL;
     if (j == NULL || !json_is_array(j)) {
@@ -311,14 +327,18 @@ json_t *xl_render_etlworks(const xl_state_t *st)
     int status = st->status >= 0 && st->status < XL_STATUS__COUNT ? st->status : XL_STATUS_FAILED;
     int64_t started = st->started_ms ? st->started_ms : st->created_ms;
     int ended = st->ended_ms != 0;
-    xl_str_t event_name = attribute(st, "schedule_event_name"), code = attribute(st, "code");
+    /* the state's own fields; before schema version 2 executors sent them as attributes */
+    xl_str_t event_name = st->schedule_event_name.base != NULL ? st->schedule_event_name
+                                                               : attribute(st, "schedule_event_name");
+    xl_str_t code = st->code.base != NULL ? st->code : attribute(st, "code");
     /* the 23 keys of the ETLWorks document, in its order */
     json_object_set_new(o, "auditId", json_integer(st->audit_id));
     json_object_set_new(o, "parentAuditId", opt_int(st->parent_audit_id));
     json_object_set_new(o, "retries", json_integer(st->retries));
     json_object_set_new(o, "flowId", etlworks_id(&st->flow_id));
     json_object_set_new(o, "flowName", xl_render_str(&st->flow_name));
-    json_object_set_new(o, "eventId", attribute_int(st, "schedule_event_id"));
+    json_object_set_new(o, "eventId", st->schedule_event_id ? json_integer(st->schedule_event_id)
+                                                            : attribute_int(st, "schedule_event_id"));
     json_object_set_new(o, "eventName", xl_render_str(&event_name));
     json_object_set_new(o, "messageId", xl_render_str(&st->message_id));
     json_object_set_new(o, "tenantId", etlworks_id(&st->tenant_id));
@@ -346,7 +366,9 @@ json_t *xl_render_etlworks(const xl_state_t *st)
     json_object_set_new(o, "warnings", warnings);
     json_object_set_new(o, "metrics", etlworks_metrics(st));
     json_object_set_new(o, "fileMetrics", etlworks_file_metrics(st));
-    json_object_set_new(o, "errorLocationInSql", ended ? attribute_int(st, "error_location") : json_null());
+    json_object_set_new(o, "errorLocationInSql", !ended                ? json_null()
+                                                 : st->error_location ? json_integer(st->error_location)
+                                                                      : attribute_int(st, "error_location"));
     json_object_set_new(o, "fileName", json_null()); /* "currently not used" */
     json_object_set_new(o, "records", json_null());  /* "currently not used" */
     return o;
