@@ -120,16 +120,17 @@ const xl_str_t *xl_compat_scope(const xl_principal_t *who, h2o_iovec_t want, xl_
     return buf;
 }
 
-json_t *xl_compat_body_objectOrReply(h2o_req_t *req, const char *message_key)
+json_t *xl_compat_body_objectOrReply(h2o_req_t *req, json_t *extra, const char *message_key)
 {
     json_error_t jerr;
     json_t *body = req->entity.len > 0 ? json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr)
                                        : json_object();
     if (body == NULL || !json_is_object(body)) {
         json_decref(body);
-        xl_compat_problem(req, 400, "invalid-body", "Invalid request body", NULL, message_key,
+        xl_compat_problem(req, 400, "invalid-body", "Invalid request body", extra, message_key,
                           "the body must be a JSON object");
         return NULL;
     }
+    json_decref(extra);
     return body;
 }

@@ -65,7 +65,11 @@ void xl_compat_problem(h2o_req_t *req, int status, const char *slug, const char 
  */
 const xl_str_t *xl_compat_scope(const xl_principal_t *who, h2o_iovec_t want, xl_str_t *buf, int *other);
 
-/** @brief Parse a JSON object body; answers 400 itself (through xl_compat_problem). @return the object or NULL. */
-json_t *xl_compat_body_objectOrReply(h2o_req_t *req, const char *message_key);
+/**
+ * @brief Parse a JSON object body; answers 400 itself (through
+ * xl_compat_problem, with extra and message_key). extra is stolen either way.
+ * @return the object or NULL.
+ */
+json_t *xl_compat_body_objectOrReply(h2o_req_t *req, json_t *extra, const char *message_key);
 
 #endif

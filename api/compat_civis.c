@@ -374,7 +374,7 @@ void xl_civis_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2
         civis_error(req, 405, "read-only", "method_not_allowed", "this execlogd runs without the ingest role%s", NULL);
         return;
     }
-    json_t *body = xl_compat_body_objectOrReply(req, "errorDescription");
+    json_t *body = xl_compat_body_objectOrReply(req, json_pack("{s:s, s:i}", "error", "invalid", "code", 400), "errorDescription");
     if (body == NULL)
         return;
     json_t *input = json_object_get(body, "input"), *included = json_object_get(body, "included_tasks"),

@@ -358,7 +358,7 @@ void xl_cloudify_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     h2o_iovec_t tenant;
     if (writableOrReply(api, req) != 0)
         return;
-    json_t *body = xl_compat_body_objectOrReply(req, "message");
+    json_t *body = xl_compat_body_objectOrReply(req, json_pack("{s:s}", "error_code", "bad_parameters_error"), "message");
     if (body == NULL)
         return;
     const char *deployment = string_member(body, "deployment_id"), *workflow = string_member(body, "workflow_id");
@@ -437,7 +437,7 @@ void xl_cloudify_action(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who
 {
     if (writableOrReply(api, req) != 0)
         return;
-    json_t *body = xl_compat_body_objectOrReply(req, "message");
+    json_t *body = xl_compat_body_objectOrReply(req, json_pack("{s:s}", "error_code", "bad_parameters_error"), "message");
     if (body == NULL)
         return;
     const char *action = string_member(body, "action");
@@ -475,7 +475,7 @@ void xl_cloudify_update(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who
 {
     if (writableOrReply(api, req) != 0)
         return;
-    json_t *body = xl_compat_body_objectOrReply(req, "message");
+    json_t *body = xl_compat_body_objectOrReply(req, json_pack("{s:s}", "error_code", "bad_parameters_error"), "message");
     if (body == NULL)
         return;
     const char *status = string_member(body, "status"), *error = string_member(body, "error");
