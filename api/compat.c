@@ -65,6 +65,20 @@ int xl_compat_page(xl_api_t *api, const xl_principal_t *who, xl_compat_page_t *p
     return 0;
 }
 
+int xl_compat_acked_state(xl_api_t *api, json_t *ack, xl_state_t *st)
+{
+    char err[256];
+    json_t *aid = json_object_get(ack, "audit_id"), *seq = json_object_get(ack, "seq");
+    if (!json_is_integer(aid) || !json_is_integer(seq) ||
+        xl_store_get_state(api->store, api->codec, json_integer_value(aid), st, err, sizeof(err)) != 0)
+        return -1;
+    if ((json_int_t)st->last_seq < json_integer_value(seq)) {
+        xl_state_dispose(st);
+        return -1;
+    }
+    return 0;
+}
+
 json_t *xl_compat_time(int64_t ms)
 {
     if (ms == 0)

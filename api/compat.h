@@ -44,6 +44,15 @@ typedef struct st_xl_compat_page_t {
  */
 int xl_compat_page(xl_api_t *api, const xl_principal_t *who, xl_compat_page_t *page);
 
+/**
+ * @brief The state a write's acknowledgement (ack: {"audit_id","seq",...})
+ * made, when the projection already holds it (ingest.ack=projected, or a
+ * repeat of an earlier request): then the answer can show the execution as
+ * it is rather than as it is expected to become.
+ * @return 0 (st to dispose), or -1 (not there yet, or unreadable).
+ */
+int xl_compat_acked_state(xl_api_t *api, json_t *ack, xl_state_t *st);
+
 /** @brief ms since the epoch as ISO 8601 UTC with milliseconds ("2026-12-03T01:05:06.123Z"); null for 0. */
 json_t *xl_compat_time(int64_t ms);
 

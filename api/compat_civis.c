@@ -320,6 +320,7 @@ void xl_civis_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o
 /* ---- writes ----------------------------------------------------------------------------------- */
 
 typedef struct st_answer_t {
+    xl_api_t *api;
     json_t *execution; /* the execution as it will be; NULL: built from the acknowledgement */
     const char *state, *mistral;
     int code;
@@ -334,20 +335,29 @@ static json_t *reshape(void *ctx, h2o_req_t *req, int *status, json_t *ack)
 {
     answer_t *a = ctx;
     json_t *o = a->execution;
+    xl_state_t st;
     a->execution = NULL;
+    *status = a->code;
+    if (xl_compat_acked_state(a->api, ack, &st) == 0) { /* the execution as it is now */
+        json_decref(o);
+        json_decref(ack);
+        o = render_execution(&st);
+        xl_state_dispose(&st);
+        return o;
+    }
     json_t *aid = json_object_get(ack, "audit_id");
     if (json_is_integer(aid)) /* a start or a retry: a new execution */
         json_object_set_new(o, "id", json_integer(json_integer_value(aid)));
     json_object_set_new(o, "state", json_string(a->state));
     json_object_set_new(o, "mistral_state", json_string(a->mistral));
     json_decref(ack);
-    *status = a->code;
     return o;
 }
 
-static answer_t *answer_new(h2o_req_t *req, json_t *execution, int code, int status)
+static answer_t *answer_new(xl_api_t *api, h2o_req_t *req, json_t *execution, int code, int status)
 {
     answer_t *a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_answer_dispose);
+    a->api = api;
     a->execution = execution;
     a->code = code;
     a->state = states[status].state;
@@ -416,41 +426,56 @@ void xl_civis_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2
     json_object_set(execution, "input", json_is_object(input) ? input : json_object());
     if (json_is_array(included))
         json_object_set(execution, "included_tasks", included);
-    answer_t *a = answer_new(req, execution, 201, XL_STATUS_QUEUED);
+    answer_t *a = answer_new(api, req, execution, 201, XL_STATUS_QUEUED);
     h2o_iovec_t text = dump_to_pool(req, create);
     json_decref(create);
     json_decref(body);
-    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CREATE, 0, scope_of(who), text, reshape, a);
+    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CREATE, 0, 0, scope_of(who), text, reshape, a);
 }
+
+/* Civis's verbs as our control requests (POST /v1/executions/{id}/<control>). */
+static const struct {
+    const char *action;
+    int control, to;
+} controls[] = {
+    {"cancel", XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
+    {"resume", XL_EVENT_RESUME_REQUESTED, XL_STATUS_RUNNING},
+    {"retry", XL_EVENT_RETRY_REQUESTED, XL_STATUS_RUNNING}, /* the failed tasks, or task_name only */
+};
 
 void xl_civis_control(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t workflow,
                       int64_t audit_id, const char *action)
 {
     xl_state_t st;
-    if (api->ingest == NULL) {
-        civis_error(req, 405, "read-only", "method_not_allowed", "this execlogd runs without the ingest role%s", NULL);
+    size_t i = 0;
+    while (i < sizeof(controls) / sizeof(controls[0]) && strcmp(controls[i].action, action) != 0)
+        ++i;
+    if (api->ingest == NULL || i == sizeof(controls) / sizeof(controls[0])) {
+        civis_error(req, 405, "read-only", "method_not_allowed", "this execlogd does not take %s here", action);
         return;
     }
-    if (load_stateOrReply(api, req, who, workflow, audit_id, &st) != 0)
+    json_t *body = xl_compat_body_objectOrReply(req, json_pack("{s:s, s:i}", "error", "invalid", "code", 400),
+                                                "errorDescription");
+    if (body == NULL)
         return;
-    json_t *execution = render_execution(&st);
+    json_t *task = json_object_get(body, "task_name"), *request = json_object();
+    if (task != NULL && !json_is_null(task) && (i != 2 || !json_is_string(task))) {
+        json_decref(body);
+        json_decref(request);
+        civis_error(req, 400, "invalid-body", "invalid", "task_name is a string, taken by retry only%s", NULL);
+        return;
+    }
+    if (json_is_string(task))
+        json_object_set(request, "task", task);
+    json_decref(body);
+    if (load_stateOrReply(api, req, who, workflow, audit_id, &st) != 0) {
+        json_decref(request);
+        return;
+    }
+    answer_t *a = answer_new(api, req, render_execution(&st), 200, controls[i].to);
     xl_state_dispose(&st);
-    if (strcmp(action, "cancel") == 0) {
-        answer_t *a = answer_new(req, execution, 200, XL_STATUS_CANCELLING);
-        xl_ingest_handle_as(api->ingest, req, XL_WRITE_CANCEL, audit_id, scope_of(who), h2o_iovec_init("{}", 2),
-                            reshape, a);
-    } else if (strcmp(action, "resume") == 0) {
-        answer_t *a = answer_new(req, execution, 200, XL_STATUS_RUNNING);
-        xl_ingest_handle_as(api->ingest, req, XL_WRITE_APPEND, audit_id, scope_of(who),
-                            h2o_iovec_init(H2O_STRLIT("{\"type\":\"resumed\"}")), reshape, a);
-    } else { /* retry: a new attempt of the whole execution, answered as that new execution */
-        json_object_set_new(execution, "tasks", json_array());
-        json_object_set_new(execution, "started_at", json_null());
-        json_object_set_new(execution, "finished_at", json_null());
-        json_object_set_new(execution, "mistral_state_info", json_null());
-        json_object_set_new(execution, "created_at", xl_compat_time(xl_now_ms()));
-        answer_t *a = answer_new(req, execution, 200, XL_STATUS_QUEUED);
-        xl_ingest_handle_as(api->ingest, req, XL_WRITE_RETRY, audit_id, scope_of(who), h2o_iovec_init("{}", 2),
-                            reshape, a);
-    }
+    h2o_iovec_t text = dump_to_pool(req, request);
+    json_decref(request);
+    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CANCEL, controls[i].control, audit_id, scope_of(who), text,
+                        reshape, a);
 }

@@ -283,6 +283,7 @@ void xl_cloudify_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
 
 /* What an acknowledged write answers: the Execution as it will be. */
 typedef struct st_answer_t {
+    xl_api_t *api;
     json_t *execution; /* NULL for a start: built from the acknowledgement */
     const char *status, *display;
     int code;
@@ -300,8 +301,17 @@ static json_t *reshape(void *ctx, h2o_req_t *req, int *status, json_t *ack)
 {
     answer_t *a = ctx;
     json_t *o = a->execution;
+    xl_state_t st;
     a->execution = NULL;
-    if (o == NULL) { /* a start */
+    *status = a->code;
+    if (xl_compat_acked_state(a->api, ack, &st) == 0) { /* the execution as it is now */
+        json_decref(o);
+        json_decref(ack);
+        o = render_execution(&st);
+        xl_state_dispose(&st);
+        return o;
+    }
+    if (o == NULL) { /* a start, not projected yet */
         char id[24];
         json_t *aid = json_object_get(ack, "audit_id");
         snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, json_is_integer(aid) ? json_integer_value(aid) : 0);
@@ -312,14 +322,14 @@ static json_t *reshape(void *ctx, h2o_req_t *req, int *status, json_t *ack)
     json_object_set_new(o, "status", json_string(a->status));
     json_object_set_new(o, "status_display", json_string(a->display));
     json_decref(ack);
-    *status = a->code;
     return o;
 }
 
-static answer_t *answer_new(h2o_req_t *req, int code, const char *status, const char *display)
+static answer_t *answer_new(xl_api_t *api, h2o_req_t *req, int code, const char *status, const char *display)
 {
     answer_t *a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_answer_dispose);
     memset(a, 0, sizeof(*a));
+    a->api = api;
     a->code = code;
     a->status = status;
     a->display = display;
@@ -392,7 +402,7 @@ void xl_cloudify_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
         json_object_set_new(create, "event_id", json_string(string_member(body, "id")));
     json_object_set_new(create, "attributes", attrs);
 
-    answer_t *a = answer_new(req, 201, statuses[XL_STATUS_QUEUED].status, statuses[XL_STATUS_QUEUED].display);
+    answer_t *a = answer_new(api, req, 201, statuses[XL_STATUS_QUEUED].status, statuses[XL_STATUS_QUEUED].display);
     xl_state_t st = {0};
     st.status = XL_STATUS_QUEUED;
     st.created_ms = now;
@@ -410,19 +420,19 @@ void xl_cloudify_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     h2o_iovec_t text = dump_to_pool(req, create);
     json_decref(create);
     json_decref(body);
-    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CREATE, 0, scope_of(who), text, reshape, a);
+    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CREATE, 0, 0, scope_of(who), text, reshape, a);
 }
 
 /* A write on an existing execution, answered 200 with the Execution in its new status. */
 static void write_on(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id, int kind,
-                     json_t *event, int new_status)
+                     int control, json_t *event, int new_status)
 {
     xl_state_t st;
     if (load_stateOrReply(api, req, who, audit_id, &st) != 0) {
         json_decref(event);
         return;
     }
-    answer_t *a = answer_new(req, 200, statuses[new_status].status, statuses[new_status].display);
+    answer_t *a = answer_new(api, req, 200, statuses[new_status].status, statuses[new_status].display);
     a->execution = render_execution(&st);
     json_t *err = json_object_get(event, "error");
     if (json_is_object(err))
@@ -430,8 +440,20 @@ static void write_on(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, i
     xl_state_dispose(&st);
     h2o_iovec_t text = dump_to_pool(req, event);
     json_decref(event);
-    xl_ingest_handle_as(api->ingest, req, kind, audit_id, scope_of(who), text, reshape, a);
+    xl_ingest_handle_as(api->ingest, req, kind, control, audit_id, scope_of(who), text, reshape, a);
 }
+
+/* Cloudify's actions as our control requests (POST /v1/executions/{id}/<control>). */
+static const struct {
+    const char *action;
+    int control, to;
+} actions[] = {
+    {"cancel", XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
+    {"force-cancel", XL_EVENT_FORCE_CANCEL_REQUESTED, XL_STATUS_CANCELLED},
+    {"kill", XL_EVENT_FORCE_CANCEL_REQUESTED, XL_STATUS_CANCELLED},
+    {"resume", XL_EVENT_RESUME_REQUESTED, XL_STATUS_RUNNING},
+    {"force-resume", XL_EVENT_RETRY_REQUESTED, XL_STATUS_RUNNING}, /* "retrying their failed tasks" */
+};
 
 void xl_cloudify_action(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
 {
@@ -445,30 +467,30 @@ void xl_cloudify_action(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who
     snprintf(name, sizeof(name), "%.60s", action != NULL ? action : "(none)");
     json_decref(body); /* action is gone with it: name holds its text */
     action = name;
-    if (strcmp(action, "cancel") == 0)
-        write_on(api, req, who, audit_id, XL_WRITE_CANCEL, json_object(), XL_STATUS_CANCELLING);
-    else if ((strcmp(action, "force-cancel") == 0 || strcmp(action, "kill") == 0))
-        write_on(api, req, who, audit_id, XL_WRITE_APPEND,
-                 json_pack("{s:s, s:s}", "type", "cancelled", "message", action), XL_STATUS_CANCELLED);
-    else if (strcmp(action, "resume") == 0)
-        write_on(api, req, who, audit_id, XL_WRITE_APPEND, json_pack("{s:s}", "type", "resumed"), XL_STATUS_RUNNING);
-    else
+    size_t i = 0;
+    while (i < sizeof(actions) / sizeof(actions[0]) && strcmp(actions[i].action, action) != 0)
+        ++i;
+    if (i == sizeof(actions) / sizeof(actions[0])) {
         cfy_error(req, 400, "invalid-body", "bad_parameters_error",
-                  "action %s is not one of cancel, force-cancel, kill, resume", name);
+                  "action %s is not one of cancel, force-cancel, kill, resume, force-resume", name);
+        return;
+    }
+    write_on(api, req, who, audit_id, XL_WRITE_CANCEL, actions[i].control,
+             json_pack("{s:s}", "message", actions[i].action), actions[i].to);
 }
 
-/* Cloudify statuses a PATCH may set, as our event types. */
+/* Cloudify statuses a PATCH (the executor's report) may set, as our events or control requests. */
 static const struct {
     const char *status, *type;
-    int kind, ours;
+    int kind, control, ours;
 } updates[] = {
-    {"started", "started", XL_WRITE_APPEND, XL_STATUS_RUNNING},
-    {"terminated", "succeeded", XL_WRITE_APPEND, XL_STATUS_SUCCEEDED},
-    {"failed", "failed", XL_WRITE_APPEND, XL_STATUS_FAILED},
-    {"cancelled", "cancelled", XL_WRITE_APPEND, XL_STATUS_CANCELLED},
-    {"cancelling", NULL, XL_WRITE_CANCEL, XL_STATUS_CANCELLING},
-    {"force_cancelling", NULL, XL_WRITE_CANCEL, XL_STATUS_CANCELLING},
-    {"kill_cancelling", NULL, XL_WRITE_CANCEL, XL_STATUS_CANCELLING},
+    {"started", "started", XL_WRITE_APPEND, 0, XL_STATUS_RUNNING},
+    {"terminated", "succeeded", XL_WRITE_APPEND, 0, XL_STATUS_SUCCEEDED},
+    {"failed", "failed", XL_WRITE_APPEND, 0, XL_STATUS_FAILED},
+    {"cancelled", "cancelled", XL_WRITE_APPEND, 0, XL_STATUS_CANCELLED},
+    {"cancelling", NULL, XL_WRITE_CANCEL, XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
+    {"force_cancelling", NULL, XL_WRITE_CANCEL, XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
+    {"kill_cancelling", NULL, XL_WRITE_CANCEL, XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
 };
 
 void xl_cloudify_update(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
@@ -496,5 +518,5 @@ void xl_cloudify_update(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who
     if (error != NULL && updates[i].ours == XL_STATUS_FAILED)
         json_object_set_new(event, "error", json_pack("{s:s, s:s}", "class", "CloudifyError", "message", error));
     json_decref(body);
-    write_on(api, req, who, audit_id, updates[i].kind, event, updates[i].ours);
+    write_on(api, req, who, audit_id, updates[i].kind, updates[i].control, event, updates[i].ours);
 }

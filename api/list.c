@@ -8,8 +8,10 @@
  * and none is skipped (one that changes status while a walk filtered by
  * status is under way may leave or enter the walk; that is the filter).
  *
- * The index is picked from the filters (message_id, then flow_id, then
- * status, else every execution of the tenant scope); the other filters are
+ * The index is picked from the filters (parent_execution_id, then
+ * top_execution_id — the whole call tree, grandchildren included — then
+ * message_id, then flow_id, then status, else every execution of the
+ * tenant scope); the other filters are
  * checked on the state. Several statuses are several index scans merged by
  * key. A scan reads at most SCAN_BUDGET entries per page, so a page may hold
  * fewer than `limit` items and still have a next_page_token: only a missing
@@ -46,6 +48,8 @@ typedef struct st_filter_t {
     const xl_str_t *scope; /* tenant the index is scoped to; NULL: across tenants */
     xl_str_t scope_buf;
     int has_flow, has_msg, has_gte, has_lt, desc;
+    int64_t parent, top; /* call-tree filters, 0 = none */
+    h2o_iovec_t fields;  /* fields=: base NULL = every field */
     xl_str_t flow, msg;
     unsigned statuses; /* bit per status; 0: any */
     int64_t gte, lt;
@@ -218,6 +222,8 @@ static void filter_hash(filter_t *f, const xl_principal_t *who)
     INT(f->has_lt);
     INT(f->lt);
     INT(f->desc);
+    INT(f->parent);
+    INT(f->top);
     EVP_DigestFinal_ex(md, digest, &dlen);
     EVP_MD_CTX_free(md);
     memcpy(f->hash, digest, TOKEN_HASH_LEN);
@@ -268,6 +274,11 @@ static int parse_filterOrReply(h2o_req_t *req, const xl_principal_t *who, filter
         }
     }
     int64_t x;
+    if (xl_read_int_paramOrReply(req, "parent_execution_id", 1, XL_AUDIT_ID_MAX, 0, &f->parent) != 0 ||
+        xl_read_int_paramOrReply(req, "top_execution_id", 1, XL_AUDIT_ID_MAX, 0, &f->top) != 0)
+        return -1;
+    if (!xl_http_query_param(req, "fields", &f->fields))
+        f->fields.base = NULL;
     if (xl_read_int_paramOrReply(req, "created_gte", INT64_MIN / 4, INT64_MAX / 4, 0, &x) != 0)
         return -1;
     f->has_gte = xl_http_query_param(req, "created_gte", &v);
@@ -327,12 +338,20 @@ static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
                                memcmp(st.flow_id.base, f->flow.base, f->flow.len) == 0)) &&
              (!f->has_msg || (st.message_id.base != NULL && st.message_id.len == f->msg.len &&
                               memcmp(st.message_id.base, f->msg.base, f->msg.len) == 0)) &&
-             (f->statuses == 0 || (st.status >= 0 && st.status < XL_STATUS__COUNT && (f->statuses >> st.status & 1)));
+             (f->statuses == 0 || (st.status >= 0 && st.status < XL_STATUS__COUNT && (f->statuses >> st.status & 1))) &&
+             (f->parent == 0 || st.parent_execution_id == f->parent) && (f->top == 0 || st.top_execution_id == f->top) &&
+             /* the call-tree indexes span tenants: the tenant filter is checked here */
+             (f->scope == NULL ||
+              (st.tenant_id.len == f->scope->len &&
+               (f->scope->len == 0 || (st.tenant_id.base != NULL &&
+                                       memcmp(st.tenant_id.base, f->scope->base, f->scope->len) == 0))));
     if (ok) {
         item_t *it = &s->items[s->nitems++];
         it->key[0] = created_ms;
         it->key[1] = audit_id;
         it->obj = xl_render_state(&st);
+        if (f->fields.base != NULL)
+            it->obj = xl_render_select(it->obj, f->fields.base, f->fields.len);
     }
     xl_state_dispose(&st);
     if (s->nitems == s->want) {
@@ -347,7 +366,8 @@ static int run_scan(scan_t *s, xl_index_t ix, int status, const int64_t *start)
     xl_buf_t prefix;
     xl_buf_init(&prefix);
     const xl_str_t *str = ix == XL_IX_FLOW ? &s->f->flow : ix == XL_IX_MESSAGE ? &s->f->msg : NULL;
-    int ret = xl_store_index_prefix(&prefix, ix, s->f->scope, str, status, 0);
+    int64_t id = ix == XL_IX_CHILDREN ? s->f->parent : ix == XL_IX_TREE ? s->f->top : 0;
+    int ret = xl_store_index_prefix(&prefix, ix, s->f->scope, str, status, id);
     if (ret == 0)
         ret = xl_store_index_scan(s->api->store, prefix.base, prefix.len, s->f->desc, start, on_entry, s);
     xl_buf_dispose(&prefix);
@@ -390,7 +410,12 @@ void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     }
 
     /* the plan: one index, or one scan per status */
-    xl_index_t ix = f.has_msg ? XL_IX_MESSAGE : f.has_flow ? XL_IX_FLOW : f.statuses ? XL_IX_STATUS : XL_IX_ALL;
+    xl_index_t ix = f.parent ? XL_IX_CHILDREN
+                    : f.top  ? XL_IX_TREE
+                    : f.has_msg ? XL_IX_MESSAGE
+                    : f.has_flow ? XL_IX_FLOW
+                    : f.statuses ? XL_IX_STATUS
+                                 : XL_IX_ALL;
     size_t budget = (size_t)limit * 20 > SCAN_BUDGET_MIN ? (size_t)limit * 20 : SCAN_BUDGET_MIN;
     int failed = 0;
     for (int st = 0; st < XL_STATUS__COUNT && !failed; ++st) {

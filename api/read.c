@@ -193,6 +193,16 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who,
         read_as_of(api, req, audit_id, as_of);
         return;
     }
+    h2o_iovec_t fields;
+    if (xl_http_query_param(req, "fields", &fields)) {
+        json_t *o = xl_render_select(xl_render_state(&st), fields.base, fields.len);
+        xl_state_dispose(&st);
+        if (o != NULL)
+            xl_http_send_json_obj(req, 200, o);
+        else
+            xl_http_send_problem(req, 500, "internal", "Cannot render the execution", NULL, "out of memory");
+        return;
+    }
     /* The hot path: bytes straight from the state, no json_t tree (see xl_render_state_buf). */
     xl_buf_t body;
     xl_buf_init(&body);

@@ -20,6 +20,26 @@ json_t *xl_render_str(const xl_str_t *s)
     return s->base != NULL ? xl_http_text(s->base, s->len) : json_null();
 }
 
+json_t *xl_render_select(json_t *o, const char *fields, size_t len)
+{
+    json_t *sel = json_object();
+    for (const char *p = fields, *end = fields + len; sel != NULL && p <= end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma != NULL ? comma : end;
+        char name[64];
+        if (e > p && (size_t)(e - p) < sizeof(name)) {
+            memcpy(name, p, (size_t)(e - p));
+            name[e - p] = '\0';
+            json_t *v = json_object_get(o, name);
+            if (v != NULL)
+                json_object_set(sel, name, v);
+        }
+        p = e + 1;
+    }
+    json_decref(o);
+    return sel;
+}
+
 json_t *xl_render_status(int status)
 {
     const char *name = xl_status_name(status);
@@ -65,10 +85,87 @@ static json_t *render_attributes(const xl_attr_t *a, size_t n)
     return o;
 }
 
+/*
+ * Durations are never negative: an end dated before the start (a client's
+ * clock; ingest refuses such a write, older logs may hold one) counts as 0.
+ */
+static int64_t span(int64_t from, int64_t to)
+{
+    return to > from ? to - from : 0;
+}
+
 static json_t *duration(const xl_state_t *st)
 {
     int64_t from = st->started_ms ? st->started_ms : st->created_ms;
-    return st->ended_ms && from ? json_integer(st->ended_ms - from) : json_null();
+    return st->ended_ms && from ? json_integer(span(from, st->ended_ms)) : json_null();
+}
+
+/* Structured input/output: stored as JSON text, shown as the JSON value (a string if it is not JSON). */
+static json_t *json_value(const xl_str_t *s)
+{
+    if (s->base == NULL)
+        return json_null();
+    json_t *v = json_loadb(s->base, s->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    return v != NULL ? v : xl_render_str(s);
+}
+
+static json_t *render_strs(const xl_str_t *s, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; ++i)
+        json_array_append_new(a, xl_render_str(&s[i]));
+    return a;
+}
+
+static json_t *render_file_metrics(const xl_file_metric_t *f, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; ++i)
+        json_array_append_new(a, json_pack("{s:o, s:o}", "name", xl_render_str(&f[i].name), "metrics",
+                                           render_metrics(f[i].metrics, f[i].nmetrics)));
+    return a;
+}
+
+/* What schema version 2 added to a task, after its version-1 keys. */
+static void render_task_more(json_t *o, const xl_task_t *t)
+{
+    json_object_set_new(o, "type", xl_render_str(&t->type));
+    json_object_set_new(o, "depends_on", render_strs(t->depends_on, t->ndepends_on));
+    json_object_set_new(o, "error", render_error(&t->error));
+    json_object_set_new(o, "input", json_value(&t->input));
+    json_object_set_new(o, "output", json_value(&t->output));
+    json_object_set_new(o, "metrics", render_metrics(t->metrics, t->nmetrics));
+    json_object_set_new(o, "attributes", render_attributes(t->attributes, t->nattributes));
+    json_t *runs = json_array();
+    for (size_t k = t->nruns; k > 0; --k) { /* newest first, as the products list them */
+        const xl_task_run_t *r = &t->runs[k - 1];
+        json_array_append_new(runs, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "attempt", (json_int_t)r->attempt,
+                                              "status", xl_render_status(r->status), "started", opt_int(r->started_ms),
+                                              "ended", opt_int(r->ended_ms), "duration_ms",
+                                              r->ended_ms && r->started_ms
+                                                  ? json_integer(span(r->started_ms, r->ended_ms))
+                                                  : json_null(),
+                                              "error", render_error(&r->error)));
+    }
+    json_object_set_new(o, "runs", runs);
+}
+
+/* What schema version 2 added to an execution, after its version-1 keys. */
+static void render_state_more(json_t *o, const xl_state_t *st)
+{
+    json_object_set_new(o, "top_execution_id", opt_int(st->top_execution_id));
+    json_object_set_new(o, "input", json_value(&st->input));
+    json_object_set_new(o, "output", json_value(&st->output));
+    json_object_set_new(o, "code", xl_render_str(&st->code));
+    json_object_set_new(o, "error_location", opt_int(st->error_location));
+    json_object_set_new(o, "schedule_event_id", opt_int(st->schedule_event_id));
+    json_object_set_new(o, "schedule_event_name", xl_render_str(&st->schedule_event_name));
+    json_object_set_new(o, "file_metrics", render_file_metrics(st->file_metrics, st->nfile_metrics));
+    const char *control = st->control_type != 0 ? xl_event_type_name(st->control_type) : NULL;
+    json_object_set_new(o, "control", control != NULL ? json_pack("{s:s, s:I, s:o}", "type", control, "seq",
+                                                                  (json_int_t)st->control_seq, "event_id",
+                                                                  xl_render_str(&st->control_event_id))
+                                                      : json_null());
 }
 
 static json_t *render_tasks(const xl_state_t *st)
@@ -82,9 +179,10 @@ static json_t *render_tasks(const xl_state_t *st)
         json_object_set_new(o, "started", opt_int(t->started_ms));
         json_object_set_new(o, "ended", opt_int(t->ended_ms));
         json_object_set_new(o, "duration_ms",
-                            t->ended_ms && t->started_ms ? json_integer(t->ended_ms - t->started_ms) : json_null());
+                            t->ended_ms && t->started_ms ? json_integer(span(t->started_ms, t->ended_ms)) : json_null());
         json_object_set_new(o, "attempts", json_integer(t->attempts));
         json_object_set_new(o, "message", xl_render_str(&t->message));
+        render_task_more(o, t);
         json_array_append_new(a, o);
     }
     return a;
@@ -136,6 +234,7 @@ json_t *xl_render_state(const xl_state_t *st)
     json_object_set_new(
         o, "position",
         json_pack("{s:i, s:I}", "partition", (int)st->log_partition, "offset", (json_int_t)st->log_offset));
+    render_state_more(o, st);
     return o;
 }
 
@@ -183,6 +282,22 @@ json_t *xl_render_event(const xl_event_t *ev, uint32_t seq, const xl_store_pos_t
     json_object_set_new(o, "warnings", render_warnings(ev->warnings, ev->nwarnings));
     json_object_set_new(o, "metrics", render_metrics(ev->metrics, ev->nmetrics));
     json_object_set_new(o, "attributes", render_attributes(ev->attributes, ev->nattributes));
+    json_object_set_new(o, "input", json_value(&ev->input));
+    json_object_set_new(o, "output", json_value(&ev->output));
+    json_object_set_new(o, "log", xl_render_str(&ev->log));
+    json_t *steps = json_array();
+    for (size_t i = 0; i < ev->nsteps; ++i)
+        json_array_append_new(steps, json_pack("{s:o, s:o, s:o}", "name", xl_render_str(&ev->steps[i].name), "type",
+                                               xl_render_str(&ev->steps[i].type), "depends_on",
+                                               render_strs(ev->steps[i].depends_on, ev->steps[i].ndepends_on)));
+    json_object_set_new(o, "steps", steps);
+    json_object_set_new(o, "code", xl_render_str(&ev->code));
+    json_object_set_new(o, "error_location", opt_int(ev->error_location));
+    json_object_set_new(o, "schedule_event_id", opt_int(ev->schedule_event_id));
+    json_object_set_new(o, "schedule_event_name", xl_render_str(&ev->schedule_event_name));
+    json_object_set_new(o, "file_metrics", render_file_metrics(ev->file_metrics, ev->nfile_metrics));
+    json_object_set_new(o, "top_execution_id", opt_int(ev->top_execution_id));
+    json_object_set_new(o, "traceparent", xl_render_str(&ev->traceparent));
     json_object_set_new(
         o, "position",
         pos != NULL ? json_pack("{s:i, s:I}", "partition", (int)pos->partition, "offset", (json_int_t)pos->offset)
@@ -220,7 +335,10 @@ static const char *const etlworks_status[XL_STATUS__COUNT] = {
     [XL_STATUS_SKIPPED] = "error",
 };
 
-/* ETLWorks IDs are numbers: a decimal ID is rendered as one, anything else as a string. */
+/*
+ * ETLWorks IDs are numbers: a decimal ID up to 2^53-1 is rendered as one
+ * (JSON clients keep it exact); a larger one, or anything else, as a string.
+ */
 static json_t *etlworks_id(const xl_str_t *id)
 {
     if (id->base == NULL)
@@ -233,7 +351,7 @@ static json_t *etlworks_id(const xl_str_t *id)
             break;
         v = v * 10 + (c - '0');
     }
-    if (id->len > 0 && i == id->len)
+    if (id->len > 0 && i == id->len && v <= XL_AUDIT_ID_MAX)
         return json_integer(v);
     return xl_http_text(id->base, id->len);
 }
@@ -349,7 +467,7 @@ json_t *xl_render_etlworks(const xl_state_t *st)
     json_object_set_new(o, "ended", opt_int(st->ended_ms));
     json_object_set_new(o, "duration",
                         ended && started
-                            ? json_string(xl_render_duration_text(st->ended_ms - started, text, sizeof(text)))
+                            ? json_string(xl_render_duration_text(span(started, st->ended_ms), text, sizeof(text)))
                             : json_null());
     json_object_set_new(o, "code", ended ? xl_render_str(&code) : json_null());
     json_object_set_new(o, "exception", etlworks_exception(st));
@@ -622,6 +740,46 @@ static int buf_attributes(xl_buf_t *out, const xl_attr_t *a, size_t n)
     return LIT(out, "}");
 }
 
+/*
+ * The keys of o (an object built by render_*_more) appended as ",k:v,..."
+ * in jansson's compact text, so the two renderers stay byte-identical.
+ * Takes o.
+ */
+static int buf_more(xl_buf_t *out, json_t *o)
+{
+    size_t len = o != NULL ? json_dumpb(o, NULL, 0, JSON_COMPACT) : 0;
+    int ret = -ENOMEM;
+    if (len > 2 && xl_buf_reserve(out, len) == 0) {
+        out->len += 1; /* "," over the "{" */
+        json_dumpb(o, out->base + out->len - 1, len, JSON_COMPACT);
+        out->base[out->len - 1] = ',';
+        out->len += len - 2; /* without the "}" */
+        ret = 0;
+    } else if (len == 2) {
+        ret = 0;
+    }
+    json_decref(o);
+    return ret;
+}
+
+static int buf_task_more(xl_buf_t *out, const xl_task_t *t)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return -ENOMEM;
+    render_task_more(o, t);
+    return buf_more(out, o);
+}
+
+static int buf_state_more(xl_buf_t *out, const xl_state_t *st)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return -ENOMEM;
+    render_state_more(o, st);
+    return buf_more(out, o);
+}
+
 static int buf_tasks(xl_buf_t *out, const xl_state_t *st)
 {
     if (LIT(out, "[") != 0)
@@ -632,9 +790,9 @@ static int buf_tasks(xl_buf_t *out, const xl_state_t *st)
             LIT(out, ",\"status\":") || buf_name(out, xl_status_name(t->status)) || LIT(out, ",\"started\":") ||
             buf_opt_int(out, t->started_ms) || LIT(out, ",\"ended\":") || buf_opt_int(out, t->ended_ms) ||
             LIT(out, ",\"duration_ms\":") ||
-            (t->ended_ms && t->started_ms ? buf_int(out, t->ended_ms - t->started_ms) : LIT(out, "null")) ||
+            (t->ended_ms && t->started_ms ? buf_int(out, span(t->started_ms, t->ended_ms)) : LIT(out, "null")) ||
             LIT(out, ",\"attempts\":") || buf_int(out, t->attempts) || LIT(out, ",\"message\":") ||
-            buf_str(out, &t->message) || LIT(out, "}"))
+            buf_str(out, &t->message) || buf_task_more(out, t) || LIT(out, "}"))
             return -ENOMEM;
     }
     return LIT(out, "]");
@@ -671,7 +829,7 @@ int xl_render_state_buf(const xl_state_t *st, xl_buf_t *out)
         buf_str(out, &st->started_by) || LIT(out, ",\"created\":") || buf_opt_int(out, st->created_ms) ||
         LIT(out, ",\"started\":") || buf_opt_int(out, st->started_ms) || LIT(out, ",\"ended\":") ||
         buf_opt_int(out, st->ended_ms) || LIT(out, ",\"duration_ms\":") ||
-        (st->ended_ms && from ? buf_int(out, st->ended_ms - from) : LIT(out, "null")) ||
+        (st->ended_ms && from ? buf_int(out, span(from, st->ended_ms)) : LIT(out, "null")) ||
         LIT(out, ",\"updated\":") || buf_opt_int(out, st->updated_ms) || LIT(out, ",\"message\":") ||
         buf_str(out, &st->message) || LIT(out, ",\"error\":") || buf_error(out, &st->error) ||
         LIT(out, ",\"warnings\":["))
@@ -684,7 +842,8 @@ int xl_render_state_buf(const xl_state_t *st, xl_buf_t *out)
         LIT(out, ",\"events\":") || buf_int(out, st->last_seq) || LIT(out, ",\"anomalies\":") ||
         buf_int(out, st->anomalies) || LIT(out, ",\"anomaly_list\":") || buf_anomalies(out, st) ||
         LIT(out, ",\"position\":{\"partition\":") || buf_int(out, (int)st->log_partition) ||
-        LIT(out, ",\"offset\":") || buf_int(out, (json_int_t)st->log_offset) || LIT(out, "}}"))
+        LIT(out, ",\"offset\":") || buf_int(out, (json_int_t)st->log_offset) || LIT(out, "}") ||
+        buf_state_more(out, st) || LIT(out, "}"))
         return -ENOMEM;
     return 0;
 }

@@ -41,6 +41,13 @@ json_t *xl_render_flow(const char *flow_id, size_t flow_len, const xl_str_t *ten
 /** @brief A string field as JSON: null when absent. */
 json_t *xl_render_str(const xl_str_t *s);
 
+/**
+ * @brief Field selection (`fields=a,b`): a new object with only the keys of
+ * o named in the comma-separated list (names that are not keys are left out).
+ * Takes o. @return the new object (NULL on out of memory).
+ */
+json_t *xl_render_select(json_t *o, const char *fields, size_t len);
+
 /** @brief A status name, null when out of range. */
 json_t *xl_render_status(int status);
 

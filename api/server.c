@@ -133,6 +133,22 @@ static void r_cancel(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who
 {
     xl_ingest_handle_cancel(srv->api.ingest, req, a->id, scope_of(who));
 }
+static void r_pause(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_PAUSE_REQUESTED, scope_of(who));
+}
+static void r_resume(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_RESUME_REQUESTED, scope_of(who));
+}
+static void r_force_cancel(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_FORCE_CANCEL_REQUESTED, scope_of(who));
+}
+static void r_retry_failed(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_RETRY_REQUESTED, scope_of(who));
+}
 static void r_batch(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
     xl_ingest_handle_batch(srv->api.ingest, req, scope_of(who));
@@ -272,13 +288,17 @@ static void r_readyz(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who
 static const route_t routes[] = {
     /*    method  pattern                        role    flags                   query parameters */
     ROUTE("POST", "/v1/executions",              WRITER, R_WRITES,               NULL,                        r_create),
-    ROUTE("GET",  "/v1/executions",              READER, R_MIN_POS,              "flow_id,tenant_id,status,message_id,created_gte,created_lt,order_by,limit,page_token,min_position", r_list),
-    ROUTE("GET",  "/v1/executions/{id}",         READER, R_MIN_POS,              "as_of,min_position",        r_execution),
+    ROUTE("GET",  "/v1/executions",              READER, R_MIN_POS,              "flow_id,tenant_id,status,message_id,parent_execution_id,top_execution_id,fields,created_gte,created_lt,order_by,limit,page_token,min_position", r_list),
+    ROUTE("GET",  "/v1/executions/{id}",         READER, R_MIN_POS,              "as_of,fields,min_position", r_execution),
     ROUTE("GET",  "/v1/executions/{id}/lineage", READER, R_MIN_POS,              "min_position",              r_lineage),
     ROUTE("GET",  "/v1/executions/{id}/events",  READER, R_MIN_POS,              "after_seq,before_seq,limit,reverse,wait,min_position", r_events),
     ROUTE("POST", "/v1/executions/{id}/events",  WRITER, R_WRITES,               NULL,                        r_append),
     ROUTE("POST", "/v1/executions/{id}/retry",   WRITER, R_WRITES,               NULL,                        r_retry),
     ROUTE("POST", "/v1/executions/{id}/cancel",  WRITER, R_WRITES,               NULL,                        r_cancel),
+    ROUTE("POST", "/v1/executions/{id}/pause",   WRITER, R_WRITES,               NULL,                        r_pause),
+    ROUTE("POST", "/v1/executions/{id}/resume",  WRITER, R_WRITES,               NULL,                        r_resume),
+    ROUTE("POST", "/v1/executions/{id}/force-cancel", WRITER, R_WRITES,          NULL,                        r_force_cancel),
+    ROUTE("POST", "/v1/executions/{id}/retry-failed-tasks", WRITER, R_WRITES,    NULL,                        r_retry_failed),
     ROUTE("POST", "/v1/events",                  WRITER, R_WRITES,               NULL,                        r_batch),
     ROUTE("GET",  "/v1/messages/{name}",         READER, R_MIN_POS,              "tenant_id,min_position",    r_message),
     ROUTE("GET",  "/v1/flows",                   READER, R_MIN_POS,              "tenant_id,limit,page_token,min_position", r_flows),

@@ -30,6 +30,7 @@
 #include "api/log.h"
 #include "ingest/auditid.h"
 #include "ingest/catchup.h"
+#include "ingest/control.h"
 #include "ingest/producer.h"
 #include "ingest/validate.h"
 #include "projector/apply.h"
@@ -70,6 +71,7 @@ typedef struct st_slot_t {
 typedef struct st_deferred_t {
     size_t slot;
     int kind;
+    int control; /* XL_WRITE_CANCEL: the control request's event type */
     int64_t target;
     h2o_iovec_t src; /* its JSON, in the request's body */
 } deferred_t;
@@ -546,6 +548,10 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
 {
     xl_ingest_t *ing = p->ing;
     char err[256], key[24];
+    h2o_iovec_t trace;
+    int have_trace = p->req != NULL && xl_http_traceparent(p->req, &trace);
+    if (have_trace) /* kept in the event too, so the history shows which request wrote it */
+        ev->traceparent = (xl_str_t){trace.base, trace.len};
     xl_buf_reset(&ing->frame);
     if (xl_event_encode(ing->codec, ev, &ing->frame, err, sizeof(err)) != 0) {
         slot_fill(p, i, 500, problem(p, 500, "internal", "Cannot encode the event", err));
@@ -568,8 +574,7 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
                                      .tenant = ev->tenant_id.base,
                                      .tenant_len = ev->tenant_id.len,
                                      .schema = ing->schema_hex};
-    h2o_iovec_t trace;
-    if (p->req != NULL && xl_http_traceparent(p->req, &trace)) {
+    if (have_trace) {
         headers.traceparent = trace.base;
         headers.traceparent_len = trace.len;
     }
@@ -831,14 +836,29 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
                                 position_json(pos.partition, pos.offset)));
             goto done;
         }
-        if ((kind & XL_WRITE_CANCEL) && xl_apply_is_terminal(st.status)) {
-            snprintf(detail, sizeof(detail), "execution %" PRId64 " already ended (%s); nothing to cancel", target,
-                     xl_status_name(st.status));
-            slot_fill(p, i, 409, problem(p, 409, "already-ended", "Execution already ended", detail));
+        if (kind & XL_WRITE_CANCEL) {
+            xl_control_decision_t d;
+            xl_control_decide(&st, p->cur.control, &ev->task, &d);
+            if (d.verdict == XL_CONTROL_REFUSE) {
+                slot_fill(p, i, d.status, problem(p, d.status, d.slug, "Control request refused", d.detail));
+                goto done;
+            }
+            if (d.verdict == XL_CONTROL_REPEAT &&
+                xl_store_get_event_seq(ing->store, target, st.control_event_id.base, st.control_event_id.len, &seq,
+                                       &pos) == 0) {
+                slot_fill(p, i, 202,
+                          json_pack("{s:I, s:s%, s:I, s:o}", "audit_id", (json_int_t)target, "event_id",
+                                    st.control_event_id.base, st.control_event_id.len, "seq", (json_int_t)seq,
+                                    "position", position_json(pos.partition, pos.offset)));
+                goto done;
+            }
+            ev->type = p->cur.control;
+        } else if (!xl_control_time_ok(&st, ev)) {
+            json_t *errors = json_array();
+            xl_validate_error(errors, "time", "ends the execution before it started");
+            fill_invalid(p, i, errors);
             goto done;
         }
-        if (kind & XL_WRITE_CANCEL)
-            ev->type = XL_EVENT_CANCEL_REQUESTED;
         ev->audit_id = target;
         copy_lineage(ev, &st);
         ev->status = xl_apply_requested_status(ev->type);
@@ -894,6 +914,9 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
             ev->flow_name = parent.flow_name;
             ev->message_id = parent.message_id;
             ev->parent_execution_id = parent.parent_execution_id;
+            ev->top_execution_id = parent.parent_execution_id != 0 ? parent.top_execution_id : 0;
+            if (ev->input.base == NULL) /* a new attempt of the same work takes the same input */
+                ev->input = parent.input;
         }
         if (ev->tenant_id.base == NULL)
             ev->tenant_id = parent.tenant_id;
@@ -904,8 +927,11 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
         xl_state_t caller;
         int ret = xl_store_get_state(ing->store, ing->codec, ev->parent_execution_id, &caller, err, sizeof(err));
         int seen = ret == 0 && in_scope(scope, &caller.tenant_id);
-        if (ret == 0)
+        if (ret == 0) {
+            /* a child joins its caller's tree (a caller of schema version 1 may not know its top) */
+            ev->top_execution_id = caller.top_execution_id != 0 ? caller.top_execution_id : caller.audit_id;
             xl_state_dispose(&caller);
+        }
         if (ret == -ENOENT && defer_unknown(p, i))
             goto done;
         if (!seen) {
@@ -946,6 +972,8 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
         ev->root_audit_id = ev->audit_id;
     else
         ev->root_audit_id = parent.root_audit_id;
+    if (ev->top_execution_id == 0)
+        ev->top_execution_id = ev->audit_id; /* the root of its own call tree */
     ev->type = XL_EVENT_CREATED;
     ev->status = XL_STATUS_QUEUED;
     submit(p, i, kind, ev, client_event_id);
@@ -1052,7 +1080,7 @@ static void on_caught_up(xl_catchup_wait_t *w)
 }
 
 static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t target, const xl_str_t *scope,
-                          h2o_iovec_t src, xl_ingest_reshape_cb reshape, void *ctx)
+                          int control, h2o_iovec_t src, xl_ingest_reshape_cb reshape, void *ctx)
 {
     if (too_largeOrReply(ing, req))
         return;
@@ -1061,6 +1089,7 @@ static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t ta
     p->reshape = reshape;
     p->reshape_ctx = ctx;
     p->cur.src = src;
+    p->cur.control = control;
     xl_event_t ev;
     json_t *obj = read_writeOrFill(p, 0, src, kind, &ev, &target);
     if (obj != NULL)
@@ -1071,28 +1100,33 @@ static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t ta
 
 void xl_ingest_handle_create(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_CREATE, 0, scope, req->entity, NULL, NULL);
+    handle_single(ing, req, XL_WRITE_CREATE, 0, scope, 0, req->entity, NULL, NULL);
 }
 
 void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_APPEND, audit_id, scope, req->entity, NULL, NULL);
+    handle_single(ing, req, XL_WRITE_APPEND, audit_id, scope, 0, req->entity, NULL, NULL);
 }
 
 void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_RETRY, audit_id, scope, req->entity, NULL, NULL);
+    handle_single(ing, req, XL_WRITE_RETRY, audit_id, scope, 0, req->entity, NULL, NULL);
 }
 
 void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_CANCEL, audit_id, scope, req->entity, NULL, NULL);
+    handle_single(ing, req, XL_WRITE_CANCEL, audit_id, scope, XL_EVENT_CANCEL_REQUESTED, req->entity, NULL, NULL);
 }
 
-void xl_ingest_handle_as(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t audit_id, const xl_str_t *scope,
-                        h2o_iovec_t body, xl_ingest_reshape_cb reshape, void *ctx)
+void xl_ingest_handle_control(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, int type, const xl_str_t *scope)
 {
-    handle_single(ing, req, kind, audit_id, scope, body, reshape, ctx);
+    handle_single(ing, req, XL_WRITE_CANCEL, audit_id, scope, type, req->entity, NULL, NULL);
+}
+
+void xl_ingest_handle_as(xl_ingest_t *ing, h2o_req_t *req, int kind, int control, int64_t audit_id,
+                        const xl_str_t *scope, h2o_iovec_t body, xl_ingest_reshape_cb reshape, void *ctx)
+{
+    handle_single(ing, req, kind, audit_id, scope, control, body, reshape, ctx);
 }
 
 int xl_ingest_next_line(const char *body, size_t len, size_t *pos, size_t *lineno, h2o_iovec_t *line)

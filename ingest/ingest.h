@@ -69,6 +69,13 @@ void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id,
 void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope);
 void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope);
 void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope);
+/**
+ * A user's control request on an execution: type is XL_EVENT_PAUSE_REQUESTED,
+ * _RESUME_, _CANCEL_, _FORCE_CANCEL_ or _RETRY_REQUESTED (ingest/control.h
+ * decides: written as an event, answered as a repeat, or refused with 409).
+ * xl_ingest_handle_cancel is this with XL_EVENT_CANCEL_REQUESTED.
+ */
+void xl_ingest_handle_control(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, int type, const xl_str_t *scope);
 
 /**
  * A single write's success answer, reshaped before it is sent (the
@@ -79,13 +86,14 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *sc
 typedef json_t *(*xl_ingest_reshape_cb)(void *ctx, h2o_req_t *req, int *status, json_t *body);
 
 /**
- * @brief One write of kind XL_WRITE_CREATE, _APPEND, _RETRY or _CANCEL
- * (ingest/validate.h) whose JSON is body (in req->pool, not req's own
- * entity), checked and acknowledged exactly as on the native routes;
+ * @brief One write of kind XL_WRITE_CREATE, _APPEND or _RETRY (control 0),
+ * or a control request (kind XL_WRITE_CANCEL, control its event type as in
+ * xl_ingest_handle_control), whose JSON is body (in req->pool, not req's
+ * own entity), checked and acknowledged exactly as on the native routes;
  * problems are answered as there, a success through reshape (NULL: as is).
  */
-void xl_ingest_handle_as(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t audit_id, const xl_str_t *scope,
-                        h2o_iovec_t body, xl_ingest_reshape_cb reshape, void *ctx);
+void xl_ingest_handle_as(xl_ingest_t *ing, h2o_req_t *req, int kind, int control, int64_t audit_id,
+                        const xl_str_t *scope, h2o_iovec_t body, xl_ingest_reshape_cb reshape, void *ctx);
 
 /**
  * @brief The next non-blank line of an NDJSON batch body (lines end at '\n';

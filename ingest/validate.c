@@ -13,7 +13,21 @@
 #define XL_STR_(x) #x
 #define XL_STR(x) XL_STR_(x)
 
-typedef enum { T_STRING, T_TEXT, T_ID, T_TIME, T_TYPE, T_ERROR, T_WARNINGS, T_METRICS, T_ATTRIBUTES } field_type_t;
+typedef enum {
+    T_STRING,
+    T_TEXT,
+    T_ID,
+    T_TIME,
+    T_TYPE,
+    T_ERROR,
+    T_WARNINGS,
+    T_METRICS,
+    T_ATTRIBUTES,
+    T_JSON,    /* any JSON value, kept as compact text (at most XL_FIELD_MAX_JSON) */
+    T_STEPS,   /* [{name, type, depends_on}] */
+    T_FILES,   /* [{name, metrics}] */
+    T_LINE,    /* a positive integer (a line number) */
+} field_type_t;
 
 #define K_NEW (XL_WRITE_CREATE | XL_WRITE_RETRY)
 #define K_ANY (XL_WRITE_CREATE | XL_WRITE_APPEND | XL_WRITE_RETRY | XL_WRITE_CANCEL)
@@ -44,6 +58,16 @@ static const struct {
     {"warnings", XL_WRITE_APPEND, 0, T_WARNINGS, 0},
     {"metrics", XL_WRITE_APPEND, 0, T_METRICS, 0},
     {"attributes", K_NEW | XL_WRITE_APPEND, 0, T_ATTRIBUTES, 0},
+    {"input", K_NEW | XL_WRITE_APPEND, 0, T_JSON, OFF(input)},
+    {"output", XL_WRITE_APPEND, 0, T_JSON, OFF(output)},
+    {"log", XL_WRITE_APPEND, 0, T_TEXT, OFF(log)},
+    {"steps", XL_WRITE_CREATE, 0, T_STEPS, 0},
+    {"code", XL_WRITE_APPEND, 0, T_TEXT, OFF(code)},
+    {"error_location", XL_WRITE_APPEND, 0, T_LINE, OFF(error_location)},
+    {"schedule_event_id", K_NEW, 0, T_ID, OFF(schedule_event_id)},
+    {"schedule_event_name", K_NEW, 0, T_STRING, OFF(schedule_event_name)},
+    {"file_metrics", XL_WRITE_APPEND, 0, T_FILES, 0},
+    {"task", XL_WRITE_CANCEL, 0, T_STRING, OFF(task)}, /* retry-failed-tasks: only this task */
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -219,6 +243,142 @@ static void check_attributes(json_t *errors, json_t *v, xl_event_t *ev, h2o_mem_
     }
 }
 
+/* Any JSON value, kept as its compact text in pool; null means absent. */
+static void check_json(json_t *errors, const char *name, json_t *v, xl_str_t *out, h2o_mem_pool_t *pool)
+{
+    if (json_is_null(v))
+        return;
+    size_t len = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (len == 0 || len > XL_FIELD_MAX_JSON) {
+        xl_validate_error(errors, name, "must be a JSON value of at most " XL_STR(XL_FIELD_MAX_JSON) " bytes (compact)");
+        return;
+    }
+    out->base = h2o_mem_alloc_pool(pool, len + 1);
+    out->len = json_dumpb(v, out->base, len, JSON_COMPACT | JSON_ENCODE_ANY);
+    out->base[out->len] = '\0';
+}
+
+/* A string array (depends_on), at most max entries, each a non-empty identifier-like string. */
+static int read_names(json_t *v, size_t max, xl_str_t **out, size_t *n, h2o_mem_pool_t *pool)
+{
+    if (!json_is_array(v) || json_array_size(v) > max)
+        return -1;
+    *out = h2o_mem_alloc_pool(pool, sizeof(xl_str_t) * (json_array_size(v) + 1));
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (read_string(item, XL_FIELD_MAX_STRING, &(*out)[i]) != 0 || (*out)[i].len == 0)
+            return -1;
+    }
+    *n = json_array_size(v);
+    return 0;
+}
+
+static int str_same(const xl_str_t *a, const xl_str_t *b)
+{
+    return a->len == b->len && memcmp(a->base, b->base, a->len) == 0;
+}
+
+/* steps: [{name, type?, depends_on?}], names unique, dependencies among the plan's names. */
+static void check_steps(json_t *errors, json_t *v, xl_event_t *ev, h2o_mem_pool_t *pool)
+{
+    if (!json_is_array(v)) {
+        xl_validate_error(errors, "steps", "must be an array of {name, type, depends_on}");
+        return;
+    }
+    if (check_entries(errors, "steps", json_array_size(v)) != 0)
+        return;
+    ev->steps = h2o_mem_alloc_pool(pool, sizeof(xl_step_t) * (json_array_size(v) + 1));
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        xl_step_t *step = &ev->steps[i];
+        memset(step, 0, sizeof(*step));
+        const char *key;
+        json_t *m;
+        int bad = !json_is_object(item);
+        if (!bad) {
+            json_object_foreach(item, key, m)
+            {
+                if (strcmp(key, "name") != 0 && strcmp(key, "type") != 0 && strcmp(key, "depends_on") != 0)
+                    bad = 1;
+            }
+        }
+        json_t *deps = bad ? NULL : json_object_get(item, "depends_on");
+        json_t *type = bad ? NULL : json_object_get(item, "type");
+        if (bad || read_string(json_object_get(item, "name"), XL_FIELD_MAX_STRING, &step->name) != 0 ||
+            step->name.len == 0 ||
+            (type != NULL && !json_is_null(type) && read_string(type, XL_FIELD_MAX_STRING, &step->type) != 0) ||
+            (deps != NULL && read_names(deps, XL_FIELD_MAX_DEPENDS, &step->depends_on, &step->ndepends_on, pool) != 0)) {
+            xl_validate_error(errors, "steps",
+                              "each step is {name: non-empty string, type: string, depends_on: at most "
+                              XL_STR(XL_FIELD_MAX_DEPENDS) " step names}");
+            return;
+        }
+        for (size_t k = 0; k < i; ++k)
+            if (str_same(&ev->steps[k].name, &step->name)) {
+                xl_validate_error(errors, "steps", "step names must be unique");
+                return;
+            }
+    }
+    ev->nsteps = json_array_size(v);
+    for (size_t s = 0; s < ev->nsteps; ++s)
+        for (size_t d = 0; d < ev->steps[s].ndepends_on; ++d) {
+            size_t k;
+            for (k = 0; k < ev->nsteps && !str_same(&ev->steps[k].name, &ev->steps[s].depends_on[d]); ++k)
+                ;
+            if (k == ev->nsteps) {
+                xl_validate_error(errors, "steps", "depends_on must name steps of the plan");
+                return;
+            }
+        }
+}
+
+/* file_metrics: [{name, metrics: {name: integer}}] */
+static void check_files(json_t *errors, json_t *v, xl_event_t *ev, h2o_mem_pool_t *pool)
+{
+    if (!json_is_array(v)) {
+        xl_validate_error(errors, "file_metrics", "must be an array of {name, metrics}");
+        return;
+    }
+    if (check_entries(errors, "file_metrics", json_array_size(v)) != 0)
+        return;
+    ev->file_metrics = h2o_mem_alloc_pool(pool, sizeof(xl_file_metric_t) * (json_array_size(v) + 1));
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        xl_file_metric_t *f = &ev->file_metrics[i];
+        memset(f, 0, sizeof(*f));
+        json_t *metrics = json_is_object(item) ? json_object_get(item, "metrics") : NULL;
+        if (!json_is_object(item) || json_object_size(item) != 1 + (metrics != NULL) ||
+            read_string(json_object_get(item, "name"), XL_FIELD_MAX_STRING, &f->name) != 0 || f->name.len == 0 ||
+            (metrics != NULL && (!json_is_object(metrics) || json_object_size(metrics) > XL_FIELD_MAX_ENTRIES))) {
+            xl_validate_error(errors, "file_metrics",
+                              "each entry is {name: non-empty string, metrics: at most " XL_STR(
+                                  XL_FIELD_MAX_ENTRIES) " integers}");
+            return;
+        }
+        if (metrics == NULL)
+            continue;
+        f->metrics = h2o_mem_alloc_pool(pool, sizeof(xl_metric_t) * (json_object_size(metrics) + 1));
+        const char *key;
+        json_t *m;
+        json_object_foreach(metrics, key, m)
+        {
+            if (!json_is_integer(m) || strlen(key) > XL_FIELD_MAX_STRING) {
+                xl_validate_error(errors, "file_metrics", "metrics are integers named by at most "
+                                                          XL_STR(XL_FIELD_MAX_STRING) " bytes");
+                return;
+            }
+            f->metrics[f->nmetrics++] = (xl_metric_t){{(char *)key, strlen(key)}, json_integer_value(m)};
+        }
+    }
+    ev->nfile_metrics = json_array_size(v);
+}
+
 static void check_field(json_t *errors, size_t i, json_t *v, xl_event_t *ev, h2o_mem_pool_t *pool)
 {
     char *dst = (char *)ev + fields[i].offset;
@@ -268,6 +428,23 @@ static void check_field(json_t *errors, size_t i, json_t *v, xl_event_t *ev, h2o
         break;
     case T_ATTRIBUTES:
         check_attributes(errors, v, ev, pool);
+        break;
+    case T_JSON:
+        check_json(errors, name, v, (xl_str_t *)dst, pool);
+        break;
+    case T_STEPS:
+        check_steps(errors, v, ev, pool);
+        break;
+    case T_FILES:
+        check_files(errors, v, ev, pool);
+        break;
+    case T_LINE:
+        if (json_is_null(v))
+            break;
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+            xl_validate_error(errors, name, "must be a positive integer (a line number)");
+        else
+            *(int64_t *)dst = json_integer_value(v);
         break;
     }
 }

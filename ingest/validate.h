@@ -19,11 +19,14 @@ typedef enum en_xl_write_kind_t {
     XL_WRITE_RETRY = 1 << 2,  /* POST /v1/executions/{id}/retry */
     XL_WRITE_CANCEL = 1 << 3, /* POST /v1/executions/{id}/cancel */
     XL_WRITE_BATCH = 1 << 4,  /* a line of POST /v1/events (with create or append) */
+    /* the other control routes (pause, resume, force-cancel, retry-failed-tasks) validate as XL_WRITE_CANCEL */
 } xl_write_kind_t;
 
 #define XL_FIELD_MAX_STRING 4096   /* longest identifier-like string */
 #define XL_FIELD_MAX_TEXT 65536    /* longest message / stack */
-#define XL_FIELD_MAX_ENTRIES 256   /* most metrics, attributes, warnings */
+#define XL_FIELD_MAX_ENTRIES 256   /* most metrics, attributes, warnings, steps, files */
+#define XL_FIELD_MAX_JSON 65536    /* largest input / output, as compact JSON text */
+#define XL_FIELD_MAX_DEPENDS 64    /* most depends_on names of one step */
 
 /**
  * @brief Check obj against the fields kind accepts and fill ev.

@@ -137,7 +137,10 @@ int xl_apply_requested_status(int type)
 {
     if (type < 0 || type >= XL_EVENT__COUNT)
         return XL_STATUS_NONE;
-    return rules[type].to;
+    /* activity that only wakes a queued execution (progress, task_started) reports no status of its own */
+    if (rules[type].flags & F_CREATE)
+        return rules[type].to;
+    return (rules[type].moves & ~S(QUEUED)) != 0 ? rules[type].to : XL_STATUS_NONE;
 }
 
 int xl_apply_is_control(int type)

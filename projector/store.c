@@ -1246,6 +1246,7 @@ int xl_store_batch_put_index(xl_store_batch_t *batch, const xl_state_t *st, int 
         {XL_IX_RETRIES, st->parent_audit_id},
         {XL_IX_CHILDREN, st->parent_execution_id},
         {XL_IX_LINEAGE, st->root_audit_id},
+        {XL_IX_TREE, st->top_execution_id},
     };
     for (size_t i = 0; i != sizeof(by_id) / sizeof(by_id[0]); ++i) {
         if (by_id[i].id == 0)

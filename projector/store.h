@@ -126,6 +126,7 @@ typedef enum en_xl_index_t {
     XL_IX_RETRIES,  /* attempts whose parent_audit_id = id       key: id                  */
     XL_IX_CHILDREN, /* executions whose parent_execution_id = id key: id                  */
     XL_IX_LINEAGE,  /* every attempt whose root_audit_id = id    key: id (the root too)   */
+    XL_IX_TREE,     /* the call tree whose top_execution_id = id key: id (the top too)    */
     XL_IX__COUNT
 } xl_index_t;
 
@@ -133,10 +134,10 @@ typedef enum en_xl_index_t {
  * @brief Build the scan prefix of one index into out (reset first).
  * @param tenant  NULL: across all tenants (the first four indexes are kept
  *                twice: per tenant, and across tenants); a null base or ""
- *                is the executions without a tenant. Ignored by the last three.
+ *                is the executions without a tenant. Ignored by the last four.
  * @param str     the flow_id (XL_IX_FLOW) or message_id (XL_IX_MESSAGE); borrowed
  * @param status  for XL_IX_STATUS
- * @param id      for XL_IX_RETRIES, XL_IX_CHILDREN, XL_IX_LINEAGE
+ * @param id      for XL_IX_RETRIES, XL_IX_CHILDREN, XL_IX_LINEAGE, XL_IX_TREE
  * @return 0, -EINVAL (unknown index, a missing str, a status out of range) or -ENOMEM.
  */
 int xl_store_index_prefix(xl_buf_t *out, xl_index_t ix, const xl_str_t *tenant, const xl_str_t *str, int status,

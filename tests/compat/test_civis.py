@@ -143,19 +143,37 @@ class Suite(X.SuiteBase):
         self.events(a, {"type": "cancelled"})
         self.c.eq(self.get(a, "cancelled").get("state"), "cancelled", "cancelled: state")
         r = self.req("POST", "/workflows/%s/executions/%d/cancel" % (self.wf, a))
-        self.c.status(r, 409, "cancel of an ended execution")
-        self.c.eq(r.content_type, "application/problem+json", "cancel of an ended execution: problem+json")
-        # retry of a failed execution: a new attempt
+        self.c.json_answer(r, 200, "cancel again: a repeat of the request that holds")
+        self.c.eq((r.json or {}).get("state"), "cancelled", "cancel again: the execution as it is")
+        r = self.req("POST", "/workflows/%s/executions/%d/cancel" % (self.wf, self.a))
+        self.c.status(r, 409, "cancel of a succeeded execution")
+        self.c.eq(r.content_type, "application/problem+json", "cancel of a succeeded execution: problem+json")
+        # retry of the failed tasks of a failed execution: the same execution runs them again
         b = self.ids[1]
-        self.events(b, {"type": "started"}, {"type": "failed", "error": {"class": "E", "message": "x"}})
-        r = self.req("POST", "/workflows/%s/executions/%d/retry" % (self.wf, b))
+        self.events(b, {"type": "started"}, {"type": "task_started", "task": "ok"},
+                    {"type": "task_finished", "task": "ok"}, {"type": "task_started", "task": "flaky"},
+                    {"type": "task_failed", "task": "flaky", "error": {"class": "E", "message": "x"}},
+                    {"type": "failed", "error": {"class": "E", "message": "flaky failed"}})
+        self.c.eq(self.get(b, "failed").get("state"), "failed", "failed: state")
+        r = self.req("POST", "/workflows/%s/executions/%d/retry" % (self.wf, b), {"task_name": "flaky"})
         self.c.json_answer(r, 200, "retry")
-        nid = (r.json or {}).get("id")
-        self.c.ok(isinstance(nid, int) and nid != b, "retry: a new execution id", repr(r.json))
-        n = self.req("GET", "/v1/executions/%s" % nid).json or {}
-        self.c.eq((n.get("parent_audit_id"), n.get("retries"), n.get("flow_id")), (b, 1, self.wf),
-                  "retry: native lineage")
-        self.c.eq(self.get(nid, "retry read").get("state"), "queued", "retry: queued")
+        self.c.eq(((r.json or {}).get("id"), (r.json or {}).get("state")), (b, "running"),
+                  "retry: the same execution runs again")
+        g = self.get(b, "after retry")
+        tasks = {t["name"]: t for t in g.get("tasks", [])}
+        self.c.eq(tasks.get("flaky", {}).get("mistral_state"), "waiting", "retry: the failed task waits again")
+        self.c.eq(tasks.get("ok", {}).get("mistral_state"), "success", "retry: the task that succeeded stays so")
+        self.events(b, {"type": "task_started", "task": "flaky"}, {"type": "task_finished", "task": "flaky"},
+                    {"type": "succeeded"})
+        g = self.get(b, "after the retried task")
+        flaky = {t["name"]: t for t in g.get("tasks", [])}.get("flaky", {})
+        self.c.eq([(x.get("id"), x.get("state")) for x in flaky.get("runs", [])], [(2, "succeeded"), (1, "failed")],
+                  "retry: the task's runs")
+        self.c.eq(g.get("state"), "succeeded", "retry: the execution succeeded")
+        r = self.req("POST", "/workflows/%s/executions/%d/retry" % (self.wf, self.ids[3]))
+        self.c.status(r, 409, "retry of an execution without failed tasks")
+        r = self.req("POST", "/workflows/%s/executions/%d/resume" % (self.wf, self.ids[3]), {"task_name": "x"})
+        self.civis_error(r, 400, "task_name on resume")
 
     def t_bad_input(self):
         n = self.count()

@@ -620,7 +620,7 @@ class Suite(X.SuiteBase):
             self.expect_events[x] = ["created"]
 
         # the same append, several at once: one event, the same seq for all
-        ev = {"type": "log", "event_id": eid + "-log", "message": "once"}
+        ev = {"type": "progress", "event_id": eid + "-log", "message": "once"}
         rs = concurrently([lambda: self.srv.curl("POST", "/v1/executions/%d/events" % a, ev, http=http)] * 4)
         self.c.ok(all(isinstance(r, X.Response) and r.status == 202 for r in rs), "concurrent appends: all 202",
                   repr(rs))
@@ -757,7 +757,7 @@ class Suite(X.SuiteBase):
             json.dumps({"flow_id": 5}),
             json.dumps({"audit_id": UNKNOWN_ID, "type": "started"}),
             json.dumps({"audit_id": a, "type": "exploded"}),
-            json.dumps({"audit_id": a, "type": "log", "message": "from batch"}),
+            json.dumps({"audit_id": a, "type": "progress", "message": "from batch"}),
         ]
         want = [201, 202, 400, 422, 404, 422, 202]
         slugs = {3: "malformed-json", 4: "invalid-write", 5: "not-found", 6: "invalid-write"}
