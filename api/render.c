@@ -499,7 +499,7 @@ json_t *xl_render_flow(const char *flow_id, size_t flow_len, const xl_str_t *ten
     json_object_set_new(o, "flow_id", xl_http_text(flow_id, flow_len));
     json_object_set_new(o, "tenant_id", tenant != NULL ? xl_render_str(tenant) : json_null());
     json_object_set_new(o, "total", json_integer((json_int_t)sum->total));
-    for (int s = 0; s < XL_STATUS__COUNT; ++s)
+    for (int s = 0; s <= XL_STATUS_CANCELLED; ++s) /* an execution's statuses; waiting and skipped are tasks' */
         json_object_set_new(counts, xl_status_name(s), json_integer((json_int_t)sum->by_status[s]));
     json_object_set_new(o, "by_status", counts);
     json_object_set_new(o, "ended", json_integer((json_int_t)sum->ended));

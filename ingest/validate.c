@@ -52,7 +52,7 @@ static const struct {
     {"audit_id", XL_WRITE_BATCH, 0, T_ID, OFF(audit_id)},
     {"type", XL_WRITE_APPEND, XL_WRITE_APPEND, T_TYPE, OFF(type)},
     {"time", K_ANY, 0, T_TIME, OFF(time_ms)},
-    {"task", XL_WRITE_APPEND, 0, T_STRING, OFF(task)},
+    {"task", XL_WRITE_APPEND | XL_WRITE_CANCEL, 0, T_STRING, OFF(task)}, /* controls: retry-failed-tasks only */
     {"message", K_ANY, 0, T_TEXT, OFF(message)},
     {"error", XL_WRITE_APPEND, 0, T_ERROR, OFF(error)},
     {"warnings", XL_WRITE_APPEND, 0, T_WARNINGS, 0},
@@ -67,7 +67,6 @@ static const struct {
     {"schedule_event_id", K_NEW, 0, T_ID, OFF(schedule_event_id)},
     {"schedule_event_name", K_NEW, 0, T_STRING, OFF(schedule_event_name)},
     {"file_metrics", XL_WRITE_APPEND, 0, T_FILES, 0},
-    {"task", XL_WRITE_CANCEL, 0, T_STRING, OFF(task)}, /* retry-failed-tasks: only this task */
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 

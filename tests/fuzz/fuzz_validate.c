@@ -52,7 +52,16 @@ static const char *const known[] = {"event_id",
                                     "error",
                                     "warnings",
                                     "metrics",
-                                    "attributes"};
+                                    "attributes",
+                                    "input",
+                                    "output",
+                                    "log",
+                                    "steps",
+                                    "code",
+                                    "error_location",
+                                    "schedule_event_id",
+                                    "schedule_event_name",
+                                    "file_metrics"};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

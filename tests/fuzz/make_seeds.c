@@ -91,6 +91,26 @@ static int events(xl_codec_t *codec, const char *dir)
     evs[1].metrics = metrics;
     evs[1].nattributes = 2;
     evs[1].attributes = attrs;
+    static xl_str_t deps[1];
+    static xl_step_t steps[2];
+    static xl_file_metric_t files[1];
+    deps[0] = S("extract");
+    steps[0] = (xl_step_t){S("extract"), S("sql"), 0, NULL};
+    steps[1] = (xl_step_t){S("load"), {NULL, 0}, 1, deps};
+    files[0] = (xl_file_metric_t){S("in.csv"), 2, metrics};
+    evs[1].input = S("{\"rows\":[1,2]}");
+    evs[1].output = S("null");
+    evs[1].log = S("line 1\nline 2");
+    evs[1].nsteps = 2;
+    evs[1].steps = steps;
+    evs[1].code = S("select 1");
+    evs[1].error_location = 3;
+    evs[1].schedule_event_id = 77;
+    evs[1].schedule_event_name = S("nightly");
+    evs[1].nfile_metrics = 1;
+    evs[1].file_metrics = files;
+    evs[1].traceparent = S("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    evs[1].top_execution_id = 3;
 
     evs[2] = minimal_event();
     evs[2].type = XL_EVENT_TASK_STARTED;
@@ -213,6 +233,14 @@ static int states(xl_codec_t *codec, const char *dir)
     attrs[0] = (xl_attr_t){S("k"), S("v")};
     tasks[0] = (xl_task_t){S("extract"), XL_STATUS_SUCCEEDED, 1600000000010LL, 1600000000020LL, 2, S("ok")};
     tasks[1] = (xl_task_t){S(""), XL_STATUS_RUNNING, 0, 0, 0, {NULL, 0}};
+    static xl_task_run_t runs[2];
+    runs[0] = (xl_task_run_t){1, XL_STATUS_FAILED, 1600000000010LL, 1600000000015LL,
+                              {.present = 1, .class_ = S("E"), .message = S("m")}};
+    runs[1] = (xl_task_run_t){2, XL_STATUS_SUCCEEDED, 1600000000016LL, 1600000000020LL, {0}};
+    tasks[0].nruns = 2;
+    tasks[0].runs = runs;
+    tasks[0].input = S("{\"q\":1}");
+    tasks[0].type = S("sql");
     anomalies[0] = (xl_anomaly_t){3, XL_EVENT_STARTED, XL_STATUS_SUCCEEDED};
     anomalies[1] = (xl_anomaly_t){UINT32_MAX, XL_EVENT_TASK_FAILED, XL_STATUS_CANCELLED};
 
@@ -253,6 +281,20 @@ static int states(xl_codec_t *codec, const char *dir)
     sts[1].tasks = tasks;
     sts[1].nanomaly_list = 2;
     sts[1].anomaly_list = anomalies;
+    static xl_file_metric_t sfiles[1];
+    sfiles[0] = (xl_file_metric_t){S("out.csv"), 1, metrics};
+    sts[1].top_execution_id = 4;
+    sts[1].input = S("[1,\"a\"]");
+    sts[1].output = S("{}");
+    sts[1].code = S("select 2");
+    sts[1].error_location = 1;
+    sts[1].schedule_event_id = 5;
+    sts[1].schedule_event_name = S("hourly");
+    sts[1].nfile_metrics = 1;
+    sts[1].file_metrics = sfiles;
+    sts[1].control_type = XL_EVENT_PAUSE_REQUESTED;
+    sts[1].control_seq = 11;
+    sts[1].control_event_id = S("ctl");
     sts[2] = sts[0]; /* running, with one task */
     sts[2].status = XL_STATUS_RUNNING;
     sts[2].started_ms = 1600000000001LL;

@@ -409,9 +409,84 @@ static void test_batch(void)
     }
 }
 
+/* The fields of schema version 2: structured values, the plan, the ETLWorks extras, and their bounds. */
+static void test_v2_fields(void)
+{
+    XL_PHASE("v2: create with input, a plan and a schedule event");
+    result_t r = run("{\"flow_id\":\"f\",\"input\":{\"b\": [1, 2.5, null], \"a\": \"x\"},"
+                     "\"steps\":[{\"name\":\"extract\",\"type\":\"sql\"},{\"name\":\"load\",\"depends_on\":[\"extract\"]}],"
+                     "\"schedule_event_id\":9007199254740991,\"schedule_event_name\":\"nightly\"}",
+                     XL_WRITE_CREATE);
+    XL_CHECK(r.n == 0, "valid create rejected: %s", dump(r.errors));
+    CHECK_XSTR(r.ev.input, "{\"b\":[1,2.5,null],\"a\":\"x\"}"); /* compact, members in the sender's order */
+    XL_CHECK(r.ev.nsteps == 2, "nsteps %zu", r.ev.nsteps);
+    if (r.ev.nsteps == 2) {
+        CHECK_XSTR(r.ev.steps[0].name, "extract");
+        CHECK_XSTR(r.ev.steps[0].type, "sql");
+        CHECK_XNULL(r.ev.steps[1].type);
+        XL_CHECK_INT(r.ev.steps[1].ndepends_on, 1);
+        CHECK_XSTR(r.ev.steps[1].depends_on[0], "extract");
+    }
+    XL_CHECK_INT(r.ev.schedule_event_id, 9007199254740991LL);
+    CHECK_XSTR(r.ev.schedule_event_name, "nightly");
+    result_free(&r);
+    CHECK_VALID("{\"flow_id\":\"f\",\"input\":\"just a string\"}", XL_WRITE_CREATE);
+    CHECK_VALID("{\"flow_id\":\"f\",\"input\":null}", XL_WRITE_CREATE);
+
+    XL_PHASE("v2: append with output, log, code and file metrics");
+    r = run("{\"type\":\"failed\",\"output\":[true],\"log\":\"l1\\nl2\",\"code\":\"select 1\",\"error_location\":3,"
+            "\"file_metrics\":[{\"name\":\"in.csv\",\"metrics\":{\"records\":10}},{\"name\":\"out.csv\"}]}",
+            XL_WRITE_APPEND);
+    XL_CHECK(r.n == 0, "valid append rejected: %s", dump(r.errors));
+    CHECK_XSTR(r.ev.output, "[true]");
+    CHECK_XSTR(r.ev.log, "l1\nl2");
+    CHECK_XSTR(r.ev.code, "select 1");
+    XL_CHECK_INT(r.ev.error_location, 3);
+    XL_CHECK(r.ev.nfile_metrics == 2, "nfile_metrics %zu", r.ev.nfile_metrics);
+    if (r.ev.nfile_metrics == 2) {
+        CHECK_XSTR(r.ev.file_metrics[0].name, "in.csv");
+        XL_CHECK(r.ev.file_metrics[0].nmetrics == 1 && r.ev.file_metrics[0].metrics[0].value == 10, "file metric");
+        XL_CHECK_INT(r.ev.file_metrics[1].nmetrics, 0);
+    }
+    result_free(&r);
+
+    XL_PHASE("v2: a control names a task");
+    r = run("{\"task\":\"load\"}", XL_WRITE_CANCEL);
+    XL_CHECK(r.n == 0, "control with task rejected: %s", dump(r.errors));
+    CHECK_XSTR(r.ev.task, "load");
+    result_free(&r);
+
+    XL_PHASE("v2: bounds and shapes");
+    char *big = malloc(XL_FIELD_MAX_JSON + 64);
+    if (big == NULL)
+        return;
+    int n = snprintf(big, 32, "{\"flow_id\":\"f\",\"input\":\"");
+    memset(big + n, 'x', XL_FIELD_MAX_JSON - 1); /* with its quotes: 1 byte over */
+    strcpy(big + n + XL_FIELD_MAX_JSON - 1, "\"}");
+    CHECK_INVALID(big, XL_WRITE_CREATE, "input");
+    big[n + XL_FIELD_MAX_JSON - 2] = '"'; /* exactly the limit */
+    strcpy(big + n + XL_FIELD_MAX_JSON - 1, "}");
+    CHECK_VALID(big, XL_WRITE_CREATE);
+    free(big);
+    CHECK_INVALID("{\"flow_id\":\"f\",\"steps\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", XL_WRITE_CREATE, "steps");
+    CHECK_INVALID("{\"flow_id\":\"f\",\"steps\":[{\"name\":\"a\",\"depends_on\":[\"b\"]}]}", XL_WRITE_CREATE, "steps");
+    CHECK_INVALID("{\"flow_id\":\"f\",\"steps\":[{\"name\":\"\"}]}", XL_WRITE_CREATE, "steps");
+    CHECK_INVALID("{\"flow_id\":\"f\",\"steps\":[{\"name\":\"a\",\"extra\":1}]}", XL_WRITE_CREATE, "steps");
+    CHECK_INVALID("{\"flow_id\":\"f\",\"steps\":{}}", XL_WRITE_CREATE, "steps");
+    CHECK_INVALID("{\"flow_id\":\"f\",\"schedule_event_id\":9007199254740992}", XL_WRITE_CREATE, "schedule_event_id");
+    CHECK_INVALID("{\"type\":\"failed\",\"error_location\":0}", XL_WRITE_APPEND, "error_location");
+    CHECK_INVALID("{\"type\":\"metrics\",\"file_metrics\":[{\"name\":\"a\",\"metrics\":{\"r\":\"1\"}}]}",
+                  XL_WRITE_APPEND, "file_metrics");
+    CHECK_INVALID("{\"type\":\"metrics\",\"file_metrics\":[{\"metrics\":{}}]}", XL_WRITE_APPEND, "file_metrics");
+    CHECK_INVALID("{\"type\":\"progress\",\"steps\":[]}", XL_WRITE_APPEND, "steps");
+    CHECK_INVALID("{\"flow_id\":\"f\",\"output\":1}", XL_WRITE_CREATE, "output");
+    CHECK_INVALID("{\"task\":\"t\"}", XL_WRITE_RETRY, "task");
+}
+
 int main(void)
 {
     h2o_mem_init_pool(&pool);
+    test_v2_fields();
     test_create();
     test_append();
     test_retry_cancel();
