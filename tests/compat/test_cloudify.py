@@ -119,6 +119,22 @@ class Suite(X.SuiteBase):
         c2 = cl.executions.cancel(e2.id, force=True)
         self.c.eq(c2.status, "cancelled", "force-cancel: cancelled")
         self.c.eq(cl.executions.get(e2.id).status, "cancelled", "force-cancel: read back")
+        # resume of a paused execution; force-resume retries the failed tasks of a failed one
+        e4 = cl.executions.start(deployment_id=self.dep, workflow_id="update")
+        self.srv.curl("POST", "/v1/executions/%s/events" % e4.id, {"type": "started"}, token=self.tok["admin"])
+        self.srv.curl("POST", "/v1/executions/%s/pause" % e4.id, {}, token=self.tok["admin"])
+        self.c.eq(self.native(e4.id).get("status"), "paused", "paused through the native control route")
+        self.c.eq(cl.executions.resume(e4.id).status, "started", "resume: started again")
+        self.c.eq(self.native(e4.id).get("status"), "running", "resume: native running")
+        for ev in ({"type": "task_started", "task": "node_a"},
+                   {"type": "task_failed", "task": "node_a", "error": {"class": "E", "message": "ssh timeout"}},
+                   {"type": "failed", "error": {"class": "E", "message": "node_a failed"}}):
+            self.srv.curl("POST", "/v1/executions/%s/events" % e4.id, ev, token=self.tok["admin"])
+        self.c.eq(cl.executions.get(e4.id).status, "failed", "failed before force-resume")
+        self.c.eq(cl.executions.resume(e4.id, force=True).status, "started", "force-resume: started again")
+        n = self.native(e4.id)
+        self.c.eq([(t.get("name"), t.get("status")) for t in n.get("tasks", [])], [("node_a", "waiting")],
+                  "force-resume: the failed task waits for its retry")
         # terminated; a cancel of an ended execution is refused and changes nothing
         e3 = cl.executions.start(deployment_id=self.dep, workflow_id="heal")
         cl.executions.update(e3.id, "started")
