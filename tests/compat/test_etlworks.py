@@ -129,6 +129,23 @@ class Suite(X.SuiteBase):
         o = self.status_of("/rest/v1/executions/%s?auditId=%d" % (self.flow, a3), "retry")
         self.c.eq((o.get("parentAuditId"), o.get("retries")), (a2, 1), "a retry: parentAuditId and retries")
 
+    def t_native_fields(self):
+        """The executor writes the ETLWorks fields natively (schema version 2) rather than as attributes."""
+        r = self.req("POST", "/v1/executions", {"flow_id": self.flow, "flow_name": "Load orders",
+                                                "schedule_event_id": 4711, "schedule_event_name": "hourly",
+                                                "started_by": "scheduler"})
+        a = r.json["audit_id"]
+        self.write(a, {"type": "started"})
+        self.write(a, {"type": "progress", "file_metrics": [{"name": "in/a.csv", "metrics": {"records": 7}}]})
+        self.write(a, {"type": "failed", "code": "update t set x = 1 where", "error_location": 3,
+                       "error": {"class": "SQLSyntaxErrorException", "message": "near where"}})
+        o = self.status_of("/rest/v1/executions/%s?auditId=%d" % (self.flow, a), "native fields")
+        self.c.eq((o.get("eventId"), o.get("eventName")), (4711, "hourly"), "eventId and eventName")
+        self.c.eq((o.get("code"), o.get("errorLocationInSql")), ("update t set x = 1 where", 3),
+                  "code and errorLocationInSql")
+        self.c.eq(o.get("fileMetrics"), [{"fileName": "in/a.csv", "records": 7}], "fileMetrics")
+        self.c.eq(o.get("exception"), "SQLSyntaxErrorException: near where", "exception")
+
     def t_bad_input(self):
         before = self.req("GET", "/v1/executions?flow_id=%s" % self.flow).json
         r = self.req("GET", "/rest/v1/executions/%s?auditId=abc" % self.flow)
@@ -158,6 +175,7 @@ class Suite(X.SuiteBase):
             self.srv.start()
             self.section("succeeded after a failed attempt", self.t_succeeded_after_failed_attempt)
             self.section("failed run and lookups", self.t_failed_and_lookup)
+            self.section("native version-2 fields", self.t_native_fields)
             self.section("bad input", self.t_bad_input)
             self.c.phase = "stop"
             rc, _ = self.srv.stop()
