@@ -423,7 +423,7 @@ void xl_civis_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2
     st.status = XL_STATUS_QUEUED;
     st.created_ms = now;
     json_t *execution = render_execution(&st);
-    json_object_set(execution, "input", json_is_object(input) ? input : json_object());
+    json_object_set_new(execution, "input", json_is_object(input) ? json_incref(input) : json_object());
     if (json_is_array(included))
         json_object_set(execution, "included_tasks", included);
     answer_t *a = answer_new(api, req, execution, 201, XL_STATUS_QUEUED);

@@ -414,7 +414,7 @@ void xl_cloudify_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     if (json_is_string(by))
         st.started_by = (xl_str_t){(char *)json_string_value(by), json_string_length(by)};
     a->start = render_execution(&st);
-    json_object_set(a->start, "parameters", json_is_object(params) ? params : json_object());
+    json_object_set_new(a->start, "parameters", json_is_object(params) ? json_incref(params) : json_object());
     if (string_member(body, "blueprint_id") != NULL)
         json_object_set_new(a->start, "blueprint_id", json_string(string_member(body, "blueprint_id")));
     h2o_iovec_t text = dump_to_pool(req, create);
