@@ -36,6 +36,7 @@
 #include "api/auth.h"
 #include "api/compat_civis.h"
 #include "api/compat_cloudify.h"
+#include "api/compat_etlworks.h"
 #include "api/compat_flows.h"
 #include "api/http.h"
 #include "api/log.h"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/compat_etlworks.h"
 #include "api/render.h"
 #include "tests/test.h"
 
