@@ -15,7 +15,7 @@
 #include "api/read.h"
 
 /* Most executions one compatibility list examines (its total counts at most these). */
-#define XL_COMPAT_MAX_SCAN 100000
+#define XL_COMPAT_MAX_SCAN 10000
 
 /** Decides whether a state belongs to the page's set (1) or not (0). */
 typedef int (*xl_compat_keep_cb)(void *ctx, const xl_state_t *st);

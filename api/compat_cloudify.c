@@ -288,6 +288,7 @@ typedef struct st_answer_t {
     const char *status, *display;
     int code;
     json_t *start; /* a start: the fields known from the request */
+    uint32_t include; /* ?_include= */
 } answer_t;
 
 static void on_answer_dispose(void *p)
@@ -309,7 +310,7 @@ static json_t *reshape(void *ctx, h2o_req_t *req, int *status, json_t *ack)
         json_decref(ack);
         o = render_execution(&st);
         xl_state_dispose(&st);
-        return o;
+        return include(o, a->include);
     }
     if (o == NULL) { /* a start, not projected yet */
         char id[24];
@@ -322,14 +323,16 @@ static json_t *reshape(void *ctx, h2o_req_t *req, int *status, json_t *ack)
     json_object_set_new(o, "status", json_string(a->status));
     json_object_set_new(o, "status_display", json_string(a->display));
     json_decref(ack);
-    return o;
+    return include(o, a->include);
 }
 
-static answer_t *answer_new(xl_api_t *api, h2o_req_t *req, int code, const char *status, const char *display)
+static answer_t *answer_new(xl_api_t *api, h2o_req_t *req, uint32_t mask, int code, const char *status,
+                            const char *display)
 {
     answer_t *a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_answer_dispose);
     memset(a, 0, sizeof(*a));
     a->api = api;
+    a->include = mask;
     a->code = code;
     a->status = status;
     a->display = display;
@@ -366,7 +369,8 @@ static const char *string_member(json_t *body, const char *key)
 void xl_cloudify_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
 {
     h2o_iovec_t tenant;
-    if (writableOrReply(api, req) != 0)
+    uint32_t mask;
+    if (writableOrReply(api, req) != 0 || parse_includeOrReply(req, &mask) != 0)
         return;
     json_t *body = xl_compat_body_objectOrReply(req, json_pack("{s:s}", "error_code", "bad_parameters_error"), "message");
     if (body == NULL)
@@ -402,7 +406,7 @@ void xl_cloudify_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
         json_object_set_new(create, "event_id", json_string(string_member(body, "id")));
     json_object_set_new(create, "attributes", attrs);
 
-    answer_t *a = answer_new(api, req, 201, statuses[XL_STATUS_QUEUED].status, statuses[XL_STATUS_QUEUED].display);
+    answer_t *a = answer_new(api, req, mask, 201, statuses[XL_STATUS_QUEUED].status, statuses[XL_STATUS_QUEUED].display);
     xl_state_t st = {0};
     st.status = XL_STATUS_QUEUED;
     st.created_ms = now;
@@ -428,11 +432,12 @@ static void write_on(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, i
                      int control, json_t *event, int new_status)
 {
     xl_state_t st;
-    if (load_stateOrReply(api, req, who, audit_id, &st) != 0) {
+    uint32_t mask;
+    if (parse_includeOrReply(req, &mask) != 0 || load_stateOrReply(api, req, who, audit_id, &st) != 0) {
         json_decref(event);
         return;
     }
-    answer_t *a = answer_new(api, req, 200, statuses[new_status].status, statuses[new_status].display);
+    answer_t *a = answer_new(api, req, mask, 200, statuses[new_status].status, statuses[new_status].display);
     a->execution = render_execution(&st);
     json_t *err = json_object_get(event, "error");
     if (json_is_object(err))

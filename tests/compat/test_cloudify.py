@@ -13,6 +13,7 @@ Usage: test_cloudify.py --execlogd PATH --src REPO_ROOT [-v] [--keep]
 Prints one line per failed check and "N passed, N failed"; exits 1 on any failure.
 """
 
+import base64
 import os
 import re
 import sys
@@ -195,6 +196,33 @@ class Suite(X.SuiteBase):
                     "a reader cannot start")
         self.c.eq(self.total(), n, "the refused start wrote nothing")
 
+    def t_curl_as_documented(self):
+        """The requests of Cloudify's documentation (curl, Tenant header, -u user:password, ?_include=id)."""
+        basic = "Basic " + base64.b64encode(("admin:" + self.tok["admin"]).encode()).decode()
+        h = {"Tenant": "acme", "Authorization": basic}
+        r = self.srv.curl("POST", "/api/v3/executions?_include=id",
+                          {"deployment_id": self.dep + "-doc", "workflow_id": "install"}, headers=h)
+        self.c.json_answer(r, 201, "documented start")
+        self.c.eq(list((r.json or {}).keys()), ["id"], "documented start: _include=id")
+        eid = (r.json or {}).get("id")
+        r = self.srv.curl("GET", "/api/v3/executions/%s?_include=id" % eid, headers=h, http="h2c")
+        self.c.eq((r.status, r.json), (200, {"id": eid}), "documented get over h2c")
+        r = self.srv.curl("POST", "/api/v3/executions/%s?_include=id" % eid,
+                          {"deployment_id": self.dep + "-doc", "action": "cancel"}, headers=h)
+        self.c.eq((r.status, r.json), (200, {"id": eid}), "documented cancel")
+        r = self.srv.curl("PATCH", "/api/v3/executions/%s?_include=id,status" % eid, {"status": "cancelled"},
+                          headers=h)
+        self.c.eq((r.status, r.json), (200, {"id": eid, "status": "cancelled"}), "documented update")
+        r = self.srv.curl("GET", "/api/v3/executions?_include=id&deployment_id=%s-doc" % self.dep, headers=h)
+        self.c.eq(r.json, {"items": [{"id": eid}], "metadata": {"pagination": {"total": 1, "offset": 0,
+                                                                                  "size": 1000}}},
+                  "documented list")
+        n = self.total()
+        r = self.srv.curl("POST", "/api/v3/executions?_include=nope",
+                          {"deployment_id": self.dep + "-doc", "workflow_id": "install"}, headers=h)
+        self.c.problem(r, 400, "invalid-parameter", "start with a bad _include")
+        self.c.eq(self.total(), n, "a start with a bad _include wrote nothing")
+
     def t_bad_input(self):
         cl = self.client(token=self.tok["admin"])
         n = self.total()
@@ -233,6 +261,7 @@ class Suite(X.SuiteBase):
             self.section("lifecycle", self.t_lifecycle)
             self.section("list", self.t_list)
             self.section("tenants and auth", self.t_tenants_auth)
+            self.section("curl as documented", self.t_curl_as_documented)
             self.section("bad input", self.t_bad_input)
             self.c.phase = "stop"
             rc, _ = self.srv.stop()
