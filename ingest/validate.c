@@ -405,11 +405,13 @@ static void check_field(json_t *errors, size_t i, json_t *v, xl_event_t *ev, h2o
             *(int64_t *)dst = json_integer_value(v);
         break;
     case T_TYPE:
+        /* the users' controls after cancel_requested have routes of their own (POST .../pause, ...) */
         if (!json_is_string(v) ||
-            (t = xl_event_type_parse(json_string_value(v), json_string_length(v))) < 0 || t == XL_EVENT_CREATED) {
+            (t = xl_event_type_parse(json_string_value(v), json_string_length(v))) < 0 || t == XL_EVENT_CREATED ||
+            t >= XL_EVENT_PAUSE_REQUESTED) {
             char reason[512];
             int n = snprintf(reason, sizeof(reason), "must be one of:");
-            for (int k = XL_EVENT_CREATED + 1; k < XL_EVENT__COUNT && n < (int)sizeof(reason) - 32; ++k)
+            for (int k = XL_EVENT_CREATED + 1; k < XL_EVENT_PAUSE_REQUESTED && n < (int)sizeof(reason) - 32; ++k)
                 n += snprintf(reason + n, sizeof(reason) - (size_t)n, " %s", xl_event_type_name(k));
             xl_validate_error(errors, name, reason);
         } else {

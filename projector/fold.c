@@ -26,8 +26,11 @@ typedef struct st_xl_fold_exec_t {
     int exists;     /* st holds the execution */
     int stored;     /* it existed in the store before this batch */
     int old_status; /* its status before this batch (stored only) */
+    int64_t old_duration; /* its duration then, if it had ended (its histogram sample) */
     int dirty;      /* st must be written */
 } xl_fold_exec_t;
+
+static int64_t duration_of(const xl_state_t *st);
 
 /* The batch's change to the aggregates of one flow in one scope. */
 typedef struct st_xl_fold_flow_t {
@@ -42,6 +45,7 @@ typedef struct st_xl_fold_flow_t {
 typedef struct st_xl_fold_hist_t {
     size_t flow; /* index in fold->flows */
     int bucket;
+    int delta; /* +1 a sample, -1 one taken back (an ended execution that runs again) */
 } xl_fold_hist_t;
 
 /* Open addressing, linear probing; key bytes live in one arena; emptied per batch. */
@@ -311,6 +315,7 @@ static int batch_exec(xl_fold_t *fold, int64_t audit_id, xl_fold_exec_t **out, c
     if (ret == 0) {
         exec->exists = exec->stored = 1;
         exec->old_status = exec->st.status;
+        exec->old_duration = duration_of(&exec->st);
     } else if (ret != -ENOENT)
         return ret;
     if ((ret = map_put(&fold->map, &fold->key, fold->nexecs)) != 0) {
@@ -504,7 +509,7 @@ static int batch_flow(xl_fold_t *fold, const xl_state_t *st, int all, xl_fold_fl
     return 0;
 }
 
-static int push_hist(xl_fold_t *fold, size_t flow, int bucket)
+static int push_hist(xl_fold_t *fold, size_t flow, int bucket, int delta)
 {
     if (fold->nhist == fold->caphist) {
         size_t cap = fold->caphist != 0 ? fold->caphist * 2 : 64;
@@ -514,7 +519,7 @@ static int push_hist(xl_fold_t *fold, size_t flow, int bucket)
         fold->hist = hist;
         fold->caphist = cap;
     }
-    fold->hist[fold->nhist++] = (xl_fold_hist_t){flow, bucket};
+    fold->hist[fold->nhist++] = (xl_fold_hist_t){flow, bucket, delta};
     return 0;
 }
 
@@ -528,17 +533,23 @@ static int hist_cmp(const void *a, const void *b)
 
 /*
  * The execution's share of its flow's aggregates moves from what it was
- * before the batch to what it is now. An ended execution never changes
- * again, so its duration enters the histogram once, when it ends.
+ * before the batch to what it is now. Its duration enters the histogram
+ * when it ends; a failed execution whose failed tasks are retried runs
+ * again, so its sample is taken back then (and a new one enters when it
+ * ends again): one sample per execution, its last duration.
  */
 static int note_flow(xl_fold_t *fold, const xl_fold_exec_t *exec)
 {
     const xl_state_t *st = &exec->st;
-    int ended_now = xl_apply_is_terminal(st->status) && !(exec->stored && xl_apply_is_terminal(exec->old_status));
+    int was_ended = exec->stored && xl_apply_is_terminal(exec->old_status);
+    int is_ended = xl_apply_is_terminal(st->status);
+    int64_t now = is_ended ? duration_of(st) : 0;
+    int take_back = was_ended && (!is_ended || now != exec->old_duration);
+    int add = is_ended && (!was_ended || now != exec->old_duration);
     int ret;
 
-    if (exec->stored && exec->old_status == st->status)
-        return 0; /* nothing the aggregates count has changed (and it did not end now) */
+    if (exec->stored && exec->old_status == st->status && !take_back && !add)
+        return 0; /* nothing the aggregates count has changed */
     for (int all = 0; all != 2; ++all) {
         xl_fold_flow_t *flow;
         if ((ret = batch_flow(fold, st, all, &flow)) != 0)
@@ -554,8 +565,10 @@ static int note_flow(xl_fold_t *fold, const xl_fold_exec_t *exec)
             }
         }
         flow->by_status[st->status] += 1;
-        if (ended_now &&
-            (ret = push_hist(fold, (size_t)(flow - fold->flows), xl_store_hist_bucket(duration_of(st)))) != 0)
+        size_t f = (size_t)(flow - fold->flows);
+        if (take_back && (ret = push_hist(fold, f, xl_store_hist_bucket(exec->old_duration), -1)) != 0)
+            return ret;
+        if (add && (ret = push_hist(fold, f, xl_store_hist_bucket(now), 1)) != 0)
             return ret;
     }
     return 0;
@@ -577,7 +590,7 @@ static int commit_flows(xl_fold_t *fold, char *err, size_t errlen)
         d->latest_created_ms = flow->latest_created_ms;
         d->latest_audit_id = flow->latest_audit_id;
         for (; h != fold->nhist && fold->hist[h].flow == i; ++h)
-            d->hist[fold->hist[h].bucket] += 1;
+            d->hist[fold->hist[h].bucket] += fold->hist[h].delta;
         if ((ret = xl_store_batch_add_flow(fold->batch, flow->all ? NULL : &flow->tenant, &flow->flow_id, d, err,
                                            errlen)) != 0)
             return ret;

@@ -233,6 +233,56 @@ static void test_fast_cases(void)
     st = sample_state();
     check_same(&st, "sample state");
 
+    XL_PHASE("direct rendering: version-2 fields, task runs, a clamped duration");
+    {
+        xl_state_t v2 = sample_state();
+        static xl_task_t tasks[1];
+        static xl_task_run_t runs[2];
+        static xl_metric_t fm[1];
+        static xl_file_metric_t files[1];
+        static xl_str_t deps[1];
+        deps[0] = S("extract");
+        runs[0] = (xl_task_run_t){1, XL_STATUS_FAILED, 1000, 900, {1, S("E"), S("m"), {NULL, 0}}}; /* ends first */
+        runs[1] = (xl_task_run_t){2, XL_STATUS_RUNNING, 2000, 0, {0}};
+        tasks[0] = (xl_task_t){.name = S("load"), .status = XL_STATUS_RUNNING, .started_ms = 1000, .attempts = 2,
+                               .type = S("sql"), .ndepends_on = 1, .depends_on = deps, .input = S("{\"a\":[1,2]}"),
+                               .output = S("not json"), .nruns = 2, .runs = runs};
+        fm[0] = (xl_metric_t){S("records"), 12};
+        files[0] = (xl_file_metric_t){S("in.csv"), 1, fm};
+        v2.ntasks = 1;
+        v2.tasks = tasks;
+        v2.top_execution_id = 5;
+        v2.input = S("[true,null]");
+        v2.output = S("{\"x\":1.5}");
+        v2.code = S("select 1");
+        v2.error_location = 3;
+        v2.nfile_metrics = 1;
+        v2.file_metrics = files;
+        v2.control_type = XL_EVENT_PAUSE_REQUESTED;
+        v2.control_seq = 4;
+        v2.control_event_id = S("ctl");
+        v2.started_ms = 5000;
+        v2.ended_ms = 4000; /* an end before the start */
+        check_same(&v2, "version-2 fields");
+        json_t *o = xl_render_state(&v2);
+        XL_CHECK_INT(json_integer_value(json_object_get(o, "duration_ms")), 0);
+        XL_CHECK(json_is_array(json_object_get(o, "input")), "input is a JSON value");
+        XL_CHECK_INT(json_integer_value(json_object_get(o, "top_execution_id")), 5);
+        json_t *t = json_array_get(json_object_get(o, "tasks"), 0);
+        XL_CHECK(json_is_object(json_object_get(t, "input")), "task input is a JSON value");
+        XL_CHECK(json_is_string(json_object_get(t, "output")), "text that is not JSON is a string");
+        json_t *r0 = json_array_get(json_object_get(t, "runs"), 0), *r1 = json_array_get(json_object_get(t, "runs"), 1);
+        XL_CHECK_INT(json_integer_value(json_object_get(r0, "attempt")), 2); /* newest first */
+        XL_CHECK_INT(json_integer_value(json_object_get(r1, "duration_ms")), 0);
+        XL_CHECK(strcmp(json_string_value(json_object_get(json_object_get(o, "control"), "type")),
+                        "pause_requested") == 0,
+                 "control");
+        json_decref(o);
+        json_t *sel = xl_render_select(xl_render_state(&v2), "status,top_execution_id,,nope", 29);
+        XL_CHECK_INT(json_object_size(sel), 2);
+        json_decref(sel);
+    }
+
     /* every byte below 0x20, quotes, backslashes, slash, DEL, embedded NUL, UTF-8 of 2, 3 and 4 bytes */
     static char ctl[32];
     for (int i = 0; i < 32; ++i)

@@ -83,6 +83,12 @@ class Suite(X.SuiteBase):
         logs = [e for e in h.get("items", h.get("events", [])) if e.get("type") == "log"]
         self.c.eq([(e.get("message"), e.get("log")) for e in logs], [("attempt 1 timed out", "line a\nline b")],
                   "history keeps the log line")
+        # a new attempt of the whole execution takes the same input
+        r = self.post("/v1/executions/%d/retry" % a, {}, http, 201, "retry the execution")
+        if is_int(r.get("audit_id")):
+            st2 = self.get("/v1/executions/%d" % r["audit_id"], http, "GET the new attempt")
+            self.c.eq((st2.get("input"), st2.get("parent_audit_id")), ({"rows": [1, 2], "mode": "full"}, a),
+                      "input survives an execution retry")
         # an end before the start is refused
         b = self.create({"flow_id": "tasks-" + self.uniq}, http, "create 2")
         if is_int(b):
@@ -107,7 +113,11 @@ class Suite(X.SuiteBase):
         self.ev(a, {"type": "task_started", "task": "t"}, http, "task start")
         self.ev(a, {"type": "task_failed", "task": "t", "error": {"class": "E", "message": "m"}}, http, "task fail")
         self.ev(a, {"type": "failed", "error": {"class": "E", "message": "t failed"}}, http, "failed")
-        r1 = self.post("/v1/executions/%d/retry-failed-tasks" % a, None, http, 202, "retry failed tasks")
+        r = self.srv.curl("POST", "/v1/executions/%d/retry-failed-tasks" % a, {"task": "nope"}, http=http)
+        self.c.status(r, 422, "retry of a task the execution does not have")
+        r = self.srv.curl("POST", "/v1/executions/%d/pause" % a, {"task": "t"}, http=http)
+        self.c.status(r, 422, "only retry-failed-tasks names a task")
+        r1 = self.post("/v1/executions/%d/retry-failed-tasks" % a, {"task": "t"}, http, 202, "retry failed tasks")
         r2 = self.post("/v1/executions/%d/retry-failed-tasks" % a, None, http, 202, "retry again")
         self.c.eq(r2.get("event_id"), r1.get("event_id"), "retry repeat: same answer")
         st = self.get("/v1/executions/%d" % a, http, "GET retried")
@@ -142,6 +152,22 @@ class Suite(X.SuiteBase):
                   sorted([{"audit_id": x} for x in (top, kid, grand)], key=lambda i: i["audit_id"]),
                   "list: selected fields only")
 
+    def t_trace_and_ids(self, http):
+        tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        flow = "9007199254740993"  # 2^53 + 1: not exact as a JSON number
+        r = self.srv.curl("POST", "/v1/executions", {"flow_id": flow}, http=http, headers={"traceparent": tp})
+        if not self.c.json_answer(r, 201, "create with a traceparent"):
+            return
+        a = r.json["audit_id"]
+        h = self.get("/v1/executions/%d/events" % a, http, "history")
+        items = h.get("items", h.get("events", []))
+        self.c.eq([e.get("traceparent") for e in items], [tp], "the traceparent is in the event")
+        j = self.get("/rest/v1/executions/%s?auditId=%d" % (flow, a), http, "ETLWorks status")
+        self.c.eq(j.get("flowId"), flow, "a flow ID above 2^53-1 is a string")
+        b = self.create({"flow_id": "9007199254740991"}, http, "create 2")
+        j = self.get("/rest/v1/executions/9007199254740991?auditId=%d" % b, http, "ETLWorks status 2")
+        self.c.eq(j.get("flowId"), 9007199254740991, "2^53-1 is still a number")
+
     def t_bounds(self, http):
         big = {"x": "y" * 70000}
         r = self.srv.curl("POST", "/v1/executions", {"flow_id": "b", "input": big}, http=http)
@@ -163,6 +189,7 @@ class Suite(X.SuiteBase):
                 self.section("controls/%s" % http, self.t_controls, http)
                 self.section("tree/%s" % http, self.t_tree, http)
                 self.section("bounds/%s" % http, self.t_bounds, http)
+                self.section("trace/%s" % http, self.t_trace_and_ids, http)
             self.c.phase = "stop"
             rc, _ = self.srv.stop()
             self.c.eq(rc, 0, "SIGTERM: exit status")

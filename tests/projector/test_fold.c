@@ -8,6 +8,7 @@
  * batches of 1, of 7 and all at once gives one digest), nor does another
  * interleaving of the partitions (the feed, left out of the digest, aside).
  */
+#include <avro.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include "projector/apply.h"
 #include "projector/fold.h"
 #include "projector/store.h"
+#include "schemas/fingerprint.h"
 #include "tests/projector/fixtures.h"
 #include "tests/test.h"
 
@@ -146,6 +148,165 @@ static int count_ix(void *ctx, int64_t created_ms, int64_t audit_id)
 {
     ++*(int *)ctx;
     return 0;
+}
+
+/*
+ * A frame written with schema version 1 (schemas/execution_event_v1.avsc),
+ * as an older execlogd wrote it: the fold must still decode and apply it.
+ */
+static int v1_frame(int type, int64_t audit, const char *event_id, int64_t t, xl_buf_t *out)
+{
+    char path[4096], json[1 << 16], body[512];
+    const char *src = getenv("XL_TEST_SRC");
+    snprintf(path, sizeof(path), "%s/schemas/execution_event_v1.avsc", src != NULL ? src : ".");
+    FILE *fh = fopen(path, "rb");
+    if (fh == NULL)
+        return -1;
+    size_t n = fread(json, 1, sizeof(json) - 1, fh);
+    fclose(fh);
+    uint64_t fp;
+    avro_schema_t schema;
+    if (xl_schema_fingerprint(json, n, &fp, NULL, 0) != 0 || avro_schema_from_json_length(json, n, &schema) != 0)
+        return -1;
+    avro_value_iface_t *cls = avro_generic_class_from_schema(schema);
+    avro_value_t rec, f, b;
+    avro_generic_value_new(cls, &rec);
+    static const char *const nulls[] = {"parent_audit_id", "parent_execution_id", "flow_name", "tenant_id",
+                                        "message_id",      "status",              "trigger_type", "started_by",
+                                        "task",            "message",             "error"};
+    for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); ++k) {
+        avro_value_get_by_name(&rec, nulls[k], &f, NULL);
+        avro_value_set_branch(&f, 0, &b);
+        avro_value_set_null(&b);
+    }
+    avro_value_get_by_name(&rec, "event_id", &f, NULL);
+    avro_value_set_string(&f, event_id);
+    avro_value_get_by_name(&rec, "audit_id", &f, NULL);
+    avro_value_set_long(&f, audit);
+    avro_value_get_by_name(&rec, "root_audit_id", &f, NULL);
+    avro_value_set_long(&f, audit);
+    avro_value_get_by_name(&rec, "flow_id", &f, NULL);
+    avro_value_set_string(&f, "flow-v1");
+    avro_value_get_by_name(&rec, "type", &f, NULL);
+    avro_value_set_enum(&f, type);
+    avro_value_get_by_name(&rec, "time", &f, NULL);
+    avro_value_set_long(&f, t);
+    avro_value_get_by_name(&rec, "ingest_time", &f, NULL);
+    avro_value_set_long(&f, t + 1);
+    avro_value_get_by_name(&rec, "message", &f, NULL);
+    avro_value_set_branch(&f, 1, &b);
+    avro_value_set_string(&b, "from v1");
+    avro_writer_t w = avro_writer_memory(body, sizeof(body));
+    int rc = avro_value_write(w, &rec);
+    size_t blen = (size_t)avro_writer_tell(w);
+    avro_writer_free(w);
+    avro_value_decref(&rec);
+    avro_value_iface_decref(cls);
+    avro_schema_decref(schema);
+    if (rc != 0)
+        return -1;
+    unsigned char h[10] = {0xc3, 0x01};
+    for (int i = 0; i < 8; ++i, fp >>= 8)
+        h[2 + i] = (unsigned char)fp;
+    return xl_buf_append(out, h, sizeof(h)) != 0 || xl_buf_append(out, body, blen) != 0 ? -1 : 0;
+}
+
+/* Version-1 frames (a create and a start) and a version-2 task event fold into one execution. */
+static void test_v1_fold(const char *dir, xl_codec_t *codec)
+{
+    char err[256], path[600];
+    xl_fold_result_t res;
+    xl_buf_t frames[3];
+    XL_PHASE("v1 frames: decode and fold");
+    for (int i = 0; i < 3; ++i)
+        xl_buf_init(&frames[i]);
+    XL_CHECK_INT(v1_frame(XL_EVENT_CREATED, 900, "v1-c", 1000, &frames[0]), 0);
+    XL_CHECK_INT(v1_frame(XL_EVENT_STARTED, 900, "v1-s", 1100, &frames[1]), 0);
+    xl_event_t ev = fx_event(XL_EVENT_TASK_STARTED, 900, "v2-t", 1200);
+    ev.flow_id = str_of("flow-v1");
+    ev.task = str_of("load");
+    XL_CHECK_INT(fx_encode(codec, &ev, &frames[2]), 0);
+    snprintf(path, sizeof(path), "%s/v1", dir);
+    xl_store_t *store = NULL;
+    xl_fold_t *fold = fx_fold_open(path, &store, err, sizeof(err));
+    XL_CHECK(fold != NULL, "open: %s", err);
+    for (int i = 0; fold != NULL && i < 3; ++i) {
+        xl_fold_msg_t msg = {0, i, frames[i].base, frames[i].len};
+        XL_CHECK_INT(xl_fold_add(fold, &msg, &res, err, sizeof(err)), 0);
+        XL_CHECK(res.outcome == XL_APPLY_NEW, "frame %d: %s (%s)", i, xl_apply_outcome_name(res.outcome), res.reason);
+    }
+    if (fold != NULL) {
+        XL_CHECK_INT(xl_fold_commit(fold, "log", err, sizeof(err)), 0);
+        xl_state_t st;
+        XL_CHECK_INT(xl_store_get_state(store, codec, 900, &st, err, sizeof(err)), 0);
+        XL_CHECK_INT(st.status, XL_STATUS_RUNNING);
+        XL_CHECK_INT(st.top_execution_id, 900); /* a v1 create without a caller is its own top */
+        XL_CHECK_STR(st.message.base, st.message.len, "from v1");
+        XL_CHECK(st.ntasks == 1 && st.tasks[0].nruns == 1 && st.tasks[0].runs[0].attempt == 1, "v2 task run");
+        XL_CHECK(st.input.base == NULL && st.nfile_metrics == 0, "v2 fields at their defaults");
+        xl_state_dispose(&st);
+        xl_fold_destroy(fold);
+    }
+    xl_store_close(store);
+    for (int i = 0; i < 3; ++i)
+        xl_buf_dispose(&frames[i]);
+}
+
+/* Fold one event of execution 950 (flow "reopen") and commit it as its own batch. */
+static int fold_one(xl_fold_t *fold, xl_codec_t *codec, int type, const char *id, int64_t t, int64_t offset)
+{
+    char err[256];
+    xl_fold_result_t res;
+    xl_buf_t frame;
+    xl_buf_init(&frame);
+    xl_event_t ev = fx_event(type, 950, id, t);
+    ev.flow_id = str_of("reopen");
+    ev.task = str_of(type == XL_EVENT_TASK_FAILED ? "t" : NULL);
+    int ret = fx_encode(codec, &ev, &frame);
+    xl_fold_msg_t msg = {1, offset, frame.base, frame.len};
+    if (ret == 0)
+        ret = xl_fold_add(fold, &msg, &res, err, sizeof(err));
+    if (ret == 0 && res.outcome != XL_APPLY_NEW)
+        ret = -1;
+    if (ret == 0)
+        ret = xl_fold_commit(fold, "log", err, sizeof(err));
+    xl_fold_reset(fold);
+    xl_buf_dispose(&frame);
+    return ret;
+}
+
+/* A failed execution retried within itself: one histogram sample, its last duration. */
+static void test_reopen_histogram(const char *dir, xl_codec_t *codec)
+{
+    char err[256], path[600];
+    xl_flow_summary_t sum;
+    XL_PHASE("reopen: the flow histogram keeps one sample per execution");
+    snprintf(path, sizeof(path), "%s/reopen", dir);
+    xl_store_t *store = NULL;
+    xl_fold_t *fold = fx_fold_open(path, &store, err, sizeof(err));
+    XL_CHECK(fold != NULL, "open: %s", err);
+    if (fold == NULL) {
+        xl_store_close(store);
+        return;
+    }
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_CREATED, "c", 1000, 0), 0);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_STARTED, "s", 1000, 1), 0);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_TASK_FAILED, "tf", 1005, 2), 0);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_FAILED, "f", 1010, 3), 0);
+    XL_CHECK_INT(xl_store_get_flow_summary(store, NULL, "reopen", 6, &sum), 0);
+    XL_CHECK(sum.ended == 1 && sum.by_status[XL_STATUS_FAILED] == 1 && sum.p50_ms == 10, "failed after 10 ms: %llu %lld",
+             (unsigned long long)sum.ended, (long long)sum.p50_ms);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_RETRY_REQUESTED, "r", 1020, 4), 0);
+    XL_CHECK_INT(xl_store_get_flow_summary(store, NULL, "reopen", 6, &sum), 0);
+    XL_CHECK(sum.ended == 0 && sum.by_status[XL_STATUS_RUNNING] == 1 && sum.p50_ms == -1,
+             "running again: its sample is taken back (%llu, %lld)", (unsigned long long)sum.ended,
+             (long long)sum.p50_ms);
+    XL_CHECK_INT(fold_one(fold, codec, XL_EVENT_SUCCEEDED, "ok", 1012, 5), 0); /* 12 ms after the start */
+    XL_CHECK_INT(xl_store_get_flow_summary(store, NULL, "reopen", 6, &sum), 0);
+    XL_CHECK(sum.total == 1 && sum.ended == 1 && sum.succeeded == 1 && sum.p50_ms == 12,
+             "one sample, the last duration (%llu, %lld)", (unsigned long long)sum.ended, (long long)sum.p50_ms);
+    xl_fold_destroy(fold);
+    xl_store_close(store);
 }
 
 int main(void)
@@ -421,6 +582,8 @@ int main(void)
         XL_CHECK(strcmp(dsame, drev) == 0, "the interleaving changed the projection: %s %s", dsame, drev);
     }
 
+    test_v1_fold(dir, codec);
+    test_reopen_histogram(dir, codec);
     log_dispose(log);
     free(log);
     xl_codec_destroy(codec);

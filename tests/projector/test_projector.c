@@ -407,7 +407,7 @@ int main(void)
     char poison_key[32];
     snprintf(poison_key, sizeof(poison_key), "%d", FIRST_AUDIT + 1);
     XL_CHECK_INT(produce_raw(prk, poison_key, poison, sizeof(poison) - 1), 0);
-    ev = event_of(XL_EVENT_LOG, FIRST_AUDIT + 1, "after-poison", 1700000009000LL);
+    ev = event_of(XL_EVENT_WARNING, FIRST_AUDIT + 1, "after-poison", 1700000009000LL);
     ev.message = str_of("still here");
     XL_CHECK_INT(produce_event(prk, codec, &ev, NULL), 0); /* same key: behind the poison */
     XL_REQUIRE(flush_ok(prk, &produced), "produce failed");

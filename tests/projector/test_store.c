@@ -173,6 +173,10 @@ static void test_indexes(xl_store_t *store)
     st[2].message_id = str_of("m1");
     ix_state(&st[3], 4, NULL, "f2", XL_STATUS_FAILED, -5); /* before the epoch: still in numeric order */
     ix_state(&st[4], 5, "acme", "f11", XL_STATUS_RUNNING, 200);
+    st[4].parent_execution_id = 3; /* a grandchild of 1 */
+    st[4].top_execution_id = 1;
+    st[2].top_execution_id = 1;
+    st[0].top_execution_id = 1; /* the top of its own tree */
     ix_state(&st[5], 6, "", "f2", XL_STATUS_RUNNING, 7); /* the empty tenant is the null tenant */
     st[5].parent_audit_id = 2;
     st[5].root_audit_id = 1;
@@ -205,7 +209,10 @@ static void test_indexes(xl_store_t *store)
     CHECK_SCAN(scan_ix(store, XL_IX_RETRIES, NULL, NULL, 0, 1, 0, NULL), "2");
     CHECK_SCAN(scan_ix(store, XL_IX_RETRIES, NULL, NULL, 0, 2, 0, NULL), "6");
     CHECK_SCAN(scan_ix(store, XL_IX_CHILDREN, NULL, NULL, 0, 1, 0, NULL), "3");
-    CHECK_SCAN(scan_ix(store, XL_IX_CHILDREN, NULL, NULL, 0, 3, 0, NULL), "");
+    CHECK_SCAN(scan_ix(store, XL_IX_CHILDREN, NULL, NULL, 0, 3, 0, NULL), "5");
+    CHECK_SCAN(scan_ix(store, XL_IX_CHILDREN, NULL, NULL, 0, 5, 0, NULL), "");
+    CHECK_SCAN(scan_ix(store, XL_IX_TREE, NULL, NULL, 0, 1, 0, NULL), "3,1,5"); /* grandchildren included */
+    CHECK_SCAN(scan_ix(store, XL_IX_TREE, NULL, NULL, 0, 3, 0, NULL), "");
     CHECK_SCAN(scan_ix(store, XL_IX_LINEAGE, NULL, NULL, 0, 1, 0, NULL), "6,1,2");
     CHECK_SCAN(scan_ix(store, XL_IX_LINEAGE, NULL, NULL, 0, 3, 0, NULL), "3");
 
