@@ -16,6 +16,7 @@
 #include "api/http.h"
 #include "api/render.h"
 #include "ingest/validate.h"
+#include "projector/apply.h"
 
 #define DEFAULT_LIMIT 20
 #define MAX_LIMIT 50
@@ -360,8 +361,8 @@ static answer_t *answer_new(xl_api_t *api, h2o_req_t *req, json_t *execution, in
     a->api = api;
     a->execution = execution;
     a->code = code;
-    a->state = states[status].state;
-    a->mistral = states[status].mistral;
+    a->state = states[status_of(status)].state;
+    a->mistral = states[status_of(status)].mistral;
     return a;
 }
 
@@ -433,14 +434,15 @@ void xl_civis_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2
     xl_ingest_handle_as(api->ingest, req, XL_WRITE_CREATE, 0, 0, scope_of(who), text, reshape, a);
 }
 
-/* Civis's verbs as our control requests (POST /v1/executions/{id}/<control>). */
+/* Civis's verbs as our control requests (POST /v1/executions/{id}/<control>); the status each leads to is the
+ * state machine's (xl_apply_requested_status). */
 static const struct {
     const char *action;
-    int control, to;
+    int control;
 } controls[] = {
-    {"cancel", XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
-    {"resume", XL_EVENT_RESUME_REQUESTED, XL_STATUS_RUNNING},
-    {"retry", XL_EVENT_RETRY_REQUESTED, XL_STATUS_RUNNING}, /* the failed tasks, or task_name only */
+    {"cancel", XL_EVENT_CANCEL_REQUESTED},
+    {"resume", XL_EVENT_RESUME_REQUESTED},
+    {"retry", XL_EVENT_RETRY_REQUESTED}, /* the failed tasks, or task_name only */
 };
 
 void xl_civis_control(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t workflow,
@@ -459,7 +461,7 @@ void xl_civis_control(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, 
     if (body == NULL)
         return;
     json_t *task = json_object_get(body, "task_name"), *request = json_object();
-    if (task != NULL && !json_is_null(task) && (i != 2 || !json_is_string(task))) {
+    if (task != NULL && !json_is_null(task) && (controls[i].control != XL_EVENT_RETRY_REQUESTED || !json_is_string(task))) {
         json_decref(body);
         json_decref(request);
         civis_error(req, 400, "invalid-body", "invalid", "task_name is a string, taken by retry only%s", NULL);
@@ -472,7 +474,7 @@ void xl_civis_control(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, 
         json_decref(request);
         return;
     }
-    answer_t *a = answer_new(api, req, render_execution(&st), 200, controls[i].to);
+    answer_t *a = answer_new(api, req, render_execution(&st), 200, xl_apply_requested_status(controls[i].control));
     xl_state_dispose(&st);
     h2o_iovec_t text = dump_to_pool(req, request);
     json_decref(request);

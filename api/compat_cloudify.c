@@ -17,6 +17,7 @@
 #include "api/http.h"
 #include "api/render.h"
 #include "ingest/validate.h"
+#include "projector/apply.h"
 
 #define DEFAULT_SIZE 1000
 #define MAX_SIZE 1000
@@ -428,9 +429,15 @@ void xl_cloudify_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
 }
 
 /* A write on an existing execution, answered 200 with the Execution in its new status. */
+/* control: the control request's event type (kind XL_WRITE_CANCEL), or 0 for an event of event's type. */
 static void write_on(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id, int kind,
-                     int control, json_t *event, int new_status)
+                     int control, json_t *event)
 {
+    json_t *type = json_object_get(event, "type");
+    int new_status = xl_apply_requested_status(
+        control ? control : xl_event_type_parse(json_string_value(type), json_string_length(type)));
+    if (new_status < 0 || new_status >= XL_STATUS__COUNT)
+        new_status = XL_STATUS_RUNNING; /* an event that asks for no status (none of the table's) */
     xl_state_t st;
     uint32_t mask;
     if (parse_includeOrReply(req, &mask) != 0 || load_stateOrReply(api, req, who, audit_id, &st) != 0) {
@@ -448,16 +455,17 @@ static void write_on(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, i
     xl_ingest_handle_as(api->ingest, req, kind, control, audit_id, scope_of(who), text, reshape, a);
 }
 
-/* Cloudify's actions as our control requests (POST /v1/executions/{id}/<control>). */
+/* Cloudify's actions as our control requests (POST /v1/executions/{id}/<control>); the status each leads to
+ * is the state machine's (xl_apply_requested_status). */
 static const struct {
     const char *action;
-    int control, to;
+    int control;
 } actions[] = {
-    {"cancel", XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
-    {"force-cancel", XL_EVENT_FORCE_CANCEL_REQUESTED, XL_STATUS_CANCELLED},
-    {"kill", XL_EVENT_FORCE_CANCEL_REQUESTED, XL_STATUS_CANCELLED},
-    {"resume", XL_EVENT_RESUME_REQUESTED, XL_STATUS_RUNNING},
-    {"force-resume", XL_EVENT_RETRY_REQUESTED, XL_STATUS_RUNNING}, /* "retrying their failed tasks" */
+    {"cancel", XL_EVENT_CANCEL_REQUESTED},
+    {"force-cancel", XL_EVENT_FORCE_CANCEL_REQUESTED},
+    {"kill", XL_EVENT_FORCE_CANCEL_REQUESTED},
+    {"resume", XL_EVENT_RESUME_REQUESTED},
+    {"force-resume", XL_EVENT_RETRY_REQUESTED}, /* "resume ... by retrying their failed tasks" */
 };
 
 void xl_cloudify_action(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
@@ -481,21 +489,21 @@ void xl_cloudify_action(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who
         return;
     }
     write_on(api, req, who, audit_id, XL_WRITE_CANCEL, actions[i].control,
-             json_pack("{s:s}", "message", actions[i].action), actions[i].to);
+             json_pack("{s:s}", "message", actions[i].action));
 }
 
-/* Cloudify statuses a PATCH (the executor's report) may set, as our events or control requests. */
+/* Cloudify statuses a PATCH (the executor's report) may set: an event of ours, or the cancel request. */
 static const struct {
-    const char *status, *type;
-    int kind, control, ours;
+    const char *status;
+    int type; /* xl_event_type_t */
 } updates[] = {
-    {"started", "started", XL_WRITE_APPEND, 0, XL_STATUS_RUNNING},
-    {"terminated", "succeeded", XL_WRITE_APPEND, 0, XL_STATUS_SUCCEEDED},
-    {"failed", "failed", XL_WRITE_APPEND, 0, XL_STATUS_FAILED},
-    {"cancelled", "cancelled", XL_WRITE_APPEND, 0, XL_STATUS_CANCELLED},
-    {"cancelling", NULL, XL_WRITE_CANCEL, XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
-    {"force_cancelling", NULL, XL_WRITE_CANCEL, XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
-    {"kill_cancelling", NULL, XL_WRITE_CANCEL, XL_EVENT_CANCEL_REQUESTED, XL_STATUS_CANCELLING},
+    {"started", XL_EVENT_STARTED},
+    {"terminated", XL_EVENT_SUCCEEDED},
+    {"failed", XL_EVENT_FAILED},
+    {"cancelled", XL_EVENT_CANCELLED},
+    {"cancelling", XL_EVENT_CANCEL_REQUESTED},
+    {"force_cancelling", XL_EVENT_CANCEL_REQUESTED},
+    {"kill_cancelling", XL_EVENT_CANCEL_REQUESTED},
 };
 
 void xl_cloudify_update(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
@@ -517,11 +525,12 @@ void xl_cloudify_update(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who
                   "status %s cannot be set: one of started, terminated, failed, cancelled, cancelling", name);
         return;
     }
+    int type = updates[i].type, control = xl_apply_is_control(type);
     json_t *event = json_object();
-    if (updates[i].type != NULL)
-        json_object_set_new(event, "type", json_string(updates[i].type));
-    if (error != NULL && updates[i].ours == XL_STATUS_FAILED)
+    if (!control)
+        json_object_set_new(event, "type", json_string(xl_event_type_name(type)));
+    if (error != NULL && type == XL_EVENT_FAILED)
         json_object_set_new(event, "error", json_pack("{s:s, s:s}", "class", "CloudifyError", "message", error));
     json_decref(body);
-    write_on(api, req, who, audit_id, updates[i].kind, updates[i].control, event, updates[i].ours);
+    write_on(api, req, who, audit_id, control ? XL_WRITE_CANCEL : XL_WRITE_APPEND, control ? type : 0, event);
 }
