@@ -224,15 +224,9 @@ typedef struct st_collect_t {
     int truncated;
     int64_t *ids; /* optional: the audit IDs collected */
     size_t nids;
-    const xl_str_t *flow; /* optional filter */
     json_t *(*render)(const xl_state_t *st);
     int failed;
 } collect_t;
-
-static int str_is(const xl_str_t *s, const xl_str_t *want)
-{
-    return s->base != NULL && s->len == want->len && (want->len == 0 || memcmp(s->base, want->base, s->len) == 0);
-}
 
 static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
 {
@@ -250,7 +244,7 @@ static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
         c->failed = 1;
         return 1;
     }
-    if (xl_principal_sees(c->who, &st.tenant_id) && (c->flow == NULL || str_is(&st.flow_id, c->flow))) {
+    if (xl_principal_sees(c->who, &st.tenant_id)) {
         json_array_append_new(c->items, c->render(&st));
         if (c->ids != NULL)
             c->ids[c->nids++] = audit_id;
