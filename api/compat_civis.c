@@ -289,7 +289,8 @@ void xl_civis_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o
         return;
     }
     json_decref(pg.items);
-    qsort(rows.rows, rows.n, sizeof(*rows.rows), row_cmp);
+    if (rows.n > 0)
+        qsort(rows.rows, rows.n, sizeof(*rows.rows), row_cmp);
     json_t *items = json_array();
     uint64_t from = (uint64_t)(page - 1) * (uint64_t)limit;
     for (uint64_t i = from; i < rows.n && i < from + (uint64_t)limit; ++i) {

@@ -110,7 +110,8 @@ void xl_flows_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
         for (size_t i = 0; ok && i < v.len; i += 2) {
             int hi = xl_http_hexval(v.base[i]), lo = xl_http_hexval(v.base[i + 1]);
             ok = hi >= 0 && lo >= 0;
-            after[i / 2] = (char)(hi << 4 | lo);
+            if (ok)
+                after[i / 2] = (char)(hi << 4 | lo);
         }
         if (!ok) {
             xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
