@@ -575,44 +575,72 @@ static int buf_attributes(xl_buf_t *out, const xl_attr_t *a, size_t n)
     return LIT(out, "}");
 }
 
-/*
- * The keys of o (an object built by render_*_more) appended as ",k:v,..."
- * in jansson's compact text, so the two renderers stay byte-identical.
- * Takes o.
- */
-static int buf_more(xl_buf_t *out, json_t *o)
+/* A structured value: its JSON text as json_value renders it (jansson only when there is one). */
+static int buf_json_value(xl_buf_t *out, const xl_str_t *s)
 {
-    size_t len = o != NULL ? json_dumpb(o, NULL, 0, JSON_COMPACT) : 0;
-    int ret = -ENOMEM;
-    if (len > 2 && xl_buf_reserve(out, len) == 0) {
-        out->len += 1; /* "," over the "{" */
-        json_dumpb(o, out->base + out->len - 1, len, JSON_COMPACT);
-        out->base[out->len - 1] = ',';
-        out->len += len - 2; /* without the "}" */
-        ret = 0;
-    } else if (len == 2) {
-        ret = 0;
-    }
-    json_decref(o);
+    if (s->base == NULL)
+        return LIT(out, "null");
+    json_t *v = json_value(s);
+    size_t len = v != NULL ? json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) : 0;
+    int ret = len != 0 && xl_buf_reserve(out, len) == 0 ? 0 : -ENOMEM;
+    if (ret == 0)
+        out->len += json_dumpb(v, out->base + out->len, len, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(v);
     return ret;
 }
 
-static int buf_task_more(xl_buf_t *out, const xl_task_t *t)
-{
-    json_t *o = json_object();
-    if (o == NULL)
-        return -ENOMEM;
-    render_task_more(o, t);
-    return buf_more(out, o);
-}
-
+/* render_state_more's keys, written directly: the hot path allocates nothing without input/output. */
 static int buf_state_more(xl_buf_t *out, const xl_state_t *st)
 {
-    json_t *o = json_object();
-    if (o == NULL)
+    if (LIT(out, ",\"top_execution_id\":") || buf_opt_int(out, st->top_execution_id) || LIT(out, ",\"input\":") ||
+        buf_json_value(out, &st->input) || LIT(out, ",\"output\":") || buf_json_value(out, &st->output) ||
+        LIT(out, ",\"code\":") || buf_str(out, &st->code) || LIT(out, ",\"error_location\":") ||
+        buf_opt_int(out, st->error_location) || LIT(out, ",\"schedule_event_id\":") ||
+        buf_opt_int(out, st->schedule_event_id) || LIT(out, ",\"schedule_event_name\":") ||
+        buf_str(out, &st->schedule_event_name) || LIT(out, ",\"file_metrics\":["))
         return -ENOMEM;
-    render_state_more(o, st);
-    return buf_more(out, o);
+    for (size_t i = 0; i < st->nfile_metrics; ++i) {
+        const xl_file_metric_t *f = &st->file_metrics[i];
+        if ((i > 0 && LIT(out, ",")) || LIT(out, "{\"name\":") || buf_str(out, &f->name) ||
+            LIT(out, ",\"metrics\":") || buf_metrics(out, f->metrics, f->nmetrics) || LIT(out, "}"))
+            return -ENOMEM;
+    }
+    const char *control = st->control_type != 0 ? xl_event_type_name(st->control_type) : NULL;
+    if (LIT(out, "],\"control\":"))
+        return -ENOMEM;
+    if (control == NULL)
+        return LIT(out, "null");
+    return LIT(out, "{\"type\":") || buf_name(out, control) || LIT(out, ",\"seq\":") ||
+                   buf_int(out, (json_int_t)st->control_seq) || LIT(out, ",\"event_id\":") ||
+                   buf_str(out, &st->control_event_id) || LIT(out, "}")
+               ? -ENOMEM
+               : 0;
+}
+
+/* render_task_more's keys, written directly (jansson only for input/output values). */
+static int buf_task_more(xl_buf_t *out, const xl_task_t *t)
+{
+    if (LIT(out, ",\"type\":") || buf_str(out, &t->type) || LIT(out, ",\"depends_on\":["))
+        return -ENOMEM;
+    for (size_t i = 0; i < t->ndepends_on; ++i)
+        if ((i > 0 && LIT(out, ",")) || buf_str(out, &t->depends_on[i]))
+            return -ENOMEM;
+    if (LIT(out, "],\"error\":") || buf_error(out, &t->error) || LIT(out, ",\"input\":") ||
+        buf_json_value(out, &t->input) || LIT(out, ",\"output\":") || buf_json_value(out, &t->output) ||
+        LIT(out, ",\"metrics\":") || buf_metrics(out, t->metrics, t->nmetrics) || LIT(out, ",\"attributes\":") ||
+        buf_attributes(out, t->attributes, t->nattributes) || LIT(out, ",\"runs\":["))
+        return -ENOMEM;
+    for (size_t k = t->nruns; k > 0; --k) {
+        const xl_task_run_t *r = &t->runs[k - 1];
+        if ((k < t->nruns && LIT(out, ",")) || LIT(out, "{\"attempt\":") || buf_int(out, (json_int_t)r->attempt) ||
+            LIT(out, ",\"status\":") || buf_name(out, xl_status_name(r->status)) || LIT(out, ",\"started\":") ||
+            buf_opt_int(out, r->started_ms) || LIT(out, ",\"ended\":") || buf_opt_int(out, r->ended_ms) ||
+            LIT(out, ",\"duration_ms\":") ||
+            (r->ended_ms && r->started_ms ? buf_int(out, span(r->started_ms, r->ended_ms)) : LIT(out, "null")) ||
+            LIT(out, ",\"error\":") || buf_error(out, &r->error) || LIT(out, "}"))
+            return -ENOMEM;
+    }
+    return LIT(out, "]");
 }
 
 static int buf_tasks(xl_buf_t *out, const xl_state_t *st)

@@ -99,7 +99,18 @@ class Suite(X.SuiteBase):
             self.c.eq(self.get("/v1/executions/%d" % b, http, "GET 2").get("status"), "running", "nothing changed")
 
     def t_controls(self, http):
-        a = self.create({"flow_id": "ctl-" + self.uniq}, http, "create")
+        flow = "ctl-%s-%s" % (self.uniq, http.replace(".", ""))
+        # an executor follows the users' requests on the stream
+        S = self.srv.sse("/v1/stream?flow_id=%s&type=pause_requested,resume_requested,force_cancel_requested,"
+                         "retry_requested,cancel_requested" % flow, http)
+        try:
+            self.c.ok(S.wait(lambda s: len(s.comments) > 0, 10), "SSE connected")
+            self._controls(flow, http, S)
+        finally:
+            S.close()
+
+    def _controls(self, flow, http, S):
+        a = self.create({"flow_id": flow}, http, "create")
         if not is_int(a):
             return
         self.ev(a, {"type": "started"}, http, "started")
@@ -132,6 +143,11 @@ class Suite(X.SuiteBase):
         r = self.srv.curl("POST", "/v1/executions/%d/pause" % a, None, http=http)
         self.c.status(r, 409, "pause after the end")
         self.c.eq(r.content_type, "application/problem+json", "409 is problem+json")
+        S.wait_events(4)
+        S.drain(0.5)
+        got = [e["data"].get("type") for e in S.events if isinstance(e.get("data"), dict)]
+        self.c.eq(got, ["pause_requested", "resume_requested", "retry_requested", "force_cancel_requested"],
+                  "the stream carries each request once (repeats write nothing)")
 
     def t_tree(self, http):
         top = self.create({"flow_id": "tree-" + self.uniq}, http, "top")
