@@ -8,6 +8,8 @@
 #include "api/compat_civis.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +50,17 @@ static int status_of(int s)
     return s >= 0 && s < XL_STATUS__COUNT ? s : XL_STATUS_FAILED;
 }
 
-static void civis_error(h2o_req_t *req, int status, const char *slug, const char *error, const char *fmt,
-                        const char *arg)
+/* A problem+json with Civis' {"error","errorDescription","code"}; detail as printf. */
+__attribute__((format(printf, 5, 6))) static void civis_error(h2o_req_t *req, int status, const char *slug,
+                                                             const char *error, const char *fmt, ...)
 {
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
     xl_compat_problem(req, status, slug, "Civis request refused",
-                      json_pack("{s:s, s:i}", "error", error, "code", status), "errorDescription", fmt,
-                      arg != NULL ? arg : "");
+                      json_pack("{s:s, s:i}", "error", error, "code", status), "errorDescription", "%s", detail);
 }
 
 static json_t *json_attribute(const xl_state_t *st, const char *key, int (*is)(const json_t *), json_t *def)
@@ -264,8 +271,7 @@ void xl_civis_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o
         while (i < 3 && !h2o_memis(v.base, v.len, orders[i], strlen(orders[i])))
             ++i;
         if (i == 3) {
-            civis_error(req, 400, "invalid-parameter", "invalid", "order must be one of id, updated_at, created_at%s",
-                        NULL);
+            civis_error(req, 400, "invalid-parameter", "invalid", "order must be one of id, updated_at, created_at");
             return;
         }
         rows.order = i;
@@ -274,7 +280,7 @@ void xl_civis_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o
         if (h2o_memis(v.base, v.len, H2O_STRLIT("asc")))
             desc = 0;
         else if (!h2o_memis(v.base, v.len, H2O_STRLIT("desc"))) {
-            civis_error(req, 400, "invalid-parameter", "invalid", "order_dir must be asc or desc%s", NULL);
+            civis_error(req, 400, "invalid-parameter", "invalid", "order_dir must be asc or desc");
             return;
         }
     }
@@ -285,7 +291,7 @@ void xl_civis_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o
     if (xl_compat_page(api, who, &pg) != 0 || rows.failed) {
         free(rows.rows);
         json_decref(pg.items);
-        civis_error(req, 500, "internal", "internal_server_error", "cannot read the executions%s", NULL);
+        civis_error(req, 500, "internal", "internal_server_error", "cannot read the executions");
         return;
     }
     json_decref(pg.items);
@@ -383,7 +389,7 @@ static const xl_str_t *scope_of(const xl_principal_t *who)
 void xl_civis_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t workflow)
 {
     if (api->ingest == NULL) {
-        civis_error(req, 405, "read-only", "method_not_allowed", "this execlogd runs without the ingest role%s", NULL);
+        civis_error(req, 405, "read-only", "method_not_allowed", "this execlogd runs without the ingest role");
         return;
     }
     json_t *body = xl_compat_body_objectOrReply(req, json_pack("{s:s, s:i}", "error", "invalid", "code", 400), "errorDescription");
@@ -399,7 +405,7 @@ void xl_civis_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2
     if (!ok) {
         json_decref(body);
         civis_error(req, 400, "invalid-body", "invalid",
-                    "input is an object, target_task a string, included_tasks a list of strings%s", NULL);
+                    "input is an object, target_task a string, included_tasks a list of strings");
         return;
     }
     json_t *attrs = json_object(), *create = json_object();
@@ -465,7 +471,7 @@ void xl_civis_control(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, 
     if (task != NULL && !json_is_null(task) && (controls[i].control != XL_EVENT_RETRY_REQUESTED || !json_is_string(task))) {
         json_decref(body);
         json_decref(request);
-        civis_error(req, 400, "invalid-body", "invalid", "task_name is a string, taken by retry only%s", NULL);
+        civis_error(req, 400, "invalid-body", "invalid", "task_name is a string, taken by retry only");
         return;
     }
     if (json_is_string(task))

@@ -10,6 +10,8 @@
 #include "api/compat_cloudify.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -39,10 +41,17 @@ static const char *const fields[] = {"id", "workflow_id", "blueprint_id", "deplo
                                      "parameters", "is_system_workflow", "visibility", "resource_availability"};
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-static void cfy_error(h2o_req_t *req, int status, const char *slug, const char *code, const char *fmt, const char *arg)
+/* A problem+json with Cloudify's {"message","error_code"}; detail as printf. */
+__attribute__((format(printf, 5, 6))) static void cfy_error(h2o_req_t *req, int status, const char *slug,
+                                                           const char *code, const char *fmt, ...)
 {
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
     xl_compat_problem(req, status, slug, "Cloudify request refused", json_pack("{s:s}", "error_code", code), "message",
-                      fmt, arg != NULL ? arg : "");
+                      "%s", detail);
 }
 
 static json_t *error_text(const xl_error_t *e)
@@ -223,7 +232,7 @@ void xl_cloudify_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
             descending = 1;
         else if (!h2o_memis(v.base, v.len, H2O_STRLIT("created_at"))) {
             cfy_error(req, 400, "invalid-parameter", "bad_parameters_error",
-                      "_sort takes created_at or -created_at%s", NULL);
+                      "_sort takes created_at or -created_at");
             return;
         }
     }
@@ -271,7 +280,7 @@ void xl_cloudify_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     if (other) {
         page.items = json_array(); /* another tenant's: nothing to see */
     } else if (xl_compat_page(api, who, &page) != 0) {
-        cfy_error(req, 500, "internal", "internal_server_error", "cannot read the executions index%s", NULL);
+        cfy_error(req, 500, "internal", "internal_server_error", "cannot read the executions index");
         return;
     }
     json_t *pagination = json_pack("{s:I, s:I, s:I}", "total", (json_int_t)page.total, "offset", (json_int_t)offset,
@@ -357,7 +366,7 @@ static int writableOrReply(xl_api_t *api, h2o_req_t *req)
 {
     if (api->ingest != NULL)
         return 0;
-    cfy_error(req, 405, "read-only", "method_not_allowed_error", "this execlogd runs without the ingest role%s", NULL);
+    cfy_error(req, 405, "read-only", "method_not_allowed_error", "this execlogd runs without the ingest role");
     return -1;
 }
 
@@ -381,7 +390,7 @@ void xl_cloudify_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     if (deployment == NULL || workflow == NULL || (params != NULL && !json_is_null(params) && !json_is_object(params))) {
         json_decref(body);
         cfy_error(req, 400, "invalid-body", "bad_parameters_error",
-                  "deployment_id and workflow_id are required strings; parameters is an object%s", NULL);
+                  "deployment_id and workflow_id are required strings; parameters is an object");
         return;
     }
     json_t *attrs = json_object(), *create = json_object();
