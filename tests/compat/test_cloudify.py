@@ -172,11 +172,18 @@ class Suite(X.SuiteBase):
                     "list: _include of an unknown field")
         self.raises(lambda: cl.executions.list(sort="workflow_id"), 400, "bad_parameters_error", "list: bad _sort")
         self.raises(lambda: cl.executions.list(status="exploded"), 400, "bad_parameters_error", "list: bad status")
+        self.raises(lambda: cl.executions.list(_size=5000), 400, None, "list: _size above 1000")
+        self.raises(lambda: cl.executions.list(_offset=-1), 400, None, "list: negative _offset")
+        self.raises(lambda: cl.executions.list(blueprint="x"), 400, None, "list: a filter Cloudify executions lack")
 
     def t_tenants_auth(self):
         acme = self.client(token=self.tok["acme"])  # a token confined to tenant acme
         e = acme.executions.start(deployment_id=self.dep + "-t", workflow_id="install")
         self.c.eq(acme.executions.get(e.id)["tenant_name"], "acme", "confined token: its tenant is stamped")
+        mine = acme.executions.list()
+        self.c.ok(len(mine) >= 1 and all(x["tenant_name"] == "acme" for x in mine),
+                  "confined token: lists its tenant's executions only", repr([x["tenant_name"] for x in mine]))
+        self.c.eq(mine.metadata.pagination.total, len(mine), "confined token: total counts what it may see")
         other = self.client(token=self.tok["admin"], tenant="globex")
         self.raises(lambda: other.executions.get(e.id), 404, "not_found_error",
                     "Tenant header of another tenant: not found")
