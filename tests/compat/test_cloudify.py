@@ -40,6 +40,7 @@ class Suite(X.SuiteBase):
         self.workdir = tempfile.mkdtemp(prefix="xl-cfy-")
         self.tok = {"admin": "cfy-admin-" + os.urandom(6).hex(), "acme": "cfy-acme-" + os.urandom(6).hex(),
                     "reader": "cfy-reader-" + os.urandom(6).hex()}
+        self.others = []
         self.dep = "dep-%x" % (int(time.time() * 1000) & 0xFFFFFF)
 
     def client(self, token=None, tenant=None, api_version="v3.1", **kw):
@@ -230,6 +231,31 @@ class Suite(X.SuiteBase):
         self.c.problem(r, 400, "invalid-parameter", "start with a bad _include")
         self.c.eq(self.total(), n, "a start with a bad _include wrote nothing")
 
+    def t_acked_before_projected(self):
+        """ingest.ack=delivered: a write is answered before the projection holds it; the answer is what it leads to."""
+        srv = X.Execlogd(self.args.execlogd, name="delivered", args=["--ingest.ack=delivered"])
+        self.others.append(srv)
+        srv.start()
+        cl = CloudifyClient(host="127.0.0.1", port=srv.port, protocol="http", tenant="acme")
+        e = cl.executions.start(deployment_id="d-delivered", workflow_id="install", parameters={"k": "v"})
+        self.c.ok(e.id and e.id.isdigit(), "delivered: start answers the new id", repr(e.id))
+        self.c.eq((e.status, e.deployment_id, e.workflow_id, e.parameters, e["tenant_name"]),
+                  ("pending", "d-delivered", "install", {"k": "v"}, "acme"), "delivered: start answers the request")
+        got = None
+        for _ in range(100):  # bounded: the projector catches up
+            try:
+                got = cl.executions.get(e.id)
+                break
+            except CloudifyClientError:
+                time.sleep(0.05)
+        self.c.eq(got.status if got else None, "pending", "delivered: then readable")
+        u = cl.executions.update(e.id, "started")
+        self.c.eq(u.status, "started", "delivered: update answers the status it leads to")
+        c = cl.executions.cancel(e.id)
+        self.c.eq(c.status, "cancelling", "delivered: cancel answers cancelling")
+        rc, _ = srv.stop()
+        self.c.eq(rc, 0, "delivered: SIGTERM exit status")
+
     def t_bad_input(self):
         cl = self.client(token=self.tok["admin"])
         n = self.total()
@@ -270,17 +296,20 @@ class Suite(X.SuiteBase):
             self.section("tenants and auth", self.t_tenants_auth)
             self.section("curl as documented", self.t_curl_as_documented)
             self.section("bad input", self.t_bad_input)
+            self.section("acknowledged before projected", self.t_acked_before_projected)
             self.c.phase = "stop"
             rc, _ = self.srv.stop()
             self.c.eq(rc, 0, "SIGTERM: exit status")
         except Exception as e:  # noqa: BLE001
             self.c.ok(False, "harness", "%s: %s" % (type(e).__name__, e))
         finally:
-            self.srv.kill()
-        if self.c.failed:
-            self.srv.dump_logs()
-        if not self.c.failed or not self.args.keep:
-            self.srv.cleanup()
+            for s in [self.srv] + self.others:
+                s.kill()
+        for s in [self.srv] + self.others:
+            if self.c.failed:
+                s.dump_logs()
+            if not self.c.failed or not self.args.keep:
+                s.cleanup()
         print("%d passed, %d failed" % (self.c.passed, self.c.failed), flush=True)
         return 0 if self.c.failed == 0 else 1
 
