@@ -1,6 +1,6 @@
 /*
  * Read endpoints (see read.h): lookups by audit ID and message ID, the
- * retry lineage, per-flow summaries, the ETLWorks-compatible status, the
+ * retry lineage, per-flow summaries, the
  * schemas, health, and the process metrics. A state "as of" a past time is
  * replayed from the event archive through the projector's own state machine
  * (projector/apply.h), so it is exactly what the projection was then.
@@ -150,16 +150,9 @@ typedef struct st_collect_t {
     int truncated;
     int64_t *ids; /* optional: the audit IDs collected */
     size_t nids;
-    const xl_str_t *flow; /* optional filter */
     json_t *(*render)(const xl_state_t *st);
-    int64_t first_id; /* first execution that passed (ETLWorks by message) */
     int failed;
 } collect_t;
-
-static int str_is(const xl_str_t *s, const xl_str_t *want)
-{
-    return s->base != NULL && s->len == want->len && (want->len == 0 || memcmp(s->base, want->base, s->len) == 0);
-}
 
 static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
 {
@@ -177,10 +170,8 @@ static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
         c->failed = 1;
         return 1;
     }
-    if (xl_principal_sees(c->who, &st.tenant_id) && (c->flow == NULL || str_is(&st.flow_id, c->flow))) {
+    if (xl_principal_sees(c->who, &st.tenant_id)) {
         json_array_append_new(c->items, c->render(&st));
-        if (c->first_id == 0)
-            c->first_id = audit_id;
         if (c->ids != NULL)
             c->ids[c->nids++] = audit_id;
     }
@@ -291,63 +282,6 @@ void xl_read_flow(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_
         xl_state_dispose(&st);
     }
     xl_http_send_json_obj(req, 200, xl_render_flow(flow_id.base, flow_id.len, scope, &sum, latest));
-}
-
-/* ---- GET /rest/v1/executions/{flow_id} (ETLWorks) -------------------------------------- */
-
-void xl_read_etlworks(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t flow_id)
-{
-    xl_str_t flow = {flow_id.base, flow_id.len}, tbuf;
-    const xl_str_t *scope = NULL;
-    h2o_iovec_t v;
-    int64_t audit_id = 0;
-    xl_state_t st;
-    char err[256];
-
-    if (xl_http_query_param(req, "auditId", &v)) {
-        if (xl_http_parse_id(v.base, v.len, XL_AUDIT_ID_MAX, &audit_id) != 0) {
-            xl_http_send_problem(req, 400, "invalid-parameter", "Invalid query parameter", NULL,
-                                 "auditId must be a positive integer up to 2^53-1");
-            return;
-        }
-    } else if (xl_http_query_param(req, "messageId", &v)) {
-        xl_str_t msg = {v.base, v.len};
-        collect_t c = {.api = api,
-                       .who = who,
-                       .items = json_array(),
-                       .max = MAX_MESSAGE_ITEMS,
-                       .flow = &flow,
-                       .render = xl_render_attempt};
-        if (scope_tenantOrReply(req, who, &tbuf, &scope) == 0 &&
-            collect(api, &c, XL_IX_MESSAGE, scope, &msg, 0, 1) != 0) {
-            json_decref(c.items);
-            xl_http_send_problem(req, 500, "internal", "Cannot read the message index", NULL, "see the log");
-            return;
-        }
-        json_decref(c.items);
-        audit_id = c.first_id;
-    } else {
-        xl_flow_summary_t sum;
-        if (scope_tenantOrReply(req, who, &tbuf, &scope) == 0 &&
-            xl_store_get_flow_summary(api->store, scope, flow_id.base, flow_id.len, &sum) == 0)
-            audit_id = sum.latest_audit_id;
-    }
-    int ret = audit_id != 0 ? xl_store_get_state(api->store, api->codec, audit_id, &st, err, sizeof(err)) : -ENOENT;
-    if (ret != 0 && ret != -ENOENT) {
-        xl_http_send_problem(req, 500, "internal", "Cannot read the execution", NULL, "%s", err);
-        return;
-    }
-    if (ret == 0 && (!xl_principal_sees(who, &st.tenant_id) || !str_is(&st.flow_id, &flow))) {
-        xl_state_dispose(&st);
-        ret = -ENOENT;
-    }
-    if (ret == -ENOENT) {
-        xl_http_send_problem(req, 404, "not-found", "Flow execution not found", NULL, "no such execution of flow %.*s",
-                             (int)flow_id.len, flow_id.base);
-        return;
-    }
-    xl_http_send_json_obj(req, 200, xl_render_etlworks(&st));
-    xl_state_dispose(&st);
 }
 
 /* ---- schemas, info, health ------------------------------------------------------------- */

@@ -62,8 +62,6 @@ void xl_read_message(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h
 void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id);
 /** GET /v1/flows/{flow_id}: counts, percentiles, success rate and the latest run */
 void xl_read_flow(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t flow_id);
-/** GET /rest/v1/executions/{flow_id}: the ETLWorks "get flow status" answer */
-void xl_read_etlworks(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t flow_id);
 /** GET /v1/executions: filtered list with a keyset page token (list.c) */
 void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who);
 

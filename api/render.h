@@ -31,9 +31,6 @@ json_t *xl_render_attempt(const xl_state_t *st);
 /** @brief One archived event: seq, its members, and where it was read (pos may be NULL). */
 json_t *xl_render_event(const xl_event_t *ev, uint32_t seq, const xl_pos_t *pos);
 
-/** @brief The ETLWorks "get flow status" object (camelCase) of an execution. */
-json_t *xl_render_etlworks(const xl_state_t *st);
-
 /** @brief A flow summary; latest (may be NULL) is the rendered state of its latest run, stolen. */
 json_t *xl_render_flow(const char *flow_id, size_t flow_len, const xl_str_t *tenant, const xl_flow_summary_t *sum,
                        json_t *latest);

@@ -34,6 +34,10 @@
 #include <openssl/ssl.h>
 
 #include "api/auth.h"
+#include "api/compat_civis.h"
+#include "api/compat_cloudify.h"
+#include "api/compat_etlworks.h"
+#include "api/compat_flows.h"
 #include "api/http.h"
 #include "schemas/base/log.h"
 #include "api/metrics.h"
@@ -54,6 +58,7 @@
 typedef struct st_route_args_t {
     int64_t id;       /* {id} */
     h2o_iovec_t name; /* {name}, percent-decoded */
+    h2o_iovec_t name2; /* a second {name} in the same pattern, percent-decoded */
 } route_args_t;
 
 enum {
@@ -65,7 +70,7 @@ enum {
 
 typedef struct st_route_t {
     const char *method;
-    const char *pattern; /* "{id}": a segment holding an audit ID; "{name}": any one segment */
+    const char *pattern; /* "{id}": a segment holding an audit ID; "{name}": any one segment (at most two) */
     int role;            /* least role (xl_role_t); XL_ROLE_NONE: public */
     int flags;
     const char *params; /* the query parameters it takes (comma-separated); NULL: not checked */
@@ -168,9 +173,75 @@ static void r_flow(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, 
 {
     xl_read_flow(&srv->api, req, who, a->name);
 }
+static void r_flows(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_flows_list(&srv->api, req, who);
+}
+static void r_civis_list(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_list(&srv->api, req, who, a->name);
+}
+static void r_civis_start(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_start(&srv->api, req, who, a->name);
+}
+static void r_civis_get(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_get(&srv->api, req, who, a->name, a->id);
+}
+static void r_civis_task(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_task(&srv->api, req, who, a->name, a->id, a->name2);
+}
+static void r_civis_cancel(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_control(&srv->api, req, who, a->name, a->id, "cancel");
+}
+static void r_civis_resume(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_control(&srv->api, req, who, a->name, a->id, "resume");
+}
+static void r_civis_retry(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    xl_civis_control(&srv->api, req, who, a->name, a->id, "retry");
+}
 static void r_etlworks(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
     xl_read_etlworks(&srv->api, req, who, a->name);
+}
+/* Cloudify's paths carry the API version: v3 and v3.1 (its client's default) are served alike. */
+static int cloudify_versionOrReply(h2o_req_t *req, const route_args_t *a)
+{
+    if (h2o_memis(a->name.base, a->name.len, H2O_STRLIT("v3")) ||
+        h2o_memis(a->name.base, a->name.len, H2O_STRLIT("v3.1")))
+        return 0;
+    xl_http_send_problem(req, 404, "no-route", "No such endpoint", NULL, "the Cloudify API is served as v3 and v3.1");
+    return -1;
+}
+static void r_cfy_list(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    if (cloudify_versionOrReply(req, a) == 0)
+        xl_cloudify_list(&srv->api, req, who);
+}
+static void r_cfy_start(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    if (cloudify_versionOrReply(req, a) == 0)
+        xl_cloudify_start(&srv->api, req, who);
+}
+static void r_cfy_get(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    if (cloudify_versionOrReply(req, a) == 0)
+        xl_cloudify_get(&srv->api, req, who, a->id);
+}
+static void r_cfy_action(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    if (cloudify_versionOrReply(req, a) == 0)
+        xl_cloudify_action(&srv->api, req, who, a->id);
+}
+static void r_cfy_update(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    if (cloudify_versionOrReply(req, a) == 0)
+        xl_cloudify_update(&srv->api, req, who, a->id);
 }
 static void r_stream(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
@@ -226,8 +297,24 @@ static const route_t routes[] = {
     ROUTE("POST", "/v1/executions/{id}/retry-failed-tasks", WRITER, R_WRITES,    NULL,                        r_retry_failed),
     ROUTE("POST", "/v1/events",                  WRITER, R_WRITES,               NULL,                        r_batch),
     ROUTE("GET",  "/v1/messages/{name}",         READER, R_MIN_POS,              "tenant_id,min_position",    r_message),
+    ROUTE("GET",  "/v1/flows",                   READER, R_MIN_POS,              "tenant_id,limit,page_token,min_position", r_flows),
     ROUTE("GET",  "/v1/flows/{name}",            READER, R_MIN_POS,              "tenant_id,min_position",    r_flow),
     ROUTE("GET",  "/rest/v1/executions/{name}",  READER, R_MIN_POS,              "auditId,messageId,tenant_id,min_position", r_etlworks),
+    ROUTE("GET",  "/plugins/dashboard/rest/v1/flows/{name}", READER, R_MIN_POS,  "auditId,messageId,tenant_id,min_position", r_etlworks),
+    /* Cloudify (api/compat_cloudify.c) */
+    ROUTE("GET",  "/api/{name}/executions",      READER, R_MIN_POS,              "deployment_id,workflow_id,status,id,created_by,_include,_offset,_size,_sort,_include_system_workflows,_get_all_results,min_position", r_cfy_list),
+    ROUTE("POST", "/api/{name}/executions",      WRITER, R_WRITES,               NULL,                        r_cfy_start),
+    ROUTE("GET",  "/api/{name}/executions/{id}", READER, R_MIN_POS,              "_include,min_position",     r_cfy_get),
+    ROUTE("POST", "/api/{name}/executions/{id}", WRITER, R_WRITES,               NULL,                        r_cfy_action),
+    ROUTE("PATCH", "/api/{name}/executions/{id}", WRITER, R_WRITES,              NULL,                        r_cfy_update),
+    /* Civis (api/compat_civis.c) */
+    ROUTE("GET",  "/workflows/{name}/executions", READER, R_MIN_POS,             "limit,page_num,order,order_dir,iterator,min_position", r_civis_list),
+    ROUTE("POST", "/workflows/{name}/executions", WRITER, R_WRITES,              NULL,                        r_civis_start),
+    ROUTE("GET",  "/workflows/{name}/executions/{id}", READER, R_MIN_POS,        "min_position",              r_civis_get),
+    ROUTE("GET",  "/workflows/{name}/executions/{id}/tasks/{name}", READER, R_MIN_POS, "min_position",        r_civis_task),
+    ROUTE("POST", "/workflows/{name}/executions/{id}/cancel", WRITER, R_WRITES,  NULL,                        r_civis_cancel),
+    ROUTE("POST", "/workflows/{name}/executions/{id}/resume", WRITER, R_WRITES,  NULL,                        r_civis_resume),
+    ROUTE("POST", "/workflows/{name}/executions/{id}/retry",  WRITER, R_WRITES,  NULL,                        r_civis_retry),
     ROUTE("GET",  "/v1/stream",                  READER, 0,                      "flow_id,tenant_id,type,last_event_id,max_events,timeout", r_stream),
     ROUTE("GET",  "/v1/schemas",                 READER, R_SERVICE,              "",                          r_schemas),
     ROUTE("GET",  "/v1/info",                    READER, R_SERVICE,              "",                          r_info),
@@ -264,7 +351,7 @@ static int match(const char *pattern, const char *path, size_t len, route_args_t
             } else {
                 if (s == seg)
                     return 0;
-                a->name = h2o_iovec_init(seg, (size_t)(s - seg));
+                *(a->name.base == NULL ? &a->name : &a->name2) = h2o_iovec_init(seg, (size_t)(s - seg));
                 p += 6;
             }
             continue;
@@ -316,6 +403,35 @@ static obs_t *observe(xl_server_t *srv, h2o_req_t *req)
 
 /* ---- authentication ------------------------------------------------------------------------ */
 
+/* The password of an HTTP Basic credential (base64 "user:password"); base NULL when malformed. */
+static h2o_iovec_t basic_password(h2o_mem_pool_t *pool, const char *s, size_t len)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    while (len > 0 && s[0] == ' ')
+        ++s, --len;
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '='))
+        --len;
+    char *out = h2o_mem_alloc_pool(pool, len * 3 / 4 + 1);
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; ++i) {
+        const char *c = memchr(alphabet, s[i], 64);
+        if (c == NULL || s[i] == '\0')
+            return h2o_iovec_init(NULL, 0);
+        acc = (acc << 6) | (uint32_t)(c - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    const char *colon = memchr(out, ':', n);
+    if (colon == NULL)
+        return h2o_iovec_init(NULL, 0);
+    return h2o_iovec_init(colon + 1, (size_t)(out + n - colon - 1));
+}
+
 /* @return 0 with who filled, or -1 (answered 401/403) */
 static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, xl_principal_t *who)
 {
@@ -328,15 +444,30 @@ static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, 
         *who = (xl_principal_t){XL_ROLE_NONE, {NULL, 0}};
         return 0;
     }
-    if (!xl_http_header(req, "authorization", &v)) {
+    int has_auth = xl_http_header(req, "authorization", &v);
+    const char *t = NULL, *end = NULL;
+    int scheme_ok = 0;
+    if (!has_auth && xl_http_header(req, "authentication-token", &v)) {
+        /* the header Cloudify's client sends its token in (token=...) */
+        t = v.base;
+        end = v.base + v.len;
+        scheme_ok = 1;
+    } else if (!has_auth) {
         xl_http_add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer realm=\"execlog\"");
         xl_http_send_problem(req, 401, "unauthorized", "Authentication required", NULL,
                              "send a bearer token: Authorization: Bearer <token>");
         return -1;
+    } else if (v.len >= 6 && strncasecmp(v.base, "basic ", 6) == 0) {
+        /* Basic: the password is the token, the user name is not checked (clients that only know Basic) */
+        h2o_iovec_t plain = basic_password(&req->pool, v.base + 6, v.len - 6);
+        t = plain.base;
+        end = plain.base + plain.len;
+        scheme_ok = plain.base != NULL;
+    } else {
+        end = v.base + v.len;
+        scheme_ok = v.len >= 7 && strncasecmp(v.base, "bearer ", 7) == 0;
+        t = v.base + (scheme_ok ? 7 : 0);
     }
-    const char *end = v.base + v.len;
-    int scheme_ok = v.len >= 7 && strncasecmp(v.base, "bearer ", 7) == 0;
-    const char *t = v.base + (scheme_ok ? 7 : 0);
     while (t < end && *t == ' ')
         ++t;
     while (end > t && end[-1] == ' ')
@@ -344,7 +475,7 @@ static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, 
     if (!scheme_ok || t == end || xl_auth_check(srv->auth, t, (size_t)(end - t), who) != 0) {
         xl_http_add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer realm=\"execlog\", error=\"invalid_token\"");
         xl_http_send_problem(req, 401, "unauthorized", "Invalid token", NULL,
-                             scheme_ok ? "the bearer token is not known" : "only the Bearer scheme is accepted");
+                             scheme_ok ? "the bearer token is not known" : "only the Bearer scheme (or Basic with the token as password) is accepted");
         return -1;
     }
     if (who->role < r->role) {
@@ -636,6 +767,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         }
         if (args.name.base != NULL)
             args.name = xl_http_path_decode(&req->pool, args.name.base, args.name.len);
+        if (args.name2.base != NULL)
+            args.name2 = xl_http_path_decode(&req->pool, args.name2.base, args.name2.len);
         if (r->flags & R_MIN_POS) {
             xl_pos_t *want;
             int n = parse_positionsOrReply(req, &want);

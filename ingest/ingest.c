@@ -94,6 +94,8 @@ struct st_pending_t {
     slot_t *slots;
     size_t *lines; /* batch: the physical line number of each slot */
     h2o_timeout_entry_t timeout;
+    xl_ingest_reshape_cb reshape; /* optional: a single write's success answer, reshaped */
+    void *reshape_ctx;
 };
 
 typedef struct st_partition_t {
@@ -155,7 +157,9 @@ static void send_answer(pending_t *p)
                 xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
             xl_http_send_problem_obj(req, s->body);
         } else {
-            xl_http_send_json_obj(req, s->status, s->body);
+            int status = s->status;
+            json_t *body = p->reshape != NULL ? p->reshape(p->reshape_ctx, req, &status, s->body) : s->body;
+            xl_http_send_json_obj(req, status, body);
         }
         s->body = NULL;
         if (s->status < 400)
@@ -1060,16 +1064,18 @@ static void on_caught_up(xl_catchup_wait_t *w)
 }
 
 static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t target, const xl_str_t *scope,
-                          int control)
+                          int control, h2o_iovec_t src, xl_ingest_reshape_cb reshape, void *ctx)
 {
     if (too_largeOrReply(ing, req))
         return;
     pending_t *p = pending_new(ing, req, 1, 0);
     pending_set_scope(p, scope);
-    p->cur.src = req->entity;
+    p->reshape = reshape;
+    p->reshape_ctx = ctx;
+    p->cur.src = src;
     p->cur.control = control;
     xl_event_t ev;
-    json_t *obj = read_writeOrFill(p, 0, req->entity, kind, &ev, &target);
+    json_t *obj = read_writeOrFill(p, 0, src, kind, &ev, &target);
     if (obj != NULL)
         process_write(p, 0, kind, &ev, target, scope);
     json_decref(obj);
@@ -1078,27 +1084,33 @@ static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t ta
 
 void xl_ingest_handle_create(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_CREATE, 0, scope, 0);
+    handle_single(ing, req, XL_WRITE_CREATE, 0, scope, 0, req->entity, NULL, NULL);
 }
 
 void xl_ingest_handle_append(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_APPEND, audit_id, scope, 0);
+    handle_single(ing, req, XL_WRITE_APPEND, audit_id, scope, 0, req->entity, NULL, NULL);
 }
 
 void xl_ingest_handle_retry(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_RETRY, audit_id, scope, 0);
+    handle_single(ing, req, XL_WRITE_RETRY, audit_id, scope, 0, req->entity, NULL, NULL);
 }
 
 void xl_ingest_handle_cancel(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_CANCEL, audit_id, scope, XL_EVENT_CANCEL_REQUESTED);
+    handle_single(ing, req, XL_WRITE_CANCEL, audit_id, scope, XL_EVENT_CANCEL_REQUESTED, req->entity, NULL, NULL);
 }
 
 void xl_ingest_handle_control(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, int type, const xl_str_t *scope)
 {
-    handle_single(ing, req, XL_WRITE_CANCEL, audit_id, scope, type);
+    handle_single(ing, req, XL_WRITE_CANCEL, audit_id, scope, type, req->entity, NULL, NULL);
+}
+
+void xl_ingest_handle_as(xl_ingest_t *ing, h2o_req_t *req, int kind, int control, int64_t audit_id,
+                        const xl_str_t *scope, h2o_iovec_t body, xl_ingest_reshape_cb reshape, void *ctx)
+{
+    handle_single(ing, req, kind, audit_id, scope, control, body, reshape, ctx);
 }
 
 int xl_ingest_next_line(const char *body, size_t len, size_t *pos, size_t *lineno, h2o_iovec_t *line)

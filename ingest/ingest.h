@@ -17,6 +17,7 @@
 
 #include <h2o.h>
 #include <h2o/multithread.h>
+#include <jansson.h>
 
 #include "projector/progress.h"
 #include "projector/store.h"
@@ -76,6 +77,24 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *sc
  * xl_ingest_handle_cancel is this with XL_EVENT_CANCEL_REQUESTED.
  */
 void xl_ingest_handle_control(xl_ingest_t *ing, h2o_req_t *req, int64_t audit_id, int type, const xl_str_t *scope);
+
+/**
+ * A single write's success answer, reshaped before it is sent (the
+ * compatibility routes): body (stolen) is the answer the native route would
+ * send, *status its code; returns the body to send (a new reference; may be
+ * body) and may change *status. Called on the loop thread while req lives.
+ */
+typedef json_t *(*xl_ingest_reshape_cb)(void *ctx, h2o_req_t *req, int *status, json_t *body);
+
+/**
+ * @brief One write of kind XL_WRITE_CREATE, _APPEND or _RETRY (control 0),
+ * or a control request (kind XL_WRITE_CANCEL, control its event type as in
+ * xl_ingest_handle_control), whose JSON is body (in req->pool, not req's
+ * own entity), checked and acknowledged exactly as on the native routes;
+ * problems are answered as there, a success through reshape (NULL: as is).
+ */
+void xl_ingest_handle_as(xl_ingest_t *ing, h2o_req_t *req, int kind, int control, int64_t audit_id,
+                        const xl_str_t *scope, h2o_iovec_t body, xl_ingest_reshape_cb reshape, void *ctx);
 
 /**
  * @brief The next non-blank line of an NDJSON batch body (lines end at '\n';

@@ -928,25 +928,10 @@ static const char *agg_merge_name(void *state)
     return "execlog.agg.v1";
 }
 
-int xl_store_get_flow_summary(xl_store_t *store, const xl_str_t *tenant, const char *flow_id, size_t flow_len,
-                              xl_flow_summary_t *out)
+/* The summary of decoded aggregates. */
+static void summarize(const xl_store_flow_delta_t *agg, xl_flow_summary_t *out)
 {
-    xl_str_t flow = {(char *)flow_id, flow_len};
-    xl_store_flow_delta_t *agg = NULL;
-    xl_buf_t key, val;
-    int ret;
-
     memset(out, 0, sizeof(*out));
-    xl_buf_init(&key);
-    xl_buf_init(&val);
-    if ((ret = key_agg(&key, tenant, &flow)) != 0 || (ret = get_into(store, CF_AGG, &key, &val, NULL, 0)) != 0)
-        goto fail;
-    if ((agg = malloc(sizeof(*agg))) == NULL) {
-        ret = -ENOMEM;
-        goto fail;
-    }
-    if ((ret = agg_decode(val.base, val.len, agg)) != 0)
-        goto fail;
     out->total = (uint64_t)agg->total;
     for (int i = 0; i != XL_STATUS__COUNT; ++i) {
         out->by_status[i] = (uint64_t)agg->by_status[i];
@@ -976,12 +961,88 @@ int xl_store_get_flow_summary(xl_store_t *store, const xl_str_t *tenant, const c
             }
         }
     }
+}
+
+int xl_store_get_flow_summary(xl_store_t *store, const xl_str_t *tenant, const char *flow_id, size_t flow_len,
+                              xl_flow_summary_t *out)
+{
+    xl_str_t flow = {(char *)flow_id, flow_len};
+    xl_store_flow_delta_t *agg = NULL;
+    xl_buf_t key, val;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    xl_buf_init(&key);
+    xl_buf_init(&val);
+    if ((ret = key_agg(&key, tenant, &flow)) != 0 || (ret = get_into(store, CF_AGG, &key, &val, NULL, 0)) != 0)
+        goto fail;
+    if ((agg = malloc(sizeof(*agg))) == NULL) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    if ((ret = agg_decode(val.base, val.len, agg)) != 0)
+        goto fail;
+    summarize(agg, out);
 
 fail:
     free(agg);
     xl_buf_dispose(&val);
     xl_buf_dispose(&key);
     return ret == -ENOMEM ? -EIO : ret;
+}
+
+int xl_store_scan_flows(xl_store_t *store, const xl_str_t *tenant, const char *after, size_t after_len,
+                        xl_store_flow_cb cb, void *ctx)
+{
+    rocksdb_iterator_t *it = NULL;
+    xl_store_flow_delta_t *agg = malloc(sizeof(*agg));
+    xl_flow_summary_t sum;
+    xl_buf_t prefix, start;
+    char *rerr = NULL;
+    int ret = -ENOMEM;
+
+    xl_buf_init(&prefix);
+    xl_buf_init(&start);
+    if (agg == NULL || ix_scope(&prefix, tenant) != 0 || xl_buf_append(&start, prefix.base, prefix.len) != 0)
+        goto fail;
+    if (after != NULL) {
+        xl_str_t a = {(char *)after, after_len};
+        if (ix_str(&start, &a) != 0)
+            goto fail;
+    }
+    ret = 0;
+    it = rocksdb_create_iterator_cf(store->db, store->ropts, store->cf[CF_AGG]);
+    for (rocksdb_iter_seek(it, start.base, start.len); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen < prefix.len || memcmp(k, prefix.base, prefix.len) != 0)
+            break;
+        if (after != NULL && klen == start.len && memcmp(k, start.base, klen) == 0)
+            continue; /* strictly after */
+        if (klen < prefix.len + 4 || xl_be32_get(k + prefix.len) != klen - prefix.len - 4)
+            continue; /* a longer scope that shares this prefix ('T' keys of another tenant cannot: lengths) */
+        const char *v = rocksdb_iter_value(it, &vlen);
+        if (agg_decode(v, vlen, agg) != 0) {
+            ret = -EIO;
+            goto fail;
+        }
+        summarize(agg, &sum);
+        if ((ret = cb(ctx, k + prefix.len + 4, klen - prefix.len - 4, &sum)) != 0)
+            goto fail;
+    }
+    rocksdb_iter_get_error(it, &rerr);
+    if (rerr != NULL) {
+        rocksdb_free(rerr);
+        ret = -EIO;
+    }
+
+fail:
+    if (it != NULL)
+        rocksdb_iter_destroy(it);
+    xl_buf_dispose(&start);
+    xl_buf_dispose(&prefix);
+    free(agg);
+    return ret;
 }
 
 /* ---- the feed ---- */

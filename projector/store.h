@@ -174,6 +174,19 @@ typedef struct st_xl_flow_summary_t {
 int xl_store_get_flow_summary(xl_store_t *store, const xl_str_t *tenant, const char *flow_id, size_t flow_len,
                               xl_flow_summary_t *out);
 
+/** Called by xl_store_scan_flows for each flow (flow_id borrowed for the call). Non-zero stops the scan. */
+typedef int (*xl_store_flow_cb)(void *ctx, const char *flow_id, size_t flow_len, const xl_flow_summary_t *sum);
+
+/**
+ * @brief Visit every flow of one scope (tenant NULL: across tenants; a null
+ * base or "" is the executions without a tenant) with its summary, in key
+ * order (shorter flow IDs first, then byte order), starting strictly after
+ * the flow `after` (NULL: from the first). Arguments borrowed for the call.
+ * @return 0, the callback's non-zero value, -ENOMEM or -EIO.
+ */
+int xl_store_scan_flows(xl_store_t *store, const xl_str_t *tenant, const char *after, size_t after_len,
+                        xl_store_flow_cb cb, void *ctx);
+
 /** The histogram behind the percentiles: bucket of a duration, and the largest duration a bucket holds. */
 #define XL_STORE_HIST_BUCKETS 488
 int xl_store_hist_bucket(int64_t duration_ms);

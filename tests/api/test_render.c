@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/compat_etlworks.h"
 #include "api/render.h"
 #include "tests/test.h"
 
@@ -121,7 +122,45 @@ static void test_etlworks(void)
     XL_CHECK(strcmp(json_string_value(json_object_get(o, "warnings")), "slow\nretrying") == 0, "warnings text");
     XL_CHECK_INT(json_integer_value(json_object_get(o, "started")), 1100);
     XL_CHECK_INT(json_integer_value(json_object_get(o, "parentAuditId")), 41);
-    XL_CHECK_INT(json_integer_value(json_object_get(json_object_get(o, "metrics"), "rows")), 10);
+    json_t *m = json_array_get(json_object_get(o, "metrics"), 0);
+    XL_CHECK(json_array_size(json_object_get(o, "metrics")) == 1 &&
+                 strcmp(json_string_value(json_object_get(m, "name")), "rows") == 0,
+             "metrics is a list of {name, value}");
+    XL_CHECK_INT(json_integer_value(json_object_get(m, "value")), 10);
+    static const char *const keys[] = {"auditId",  "parentAuditId", "retries",    "flowId",      "flowName",
+                                       "eventId",  "eventName",     "messageId",  "tenantId",    "status",
+                                       "triggerType", "startedBy",  "started",    "ended",       "duration",
+                                       "code",     "exception",     "warnings",   "metrics",     "fileMetrics",
+                                       "errorLocationInSql", "fileName", "records"};
+    XL_CHECK_INT(json_object_size(o), 23);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); ++i)
+        XL_CHECK(json_object_get(o, keys[i]) != NULL, "key %s", keys[i]);
+    XL_CHECK(json_is_string(json_object_get(o, "tenantId")), "a tenant that is no number stays a string");
+    json_decref(o);
+
+    /* the documented types: IDs from the attributes, numbers when decimal */
+    static xl_attr_t attrs[] = {{S("code"), S("select 1")},
+                                {S("error_location"), S("7")},
+                                {S("file_metrics"), S("[{\"fileName\":\"a.csv\",\"records\":3}]")},
+                                {S("schedule_event_id"), S("99")},
+                                {S("schedule_event_name"), S("nightly")}};
+    xl_state_t at = sample_state();
+    at.attributes = attrs;
+    at.nattributes = sizeof(attrs) / sizeof(attrs[0]);
+    at.tenant_id = S("12");
+    o = xl_render_etlworks(&at);
+    XL_CHECK_INT(json_integer_value(json_object_get(o, "tenantId")), 12);
+    XL_CHECK_INT(json_integer_value(json_object_get(o, "eventId")), 99);
+    XL_CHECK_INT(json_integer_value(json_object_get(o, "errorLocationInSql")), 7);
+    XL_CHECK(strcmp(json_string_value(json_object_get(o, "eventName")), "nightly") == 0, "eventName");
+    XL_CHECK(strcmp(json_string_value(json_object_get(o, "code")), "select 1") == 0, "code");
+    XL_CHECK_INT(json_integer_value(json_object_get(json_array_get(json_object_get(o, "fileMetrics"), 0), "records")),
+                 3);
+    json_decref(o);
+    /* a run that succeeded after a failed task attempt reports no exception */
+    at.status = XL_STATUS_SUCCEEDED;
+    o = xl_render_etlworks(&at);
+    XL_CHECK(json_is_null(json_object_get(o, "exception")), "no exception once the run succeeded");
     json_decref(o);
 
     static const struct {

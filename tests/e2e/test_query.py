@@ -44,7 +44,7 @@ ETLWORKS_TYPES = {"auditId": (int,), "parentAuditId": (int, type(None)), "retrie
                   "tenantId": (str, type(None)), "status": (str,), "triggerType": (str, type(None)),
                   "startedBy": (str, type(None)), "started": (int, type(None)), "ended": (int, type(None)),
                   "duration": (str, type(None)), "exception": (str, type(None)), "warnings": (str, type(None)),
-                  "metrics": (dict,)}
+                  "metrics": (list, type(None))}
 
 
 def ids(items):
@@ -321,7 +321,8 @@ class Suite(X.SuiteBase):
                       {"auditId": x["e1"], "parentAuditId": None, "retries": 0, "flowId": 4242,
                        "flowName": "Nightly load", "messageId": "msg-A", "tenantId": "acme", "status": "warning",
                        "triggerType": "schedule", "startedBy": "cron", "started": t0 + 1100, "ended": t0 + 1600,
-                       "duration": "500 ms", "exception": None, "warnings": "slow source", "metrics": {"rows": 10}},
+                       "duration": "500 ms", "exception": None, "warnings": "slow source",
+                       "metrics": [{"name": "rows", "value": 10}]},
                       "ETLWorks e1 (%s)" % http)
         j = self.get("/rest/v1/executions/4242?auditId=%d" % x["e2"], "h2c", "acme_r").json or {}
         self.etlworks_shape(j, "ETLWorks e2")
