@@ -34,6 +34,7 @@ typedef struct st_xl_server_conf_t {
     int stream_keepalive_ms;   /* SSE comment lines */
     xl_store_t *store;         /* borrowed */
     xl_projector_t *projector; /* borrowed; NULL if this process does not project */
+    xl_cache_t *cache;         /* answers of GET /v1/executions/{id}, borrowed; NULL: none */
     json_t *info;              /* GET /v1/info body; reference stolen */
     int64_t ready_max_lag;     /* /readyz threshold */
     int write_only;            /* role ingest: the read routes answer 405 (the projection is for the write rules) */
