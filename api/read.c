@@ -226,7 +226,8 @@ static int cache_metrics(xl_api_t *api, xl_buf_t *out)
         ret |= xl_metrics_family(out, rows[i].name, "counter", rows[i].help);
         ret |= xl_metrics_sample(out, rows[i].name, "", (double)*(const uint64_t *)((const char *)&cs + rows[i].at));
     }
-    ret |= xl_metrics_family(out, "execlog_cache_bytes", "gauge", "memory the cached answers take (http.cache.bytes at most)");
+    ret |= xl_metrics_family(out, "execlog_cache_bytes", "gauge",
+                             "memory the cached answers take (http.cache.bytes at most)");
     ret |= xl_metrics_sample(out, "execlog_cache_bytes", "", (double)cs.bytes);
     ret |= xl_metrics_family(out, "execlog_cache_entries", "gauge", "answers in the cache");
     ret |= xl_metrics_sample(out, "execlog_cache_entries", "", (double)cs.entries);
