@@ -6,8 +6,9 @@
  * out the shard's generation as its ticket, every invalidation bumps it, and
  * a fill whose ticket is not the current generation is dropped. The price is
  * a few refused fills in a shard while the projector writes to it; a stale
- * answer is never the price. Memory is allocated and freed outside the lock;
- * a hit allocates nothing but what the caller's alloc hands out.
+ * answer is never the price. Entries are allocated and freed outside the
+ * lock (only a shard's bucket array grows under it, doubling); a hit
+ * allocates nothing but what the caller's alloc hands out.
  */
 #include "projector/cache.h"
 
