@@ -2,6 +2,7 @@
 #   make run    install what is missing (Debian 12 packages), build, start execlogd
 #   make run KAFKA=cluster  the same on a local 3-broker Kafka cluster, with two execlogd nodes
 #   make test   the same set-up, then the whole test suite through ctest, then make fuzz-smoke
+#   make tsan   the unit tests and the e2e suites (embedded broker) built with ThreadSanitizer, in build-tsan
 #   make fuzz   every libFuzzer target of tests/fuzz for FUZZ_SECONDS (60) each, built with clang
 #   make kafka-up  a real 3-broker Apache Kafka 4 cluster on 127.0.0.1 (ops/kafka/README.md); make kafka-down stops it
 # Set ARGS to pass flags to execlogd, e.g. make run ARGS='--listen=127.0.0.1:9090';
@@ -21,7 +22,7 @@ TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro python3-venv opens
 # Test tools from PyPI, pinned in tests/requirements.txt, in a venv that also sees Debian's python3-avro
 VENV ?= $(HOME)/.cache/execlog/venv
 
-.PHONY: all deps test-deps build run test asan clean help
+.PHONY: all deps test-deps build run test asan tsan clean help
 
 all: build
 
@@ -73,8 +74,16 @@ asan: test-deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure --timeout 600 -j $(JOBS)
 
+# The unit tests and the e2e suites on the embedded broker built with ThreadSanitizer (XL_TSAN), in build-tsan;
+# a race report fails its test (exit 66); library-internal reports are suppressed in tests/tsan.supp. ~10 min.
+TSAN_TIMEOUT ?= 600
+tsan: test-deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXL_WERROR=$(WERROR) -DXL_TSAN=ON >/dev/null
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && ctest --output-on-failure --timeout $(TSAN_TIMEOUT) -j $(JOBS) -LE kafka
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-tsan
 
 # make bench: execlogd against its ceilings and PostgreSQL (ops/bench/README.md);
 # make bench-smoke: the same harness, tiny and fast. Results in $(BENCH_BUILD)/bench*/.

@@ -60,6 +60,9 @@ static const struct {
     {"ingest.timeout.ms", KEY_INT, F(ack_timeout_ms), "10000", 100, 600000,
      "longest wait for Kafka (and the projection) before answering 503"},
     {"http.max_body", KEY_SIZE, F(max_body), "1048576", 64, 1L << 30, "largest request body in bytes (413 above)"},
+    {"http.cache.bytes", KEY_SIZE, F(cache_bytes), "67108864", 0, 1L << 40,
+     "memory for the answers of GET /v1/executions/{id} kept ready for hot executions (LRU; the projector "
+     "invalidates what it changes); 0: no cache"},
     {"readyz.max_lag", KEY_INT, F(ready_max_lag), "10000", 0, 1 << 30,
      "GET /readyz answers 503 while the projector is further behind the log than this"},
     {"store.sync", KEY_BOOL, F(sync_writes), "true", 0, 1, "fsync every projector batch before it counts"},

@@ -35,6 +35,7 @@ typedef struct st_xl_config_t {
     char *ack;              /* when writes are acknowledged: auto|projected|delivered */
     int ack_timeout_ms;     /* bound on waiting for Kafka / the projection */
     size_t max_body;        /* largest accepted request body (bytes) */
+    size_t cache_bytes;     /* answers of GET /v1/executions/{id} kept in memory; 0: no cache */
     int sync_writes;        /* fsync each projector batch */
     int ready_max_lag;      /* /readyz: most events the projector may be behind */
     int log_level;

@@ -118,6 +118,7 @@ int main(int argc, char **argv)
     xl_embedded_t *emb = NULL;
     xl_store_t *store = NULL;
     xl_projector_t *proj = NULL;
+    xl_cache_t *cache = NULL; /* answers of the read path; shared by the projector and the server */
     xl_ingest_t *ing = NULL;
     xl_claim_t *claim = NULL;
     xl_server_t *srv = NULL;
@@ -258,6 +259,10 @@ int main(int argc, char **argv)
         goto exit;
     }
 
+    if (role_reads && cfg.cache_bytes > 0 && (cache = xl_cache_create(cfg.cache_bytes, err, sizeof(err))) == NULL) {
+        xl_log_error("main", "%s", err);
+        goto exit;
+    }
     xl_projector_conf_t pconf = {.topic = cfg.topic,
                                  .dlq_topic = cfg.dlq_topic,
                                  .group_id = cfg.group_id != NULL ? cfg.group_id : group_id,
@@ -268,7 +273,8 @@ int main(int argc, char **argv)
                                  .ctx = progress,
                                  /* every replica reads every partition: no group to join, no join delay */
                                  .assign_all = 1,
-                                 .commit_positions = !embedded};
+                                 .commit_positions = !embedded,
+                                 .cache = cache};
     if ((proj = xl_projector_create(&pconf, store, err, sizeof(err))) == NULL) {
         xl_log_error("main", "projector: %s", err);
         goto exit;
@@ -286,6 +292,7 @@ int main(int argc, char **argv)
                               .stream_keepalive_ms = cfg.stream_keepalive_ms,
                               .store = store,
                               .projector = proj,
+                              .cache = cache,
                               .ready_max_lag = cfg.ready_max_lag,
                               .info = make_info(&cfg, bootstraps, embedded, ack_projected),
                               .progress = progress,
@@ -326,6 +333,7 @@ exit:
         h2o_evloop_destroy(loop);
     xl_progress_destroy(progress); /* its publisher and subscribers are gone */
     xl_store_close(store);
+    xl_cache_destroy(cache); /* after the projector and the server, its two users */
     xl_embedded_destroy(emb);
     free(props);
     xl_config_dispose(&cfg);

@@ -56,7 +56,7 @@ int xl_query_bool_paramOrReply(h2o_req_t *req, const char *name, int *out)
     return -1;
 }
 
-static void send_not_found(h2o_req_t *req, int64_t audit_id)
+void xl_query_send_not_found(h2o_req_t *req, int64_t audit_id)
 {
     xl_http_send_problem(req, 404, "not-found", "Execution not found", NULL, "no execution with audit ID %" PRId64,
                          audit_id);
@@ -68,7 +68,7 @@ int xl_query_stateOrReply(xl_store_t *store, xl_codec_t *codec, h2o_req_t *req, 
     char err[256];
     int ret = xl_store_get_state(store, codec, audit_id, st, err, sizeof(err));
     if (ret == -ENOENT) {
-        send_not_found(req, audit_id);
+        xl_query_send_not_found(req, audit_id);
         return -1;
     }
     if (ret != 0) {
@@ -77,7 +77,7 @@ int xl_query_stateOrReply(xl_store_t *store, xl_codec_t *codec, h2o_req_t *req, 
     }
     if (!xl_principal_sees(who, &st->tenant_id)) { /* exactly like a missing one: existence is not leaked */
         xl_state_dispose(st);
-        send_not_found(req, audit_id);
+        xl_query_send_not_found(req, audit_id);
         return -1;
     }
     return 0;

@@ -30,6 +30,9 @@ int xl_query_int_paramOrReply(h2o_req_t *req, const char *name, int64_t min, int
 /** @brief Parse a boolean query parameter (true/false/1/0); absent gives 0. @return 0 or -1 (answered 400). */
 int xl_query_bool_paramOrReply(h2o_req_t *req, const char *name, int *out);
 
+/** @brief Answer 404 not-found for an execution (missing, or of a tenant the caller may not see). */
+void xl_query_send_not_found(h2o_req_t *req, int64_t audit_id);
+
 /**
  * @brief Load an execution the caller may see; answers 404 (also for
  * another tenant's) or 500 itself. @return 0 (st to dispose) or -1 (answered).

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,11 +107,71 @@ static void read_as_of(xl_api_t *api, h2o_req_t *req, int64_t audit_id, int64_t 
     xl_http_send_json_obj(req, 200, body);
 }
 
+/* ---- the answer cache (projector/cache.h) of GET /v1/executions/{id} ---------------------- */
+
+static void *cache_alloc(void *req, size_t len)
+{
+    return h2o_mem_alloc_pool(&((h2o_req_t *)req)->pool, len);
+}
+
+/* Answer from the cache: the same tenant rule as a stored state. @return 1 answered, 0 miss (*ticket for the fill). */
+static int cache_answer(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id, uint64_t *ticket)
+{
+    xl_cache_answer_t a;
+    if (xl_cache_get(api->cache, audit_id, cache_alloc, req, &a, ticket) != 1)
+        return 0;
+    xl_str_t tenant = {a.tenant, a.tenant_len};
+    if (!xl_principal_sees(who, &tenant))
+        xl_query_send_not_found(req, audit_id);
+    else
+        xl_http_send_json(req, 200, a.body, a.body_len);
+    return 1;
+}
+
+static int cache_metrics(xl_api_t *api, xl_buf_t *out)
+{
+    static const struct {
+        const char *name, *help;
+        size_t at;
+    } rows[] = {
+        {"execlog_cache_hits_total", "GET /v1/executions/{id} answered from the answer cache",
+         offsetof(xl_cache_stats_t, hits)},
+        {"execlog_cache_misses_total", "GET /v1/executions/{id} that read the store (then filled the cache)",
+         offsetof(xl_cache_stats_t, misses)},
+        {"execlog_cache_evictions_total", "answers dropped from the cache for room",
+         offsetof(xl_cache_stats_t, evictions)},
+        {"execlog_cache_invalidations_total", "answers dropped because the projector changed their execution",
+         offsetof(xl_cache_stats_t, invalidations)},
+    };
+    xl_cache_stats_t cs;
+    int ret = 0;
+    if (api->cache == NULL)
+        return 0;
+    xl_cache_get_stats(api->cache, &cs);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); ++i) {
+        ret |= xl_metrics_family(out, rows[i].name, "counter", rows[i].help);
+        ret |= xl_metrics_sample(out, rows[i].name, "", (double)*(const uint64_t *)((const char *)&cs + rows[i].at));
+    }
+    ret |= xl_metrics_family(out, "execlog_cache_bytes", "gauge",
+                             "memory the cached answers take (http.cache.bytes at most)");
+    ret |= xl_metrics_sample(out, "execlog_cache_bytes", "", (double)cs.bytes);
+    ret |= xl_metrics_family(out, "execlog_cache_entries", "gauge", "answers in the cache");
+    ret |= xl_metrics_sample(out, "execlog_cache_entries", "", (double)cs.entries);
+    return ret;
+}
+
 void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
 {
     xl_state_t st;
     int64_t as_of;
+    uint64_t ticket = 0;
     if (xl_query_int_paramOrReply(req, "as_of", 0, INT64_MAX / 2, -1, &as_of) != 0)
+        return;
+    h2o_iovec_t fields;
+    int selected = xl_http_query_param(req, "fields", &fields);
+    /* an as_of read is a replay and a field selection another shape: neither is cached; the whole
+     * current answer may come from memory */
+    if (as_of < 0 && !selected && cache_answer(api, req, who, audit_id, &ticket))
         return;
     if (xl_query_stateOrReply(api->store, api->codec, req, who, audit_id, &st) != 0)
         return;
@@ -119,8 +180,7 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who,
         read_as_of(api, req, audit_id, as_of);
         return;
     }
-    h2o_iovec_t fields;
-    if (xl_http_query_param(req, "fields", &fields)) {
+    if (selected) {
         json_t *o = xl_render_select(xl_render_state(&st), fields.base, fields.len);
         xl_state_dispose(&st);
         if (o != NULL)
@@ -132,9 +192,10 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who,
     /* The hot path: bytes straight from the state, no json_t tree (see xl_render_state_buf). */
     xl_buf_t body;
     xl_buf_init(&body);
-    if (xl_render_state_buf(&st, &body) == 0)
+    if (xl_render_state_buf(&st, &body) == 0) {
+        xl_cache_put(api->cache, audit_id, ticket, st.tenant_id.base, st.tenant_id.len, body.base, body.len);
         xl_http_send_json(req, 200, body.base, body.len);
-    else
+    } else
         xl_http_send_problem(req, 500, "internal", "Cannot render the execution", NULL, "out of memory");
     xl_buf_dispose(&body);
     xl_state_dispose(&st);
@@ -544,6 +605,7 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
     ret |= xl_metrics_family(&out, "execlog_min_position_waits", "gauge",
                              "reads waiting until the projection reaches their min_position");
     ret |= xl_metrics_sample(&out, "execlog_min_position_waits", "", (double)api->nwaiting);
+    ret |= cache_metrics(api, &out);
 
     if (ret != 0) {
         xl_buf_dispose(&out);

@@ -28,6 +28,7 @@ typedef struct st_xl_api_t {
     xl_store_t *store;
     xl_codec_t *codec;
     xl_projector_t *projector; /* NULL when this process does not project */
+    xl_cache_t *cache;         /* answers of xl_read_execution, filled here, invalidated by the projector; NULL: none */
     xl_ingest_t *ingest;       /* NULL when this process does not ingest */
     json_t *info;
     int64_t ready_max_lag; /* /readyz: most events the projector may be behind */

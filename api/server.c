@@ -1001,6 +1001,7 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     h2o_linklist_init_anchor(&srv->inflight);
     srv->api.store = conf->store;
     srv->api.projector = conf->projector;
+    srv->api.cache = conf->cache;
     srv->api.ingest = ingest;
     srv->api.info = conf->info;
     srv->api.ready_max_lag = conf->ready_max_lag;

@@ -38,6 +38,7 @@ typedef struct st_xl_server_conf_t {
     /* borrowed; the server subscribes on its loop (progress wakes min_position
      * waits, long polls and SSE streams); NULL: nothing is heard */
     xl_progress_t *progress;
+    xl_cache_t *cache;         /* answers of GET /v1/executions/{id}, borrowed; NULL: none */
     json_t *info;              /* GET /v1/info body; reference stolen */
     int64_t ready_max_lag;     /* /readyz threshold */
     int write_only;            /* role ingest: the read routes answer 405 (the projection is for the write rules) */

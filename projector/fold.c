@@ -265,6 +265,13 @@ const xl_fold_offset_t *xl_fold_offsets(const xl_fold_t *fold, size_t *n)
     return fold->offsets;
 }
 
+void xl_fold_each_changed(const xl_fold_t *fold, void (*fn)(void *ctx, int64_t audit_id), void *ctx)
+{
+    for (size_t i = 0; i != fold->nexecs; ++i)
+        if (fold->execs[i].dirty)
+            fn(ctx, fold->execs[i].st.audit_id);
+}
+
 /* ---- folding ---- */
 
 static int note_offset(xl_fold_t *fold, int32_t partition, int64_t offset)

@@ -91,6 +91,12 @@ const xl_fold_offset_t *xl_fold_offsets(const xl_fold_t *fold, size_t *n);
  */
 int xl_fold_commit(xl_fold_t *fold, const char *identity, char *err, size_t errlen);
 
+/**
+ * @brief The executions whose state the batch in hand wrote (valid after a
+ * successful xl_fold_commit, until xl_fold_reset): fn(ctx, audit_id) for each.
+ */
+void xl_fold_each_changed(const xl_fold_t *fold, void (*fn)(void *ctx, int64_t audit_id), void *ctx);
+
 /** @brief Forget the batch in hand (after a commit, or instead of one). */
 void xl_fold_reset(xl_fold_t *fold);
 

@@ -90,6 +90,7 @@ struct st_xl_projector_t {
     void *ctx;
     int assign_all;       /* consume every partition without a group (a replica reads the whole log) */
     int commit_positions; /* commit positions to the group for Kafka's tools (never read back) */
+    xl_cache_t *cache;    /* answers to invalidate after each batch (borrowed, NULL: none) */
 
     /* for any thread to read, under lags_mutex: the lag and high watermark of each partition at
      * the last batch (xl_projector_get_lags, xl_projector_get_log_ends), the topic's partition
@@ -471,6 +472,11 @@ static void batch_drop(xl_projector_t *proj)
     batch_reset(proj);
 }
 
+static void cache_forget(void *cache, int64_t audit_id)
+{
+    xl_cache_invalidate(cache, audit_id);
+}
+
 /*
  * Write the batch in hand once its dead letters are delivered, then report
  * it. @return 0; -EAGAIN: the store refused the write (published by
@@ -499,6 +505,10 @@ static int batch_commit(xl_projector_t *proj)
         goto fail;
     }
     stall_end(proj);
+    /* durable: no cached answer of a changed execution may outlive this batch, and readers
+     * waiting for its positions are released by on_applied below, so this comes first */
+    if (proj->cache != NULL)
+        xl_fold_each_changed(proj->fold, cache_forget, proj->cache);
 
     atomic_fetch_add(&proj->applied, proj->n_applied);
     atomic_fetch_add(&proj->duplicates, proj->n_duplicates);
@@ -881,6 +891,7 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
         goto nomem;
     proj->assign_all = conf->assign_all;
     proj->commit_positions = conf->commit_positions;
+    proj->cache = conf->cache;
     if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
         goto fail;
 

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "projector/cache.h"
 #include "projector/store.h"
 
 typedef struct st_xl_projector_t xl_projector_t;
@@ -48,6 +49,9 @@ typedef struct st_xl_projector_conf_t {
     /* 1: commit each batch's positions to group_id, for Kafka's own tools
      * (consumer-group lag); never read back: the store holds the truth */
     int commit_positions;
+    /* answers of the read path, borrowed (NULL: none): each batch invalidates
+     * the executions it changed once durable, before on_applied reports it */
+    xl_cache_t *cache;
 } xl_projector_conf_t;
 
 typedef struct st_xl_projector_stats_t {

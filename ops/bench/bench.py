@@ -4,8 +4,10 @@ The execlog benchmark driver (`make bench`, `make bench-smoke`).
 
 Starts execlogd on the embedded broker with a fresh data directory, measures
 each part for a bounded time, measures the ceilings of the parts (raw
-librdkafka producer, raw RocksDB WriteBatch, h2o static file) and the peer
-(PostgreSQL 15) with the same payloads and client settings, and prints one
+librdkafka producer, raw RocksDB WriteBatch, Debian's h2o server serving
+files of the answers' sizes) and the peer (PostgreSQL 15) with the same
+payloads and client settings, then the same work with fewer or more threads
+where this build has the settings (SCALING), and prints one
 table, every figure next to its ceiling or peer as a ratio, with PASS/MISS
 for the targets. Raw numbers go to OUT/results.json, the chart to
 OUT/chart.png. Every row names the broker it used (`embedded`, a real
@@ -47,6 +49,13 @@ H2LOAD_CLIENTS = ["-t", "1", "-c", "16", "-m", "16"]
 PG_CLIENTS = 16
 # Batch ingest: a few large requests in flight (16 x 1000 events).
 BATCH_CLIENTS = ["-t", "1", "-c", "4", "-m", "4"]
+# Scaling rows: each setting, the values compared (None: execlogd's default), what runs for each. A setting
+# this build of execlogd does not have (not in `execlogd --help`) is reported "not available in this build".
+H2O_SERVER = shutil.which("h2o") or "/usr/bin/h2o"  # Debian's h2o server, the HTTP ceiling
+SCALING = (
+    ("http.threads", ("1", None), "lookups and single-event ingest"),
+    ("projector.threads", ("1", "2"), "projector catch-up"),
+)
 
 MODES = {
     "full": dict(
@@ -606,6 +615,7 @@ class Bench:
         self.hwm_delivered = delivered.hwm()
         stop(delivered.proc)
         self.disk()
+        self.scaling_runs()
         self.rebuild()
 
         self.h2o_ceiling()
@@ -703,10 +713,11 @@ class Bench:
         st, body = x.http.request("GET", "/v1/executions/%d" % sample[0])
         if st != 200:
             raise RuntimeError("GET execution answered %s" % st)
-        self.static_root = os.path.join(self.work, "static")
-        os.makedirs(self.static_root, exist_ok=True)
-        with open(os.path.join(self.static_root, "status.json"), "wb") as f:
-            f.write(body)
+        # served by Debian's h2o, which drops root for nobody: a world-readable directory of its own
+        self.static_root = tempfile.mkdtemp(prefix="xl-bench-static-")
+        os.chmod(self.static_root, 0o755)
+        self.static_bytes = {}
+        self.save_static("status", body)
         self.status_bytes = len(body)
         for proto, extra in (("h2c", []), ("h1", ["--h1"])):
             r = h2load("get-" + proto, H2LOAD_CLIENTS + extra + ["-i", uris], self.out, cfg["seconds"], cfg["warmup"],
@@ -715,6 +726,14 @@ class Bench:
             log("GET /v1/executions/{id} %s: %.0f req/s, p99 %.2f ms" % (proto, r["ok_per_s"], r.get("p99_ms", -1)))
         # routes that another issue adds: measured once they answer
         self.optional_routes(x)
+
+    def save_static(self, name, body):
+        """A real answer of execlogd, byte for byte, as the file the static ceiling of its row serves."""
+        path = os.path.join(self.static_root, name + ".json")
+        with open(path, "wb") as f:
+            f.write(body)
+        os.chmod(path, 0o644)
+        self.static_bytes[name] = len(body)
 
     def route_missing(self, x, path):
         st, body = x.http.request("GET", path)
@@ -737,11 +756,15 @@ class Bench:
         }
         self.routes = {}
         for name, (label, make) in routes.items():
-            missing, st = self.route_missing(x, make())
+            probe = make()
+            missing, st = self.route_missing(x, probe)
             if missing:
                 self.routes[name] = dict(label=label, missing=True, probe_status=st)
                 log("%s: route missing (%d), skipped" % (label, st))
                 continue
+            st, body = x.http.request("GET", probe)
+            if st == 200:  # the row's ceiling: a static file of the same size (a 50-item page, a lineage)
+                self.save_static(name, body)
             uris = os.path.join(self.work, "%s-uris.txt" % name)
             with open(uris, "w") as f:
                 for _ in range(min(cfg["get_uris"], 20000)):
@@ -826,15 +849,16 @@ class Bench:
         log("raw librdkafka producer: %.0f events/s" % self.raw["kafka_ceiling"]["events_per_s"])
 
     # ---- 3. projector ----------------------------------------------------------------------
-    def projector_bursts(self, x):
+    def projector_bursts(self, x, tag=""):
         """Produce a burst of events straight to the topic; time the projector's catch-up."""
         cfg, results = self.cfg, []
+        bootstrap = x.bootstrap()  # each start of execlogd has an embedded broker of its own
         for i in range(cfg["bursts"]):
             base = x.readyz().get("applied", 0)
             sampler = Sampler(x.port, 0.005)
             sampler.start()
             t0 = now()
-            prod = run_json([os.path.join(self.tools, "xl_bench_kafka"), "--bootstrap", self.bootstrap,
+            prod = run_json([os.path.join(self.tools, "xl_bench_kafka"), "--bootstrap", bootstrap,
                              "--topic", "execlog.events", "--count", str(cfg["burst"]), "--ids", self.ids_file], 120)
             t_prod = now()
             target = base + prod["delivered"]
@@ -853,9 +877,9 @@ class Bench:
                 r["catch_up_s"] = last[0] - t0
                 r["max_lag"] = max(s[2] for s in samples)
             results.append(r)
-            log("projector burst %d: %s" % (i + 1, r))
+            log("%sprojector burst %d: %s" % (tag, i + 1, r))
         rates = sorted(r["events_per_s"] for r in results if r.get("events_per_s"))
-        self.raw["projector"] = dict(bursts=results, events_per_s=rates[len(rates) // 2] if rates else None)
+        self.raw[tag + "projector"] = dict(bursts=results, events_per_s=rates[len(rates) // 2] if rates else None)
 
     def log_accounting(self, x, name):
         """Events on this process's topic (a fresh log per start) vs events the projector applied."""
@@ -1038,27 +1062,121 @@ class Bench:
 
     # ---- ceilings without execlogd running ---------------------------------------------------------
     def h2o_ceiling(self):
+        """Debian's h2o server, its default threads, serving real answers of execlogd as static files
+        (status, list page, lineage: each the size of its row's answer), with the same h2load settings."""
         cfg = self.cfg
         port = free_port()
-        p = spawn([os.path.join(self.tools, "xl_bench_h2o_static"), "--listen", "127.0.0.1:%d" % port,
-                   "--root", self.static_root], os.path.join(self.work, "h2o-static.log"))
-        h = Http(port, timeout=2)
-        for _ in range(500):
-            try:
-                st, body = h.request("GET", "/status.json")
-                if st == 200:
-                    break
-            except (OSError, http.client.HTTPException):
-                time.sleep(0.01)
-        h.close()
-        if len(body) != self.status_bytes:
-            raise RuntimeError("static file is %d bytes, the status answer %d" % (len(body), self.status_bytes))
-        url = "http://127.0.0.1:%d/status.json" % port
-        for proto, extra in (("h2c", []), ("h1", ["--h1"])):
-            self.raw["h2o_static_" + proto] = h2load("static-" + proto, H2LOAD_CLIENTS + extra + [url], self.out,
-                                                     cfg["seconds"], cfg["warmup"])
-            log("h2o static %s: %.0f req/s" % (proto, self.raw["h2o_static_" + proto]["ok_per_s"]))
-        stop(p)
+        conf = os.path.join(self.static_root, "h2o.conf")
+        with open(conf, "w") as f:
+            f.write("listen:\n  host: 127.0.0.1\n  port: %d\n" % port)
+            if os.geteuid() == 0:  # h2o drops root privileges for this user
+                f.write("user: nobody\n")
+            f.write("hosts:\n  default:\n    paths:\n      /:\n        file.dir: %s\n" % self.static_root)
+        os.chmod(conf, 0o644)
+        p = spawn([H2O_SERVER, "-c", conf], os.path.join(self.work, "h2o-static.log"))
+        try:
+            h = Http(port, timeout=2)
+            body = b""
+            for _ in range(500):
+                try:
+                    st, body = h.request("GET", "/status.json")
+                    if st == 200:
+                        break
+                except (OSError, http.client.HTTPException):
+                    h.close()
+                    h = Http(port, timeout=2)
+                    time.sleep(0.01)
+            for name, size in self.static_bytes.items():
+                st, got = h.request("GET", "/%s.json" % name)
+                if st != 200 or len(got) != size:
+                    raise RuntimeError("h2o serves %s.json as %s, %d bytes; the answer has %d" % (
+                        name, st, len(got), size))
+            h.close()
+            self.raw["h2o_server"] = dict(binary=H2O_SERVER, version=subprocess.run(
+                [H2O_SERVER, "--version"], stdout=subprocess.PIPE, text=True).stdout.splitlines()[0],
+                threads="default (one per core)", files=dict(self.static_bytes))
+            runs = [("status", "h2c", []), ("status", "h1", ["--h1"])]
+            runs += [(name, "h2c", []) for name in self.static_bytes if name != "status"]
+            for name, proto, extra in runs:
+                key = "h2o_static_" + proto if name == "status" else "h2o_static_%s_%s" % (name, proto)
+                url = "http://127.0.0.1:%d/%s.json" % (port, name)
+                self.raw[key] = h2load("static-%s-%s" % (name, proto), H2LOAD_CLIENTS + extra + [url], self.out,
+                                       cfg["seconds"], cfg["warmup"])
+                log("h2o static %s (%d B) %s: %.0f req/s" % (name, self.static_bytes[name], proto,
+                                                            self.raw[key]["ok_per_s"]))
+        finally:
+            stop(p)
+            shutil.rmtree(self.static_root, ignore_errors=True)
+
+    # ---- scaling: the same work with fewer or more threads ---------------------------------------------
+    def build_settings(self):
+        """The settings this execlogd has: the names its --help table lists."""
+        text = subprocess.run([self.execlogd, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=30).stdout
+        return set(re.findall(r"^\s+--([a-z][a-z0-9_.]*[a-z0-9_])\s", text, re.M))
+
+    def lookups(self, x, tag):
+        """GET /v1/executions/{id} h2c on the URIs of the main run, pointed at x."""
+        uris = os.path.join(self.work, tag + "get-uris.txt")
+        with open(os.path.join(self.work, "get-uris.txt")) as f, open(uris, "w") as g:
+            for line in f:
+                g.write(re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:%d" % x.port, line))
+        r = h2load(tag + "get-h2c", H2LOAD_CLIENTS + ["-i", uris], self.out, self.cfg["seconds"], self.cfg["warmup"],
+                   x.proc.pid)
+        self.raw[tag + "api_get_h2c"] = r
+        log("%sGET /v1/executions/{id} h2c: %.0f req/s" % (tag, r["ok_per_s"]))
+
+    def scaling_runs(self):
+        """For each setting of SCALING that this build has, execlogd on the same data once per value."""
+        have = self.build_settings()
+        self.scaling = {}
+        for setting, values, what in SCALING:
+            if setting not in have:
+                self.scaling[setting] = dict(available=False, what=what)
+                log("scaling by %s (%s): not available in this build" % (setting, what))
+                continue
+            runs = {}
+            for v in values:
+                tag = "scale_%s_%s_" % (setting.replace(".", "_"), v or "default")
+                x = Execlogd(self.execlogd, self.datadir, self.work, tag.rstrip("_"),
+                             ["--%s=%s" % (setting, v)] if v is not None else [])
+                x.start()
+                try:
+                    if setting == "http.threads":
+                        self.lookups(x, tag)
+                        self.single_ingest(x, "projected", tag)
+                    else:
+                        self.projector_bursts(x, tag)
+                finally:
+                    stop(x.proc)
+                runs[v or "default"] = tag
+            self.scaling[setting] = dict(available=True, what=what, runs=runs)
+
+    def scaling_report(self):
+        for setting, values, what in SCALING:
+            sc = self.scaling.get(setting) or dict(available=False)
+            key = "scale_" + setting.replace(".", "_")
+            names = " vs ".join("%s=%s" % (setting, v or "default") for v in values)
+            if not sc["available"]:
+                self.na(key, "7. scaling: %s, %s" % (what, names), "not available in this build")
+                continue
+            runs = sc["runs"]
+            base = runs[values[0]]  # the first value is the reference of the others
+            if setting == "http.threads":
+                figures = (("api_get_h2c", "GET /v1/executions/{id} h2c", "req/s"),
+                           ("single_projected", "single-event ingest h2c (ack=projected)", "events/s"))
+            else:
+                figures = (("projector", "projector catch-up", "events/s"),)
+            for fig, label, unit in figures:
+                ref = self.raw.get(base + fig) or {}
+                ref_v = ref.get("ok_per_s", ref.get("events_per_s"))
+                for v in values:
+                    r = self.raw.get(runs[v or "default"] + fig) or {}
+                    val = r.get("ok_per_s", r.get("events_per_s"))
+                    self.row("%s_%s_%s" % (key, fig, v or "default"), "7. %s, %s=%s" % (label, setting, v or "default"),
+                             val, unit, ref_v if v != values[0] else None,
+                             "%s=%s" % (setting, values[0]) if v != values[0] else None, kind="x")
+                    X_KEYS.add("%s_%s_%s" % (key, fig, v or "default"))
 
     def rocksdb_ceiling(self):
         cfg = self.cfg
@@ -1114,6 +1232,11 @@ class Bench:
                  broker="none")
         self.row("ceil_h2o_h1", "ceiling: h2o static file (%d B), HTTP/1.1" % self.status_bytes, st_h1["ok_per_s"], "req/s",
                  broker="none")
+        for name, what in (("list", "a 50-item list page"), ("lineage", "a lineage answer")):
+            if "h2o_static_%s_h2c" % name in raw:
+                self.row("ceil_h2o_%s_h2c" % name, "ceiling: h2o static file (%d B, %s), h2c" % (
+                    self.static_bytes[name], what), raw["h2o_static_%s_h2c" % name]["ok_per_s"], "req/s",
+                    broker="none")
         self.row("ceil_kafka", "ceiling: librdkafka idempotent acks=all (%.0f B Avro)" % kc["frame_bytes_avg"],
                  kc["events_per_s"], "events/s")
         self.row("ceil_rocksdb_sync", "ceiling: RocksDB WriteBatch, 3 puts/event, sync", rs["events_per_s"], "events/s",
@@ -1187,8 +1310,9 @@ class Bench:
             if r["missing"]:
                 self.na("route_" + name, "4. " + r["label"], "route missing")
             else:
+                ceil = raw.get("h2o_static_%s_h2c" % name)  # a static file the size of this route's answer
                 self.row("route_" + name, "4. " + r["label"] + " h2c", r["h2c"]["ok_per_s"], "req/s",
-                         st_h2c["ok_per_s"], "h2o static h2c")
+                         (ceil or st_h2c)["ok_per_s"], "h2o static %s h2c" % (name if ceil else "status"))
                 self.lat_row("route_%s_lat" % name, "4. " + r["label"] + ", p50 / p99", r["h2c"], None)
         # 5. recovery
         rc = raw["recovery"]
@@ -1211,6 +1335,8 @@ class Bench:
         self.row("disk", "6. disk per million events (du data dir)", dk["bytes_per_million"] / 2**20, "MiB",
                  rs["bytes_per_million"] / 2**20, "raw RocksDB", kind="x",
                  note="%s events, %.0f MiB" % (fmt_count(dk["events"]), dk["bytes"] / 2**20))
+        # 7. scaling by threads, where this build has the settings
+        self.scaling_report()
         # every other figure of this table comes from execlogd (or the raw producer) on the embedded broker
         for r in self.rows:
             r["section"] = "embedded"

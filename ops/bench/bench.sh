@@ -23,13 +23,13 @@ T0=$(date +%s)
 # execlogd's build dependencies, then what the bench drives it with
 ops/install-deps.sh build-essential cmake pkg-config librdkafka-dev libavro-dev librocksdb-dev \
   libh2o-evloop-dev libjansson-dev libssl-dev zlib1g-dev \
-  curl nghttp2-client postgresql gnuplot-nox python3
+  curl nghttp2-client h2o postgresql gnuplot-nox python3
 # the real cluster's (what `make kafka-up` installs)
 [ "$KAFKA" = cluster ] && ops/install-deps.sh openjdk-17-jre-headless maven kcat
 
 echo "bench: building execlogd and the ceiling programs (Release) in $BUILD"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j "$JOBS" --target execlogd xl_bench_kafka xl_bench_rocksdb xl_bench_h2o_static >/dev/null
+cmake --build "$BUILD" -j "$JOBS" --target execlogd xl_bench_kafka xl_bench_rocksdb >/dev/null
 TOOLS="$BUILD/ops/bench"
 EXECLOGD="$BUILD/api/execlogd"
 

@@ -49,6 +49,7 @@ static void test_defaults(void)
     XL_CHECK_INT(cfg.node_id, 0);
     XL_CHECK_INT(cfg.ack_timeout_ms, 10000);
     XL_CHECK_INT(cfg.max_body, 1048576);
+    XL_CHECK_INT(cfg.cache_bytes, 64 << 20);
     XL_CHECK_INT(cfg.sync_writes, 1);
     XL_CHECK_INT(cfg.log_level, xl_log_parse_level("info"));
     XL_CHECK_INT(cfg.nkafka, 0);
@@ -96,6 +97,7 @@ static void test_set(void)
         {"embedded.partitions", "1", "256", "0", "257"},
         {"ingest.timeout.ms", "100", "600000", "99", "600001"},
         {"http.max_body", "64", "1073741824", "63", "1073741825"},
+        {"http.cache.bytes", "0", "1099511627776", "-1", "1099511627777"},
     };
     for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); ++i) {
         const char *key = ranges[i].key;
@@ -122,6 +124,8 @@ static void test_set(void)
     XL_CHECK_INT(cfg.ack_timeout_ms, 2500);
     XL_CHECK_INT(xl_config_set(&cfg, "embedded.partitions", "12", err, sizeof(err)), 0);
     XL_CHECK_INT(cfg.embedded_partitions, 12);
+    XL_CHECK_INT(xl_config_set(&cfg, "http.cache.bytes", "0", err, sizeof(err)), 0); /* 0: no cache */
+    XL_CHECK_INT(cfg.cache_bytes, 0);
 
     XL_PHASE("set: booleans");
     static const struct {
@@ -279,7 +283,8 @@ static void test_help(void)
                                        "--embedded.brokers", "--embedded.partitions", "--ingest.node.id", "--ingest.ack",
                                        "--ingest.timeout.ms", "--http.max_body", "--store.sync", "--log.level",
                                        "--kafka.<name>", "--listen.tls", "--tls.cert", "--tls.key", "--auth.tokens",
-                                       "--http.idle_timeout.ms", "--read.wait.max.ms", "--stream.keepalive.ms"};
+                                       "--http.idle_timeout.ms", "--read.wait.max.ms", "--stream.keepalive.ms",
+                                       "--http.cache.bytes"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); ++i)
         XL_CHECK(text != NULL && strstr(text, keys[i]) != NULL, "--help does not mention %s", keys[i]);
     free(text);
