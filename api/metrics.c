@@ -291,7 +291,8 @@ int xl_metrics_render_process(xl_buf_t *out)
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         ret |= xl_metrics_family(out, "process_max_fds", "gauge", "most open file descriptors (RLIMIT_NOFILE)");
-        ret |= xl_metrics_sample(out, "process_max_fds", "", rl.rlim_cur == RLIM_INFINITY ? INFINITY : (double)rl.rlim_cur);
+        ret |= xl_metrics_sample(out, "process_max_fds", "",
+                                 rl.rlim_cur == RLIM_INFINITY ? INFINITY : (double)rl.rlim_cur);
     }
     return ret != 0 ? -ENOMEM : 0;
 }
