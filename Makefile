@@ -19,7 +19,7 @@ WERROR     ?= ON
 PACKAGES = build-essential cmake pkg-config librdkafka-dev libavro-dev librocksdb-dev \
            libh2o-evloop-dev libjansson-dev libssl-dev zlib1g-dev libsystemd-dev
 TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro python3-venv openssl clang libclang-rt-14-dev llvm \
-                prometheus
+                prometheus systemd
 # Test tools from PyPI, pinned in tests/requirements.txt, in a venv that also sees Debian's python3-avro
 VENV ?= $(HOME)/.cache/execlog/venv
 
