@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,8 @@ static volatile int log_level = XL_LOG_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 static int access_fd = STDERR_FILENO; /* -1: off */
+static char access_path[4096];          /* the file of log.access; "" for stderr or off */
+static volatile sig_atomic_t access_reopen;
 
 void xl_log_set_level(int level) { log_level = level; }
 
@@ -77,6 +80,7 @@ int xl_log_access_open(const char *where, char *err, size_t errlen)
     }
     xl_log_access_close();
     access_fd = fd;
+    snprintf(access_path, sizeof(access_path), "%s", fd > STDERR_FILENO ? where : "");
     return 0;
 }
 
@@ -85,12 +89,34 @@ void xl_log_access_close(void)
     if (access_fd > STDERR_FILENO)
         close(access_fd);
     access_fd = STDERR_FILENO;
+    access_path[0] = '\0';
 }
 
 int xl_log_access_enabled(void) { return access_fd >= 0; }
 
+void xl_log_access_reopen(void) { access_reopen = 1; }
+
+/* After SIGHUP, before the next line: the file again by its name (a rotated one is left to the rotator). */
+static void reopen_if_asked(void)
+{
+    if (!access_reopen)
+        return;
+    access_reopen = 0;
+    if (access_path[0] == '\0')
+        return;
+    int fd = open(access_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        xl_log_error("log", "log.access: cannot reopen %s: %s; still writing to the old file", access_path,
+                     strerror(errno));
+        return;
+    }
+    close(access_fd);
+    access_fd = fd;
+}
+
 void xl_log_access(const char *fields, size_t len)
 {
+    reopen_if_asked();
     if (access_fd < 0)
         return;
     char line[4096];

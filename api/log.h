@@ -28,6 +28,11 @@ void xl_log(int level, const char *module, const char *fmt, ...) __attribute__((
 int xl_log_access_open(const char *where, char *err, size_t errlen);
 /** @brief Close an access log file (back to stderr). */
 void xl_log_access_close(void);
+/**
+ * @brief Reopen the access log file by its name before its next line (after
+ * logrotate moved it). Async-signal-safe: the SIGHUP handler calls it.
+ */
+void xl_log_access_reopen(void);
 /** @brief 1 unless log.access is off. */
 int xl_log_access_enabled(void);
 /** @brief Write "<time> level=info mod=access <fields>\n" (fields: logfmt, no newline) to the access log. */

@@ -34,6 +34,7 @@
 static volatile int stop_requested;
 
 static void on_signal(int sig) { stop_requested = 1; }
+static void on_hangup(int sig) { xl_log_access_reopen(); }
 
 /* Who hears of the projector's progress; filled before the projector thread starts. */
 typedef struct st_applied_ctx_t {
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_hangup); /* log rotation: the access log file is opened again */
 
     /* the librdkafka settings every client of ours gets, plus the broker list */
     const char *bootstraps = xl_config_kafka(&cfg, "bootstrap.servers");

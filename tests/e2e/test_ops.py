@@ -11,7 +11,8 @@ End-to-end test of execlogd's packaging and observability (issue 11): the real b
   STOPPING=1 on SIGTERM.
 - access log: one logfmt line per request with its request ID (a sane X-Request-Id is kept and echoed,
   another replaced), method, route, path, status, duration, bytes, held, the caller (role, tenant, the
-  token's hash prefix, never the token), the reason of each 401/403, traceparent; log.access=off and a file.
+  token's hash prefix, never the token), the reason of each 401/403, traceparent; log.access=off and a file,
+  opened again on SIGHUP (log rotation).
 - metrics: method and route as labels; an SSE stream and a long poll counted in execlog_http_held_seconds,
   not in the request latency; process_*; every metric the Grafana dashboard and the alert rules use is in a
   live scrape; promtool check rules and promtool test rules pass.
@@ -432,6 +433,22 @@ class Suite(X.SuiteBase):
                        if x.get("id") == "where-%d" % srv.runs]
             self.c.eq((len(in_log), len(in_file)), (0, 0 if setting == "off" else 1),
                       "log.access=%s: (lines in the process log, lines in the file)" % setting)
+        # rotation: the file moved away, SIGHUP, and the next line goes to a new file of that name
+        srv.start(extra_args=["--log.access=" + path])
+        srv.curl("GET", "/v1/info", token=tok["admin"], headers={"X-Request-Id": "before-rotation"})
+        os.rename(path, path + ".1")
+        srv.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+        srv.curl("GET", "/v1/info", token=tok["admin"], headers={"X-Request-Id": "after-rotation"})
+        self.c.ok(srv.alive(), "SIGHUP does not stop execlogd")
+        rc, _ = srv.stop()
+        self.c.eq(rc, 0, "SIGTERM after SIGHUP: exit status")
+        old_ids = [x.get("id") for x in access_lines(open(path + ".1").read())]
+        new_ids = [x.get("id") for x in access_lines(open(path).read() if os.path.exists(path) else "")]
+        self.c.ok("before-rotation" in old_ids and "after-rotation" not in old_ids, "rotation: the old file ends",
+                  repr(old_ids))
+        self.c.ok("after-rotation" in new_ids and "before-rotation" not in new_ids, "rotation: a new file begins",
+                  repr(new_ids))
         p = subprocess.run([self.args.execlogd, "--log.access=/nonexistent/dir/a.log"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=20)
         self.c.ok(p.returncode == 2 and b"log.access" in p.stderr, "an access log that cannot be opened: exit 2",
