@@ -5,6 +5,8 @@
 #   make tsan   the unit tests and the e2e suites (embedded broker) built with ThreadSanitizer, in build-tsan
 #   make fuzz   every libFuzzer target of tests/fuzz for FUZZ_SECONDS (60) each, built with clang
 #   make kafka-up  a real 3-broker Apache Kafka 4 cluster on 127.0.0.1 (ops/kafka/README.md); make kafka-down stops it
+#   make install  execlogd, its systemd units, the execlog user (sysusers.d), examples, dashboard, alerts
+#                 (PREFIX=/usr/local, DESTDIR= for a staging directory; README "Installing as a service")
 # Set ARGS to pass flags to execlogd, e.g. make run ARGS='--listen=127.0.0.1:9090';
 # make run TLS=1 also serves h2 over TLS on 127.0.0.1:8443 (self-signed, see ops/tls/).
 
@@ -16,13 +18,14 @@ WERROR     ?= ON
 
 # Build and run dependencies, then the clients the tests drive the service with.
 PACKAGES = build-essential cmake pkg-config librdkafka-dev libavro-dev librocksdb-dev \
-           libh2o-evloop-dev libjansson-dev libssl-dev zlib1g-dev \
+           libh2o-evloop-dev libjansson-dev libssl-dev zlib1g-dev libsystemd-dev \
            curl jq # the README's examples
-TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro python3-venv openssl clang libclang-rt-14-dev llvm
+TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro python3-venv openssl clang libclang-rt-14-dev llvm \
+                prometheus systemd
 # Test tools from PyPI, pinned in tests/requirements.txt, in a venv that also sees Debian's python3-avro
 VENV ?= $(HOME)/.cache/execlog/venv
 
-.PHONY: all deps test-deps build run test asan tsan clean help
+.PHONY: all deps test-deps build run test asan tsan clean help install
 
 all: build
 
@@ -50,6 +53,18 @@ py-tools:
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXL_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The units name the binary by its full path, so the build is configured with the prefix.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXL_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target execlogd
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+	   systemd-sysusers $(PREFIX)/lib/sysusers.d/execlog.conf && \
+	   systemd-tmpfiles --create $(PREFIX)/lib/tmpfiles.d/execlog.conf && systemctl daemon-reload; \
+	 fi
 
 # TLS=1: also h2 over TLS on 127.0.0.1:8443, with a self-signed pair made once in data/tls (ops/tls/)
 # KAFKA=cluster: the local Kafka cluster (make kafka-up) and two nodes on it, :8080 and :8081

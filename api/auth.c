@@ -20,6 +20,7 @@ typedef struct st_token_t {
     int role;
     char *tenant; /* NULL: every tenant */
     size_t tenant_len;
+    char id[9]; /* hex of the hash's first 4 bytes: names the line, never the token */
 } token_t;
 
 struct st_xl_auth_t {
@@ -113,6 +114,8 @@ xl_auth_t *xl_auth_load(const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "%s:%d: role '%s' is not reader, writer or admin", path, lineno, role);
             goto fail;
         }
+        for (int i = 0; i < 4; ++i)
+            snprintf(t.id + 2 * i, 3, "%02x", t.hash[i]);
         for (size_t i = 0; i < auth->ntokens; ++i) {
             if (memcmp(auth->tokens[i].hash, t.hash, HASH_LEN) == 0) {
                 snprintf(err, errlen, "%s:%d: the same token is listed twice", path, lineno);
@@ -171,6 +174,7 @@ int xl_auth_check(const xl_auth_t *auth, const char *token, size_t len, xl_princ
     who->role = found->role;
     who->tenant.base = found->tenant;
     who->tenant.len = found->tenant_len;
+    who->token_id = found->id;
     return 0;
 }
 

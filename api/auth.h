@@ -28,8 +28,10 @@ typedef enum en_xl_role_t {
 
 /** Who is asking: a role, and the tenant it is confined to. */
 typedef struct st_xl_principal_t {
-    int role;        /* xl_role_t */
-    xl_str_t tenant; /* base NULL: every tenant */
+    int role;             /* xl_role_t */
+    xl_str_t tenant;      /* base NULL: every tenant */
+    const char *token_id; /* the first 8 hex digits of the token's hash (its line in the tokens file), for the
+                             access log; NULL without a token */
 } xl_principal_t;
 
 typedef struct st_xl_auth_t xl_auth_t;

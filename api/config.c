@@ -67,6 +67,8 @@ static const struct {
      "GET /readyz answers 503 while the projector is further behind the log than this"},
     {"store.sync", KEY_BOOL, F(sync_writes), "true", 0, 1, "fsync every projector batch before it counts"},
     {"log.level", KEY_LEVEL, F(log_level), "info", 0, 0, "error | warn | info | debug"},
+    {"log.access", KEY_STR, F(log_access), "stderr", 0, 0,
+     "access log, one logfmt line per request: stderr (with the rest of the log) | off | a file path (appended)"},
 #undef F
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

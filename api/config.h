@@ -39,6 +39,7 @@ typedef struct st_xl_config_t {
     int sync_writes;        /* fsync each projector batch */
     int ready_max_lag;      /* /readyz: most events the projector may be behind */
     int log_level;
+    char *log_access;       /* "stderr", "off" or a file path */
     /* kafka.* settings, prefix stripped: kafka[2*i] = name, kafka[2*i+1] = value */
     char **kafka;
     size_t nkafka;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <openssl/rand.h>
+#include <systemd/sd-daemon.h>
 
 #include "api/commands.h"
 #include "api/config.h"
@@ -34,11 +35,22 @@
 static volatile int stop_requested;
 
 static void on_signal(int sig) { stop_requested = 1; }
+static void on_hangup(int sig) { xl_log_access_reopen(); }
 
 /* projector thread -> its subscribers (the write path, the read API): a partition's durable position moved */
 static void on_applied(void *ctx, int32_t partition, int64_t next_offset)
 {
     xl_progress_publish(ctx, partition, next_offset);
+}
+
+/* The service manager's readiness protocol (Type=notify); sd_notify does nothing without NOTIFY_SOCKET. */
+static void notify_manager(void *ctx, const char *state)
+{
+    int r = sd_notify(0, state);
+    if (r < 0)
+        xl_log_warn("main", "sd_notify %s: %s", state, strerror(-r));
+    else if (r > 0)
+        xl_log_info("main", "told the service manager %s", state);
 }
 
 static void usage(FILE *fp)
@@ -147,6 +159,11 @@ int main(int argc, char **argv)
         return 2;
     }
     xl_log_set_level(cfg.log_level);
+    if (xl_log_access_open(cfg.log_access, err, sizeof(err)) != 0) {
+        fprintf(stderr, "execlogd: %s\n", err);
+        xl_config_dispose(&cfg);
+        return 2;
+    }
     int role_ingest = strcmp(cfg.role, "all") == 0 || strcmp(cfg.role, "ingest") == 0;
     int role_reads = strcmp(cfg.role, "all") == 0 || strcmp(cfg.role, "replica") == 0;
     if (!role_ingest && !role_reads) {
@@ -157,6 +174,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_hangup); /* log rotation: the access log file is opened again */
 
     /* the librdkafka settings every client of ours gets, plus the broker list */
     const char *bootstraps = xl_config_kafka(&cfg, "bootstrap.servers");
@@ -296,7 +314,8 @@ int main(int argc, char **argv)
                               .ready_max_lag = cfg.ready_max_lag,
                               .info = make_info(&cfg, bootstraps, embedded, ack_projected),
                               .progress = progress,
-                              .write_only = !role_reads};
+                              .write_only = !role_reads,
+                              .notify = notify_manager};
     if ((srv = xl_server_create(&sconf, loop, ing, err, sizeof(err))) == NULL) {
         xl_log_error("main", "http: %s", err);
         goto exit;
@@ -337,5 +356,6 @@ exit:
     xl_embedded_destroy(emb);
     free(props);
     xl_config_dispose(&cfg);
+    xl_log_access_close();
     return status;
 }

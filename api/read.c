@@ -382,6 +382,27 @@ void xl_read_healthz(xl_api_t *api, h2o_req_t *req)
     xl_http_send_json_obj(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+const char *xl_read_not_ready(xl_api_t *api, char *buf, size_t len)
+{
+    if (api->stopping)
+        return "shutting down";
+    if (api->projector == NULL)
+        return NULL;
+    xl_projector_stats_t stats;
+    xl_projector_get_stats(api->projector, &stats);
+    if (stats.failed)
+        return "the projector stopped on a fatal error (see the log)";
+    if (stats.stalled) {
+        snprintf(buf, len, "projector: store write failing: %s", stats.stall_reason);
+        return buf;
+    }
+    if (stats.lag < 0)
+        return "the projector has no partitions assigned yet";
+    if (stats.lag > api->ready_max_lag)
+        return "the projector is behind the log by more than readyz.max_lag events";
+    return NULL;
+}
+
 void xl_read_readyz(xl_api_t *api, h2o_req_t *req)
 {
     if (api->stopping) {
@@ -396,17 +417,7 @@ void xl_read_readyz(xl_api_t *api, h2o_req_t *req)
     xl_projector_stats_t stats;
     xl_projector_get_stats(api->projector, &stats);
     char stalled[sizeof(stats.stall_reason) + 64];
-    const char *why = NULL;
-    if (stats.failed) {
-        why = "the projector stopped on a fatal error (see the log)";
-    } else if (stats.stalled) {
-        snprintf(stalled, sizeof(stalled), "projector: store write failing: %s", stats.stall_reason);
-        why = stalled;
-    } else if (stats.lag < 0) {
-        why = "the projector has no partitions assigned yet";
-    } else if (stats.lag > api->ready_max_lag) {
-        why = "the projector is behind the log by more than readyz.max_lag events";
-    }
+    const char *why = xl_read_not_ready(api, stalled, sizeof(stalled));
     json_t *body = json_pack("{s:s, s:I, s:I, s:I, s:b, s:b}", "status", why ? "not ready" : "ready", "applied",
                              (json_int_t)stats.applied, "lag", (json_int_t)stats.lag, "max_lag",
                              (json_int_t)api->ready_max_lag, "projector_failed", stats.failed, "projector_stalled",
@@ -499,7 +510,11 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
 
     ret |= xl_metrics_family(&out, "execlog_build_info", "gauge", "version of this execlogd");
     ret |= xl_metrics_sample(&out, "execlog_build_info", "version=\"" XL_VERSION "\"", 1);
+    char why[640]; /* a stall reason and its prefix */
+    ret |= xl_metrics_family(&out, "execlog_ready", "gauge", "1 while GET /readyz answers 200");
+    ret |= xl_metrics_sample(&out, "execlog_ready", "", xl_read_not_ready(api, why, sizeof(why)) == NULL ? 1 : 0);
     ret |= xl_metrics_render_http(api->metrics, &out);
+    ret |= xl_metrics_render_process(&out);
 
     if (api->ingest != NULL) {
         xl_ingest_stats_t is;

@@ -89,6 +89,11 @@ void xl_read_info(xl_api_t *api, h2o_req_t *req, int show_brokers);
 void xl_read_healthz(xl_api_t *api, h2o_req_t *req);
 /** GET /readyz: 200 while the projector runs and is at most ready_max_lag events behind, else 503. */
 void xl_read_readyz(xl_api_t *api, h2o_req_t *req);
+/**
+ * @brief Why GET /readyz would answer 503 (buf may hold the text), or NULL
+ * when it would answer 200. Loop thread.
+ */
+const char *xl_read_not_ready(xl_api_t *api, char *buf, size_t len);
 /** GET /metrics: Prometheus text format (metrics of the whole process). */
 void xl_read_metrics(xl_api_t *api, h2o_req_t *req);
 /** GET /v1/admin/digest: the digest of the projections, computed off the loop thread. */

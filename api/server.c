@@ -10,7 +10,10 @@
  * query parameters (400), the read-your-writes wait, the handler.
  *
  * Every request is counted when its pool is released (so held answers are
- * timed to their end), labelled with its route pattern, never its path.
+ * timed to their end), labelled with its method and route pattern, never its
+ * path, and written to the access log (api/access.h) with its request ID.
+ * Answers held past the handler (SSE streams, long polls, min_position
+ * waits) are timed apart from the request latency.
  */
 #include "api/server.h"
 
@@ -33,6 +36,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "api/access.h"
 #include "api/auth.h"
 #include "api/compat_civis.h"
 #include "api/compat_cloudify.h"
@@ -98,6 +102,9 @@ struct st_xl_server_t {
     xl_deadline_t *deadline; /* cuts clients too slow to send a request */
     int wait_max_ms;
     int stopping; /* SIGTERM: nothing new is held */
+    int told_ready; /* READY=1 went to conf.notify */
+    void (*notify)(void *ctx, const char *state);
+    void *notify_ctx;
     int write_only; /* role ingest: read routes answer 405 */
 };
 
@@ -328,7 +335,7 @@ static const route_t routes[] = {
 #define ROUTE_UNMATCHED NROUTES /* the metrics label of requests no route took */
 
 /* Without a tokens file (loopback only) every caller may do everything. */
-static const xl_principal_t open_admin = {XL_ROLE_ADMIN, {NULL, 0}};
+static const xl_principal_t open_admin = {XL_ROLE_ADMIN, {NULL, 0}, NULL};
 
 /*
  * Match path (raw, no query) against pattern. @return 1 on a match (args
@@ -373,8 +380,25 @@ typedef struct st_obs_t {
     h2o_req_t *req;
     size_t route;
     struct timespec t0;
+    int held;          /* answered from a generator after on_req returned, or a min_position wait */
+    int has_who;       /* who is the authenticated caller */
+    xl_principal_t who;
+    char auth_error[128]; /* why a 401/403: for the access log */
+    char id[65];          /* request ID, echoed in X-Request-Id */
+    char remote[64];      /* peer address, taken while the connection surely exists */
     h2o_linklist_t link;
 } obs_t;
+
+/* The method label of a request no route took: one of these, else "other" (the label set stays bounded). */
+static const char *const known_methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+
+static const char *method_label(const h2o_req_t *req)
+{
+    for (size_t i = 0; i < sizeof(known_methods) / sizeof(known_methods[0]); ++i)
+        if (h2o_memis(req->method.base, req->method.len, known_methods[i], strlen(known_methods[i])))
+            return known_methods[i];
+    return "other";
+}
 
 static void on_req_done(void *self)
 {
@@ -382,11 +406,31 @@ static void on_req_done(void *self)
     if (o->srv == NULL)
         return;
     h2o_linklist_unlink(&o->link);
+    h2o_req_t *req = o->req;
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double dt = (double)(t1.tv_sec - o->t0.tv_sec) + (double)(t1.tv_nsec - o->t0.tv_nsec) / 1e9;
-    int status = o->req->res.status != 0 ? o->req->res.status : 499; /* the client went away first */
-    xl_metrics_observe(o->srv->api.metrics, o->route, status, dt);
+    int status = req->res.status != 0 ? req->res.status : 499; /* the client went away first */
+    xl_metrics_observe(o->srv->api.metrics, o->route, method_label(req), status, dt, o->held);
+    h2o_iovec_t tp = {NULL, 0};
+    xl_http_traceparent(req, &tp);
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    xl_access_rec_t rec = {.id = o->id,
+                           .remote = o->remote,
+                           .method = req->method.base,
+                           .method_len = req->method.len,
+                           .route = o->route < NROUTES ? routes[o->route].pattern : "unmatched",
+                           .path = req->path.base,
+                           .path_len = plen,
+                           .status = status,
+                           .seconds = dt,
+                           .bytes = req->bytes_sent,
+                           .held = o->held,
+                           .who = o->has_who ? &o->who : NULL,
+                           .auth_error = o->auth_error,
+                           .traceparent = tp.base,
+                           .traceparent_len = tp.len};
+    xl_access_log(&rec);
 }
 
 static obs_t *observe(xl_server_t *srv, h2o_req_t *req)
@@ -398,7 +442,24 @@ static obs_t *observe(xl_server_t *srv, h2o_req_t *req)
     o->route = ROUTE_UNMATCHED;
     clock_gettime(CLOCK_MONOTONIC, &o->t0);
     h2o_linklist_insert(&srv->inflight, &o->link);
+    h2o_iovec_t given = {NULL, 0};
+    xl_http_header(req, "x-request-id", &given);
+    xl_access_request_id(given.base, given.len, o->id);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, o->id, strlen(o->id));
+    struct sockaddr_storage ss;
+    socklen_t sslen = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (sslen > 0 && ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, o->remote, sizeof(o->remote));
+    else if (sslen > 0 && ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, o->remote, sizeof(o->remote));
     return o;
+}
+
+/* The handler returned: an answer started and not finished is held (a stream, a long poll); h2o clears
+ * _generator with the final part of an answer, so only such answers still have one. */
+static void note_held(obs_t *o, h2o_req_t *req)
+{
+    o->held |= req->_generator != NULL;
 }
 
 /* ---- authentication ------------------------------------------------------------------------ */
@@ -432,8 +493,9 @@ static h2o_iovec_t basic_password(h2o_mem_pool_t *pool, const char *s, size_t le
     return h2o_iovec_init(colon + 1, (size_t)(out + n - colon - 1));
 }
 
-/* @return 0 with who filled, or -1 (answered 401/403) */
-static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, xl_principal_t *who)
+/* authorizeOrReply's checks; why tells the access log the reason of a 401/403. */
+static int check_authOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, xl_principal_t *who, char *why,
+                             size_t whylen)
 {
     h2o_iovec_t v;
     if (srv->auth == NULL) {
@@ -441,7 +503,7 @@ static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, 
         return 0;
     }
     if (r->role == XL_ROLE_NONE) {
-        *who = (xl_principal_t){XL_ROLE_NONE, {NULL, 0}};
+        *who = (xl_principal_t){XL_ROLE_NONE, {NULL, 0}, NULL};
         return 0;
     }
     int has_auth = xl_http_header(req, "authorization", &v);
@@ -453,6 +515,7 @@ static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, 
         end = v.base + v.len;
         scheme_ok = 1;
     } else if (!has_auth) {
+        snprintf(why, whylen, "no credentials");
         xl_http_add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer realm=\"execlog\"");
         xl_http_send_problem(req, 401, "unauthorized", "Authentication required", NULL,
                              "send a bearer token: Authorization: Bearer <token>");
@@ -473,22 +536,37 @@ static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, 
     while (end > t && end[-1] == ' ')
         --end;
     if (!scheme_ok || t == end || xl_auth_check(srv->auth, t, (size_t)(end - t), who) != 0) {
+        snprintf(why, whylen, "%s", !scheme_ok ? "not the Bearer scheme" : t == end ? "empty token" : "unknown token");
         xl_http_add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer realm=\"execlog\", error=\"invalid_token\"");
         xl_http_send_problem(req, 401, "unauthorized", "Invalid token", NULL,
                              scheme_ok ? "the bearer token is not known" : "only the Bearer scheme (or Basic with the token as password) is accepted");
         return -1;
     }
     if (who->role < r->role) {
+        snprintf(why, whylen, "needs the %s role", xl_role_name(r->role));
         xl_http_send_problem(req, 403, "forbidden", "Forbidden", NULL, "%s needs the %s role; this token has %s",
                              r->label, xl_role_name(r->role), xl_role_name(who->role));
         return -1;
     }
     if ((r->flags & R_ALL_TENANTS) && who->tenant.base != NULL) {
+        snprintf(why, whylen, "needs a token for all tenants");
         xl_http_send_problem(req, 403, "forbidden", "Forbidden", NULL,
                              "%s shows every tenant's data: it needs a token for all tenants (*)", r->label);
         return -1;
     }
     return 0;
+}
+
+/* @return 0 with who filled (and kept for the access log), or -1 (answered 401/403) */
+static int authorizeOrReply(xl_server_t *srv, h2o_req_t *req, const route_t *r, xl_principal_t *who, obs_t *obs)
+{
+    *who = (xl_principal_t){XL_ROLE_NONE, {NULL, 0}, NULL};
+    int ret = check_authOrReply(srv, req, r, who, obs->auth_error, sizeof(obs->auth_error));
+    if (ret == 0 || who->token_id != NULL) { /* a 403 names the token it refused */
+        obs->who = *who;
+        obs->has_who = 1;
+    }
+    return ret;
 }
 
 /* ---- read-your-writes ---------------------------------------------------------------------- */
@@ -733,7 +811,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                  "an audit ID is a positive integer up to 2^53-1");
             return 0;
         }
-        if (authorizeOrReply(srv, req, r, &who) != 0)
+        if (authorizeOrReply(srv, req, r, &who, obs) != 0)
             return 0;
         if (r->params != NULL && xl_http_query_unknown(req, r->params, &unknown)) {
             xl_http_send_problem(req, 400, "unknown-parameter", "Unknown query parameter", NULL,
@@ -799,10 +877,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                 h2o_timeout_link(srv->loop, &srv->wait_timeout, &w->timeout);
                 if (past)
                     h2o_timeout_link(srv->loop, &srv->grace_timeout, &w->grace);
+                obs->held = 1;
                 return 0;
             }
         }
         r->fn(srv, req, &who, &args);
+        note_held(obs, req);
         return 0;
     }
     if (path_known) {
@@ -991,12 +1071,14 @@ h2o_loop_t *xl_server_loop_create(void)
 xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl_ingest_t *ingest, char *err,
                               size_t errlen)
 {
-    static const char *labels[NROUTES + 1];
+    static xl_metrics_route_t labels[NROUTES + 1];
     xl_server_t *srv = calloc(1, sizeof(*srv));
     SSL_CTX *ssl_ctx = NULL;
     srv->loop = loop;
     srv->wait_max_ms = conf->wait_max_ms;
     srv->write_only = conf->write_only;
+    srv->notify = conf->notify;
+    srv->notify_ctx = conf->notify_ctx;
     h2o_linklist_init_anchor(&srv->waiters);
     h2o_linklist_init_anchor(&srv->inflight);
     srv->api.store = conf->store;
@@ -1007,8 +1089,8 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     srv->api.ready_max_lag = conf->ready_max_lag;
     srv->api.loop = loop;
     for (size_t i = 0; i < NROUTES; ++i)
-        labels[i] = routes[i].label;
-    labels[NROUTES] = "unmatched";
+        labels[i] = (xl_metrics_route_t){routes[i].method, routes[i].pattern};
+    labels[NROUTES] = (xl_metrics_route_t){NULL, "unmatched"};
     if ((srv->api.codec = xl_codec_create(err, errlen)) == NULL)
         goto fail;
     if ((srv->deadline = xl_deadline_create(loop, conf->idle_timeout_ms)) == NULL ||
@@ -1097,10 +1179,25 @@ static void close_listeners(xl_server_t *srv)
     }
 }
 
+/* READY=1 to the service manager once /readyz would first answer 200 (checked every loop turn until then) */
+static void tell_ready(xl_server_t *srv)
+{
+    char why[600];
+    if (srv->told_ready || srv->notify == NULL || xl_read_not_ready(&srv->api, why, sizeof(why)) != NULL)
+        return;
+    srv->told_ready = 1;
+    srv->notify(srv->notify_ctx, "READY=1");
+}
+
 void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
 {
-    while (!*stop)
+    tell_ready(srv);
+    while (!*stop) {
         h2o_evloop_run(srv->loop, 200);
+        tell_ready(srv);
+    }
+    if (srv->notify != NULL)
+        srv->notify(srv->notify_ctx, "STOPPING=1");
     /* stop accepting; answer what is held; then let the writes in flight be acknowledged (bounded) */
     srv->stopping = 1;
     srv->api.stopping = 1;

@@ -42,6 +42,10 @@ typedef struct st_xl_server_conf_t {
     json_t *info;              /* GET /v1/info body; reference stolen */
     int64_t ready_max_lag;     /* /readyz threshold */
     int write_only;            /* role ingest: the read routes answer 405 (the projection is for the write rules) */
+    /* the service manager's readiness protocol (sd_notify): called on the loop thread with "READY=1" once
+     * GET /readyz would first answer 200, and "STOPPING=1" when the stop begins; NULL: not told */
+    void (*notify)(void *ctx, const char *state);
+    void *notify_ctx;
 } xl_server_conf_t;
 
 /** @brief Create the event loop (the write path needs it before the server listens). */
@@ -65,7 +69,7 @@ int xl_server_destroy(xl_server_t *srv);
  * @brief Run the loop until *stop becomes non-zero (a signal handler sets
  * it), then stop accepting, answer what is held (long polls, streams,
  * min_position waits) and let writes in flight be acknowledged, for at most
- * drain_ms.
+ * drain_ms. Tells conf->notify READY=1 once ready, STOPPING=1 at the stop.
  */
 void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms);
 

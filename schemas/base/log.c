@@ -1,9 +1,13 @@
 /*
- * Process log (see log.h). A record is formatted into a stack buffer and
- * written with one write(2), so lines from several threads never interleave.
+ * Process log and access log (see log.h). A record is formatted into a
+ * stack buffer and written with one write(2), so lines from several threads
+ * never interleave.
  */
 #include "schemas/base/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +17,23 @@
 static volatile int log_level = XL_LOG_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
+static int access_fd = STDERR_FILENO; /* -1: off */
+static char access_path[4096];          /* the file of log.access; "" for stderr or off */
+static volatile sig_atomic_t access_reopen;
+
 void xl_log_set_level(int level) { log_level = level; }
+
+/* "2026-11-22T05:21:28.123Z level=<level> mod=<module> " into line. @return its length. */
+static int prefix(char *line, size_t size, int level, const char *module)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    return snprintf(line, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s mod=%s ", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+                    level_names[level], module);
+}
 
 int xl_log_parse_level(const char *name)
 {
@@ -28,13 +48,8 @@ void xl_log(int level, const char *module, const char *fmt, ...)
     if (level > log_level)
         return;
     char line[2048];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s mod=%s msg=\"",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, level_names[level], module);
+    int n = prefix(line, sizeof(line), level, module);
+    n += snprintf(line + n, sizeof(line) - (size_t)n, "msg=\"");
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
@@ -49,5 +64,68 @@ void xl_log(int level, const char *module, const char *fmt, ...)
     line[len++] = '"';
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
+
+int xl_log_access_open(const char *where, char *err, size_t errlen)
+{
+    int fd;
+    if (strcmp(where, "off") == 0) {
+        fd = -1;
+    } else if (strcmp(where, "stderr") == 0) {
+        fd = STDERR_FILENO;
+    } else if ((fd = open(where, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+        snprintf(err, errlen, "log.access: cannot open %s: %s", where, strerror(errno));
+        return -1;
+    }
+    xl_log_access_close();
+    access_fd = fd;
+    snprintf(access_path, sizeof(access_path), "%s", fd > STDERR_FILENO ? where : "");
+    return 0;
+}
+
+void xl_log_access_close(void)
+{
+    if (access_fd > STDERR_FILENO)
+        close(access_fd);
+    access_fd = STDERR_FILENO;
+    access_path[0] = '\0';
+}
+
+int xl_log_access_enabled(void) { return access_fd >= 0; }
+
+void xl_log_access_reopen(void) { access_reopen = 1; }
+
+/* After SIGHUP, before the next line: the file again by its name (a rotated one is left to the rotator). */
+static void reopen_if_asked(void)
+{
+    if (!access_reopen)
+        return;
+    access_reopen = 0;
+    if (access_path[0] == '\0')
+        return;
+    int fd = open(access_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        xl_log_error("log", "log.access: cannot reopen %s: %s; still writing to the old file", access_path,
+                     strerror(errno));
+        return;
+    }
+    close(access_fd);
+    access_fd = fd;
+}
+
+void xl_log_access(const char *fields, size_t len)
+{
+    reopen_if_asked();
+    if (access_fd < 0)
+        return;
+    char line[4096];
+    size_t n = (size_t)prefix(line, sizeof(line), XL_LOG_INFO, "access");
+    if (len > sizeof(line) - n - 1)
+        len = sizeof(line) - n - 1;
+    memcpy(line + n, fields, len);
+    n += len;
+    line[n++] = '\n';
+    ssize_t w = write(access_fd, line, n);
     (void)w;
 }

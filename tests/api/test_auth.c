@@ -60,6 +60,8 @@ static void test_load_and_check(void)
     XL_CHECK_INT(xl_auth_check(auth, "acme-writer", 11, &who), 0);
     XL_CHECK_INT(who.role, XL_ROLE_WRITER);
     XL_CHECK_STR(who.tenant.base, who.tenant.len, "acme");
+    XL_CHECK(who.token_id != NULL && strlen(who.token_id) == 8 && memcmp(who.token_id, h2, 8) == 0,
+             "token_id: the first 8 hex digits of the token's hash (%s, hash %s)", who.token_id, h2);
     XL_CHECK_INT(xl_auth_check(auth, "admin-token", 11, &who), 0);
     XL_CHECK_INT(who.role, XL_ROLE_ADMIN);
 

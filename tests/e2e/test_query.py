@@ -640,7 +640,7 @@ class Suite(X.SuiteBase):
                 self.c.ok(isinstance(it.get("schema"), dict) and it["schema"].get("name") in name,
                           "schemas (%s): %s schema as JSON" % (http, name))
         before = self.metric_value("execlog_http_requests_total",
-                                   {"route": "GET /v1/executions/{id}", "code": "200"}) or 0
+                                   {"method": "GET", "route": "/v1/executions/{id}", "code": "200"}) or 0
         for _ in range(3):
             self.get("/v1/executions/%d" % self.x["e4"], "h2c", "acme_r")
         self.problem(self.req("GET", "/v1/executions/1", "h2c", "acme_r"), 404, "not-found", "a 404 to count")
@@ -649,19 +649,22 @@ class Suite(X.SuiteBase):
             self.c.status(r, 200, "metrics (%s)" % http)
             self.c.ok(r.content_type == "text/plain", "metrics: text/plain", repr(r.headers.get("content-type")))
         text = self.metrics_text()
-        after = self.metric_value("execlog_http_requests_total", {"route": "GET /v1/executions/{id}", "code": "200"},
-                                  text)
+        after = self.metric_value("execlog_http_requests_total",
+                                  {"method": "GET", "route": "/v1/executions/{id}", "code": "200"}, text)
         self.c.ok(after is not None and after >= before + 3, "metrics: requests counted by route and code",
                   "%r -> %r" % (before, after))
-        self.c.ok((self.metric_value("execlog_http_requests_total", {"route": "GET /v1/executions/{id}",
-                                                                     "code": "404"}, text) or 0) >= 1,
+        self.c.ok((self.metric_value("execlog_http_requests_total",
+                                     {"method": "GET", "route": "/v1/executions/{id}", "code": "404"}, text) or 0) >= 1,
                   "metrics: 404s counted")
         self.c.ok((self.metric_value("execlog_http_request_duration_seconds_count",
-                                     {"route": "GET /v1/executions/{id}", "code": "200"}, text) or 0) >= 3,
+                                     {"method": "GET", "route": "/v1/executions/{id}", "code": "200"}, text) or 0) >= 3,
                   "metrics: latency histogram by route and code")
-        self.c.ok((self.metric_value("execlog_http_request_duration_seconds_bucket",
-                                     {"route": "GET /v1/executions/{id}", "code": "200", "le": "+Inf"}, text) or 0)
-                  == after, "metrics: the +Inf bucket is the count")
+        lbl = {"method": "GET", "route": "/v1/executions/{id}", "code": "200"}
+        inf = self.metric_value("execlog_http_request_duration_seconds_bucket", dict(lbl, le="+Inf"), text) or 0
+        held = self.metric_value("execlog_http_held_seconds_count", lbl, text) or 0
+        self.c.ok(held > 0, "metrics: the reads that waited for their min_position are counted as held", repr(held))
+        self.c.ok(inf + held == after, "metrics: the +Inf bucket and the held reads make the count",
+                  "%r + %r != %r" % (inf, held, after))
         for name, least in (("execlog_ingest_events_produced_total", WALK_N), ("execlog_ingest_produce_errors_total", 0),
                             ("execlog_projector_events_applied_total", WALK_N), ("execlog_projector_dlq_total", 0),
                             ("execlog_projector_apply_rate", 0), ("execlog_consumer_lag", 0),
