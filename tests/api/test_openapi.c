@@ -20,8 +20,6 @@
 #include "api/server.h"
 #include "tests/test.h"
 
-#define MAX_OPS 128
-
 static json_t *doc;
 
 /* The document's path with its parameters mapped to the table's kinds: "/v1/flows/{flow_id}" -> "/v1/flows/{name}". */
