@@ -7,8 +7,10 @@ answer with; execlogd serves it, byte for byte, at GET /v1/openapi.json (HTTP/1.
 also with auth.tokens set while other routes need a token). Then schemathesis (pinned in tests/requirements.txt)
 drives every operation of the document against a live execlogd holding some executions, with a fixed seed and
 budget: its examples, coverage, fuzzing and stateful phases (negative inputs included), checking that no answer is
-a 5xx (not_a_server_error) and that every answer matches the document (response_schema_conformance). The daemon
-must still serve afterwards. tests/api/test_openapi.c checks the document against the route table.
+a 5xx (not_a_server_error) and that every answer matches the document (response_schema_conformance). A second,
+smaller run goes to an execlogd with auth.tokens as one tenant's reader (403s, tenant-scoped reads) and checks
+that every operation the document secures answers 401 without the token (ignored_auth). The daemons must still
+serve afterwards. tests/api/test_openapi.c checks the document against the route table.
 
 Runs on the test tools' venv (XL_VENV_PYTHON). Usage: test_openapi.py --execlogd PATH --src REPO_ROOT [-v] [--keep]
 Prints one line per failed check and "N passed, N failed"; exits 1 on any failure (with schemathesis' report
@@ -30,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DOC = os.path.join("api", "www", "v1", "openapi.json")
 SEED = 20261203  # schemathesis' seed: the same inputs every run
 MAX_EXAMPLES = 20  # per operation and phase (GET /v1/stream: see schemathesis.toml)
+TENANT_EXAMPLES = 5  # the same with a tenant's token: mostly 403 and 404, the same code paths again
 RUN_TIMEOUT = 240  # seconds; the run takes ~15-40 s
 # a problem's slug where the sources name one: xl_http_send_problem(req, 400, "slug", ...), problem(p, 409, "slug", ...)
 # (or a choice: nlines ? "too-large" : "empty-batch"): the third argument's string literals
@@ -47,6 +50,8 @@ class Suite(X.SuiteBase):
             self.raw = fp.read()
         self.doc = json.loads(self.raw)
         self.report = ""
+        self.auth = None  # the execlogd with auth.tokens (t_public)
+        self.tenant_token = None
 
     # ---- the document ---------------------------------------------------------------------------------
 
@@ -101,9 +106,11 @@ class Suite(X.SuiteBase):
         """With auth.tokens the document needs no token; the routes it describes do."""
         d = os.path.join(self.servers[0].workdir, "tokens")
         token = "openapi-reader-" + os.urandom(8).hex()
+        self.tenant_token = "openapi-acme-" + os.urandom(8).hex()
         with open(d, "w") as fp:
-            fp.write("%s * reader\n" % X.token_hash(token))
-        srv = X.Execlogd(self.args.execlogd, name="auth", args=["--auth.tokens=" + d])
+            fp.write("%s * reader\n%s acme reader\n" % (X.token_hash(token), X.token_hash(self.tenant_token)))
+        srv = self.auth = X.Execlogd(self.args.execlogd, name="auth",
+                                     args=["--auth.tokens=" + d, "--read.wait.max.ms=200"])
         self.servers.append(srv)
         srv.start()
         r = srv.curl("GET", "/v1/openapi.json")
@@ -117,7 +124,6 @@ class Suite(X.SuiteBase):
         self.c.eq(ops["/v1/openapi.json"]["get"]["security"], [], "the document says the route is public")
         self.c.eq(ops["/v1/info"]["get"].get("security", self.doc.get("security")), [{"bearerAuth": []}],
                   "the document says /v1/info needs a token")
-        srv.stop()
 
     # ---- data for the reads, then schemathesis ----------------------------------------------------------
 
@@ -144,17 +150,17 @@ class Suite(X.SuiteBase):
         r = srv.curl("POST", "/v1/executions/%d/cancel" % ids[1], {})
         self.c.json_answer(r, 202, "cancel")
 
-    def t_schemathesis(self, srv):
+    def schemathesis(self, srv, what, checks, max_examples, extra=()):
+        """One schemathesis run against srv; fails a check unless it passes and tested every operation."""
         env = dict(os.environ)
         env["PYTHONPATH"] = HERE + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["SCHEMATHESIS_HOOKS"] = "openapi_hooks"
         argv = [sys.executable, "-m", "schemathesis.cli", "--config-file", os.path.join(HERE, "schemathesis.toml"),
                 # the file, which t_served found served byte for byte (loaded from its URL, schemathesis
                 # would leave that route out)
-                "run", self.doc_path, "--url", srv.base_url,
-                "--checks", "not_a_server_error,response_schema_conformance",
-                "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--generation-database", "none",
-                "--request-timeout", "10", "--workers", "2", "--no-color", "--warnings", "off"]
+                "run", self.doc_path, "--url", srv.base_url, "--checks", ",".join(checks),
+                "--max-examples", str(max_examples), "--seed", str(SEED), "--generation-database", "none",
+                "--request-timeout", "10", "--workers", "2", "--no-color", "--warnings", "off"] + list(extra)
         t = time.monotonic()
         try:
             cp = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=srv.workdir, env=env,
@@ -162,19 +168,33 @@ class Suite(X.SuiteBase):
             out, rc = cp.stdout.decode("utf-8", "replace"), cp.returncode
         except subprocess.TimeoutExpired as e:
             out, rc = (e.stdout or b"").decode("utf-8", "replace"), None
-        self.report = out
+        self.report += "---- schemathesis, %s ----\n%s\n" % (what, out[-15000:])
         if self.args.verbose:
-            print("  schemathesis: %.1f s" % (time.monotonic() - t), flush=True)
-        self.c.eq(rc, 0, "schemathesis exit status (no 5xx, every answer as documented)")
+            print("  schemathesis, %s: %.1f s" % (what, time.monotonic() - t), flush=True)
+        self.c.eq(rc, 0, "%s: schemathesis exit status (%s)" % (what, ", ".join(checks)))
         nops = sum(1 for item in self.doc["paths"].values() for m in item if m in ("get", "post"))
         m = re.search(r"Tested:\s+(\d+)", out)
-        self.c.eq(int(m.group(1)) if m else None, nops, "schemathesis tested every operation of the document")
+        self.c.eq(int(m.group(1)) if m else None, nops, "%s: schemathesis tested every operation" % what)
         m = re.search(r"(\d+) generated", out)
-        self.c.ok(m and int(m.group(1)) >= 10 * nops, "schemathesis generated enough cases",
+        self.c.ok(m and int(m.group(1)) >= max_examples * nops // 2, "%s: schemathesis generated enough cases" % what,
                   m.group(0) if m else "no count in its output")
-        self.c.ok(srv.alive(), "execlogd still runs")
+        self.c.ok(srv.alive(), "%s: execlogd still runs" % what)
         r = srv.curl("GET", "/healthz")
-        self.c.status(r, 200, "execlogd still serves")
+        self.c.status(r, 200, "%s: execlogd still serves" % what)
+
+    def t_schemathesis(self, srv):
+        """Every operation, all phases, as an admin (no auth.tokens: protected mode)."""
+        self.schemathesis(srv, "open", ["not_a_server_error", "response_schema_conformance"], MAX_EXAMPLES)
+
+    def t_schemathesis_tenant(self):
+        """
+        With auth.tokens, as one tenant's reader: writes and the all-tenant routes answer 403, reads see the
+        tenant only; ignored_auth sends each request without the token too, and wants 401 where the document
+        asks for one.
+        """
+        self.schemathesis(self.auth, "tenant reader", ["not_a_server_error", "response_schema_conformance",
+                                                        "ignored_auth"], TENANT_EXAMPLES,
+                          ["--header", "Authorization: Bearer " + self.tenant_token, "--phases", "examples,fuzzing"])
 
     def run(self):
         self.section("document is OpenAPI 3.1", self.t_valid)
@@ -189,9 +209,12 @@ class Suite(X.SuiteBase):
             self.section("public", self.t_public)
             self.section("seed", self.t_seed, srv)
             self.section("schemathesis", self.t_schemathesis, srv)
-            self.c.phase = "stop"
-            rc, _ = srv.stop()
-            self.c.eq(rc, 0, "SIGTERM: exit status")
+            if self.auth is not None:
+                self.section("schemathesis, a tenant's reader", self.t_schemathesis_tenant)
+            for s in self.servers:
+                self.c.phase = "stop %s" % s.name
+                rc, _ = s.stop()
+                self.c.eq(rc, 0, "SIGTERM: exit status")
         except Exception as e:  # noqa: BLE001 - e.g. execlogd does not start: a failure, never a crash
             self.c.ok(False, "harness", "%s: %s" % (type(e).__name__, e))
         finally:
@@ -199,7 +222,7 @@ class Suite(X.SuiteBase):
                 s.kill()
         if self.c.failed:
             if self.report:
-                print("---- schemathesis ----\n" + self.report[-20000:], flush=True)
+                print(self.report, flush=True)
             for s in self.servers:
                 s.dump_logs()
         elif not self.args.keep:
