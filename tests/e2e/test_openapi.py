@@ -160,7 +160,7 @@ class Suite(X.SuiteBase):
                 # would leave that route out)
                 "run", self.doc_path, "--url", srv.base_url, "--checks", ",".join(checks),
                 "--max-examples", str(max_examples), "--seed", str(SEED), "--generation-database", "none",
-                "--request-timeout", "10", "--workers", "2", "--no-color", "--warnings", "off"] + list(extra)
+                "--request-timeout", "30", "--workers", "2", "--no-color", "--warnings", "off"] + list(extra)
         t = time.monotonic()
         try:
             cp = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=srv.workdir, env=env,
