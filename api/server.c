@@ -37,6 +37,7 @@
 #include <openssl/ssl.h>
 
 #include "api/access.h"
+#include "api/assets.h"
 #include "api/auth.h"
 #include "api/compat_civis.h"
 #include "api/compat_cloudify.h"
@@ -278,6 +279,16 @@ static void r_readyz(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who
 {
     xl_read_readyz(&srv->api, req);
 }
+/* the document of every route (api/www/v1/openapi.json, built into the binary) */
+static void r_openapi(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    const xl_asset_t *doc = xl_asset_find(H2O_STRLIT("/v1/openapi.json"));
+    if (doc == NULL) {
+        xl_http_send_problem(req, 500, "internal", "No API document", NULL, "this build has no /v1/openapi.json");
+        return;
+    }
+    xl_asset_send(req, doc);
+}
 
 #define READER XL_ROLE_READER
 #define WRITER XL_ROLE_WRITER
@@ -329,10 +340,20 @@ static const route_t routes[] = {
     ROUTE("GET",  "/metrics",                    READER, R_ALL_TENANTS | R_SERVICE, "",                         r_metrics),
     ROUTE("GET",  "/healthz",                    PUBLIC, R_SERVICE,              NULL,                        r_healthz),
     ROUTE("GET",  "/readyz",                     PUBLIC, R_SERVICE,              NULL,                        r_readyz),
+    ROUTE("GET",  "/v1/openapi.json",            PUBLIC, R_SERVICE,              "",                          r_openapi),
 };
 /* clang-format on */
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 #define ROUTE_UNMATCHED NROUTES /* the metrics label of requests no route took */
+
+int xl_server_route_info(size_t i, xl_server_route_info_t *info)
+{
+    if (i >= NROUTES)
+        return -ENOENT;
+    *info = (xl_server_route_info_t){routes[i].method, routes[i].pattern, routes[i].role, routes[i].params,
+                                     (routes[i].flags & R_ALL_TENANTS) != 0};
+    return 0;
+}
 
 /* Without a tokens file (loopback only) every caller may do everything. */
 static const xl_principal_t open_admin = {XL_ROLE_ADMIN, {NULL, 0}, NULL};
@@ -1107,7 +1128,7 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
             goto fail;
         xl_log_info("http", "auth: %zu bearer tokens from %s", xl_auth_count(srv->auth), conf->auth_tokens);
         if (xl_auth_count(srv->auth) == 0)
-            xl_log_warn("http", "auth: %s lists no token: every request but /healthz and /readyz gets 401",
+            xl_log_warn("http", "auth: %s lists no token: every request but the public routes gets 401",
                         conf->auth_tokens);
     } else {
         xl_log_warn("http", "no auth.tokens: requests are not authenticated (everyone is an admin); serving on "

@@ -94,6 +94,22 @@ void xl_server_flush(xl_server_t *srv);
  */
 int xl_server_parse_positions(const char *value, size_t vlen, xl_pos_t *want, size_t max, size_t *n);
 
+/* One row of the route table, as tests and documents see it (the handler stays private). */
+typedef struct st_xl_server_route_info_t {
+    const char *method;  /* "GET" */
+    const char *pattern; /* "/v1/executions/{id}": {id} is an audit ID segment, {name} any one segment */
+    int role;            /* the least role (xl_role_t); XL_ROLE_NONE: public */
+    const char *params;  /* the query parameters it takes, comma-separated; NULL: any (not checked) */
+    int all_tenants;     /* shows every tenant's data: a tenant's token gets 403 */
+} xl_server_route_info_t;
+
+/**
+ * @brief Row i of the route table (rows count from 0). Static strings, valid
+ * for the life of the process; no server needed.
+ * @return 0 with *info filled, or -ENOENT past the last row.
+ */
+int xl_server_route_info(size_t i, xl_server_route_info_t *info);
+
 /** @brief The port the plain listener is bound to (useful with port 0). */
 int xl_server_port(xl_server_t *srv);
 /** @brief The port of the TLS listener, 0 if none. */

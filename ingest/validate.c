@@ -383,6 +383,10 @@ static void check_field(json_t *errors, size_t i, json_t *v, xl_event_t *ev, h2o
     char *dst = (char *)ev + fields[i].offset;
     const char *name = fields[i].name;
     int t;
+    /* null is the same as absent, for every field alike (clients write unset optional members as null); a
+     * required field that is null is then reported missing */
+    if (json_is_null(v))
+        return;
     switch (fields[i].type) {
     case T_STRING:
         check_string(errors, name, v, XL_FIELD_MAX_STRING, 0, (xl_str_t *)dst);

@@ -276,6 +276,25 @@ static void test_append(void)
     XL_CHECK_INT(r.ev.error.present, 0);
     result_free(&r);
 
+    XL_PHASE("append: null is absent for every optional field");
+    r = run("{\"type\":\"progress\",\"event_id\":null,\"time\":null,\"task\":null,\"message\":null,"
+            "\"error\":null,\"warnings\":null,\"metrics\":null,\"attributes\":null}",
+            XL_WRITE_APPEND);
+    XL_CHECK(r.n == 0, "%s", dump(r.errors));
+    XL_CHECK_INT(r.ev.time_ms, 0);
+    XL_CHECK_INT(r.ev.nwarnings, 0);
+    XL_CHECK_INT(r.ev.nmetrics, 0);
+    XL_CHECK_INT(r.ev.nattributes, 0);
+    CHECK_XNULL(r.ev.task);
+    result_free(&r);
+    r = run("{\"flow_id\":\"f\",\"time\":null,\"attributes\":null,\"parent_execution_id\":null}", XL_WRITE_CREATE);
+    XL_CHECK(r.n == 0, "%s", dump(r.errors));
+    XL_CHECK_INT(r.ev.nattributes, 0);
+    result_free(&r);
+    r = run("{\"type\":null}", XL_WRITE_APPEND); /* required: reported once, as missing */
+    XL_CHECK(r.n == 1, "%s", dump(r.errors));
+    result_free(&r);
+
     XL_PHASE("append: errors");
     CHECK_INVALID("{}", XL_WRITE_APPEND, "type");
     CHECK_INVALID("{\"message\":\"m\"}", XL_WRITE_APPEND, "type");
