@@ -903,7 +903,7 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
             goto fail;
         xl_log_info("http", "auth: %zu bearer tokens from %s", xl_auth_count(srv->auth), conf->auth_tokens);
         if (xl_auth_count(srv->auth) == 0)
-            xl_log_warn("http", "auth: %s lists no token: every request but /healthz and /readyz gets 401",
+            xl_log_warn("http", "auth: %s lists no token: every request but /healthz, /readyz and /ui/ gets 401",
                         conf->auth_tokens);
     } else {
         xl_log_warn("http", "no auth.tokens: requests are not authenticated (everyone is an admin); serving on "

@@ -82,7 +82,7 @@ class Suite(X.SuiteBase):
     def seed(self):
         """
         FLOW (tenant acme): e1 (tasks extract and load, a warning, metrics; succeeded), e2 (failed) retried
-        by e3 (succeeded), children c2 (of e2, running) and c1 (of e3, succeeded), and 20 more from a batch
+        by e3 (tasks, succeeded), children c2 (of e2, running) and c1 (of e3, succeeded), and 20 more from a batch
         with durations 100..2000 ms (every fifth failed). globex: g1 (flow billing, queued).
         """
         t0 = self.t0
@@ -103,8 +103,14 @@ class Suite(X.SuiteBase):
                            "error": {"class": "IOError", "message": "disk full", "stack": "at load()"}})
         j = self.write(self.open, "POST", "/v1/executions/%s/retry" % self.x["e2"], {"time": t0 + 3000}, 201, "retry e2")
         self.x["e3"] = j.get("audit_id")
-        self.append("e3", {"type": "started", "time": t0 + 3100})
-        self.append("e3", {"type": "succeeded", "time": t0 + 3600})
+        for body in ({"type": "started", "time": t0 + 3100},
+                     {"type": "task_started", "task": "extract", "time": t0 + 3120},
+                     {"type": "task_finished", "task": "extract", "time": t0 + 3300},
+                     {"type": "task_started", "task": "load", "time": t0 + 3310},
+                     {"type": "progress", "metrics": {"rows": 4000}, "time": t0 + 3400},
+                     {"type": "task_finished", "task": "load", "time": t0 + 3580},
+                     {"type": "succeeded", "metrics": {"rows": 8000}, "time": t0 + 3600}):
+            self.append("e3", body)
         self.create("c2", {"flow_id": FLOW + "-child", "tenant_id": "acme", "parent_execution_id": self.x["e2"],
                            "time": t0 + 2200})
         self.append("c2", {"type": "started", "time": t0 + 2300})
@@ -165,7 +171,7 @@ class Suite(X.SuiteBase):
                 r = self.open.curl("GET", path, http=http)
                 self.c.ok(r.status == 302 and r.header("location") == "/ui/", "GET %s redirects to /ui/ (%s)" %
                           (path, http), "%r location=%r" % (r, r.header("location")))
-            for path in ("/ui/nope.js", "/ui/..%2Fapi%2Fserver.c", "/ui/%2e%2e"):
+            for path in ("/ui/nope.js", "/ui/..%2Fapi%2Fserver.c", "/ui/%2e%2e", "/ui/app.js%00", "/ui/%ff%fe.js"):
                 self.c.problem(self.open.curl("GET", path, http=http), 404, "not-found", "GET %s (%s)" % (path, http))
             self.c.problem(self.open.curl("GET", "/ui/app.js/x", http=http), 404, "no-route", "GET /ui/app.js/x")
             r = self.open.curl("POST", "/ui/", "{}", http=http)

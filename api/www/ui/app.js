@@ -35,7 +35,7 @@ function fillTenants() {
 // ---- problems --------------------------------------------------------------------------------------
 
 const HINTS = {
-  401: 'Enter a valid bearer token in the Token field above.',
+  401: 'Enter a valid bearer token in the Token field at the top of the page.',
   403: 'This token may not do this: its role is too low, or it is a tenant\'s token on a route that shows every tenant.',
 };
 
