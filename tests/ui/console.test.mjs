@@ -236,6 +236,21 @@ await section('live tail', async () => {
   eq(streams, 0, 'leaving the tail closes its stream (execlog_sse_streams)');
 });
 
+await section('node page', async () => {
+  await go(page, '#/node');
+  await page.waitForSelector('.node-page tr.metric');
+  const direct = await (await fetch(`${cfg.open}/metrics`)).text();
+  const applied = Number(direct.match(/^execlog_projector_events_applied_total ([0-9]+)$/m)[1]);
+  eq(await page.$eval('tr.metric[data-name=execlog_projector_events_applied_total]', e => Number(e.dataset.value)),
+    applied, 'events applied: the value of /metrics');
+  ok(applied >= 80, 'events applied counts the seeded events', String(applied));
+  const info = (await call(cfg.open, 'GET', '/v1/info')).json;
+  eq(await page.textContent('dd[data-field="version"]'), info.version, 'the version of /v1/info');
+  eq(await page.textContent('dd[data-field="bootstrap servers"]'), info.kafka.bootstrap_servers,
+    'the bootstrap list, shown to this admin');
+  eq(await page.$eval('.ready', e => e.dataset.status), '200', 'ready');
+});
+
 await ctx.close();
 
 // ---- the execlogd with tokens -------------------------------------------------------------------
@@ -282,6 +297,20 @@ await section('tenant token', async () => {
   eq([g.status, a.status], [202, 202], 'writes with the admin token');
   await spage.waitForSelector(`.tail-line[data-audit-id="${X.s_acme}"]`);
   eq(await ids(spage, '.tail-line'), [String(X.s_acme)], 'the tail streams with the token, acme\'s events only');
+});
+
+await section('forbidden', async () => {
+  await go(spage, '#/node');
+  await spage.waitForSelector('.problem[data-status="403"]');
+  eq(await spage.textContent('.problem[data-status="403"] .problem-title'), '403 Forbidden',
+    'a tenant\'s token on /metrics: the 403 title');
+  ok((await spage.textContent('.problem[data-status="403"] .problem-detail')).includes('(*)'),
+    'the 403 detail says an all-tenant token is needed');
+  ok((await spage.textContent('.problem[data-status="403"] .hint')).includes('role'), 'the 403 hint');
+  eq(await spage.textContent('dd[data-field="bootstrap servers"]'), 'shown to admins of every tenant only',
+    'the bootstrap list is not shown to a tenant\'s reader');
+  eq(await spage.$$eval('.problem', l => l.length), 1, 'only the metrics are refused');
+  await shot(spage, 'forbidden');
 });
 
 await section('forget', async () => {

@@ -54,6 +54,19 @@ export async function getJSON(path, params, signal) {
   return res.json();
 }
 
+/** GET a text answer (the Prometheus metrics). @throws Problem. */
+export async function getText(path, signal) {
+  const res = await fetch(path, {headers: headers({Accept: 'text/plain'}), signal});
+  if (!res.ok) throw await problemOf(res);
+  return res.text();
+}
+
+/** GET /readyz, whose 503 is an answer too: {status, body}. */
+export async function getReady(signal) {
+  const res = await fetch('/readyz', {signal, cache: 'no-store'});
+  return {status: res.status, body: await res.json().catch(() => null)};
+}
+
 /**
  * Read Server-Sent Events from path (with the token) until signal aborts or
  * the server ends the stream: onOpen() once the answer is 200, onEvent({id,
