@@ -42,8 +42,10 @@ const HINTS = {
 /** A box that says what went wrong: the problem's status, title, detail and type. */
 function problemBox(err) {
   if (!(err instanceof Problem)) {
+    // fetch() rejects with a TypeError when there is no answer at all
     return h('div', {class: 'problem', role: 'alert', dataset: {status: 0}},
-      h('strong', {}, 'Cannot reach execlogd'), h('p', {}, String(err && err.message || err)));
+      h('strong', {class: 'problem-title'}, err instanceof TypeError ? 'Cannot reach execlogd' : 'Error'),
+      h('p', {class: 'problem-detail'}, String(err && err.message || err)));
   }
   return h('div', {class: `problem status-${err.status}`, role: 'alert', dataset: {status: err.status}},
     h('strong', {class: 'problem-title'}, `${err.status} ${err.title}`),
