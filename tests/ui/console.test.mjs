@@ -104,6 +104,12 @@ await section('find by audit ID', async () => {
     'tasks drawn on the time axis');
   eq(await page.$$eval('.warnings li', els => els.map(e => e.textContent)), ['slow source'], 'warnings');
   await shot(page, 'execution');
+  const w = await call(cfg.open, 'POST', `/v1/executions/${X.e1}/events`, {type: 'log', message: 'looked at'});
+  eq(w.status, 202, 'a log event appended meanwhile');
+  await page.click('button.refresh');
+  await page.waitForFunction(() => document.querySelectorAll('.event-row').length === 10);
+  eq(await page.$eval('.event-row:last-child', e => [e.dataset.seq, e.dataset.type, e.lastElementChild.textContent]),
+    ['10', 'log', 'looked at'], 'Refresh reads the timeline again');
 });
 
 await section('find by message ID', async () => {

@@ -43,6 +43,7 @@ class Suite(X.SuiteBase):
         self.tok = {name: secrets.token_hex(20) for name in TOKENS}
         self.t0 = now_ms() - 3600 * 1000
         self.x = {}  # name -> audit ID
+        self.batch = []  # the audit IDs of the batch-made executions
         self.open = self.secure = None
 
     # ---- helpers ------------------------------------------------------------------------------
