@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -199,24 +200,54 @@ class Suite(X.SuiteBase):
         if not ready:
             return
         os.makedirs(self.args.screenshots, exist_ok=True)
-        try:
-            cp = subprocess.run([NODE, os.path.join(HERE, "console.test.mjs"), path], cwd=HERE,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=BROWSER_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.c.ok(False, "the browser run ended", "still running after %d s" % BROWSER_TIMEOUT)
-            return
-        out = cp.stdout.decode("utf-8", "replace")
+        # the browser asks for what only this side can do with a line "@<request>" and waits for the answer on stdin
+        proc = subprocess.Popen([NODE, os.path.join(HERE, "console.test.mjs"), path], cwd=HERE,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                preexec_fn=X._die_with_parent)
+        timer = threading.Timer(BROWSER_TIMEOUT, proc.kill)
+        timer.start()
         counted = False
-        for line in out.splitlines():
-            if line.startswith("browser: ") and " passed, " in line:
-                p, f = line[len("browser: "):].replace(" passed,", "").replace(" failed", "").split()
-                self.c.passed += int(p)
-                self.c.failed += int(f)
-                counted = True
-            else:
-                print(line, flush=True)
-        self.c.ok(counted and cp.returncode in (0, 1), "the browser run reported its checks",
-                  "exit %d" % cp.returncode)
+        try:
+            for raw in iter(proc.stdout.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line == "@restart open":
+                    proc.stdin.write((self.restart_open() + "\n").encode())
+                    proc.stdin.flush()
+                elif line.startswith("browser: ") and " passed, " in line:
+                    p, f = line[len("browser: "):].replace(" passed,", "").replace(" failed", "").split()
+                    self.c.passed += int(p)
+                    self.c.failed += int(f)
+                    counted = True
+                else:
+                    print(line, flush=True)
+            rc = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.c.ok(counted and rc in (0, 1), "the browser run reported its checks",
+                  "exit %d%s" % (rc, " (killed after %d s)" % BROWSER_TIMEOUT if rc < 0 else ""))
+
+    def restart_open(self):
+        """
+        For the live tail: SIGTERM the execlogd without tokens (its streams end), start it again on the same
+        port and data, and create an execution of live-flow before the console is back (it waits 2 s before
+        it reconnects). @return "@done <audit ID>", or "@failed <why>".
+        """
+        port, saved = self.open.port, X.free_port
+        try:
+            rc, _dt = self.open.stop()
+            self.c.eq(rc, 0, "SIGTERM with the console's stream open: exit status 0")
+            X.free_port = lambda: port  # the page's origin must not change
+            self.open.start()
+        except X.HarnessError as e:
+            return "@failed %s" % str(e).splitlines()[0]
+        finally:
+            X.free_port = saved
+        j = self.write(self.open, "POST", "/v1/executions", {"flow_id": "live-flow", "tenant_id": "acme"}, 201,
+                       "create after the restart")
+        return "@done %s" % j.get("audit_id")
 
     def run(self):
         self.section("start", self.start)

@@ -37,7 +37,12 @@ export async function viewTail(_m, params, signal) {
   while (!signal.aborted) {
     try {
       await readStream('/v1/stream', query, {signal, lastEventId: last,
-        onOpen: () => { state.textContent = 'live'; state.dataset.state = 'live'; errBox.replaceChildren(); },
+        onOpen: () => {
+          state.textContent = 'live';
+          state.dataset.state = 'live';
+          state.dataset.opens = Number(state.dataset.opens || 0) + 1; // how often it (re)connected
+          errBox.replaceChildren();
+        },
         onEvent: e => {
           if (e.event === 'error' || !e.data || typeof e.data !== 'object') return;
           if (e.id) last = e.id;
