@@ -21,7 +21,7 @@ PACKAGES = build-essential cmake pkg-config librdkafka-dev libavro-dev librocksd
            libh2o-evloop-dev libjansson-dev libssl-dev zlib1g-dev libsystemd-dev \
            curl jq # the README's examples
 TEST_PACKAGES = curl kcat nghttp2-client python3 python3-avro python3-venv openssl clang libclang-rt-14-dev llvm \
-                prometheus systemd
+                prometheus systemd chromium
 # Test tools from PyPI, pinned in tests/requirements.txt, in a venv that also sees Debian's python3-avro
 VENV ?= $(HOME)/.cache/execlog/venv
 
@@ -39,6 +39,7 @@ deps:
 test-deps:
 	@ops/install-deps.sh $(PACKAGES) $(TEST_PACKAGES) $(KAFKA_PACKAGES)
 	@$(MAKE) --no-print-directory py-tools
+	@$(MAKE) --no-print-directory ui-tools
 
 # the venv is rebuilt when tests/requirements.txt changes (a stamp beside it)
 .PHONY: py-tools
@@ -48,6 +49,16 @@ py-tools:
 	   rm -rf $(VENV) && /usr/bin/python3 -m venv --system-site-packages $(VENV) && \
 	   $(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt && \
 	   cp tests/requirements.txt $(VENV)/.requirements; \
+	fi
+
+# the console's browser tests (tests/ui/): playwright-core, pinned in tests/ui/package-lock.json, in
+# tests/ui/node_modules with the machine's Node.js (20 or later) and npm; npm ci again when the lock file
+# changes (a copy of it in node_modules is the stamp). It drives Debian's chromium, never a browser of its own.
+.PHONY: ui-tools
+ui-tools:
+	@if ! cmp -s tests/ui/package-lock.json tests/ui/node_modules/.execlog-lock 2>/dev/null; then \
+	   echo "installing the console's test tools (tests/ui/package-lock.json) into tests/ui/node_modules"; \
+	   cd tests/ui && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.execlog-lock; \
 	fi
 
 build: deps

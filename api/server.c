@@ -7,7 +7,10 @@
  * wait for a min_position. A path that matches no row answers 404, a known
  * path with another method 405 with Allow; both as problem+json. Then, in
  * order: authentication (401), the role and tenant scope (403), unknown
- * query parameters (400), the read-your-writes wait, the handler.
+ * query parameters (400), the read-your-writes wait, the handler. The web
+ * console's files (api/www/ui/, built in: assets.h) are public rows of the
+ * same table; the data it shows comes through the rows above, with the
+ * user's token.
  *
  * Every request is counted when its pool is released (so held answers are
  * timed to their end), labelled with its method and route pattern, never its
@@ -290,6 +293,24 @@ static void r_openapi(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *wh
     xl_asset_send(req, doc);
 }
 
+/* The web console (api/www/ui/): its files are public, the data it shows comes from the routes above. */
+static void r_to_console(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    h2o_send_redirect(req, 302, "Found", H2O_STRLIT("/ui/"));
+}
+static void r_console(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
+{
+    h2o_iovec_t path = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("/ui/")),
+                                  a->name.base != NULL ? a->name : h2o_iovec_init(H2O_STRLIT("index.html")));
+    const xl_asset_t *asset = xl_asset_find(path.base, path.len);
+    if (asset == NULL) {
+        xl_http_send_problem(req, 404, "not-found", "No such file", NULL, "the console has no file %.*s",
+                             (int)(path.len < 200 ? path.len : 200), path.base);
+        return;
+    }
+    xl_asset_send(req, asset);
+}
+
 #define READER XL_ROLE_READER
 #define WRITER XL_ROLE_WRITER
 #define ADMIN XL_ROLE_ADMIN
@@ -341,6 +362,10 @@ static const route_t routes[] = {
     ROUTE("GET",  "/healthz",                    PUBLIC, R_SERVICE,              NULL,                        r_healthz),
     ROUTE("GET",  "/readyz",                     PUBLIC, R_SERVICE,              NULL,                        r_readyz),
     ROUTE("GET",  "/v1/openapi.json",            PUBLIC, R_SERVICE,              "",                          r_openapi),
+    ROUTE("GET",  "/",                           PUBLIC, R_SERVICE,              NULL,                        r_to_console),
+    ROUTE("GET",  "/ui",                         PUBLIC, R_SERVICE,              NULL,                        r_to_console),
+    ROUTE("GET",  "/ui/",                        PUBLIC, R_SERVICE,              NULL,                        r_console),
+    ROUTE("GET",  "/ui/{name}",                  PUBLIC, R_SERVICE,              NULL,                        r_console),
 };
 /* clang-format on */
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

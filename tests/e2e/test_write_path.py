@@ -739,7 +739,7 @@ class Suite(X.SuiteBase):
             allowed = [m.strip() for m in (r.header("allow") or "").split(",")]
             self.c.eq(allowed, allow.split(","), "%s %s: Allow" % (method, path))
         # unknown routes
-        for method, path in (("GET", "/v1/nope"), ("GET", "/"), ("POST", "/v1/executions/%d/explode" % live),
+        for method, path in (("GET", "/v1/nope"), ("GET", "/v1/"), ("POST", "/v1/executions/%d/explode" % live),
                              ("GET", "/v1/executions/%d/events/1/2" % live), ("POST", "/v1/execution"),
                              ("GET", "/v2/info")):
             self.rejected(method, path, {"flow_id": "f"} if method == "POST" else None, http, 404, "no-route",
