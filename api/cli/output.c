@@ -115,6 +115,8 @@ const char *xl_cli_output_format(const json_t *v, xl_cli_fmt_t fmt, char *buf, s
             json_object_foreach((json_t *)v, key, item)
             {
                 char val[CELL_MAX], k[CELL_MAX];
+                if (json_is_null(item))
+                    continue;
                 format_value(item, val, sizeof(val));
                 clean(key, k, sizeof(k));
                 int m = snprintf(buf + n, size - n, "%s%s=%s", n ? " " : "", k, val);

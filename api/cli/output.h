@@ -23,7 +23,7 @@ typedef enum en_xl_cli_fmt_t {
     XL_CLI_FMT_TIME,     /* ms since the epoch -> 2026-11-22T05:21:28.123Z */
     XL_CLI_FMT_DURATION, /* ms -> 850ms, 12.5s, 3m05s, 2h00m07s */
     XL_CLI_FMT_RATE,     /* 0..1 -> 97.5% */
-    XL_CLI_FMT_PAIRS,    /* an object -> k=v k=v */
+    XL_CLI_FMT_PAIRS,    /* an object -> k=v k=v (null members left out) */
 } xl_cli_fmt_t;
 
 typedef struct st_xl_cli_column_t {
