@@ -17,6 +17,7 @@ Prints one line per failed check and "N passed, N failed"; exits 1 on any failur
 import argparse
 import json
 import os
+import pty
 import queue
 import socket
 import subprocess
@@ -95,6 +96,32 @@ class Suite(X.SuiteBase):
         cp = subprocess.run([self.args.execlog] + list(argv), input=stdin, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=self.env(token, server), timeout=timeout)
         return cp.returncode, cp.stdout.decode("utf-8", "replace"), cp.stderr.decode("utf-8", "replace")
+
+    def xl_tty(self, *argv, tty="stderr", timeout=RUN_TIMEOUT):
+        """Run execlog with stderr (or stdout) on a pseudo-terminal; returns (exit code, stdout, terminal text)."""
+        master, slave = pty.openpty()
+        out = subprocess.PIPE
+        p = subprocess.Popen([self.args.execlog] + list(argv), stdin=subprocess.DEVNULL,
+                             stdout=slave if tty == "stdout" else out, stderr=slave if tty == "stderr" else out,
+                             env=self.env(), preexec_fn=X._die_with_parent)
+        os.close(slave)
+        chunks = []
+        box = {}
+        t = threading.Thread(target=lambda: box.setdefault("pipe", p.communicate(timeout=timeout)), daemon=True)
+        t.start()
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every holder of the terminal's other end is gone
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(master)
+        t.join(timeout)
+        piped = box.get("pipe", (b"", b""))
+        other = piped[0] if tty == "stderr" else piped[1]
+        return p.returncode, other.decode("utf-8", "replace"), b"".join(chunks).decode("utf-8", "replace")
 
     def json_of(self, what, *argv, **kw):
         rc, out, err = self.xl("-o", "json", *argv, **kw)
@@ -315,6 +342,20 @@ echo "$A $B"
         many = self.json_of("events over pages", "events", str(b))
         self.c.eq([e["seq"] for e in (many or {}).get("items", [])], list(range(1, 1301)),
                   "events: 1300 events over two pages, each once")
+        # on a terminal: a progress bar on stderr, drawn as the pages come; never off a terminal
+        rc, out, term = self.xl_tty("events", str(b))
+        self.c.eq(rc, 0, "events, stderr on a terminal: exit code")
+        self.c.ok("events " in term and "1300/1300" in term and "\r" in term, "events: a progress bar on a terminal",
+                  repr(term[-200:]))
+        self.c.eq(len(json.loads(out or "{}").get("items", [])), 1300, "events: stdout unchanged by the bar")
+        rc, out, err = self.xl("events", str(b))
+        self.c.eq((rc, err), (0, ""), "events off a terminal: no progress bar")
+        rc, out, term = self.xl_tty("tail", "-f", str(b), "--after-seq", "0", "--max-events", "1300")
+        self.c.eq((rc, len(out.splitlines())), (0, 1300), "tail -f --after-seq 0: the whole history, then exit")
+        self.c.ok("catching up" in term, "tail -f: a progress bar while catching up", repr(term[-200:]))
+        rc, _, term = self.xl_tty("get", str(a), tty="stdout")
+        self.c.ok(rc == 0 and "audit_id:" in term and ("status:" in term) and not term.lstrip().startswith("{"),
+                  "stdout on a terminal: a table by default", term[:200])
         rc, out, _ = self.xl("-o", "table", "events", str(a))
         rows = out.splitlines()
         self.c.eq(rows[0].split(), ["SEQ", "TIME", "TYPE", "STATUS", "TASK", "METRICS", "MESSAGE"], "events table header")
