@@ -31,7 +31,7 @@ int xl_cli_api_exit_code(int status)
     return XL_CLI_EXIT_UNAVAILABLE;
 }
 
-void xl_cli_error(const char *fmt, ...)
+void xl_cli_api_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -41,7 +41,7 @@ void xl_cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
-char *xl_cli_strf(const char *fmt, ...)
+char *xl_cli_api_strf(const char *fmt, ...)
 {
     va_list ap;
     char *s = NULL;
@@ -49,19 +49,19 @@ char *xl_cli_strf(const char *fmt, ...)
     int n = vasprintf(&s, fmt, ap);
     va_end(ap);
     if (n < 0) {
-        xl_cli_error("out of memory");
+        xl_cli_api_error("out of memory");
         exit(XL_CLI_EXIT_UNAVAILABLE);
     }
     return s;
 }
 
-char *xl_cli_escape(const char *value)
+char *xl_cli_api_escape(const char *value)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(value);
     char *out = malloc(3 * n + 1), *p = out;
     if (out == NULL) {
-        xl_cli_error("out of memory");
+        xl_cli_api_error("out of memory");
         exit(XL_CLI_EXIT_UNAVAILABLE);
     }
     for (const unsigned char *s = (const unsigned char *)value; *s != '\0'; s++) {
@@ -77,12 +77,12 @@ char *xl_cli_escape(const char *value)
     return out;
 }
 
-void xl_cli_query_add(char **path, const char *name, const char *value)
+void xl_cli_api_query_add(char **path, const char *name, const char *value)
 {
     if (value == NULL)
         return;
-    char *enc = xl_cli_escape(value);
-    char *next = xl_cli_strf("%s%c%s=%s", *path, strchr(*path, '?') != NULL ? '&' : '?', name, enc);
+    char *enc = xl_cli_api_escape(value);
+    char *next = xl_cli_api_strf("%s%c%s=%s", *path, strchr(*path, '?') != NULL ? '&' : '?', name, enc);
     free(enc);
     free(*path);
     *path = next;
@@ -91,7 +91,7 @@ void xl_cli_query_add(char **path, const char *name, const char *value)
 int xl_cli_api_report(xl_cli_t *cli, const char *path, const xl_cli_response_t *res, char *problem_type)
 {
     if (res->status == 0) {
-        xl_cli_error("%s%s: %s", xl_cli_http_url(cli->http), path, res->err);
+        xl_cli_api_error("%s%s: %s", xl_cli_http_url(cli->http), path, res->err);
         return XL_CLI_EXIT_UNAVAILABLE;
     }
     json_t *p = NULL;
@@ -105,7 +105,7 @@ int xl_cli_api_report(xl_cli_t *cli, const char *path, const xl_cli_response_t *
         snprintf(problem_type, 96, "%s", slug);
     }
     if (title != NULL) {
-        xl_cli_error("%s (%d)%s%s", title, res->status, detail != NULL ? ": " : "", detail != NULL ? detail : "");
+        xl_cli_api_error("%s (%d)%s%s", title, res->status, detail != NULL ? ": " : "", detail != NULL ? detail : "");
         size_t i;
         json_t *e;
         json_array_foreach(json_object_get(p, "errors"), i, e)
@@ -114,7 +114,7 @@ int xl_cli_api_report(xl_cli_t *cli, const char *path, const xl_cli_response_t *
                     json_string_value(json_object_get(e, "reason")) ?: "?");
         }
     } else { /* not a problem document: say what came back */
-        xl_cli_error("%s%s answered %d%s%.*s", xl_cli_http_url(cli->http), path, res->status,
+        xl_cli_api_error("%s%s answered %d%s%.*s", xl_cli_http_url(cli->http), path, res->status,
                      res->len > 0 ? ": " : "", (int)(res->len > 200 ? 200 : res->len), res->body ? res->body : "");
     }
     if (res->status == 503 && res->retry_after[0] != '\0')
@@ -137,7 +137,7 @@ int xl_cli_api_call(xl_cli_t *cli, const char *method, const char *path, const j
         problem_type[0] = '\0';
     if (body != NULL) {
         if ((text = json_dumps(body, JSON_COMPACT)) == NULL) {
-            xl_cli_error("cannot encode the request body");
+            xl_cli_api_error("cannot encode the request body");
             return XL_CLI_EXIT_USAGE;
         }
         req.body = text;
@@ -151,7 +151,7 @@ int xl_cli_api_call(xl_cli_t *cli, const char *method, const char *path, const j
         goto done;
     }
     if (!res.complete) {
-        xl_cli_error("%s%s: %s", xl_cli_http_url(cli->http), path, res.err);
+        xl_cli_api_error("%s%s: %s", xl_cli_http_url(cli->http), path, res.err);
         code = XL_CLI_EXIT_UNAVAILABLE;
         goto done;
     }
@@ -159,7 +159,7 @@ int xl_cli_api_call(xl_cli_t *cli, const char *method, const char *path, const j
     if (res.len > 0) {
         json_error_t jerr;
         if ((*answer = json_loadb(res.body, res.len, 0, &jerr)) == NULL) {
-            xl_cli_error("%s%s: the answer is not JSON: %s", xl_cli_http_url(cli->http), path, jerr.text);
+            xl_cli_api_error("%s%s: the answer is not JSON: %s", xl_cli_http_url(cli->http), path, jerr.text);
             code = XL_CLI_EXIT_UNAVAILABLE;
         }
     }

@@ -54,15 +54,15 @@ int xl_cli_api_call(xl_cli_t *cli, const char *method, const char *path, const j
 int xl_cli_api_report(xl_cli_t *cli, const char *path, const xl_cli_response_t *res, char *problem_type);
 
 /** @brief printf into a new heap string (free with free); exits with 5 on allocation failure. */
-char *xl_cli_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xl_cli_api_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** @brief Percent-encode value for a path segment or a query value (free with free). */
-char *xl_cli_escape(const char *value);
+char *xl_cli_api_escape(const char *value);
 
 /** @brief Append name=value (encoded) to the query of *path, which is reallocated; NULL value: nothing. */
-void xl_cli_query_add(char **path, const char *name, const char *value);
+void xl_cli_api_query_add(char **path, const char *name, const char *value);
 
 /** @brief Print "execlog: " and the message on stderr. */
-void xl_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void xl_cli_api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -141,11 +141,11 @@ static int cmd_emit(xl_cli_t *cli, int argc, char **argv)
     char *path = NULL;
 
     if (argc < 2 || argv[1][0] == '-')
-        return xl_cli_usage("emit", "give what to emit: start, event, status, progress, metric, log, retry or cancel");
+        return xl_cli_command_usage("emit", "give what to emit: start, event, status, progress, metric, log, retry or cancel");
     for (v = 0; v < NVERBS && strcmp(verbs[v].verb, argv[1]) != 0; v++)
         ;
     if (v == NVERBS)
-        return xl_cli_usage("emit", "unknown: emit %s", argv[1]);
+        return xl_cli_command_usage("emit", "unknown: emit %s", argv[1]);
 
     for (size_t f = 0; f < NFIELDS; f++)
         opts[f] = (struct option){fields[f].flag, fields[f].kind == K_STDIN ? no_argument : required_argument, NULL,
@@ -156,13 +156,13 @@ static int cmd_emit(xl_cli_t *cli, int argc, char **argv)
     argv++;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c < 256)
-            return xl_cli_usage("emit", "unknown option");
+            return xl_cli_command_usage("emit", "unknown option");
         if (fields[c - 256].kind == K_STDIN) {
             from_stdin = 1;
             continue;
         }
         if (nvalues == sizeof(values) / sizeof(values[0]))
-            return xl_cli_usage("emit", "too many options");
+            return xl_cli_command_usage("emit", "too many options");
         values[nvalues][0] = fields[c - 256].flag;
         values[nvalues++][1] = optarg;
     }
@@ -172,7 +172,7 @@ static int cmd_emit(xl_cli_t *cli, int argc, char **argv)
         json_error_t jerr;
         body = json_loadf(stdin, 0, &jerr);
         if (!json_is_object(body)) {
-            xl_cli_usage("emit", "--json: stdin is not a JSON object%s%s", body == NULL ? ": " : "",
+            xl_cli_command_usage("emit", "--json: stdin is not a JSON object%s%s", body == NULL ? ": " : "",
                          body == NULL ? jerr.text : "");
             goto done;
         }
@@ -184,7 +184,7 @@ static int cmd_emit(xl_cli_t *cli, int argc, char **argv)
         while (strcmp(fields[f].flag, values[i][0]) != 0)
             f++;
         if (set_field(body, f, values[i][1]) != 0) {
-            xl_cli_usage("emit", "--%s takes name=value, not '%s'", fields[f].flag, values[i][1]);
+            xl_cli_command_usage("emit", "--%s takes name=value, not '%s'", fields[f].flag, values[i][1]);
             goto done;
         }
     }
@@ -193,10 +193,10 @@ static int cmd_emit(xl_cli_t *cli, int argc, char **argv)
     int pos = optind;
     if (strstr(verbs[v].route, "%lld") != NULL) {
         if (pos >= argc) {
-            xl_cli_usage("emit", "emit %s needs an audit ID", verbs[v].verb);
+            xl_cli_command_usage("emit", "emit %s needs an audit ID", verbs[v].verb);
             goto done;
         }
-        if ((id = xl_cli_parse_id("emit", argv[pos++])) == 0)
+        if ((id = xl_cli_command_parse_id("emit", argv[pos++])) == 0)
             goto done;
     }
     if (verbs[v].type != NULL)
@@ -205,38 +205,38 @@ static int cmd_emit(xl_cli_t *cli, int argc, char **argv)
         switch (verbs[v].args) {
         case ARGS_TYPE:
             if (json_object_get(body, "type") != NULL) {
-                xl_cli_usage("emit", "one event type only");
+                xl_cli_command_usage("emit", "one event type only");
                 goto done;
             }
             json_object_set_new(body, "type", json_string(argv[pos]));
             break;
         case ARGS_METRICS:
             if (set_pair(body, "metrics", argv[pos], 1) != 0) {
-                xl_cli_usage("emit", "metrics are name=value, not '%s'", argv[pos]);
+                xl_cli_command_usage("emit", "metrics are name=value, not '%s'", argv[pos]);
                 goto done;
             }
             break;
         case ARGS_MESSAGE: {
             const char *old = json_string_value(json_object_get(body, "message"));
-            char *msg = old ? xl_cli_strf("%s %s", old, argv[pos]) : xl_cli_strf("%s", argv[pos]);
+            char *msg = old ? xl_cli_api_strf("%s %s", old, argv[pos]) : xl_cli_api_strf("%s", argv[pos]);
             json_object_set_new(body, "message", json_string(msg));
             free(msg);
             break;
         }
         case ARGS_NONE:
-            xl_cli_usage("emit", "emit %s takes no word '%s'", verbs[v].verb, argv[pos]);
+            xl_cli_command_usage("emit", "emit %s takes no word '%s'", verbs[v].verb, argv[pos]);
             goto done;
         }
     }
     if (verbs[v].args == ARGS_TYPE && json_object_get(body, "type") == NULL) {
-        xl_cli_usage("emit", "emit %s needs an event type (started, progress, succeeded, failed, ...)",
+        xl_cli_command_usage("emit", "emit %s needs an event type (started, progress, succeeded, failed, ...)",
                      verbs[v].verb);
         goto done;
     }
     if (strcmp(verbs[v].verb, "start") == 0 && cli->tenant != NULL && json_object_get(body, "tenant_id") == NULL)
         json_object_set_new(body, "tenant_id", json_string(cli->tenant));
 
-    path = xl_cli_strf(verbs[v].route, id);
+    path = xl_cli_api_strf(verbs[v].route, id);
     rc = xl_cli_api_call(cli, "POST", path, body, &answer, NULL, NULL);
     if (rc != XL_CLI_EXIT_OK)
         goto done;

@@ -95,27 +95,28 @@ static const xl_cli_column_t flow_columns[] = {
 
 /*
  * Walk the keyset pages of path (which has its filters): at most max items (0: all), each request asking
- * for what is still wanted (the API lets limit change between pages). *out gets
- * {"items":[...],"next_page_token":...}.
+ * for what is still wanted (the API lets limit change between pages); send_limit 0 leaves limit out when
+ * max is 0 (a route whose parameters are not known here). *out gets {"items":[...],"next_page_token":...}.
  */
-static int walk_pages(xl_cli_t *cli, const char *path, const char *first_token, long long max, const char *label,
-                      json_t **out, char *problem_type)
+static int walk_pages(xl_cli_t *cli, const char *path, const char *first_token, long long max, int send_limit,
+                      const char *label, json_t **out, char *problem_type)
 {
     json_t *items = json_array(), *token = first_token ? json_string(first_token) : json_null();
     xl_cli_progress_t bar;
     int rc = XL_CLI_EXIT_OK, pages = 0;
 
-    xl_cli_progress_init(&bar, cli, label);
+    xl_cli_output_progress_init(&bar, cli, label);
     for (;;) {
         long long want = max ? max - (long long)json_array_size(items) : PAGE_MAX;
-        char *p = xl_cli_strf("%s", path), lim[32];
         json_t *page = NULL;
+        char lim[32];
         if (want <= 0)
             break;
+        char *p = xl_cli_api_strf("%s", path);
         snprintf(lim, sizeof(lim), "%lld", want > PAGE_MAX ? PAGE_MAX : want);
-        if (strcmp(label, "flows") != 0 || max != 0)
-            xl_cli_query_add(&p, "limit", lim);
-        xl_cli_query_add(&p, "page_token", json_string_value(token));
+        if (send_limit || max != 0)
+            xl_cli_api_query_add(&p, "limit", lim);
+        xl_cli_api_query_add(&p, "page_token", json_string_value(token));
         rc = xl_cli_api_call(cli, "GET", p, NULL, &page, NULL, problem_type);
         free(p);
         if (rc != XL_CLI_EXIT_OK)
@@ -128,11 +129,11 @@ static int walk_pages(xl_cli_t *cli, const char *path, const char *first_token, 
             token = json_null();
         json_decref(page);
         if (pages > 1 || json_is_string(token))
-            xl_cli_progress_update(&bar, json_array_size(items), 0);
+            xl_cli_output_progress_update(&bar, json_array_size(items), 0);
         if (!json_is_string(token))
             break;
     }
-    xl_cli_progress_dispose(&bar);
+    xl_cli_output_progress_dispose(&bar);
     if (rc == XL_CLI_EXIT_OK)
         *out = json_pack("{s:o,s:o}", "items", items, "next_page_token", token);
     else {
@@ -186,24 +187,24 @@ static int cmd_get(xl_cli_t *cli, int argc, char **argv)
         case 'm': message_id = optarg; break;
         case 'a': as_of = optarg; break;
         case 'p': min_position = optarg; break;
-        default: return xl_cli_usage("get", "unknown option");
+        default: return xl_cli_command_usage("get", "unknown option");
         }
     }
     if ((message_id != NULL) == (optind < argc) || argc - optind > 1)
-        return xl_cli_usage("get", "give one audit ID, or --message-id");
+        return xl_cli_command_usage("get", "give one audit ID, or --message-id");
     if (message_id != NULL) {
-        char *enc = xl_cli_escape(message_id);
-        path = xl_cli_strf("/v1/messages/%s", enc);
+        char *enc = xl_cli_api_escape(message_id);
+        path = xl_cli_api_strf("/v1/messages/%s", enc);
         free(enc);
-        xl_cli_query_add(&path, "tenant_id", cli->tenant);
+        xl_cli_api_query_add(&path, "tenant_id", cli->tenant);
     } else {
-        long long id = xl_cli_parse_id("get", argv[optind]);
+        long long id = xl_cli_command_parse_id("get", argv[optind]);
         if (id == 0)
             return XL_CLI_EXIT_USAGE;
-        path = xl_cli_strf("/v1/executions/%lld", id);
-        xl_cli_query_add(&path, "as_of", as_of);
+        path = xl_cli_api_strf("/v1/executions/%lld", id);
+        xl_cli_api_query_add(&path, "as_of", as_of);
     }
-    xl_cli_query_add(&path, "min_position", min_position);
+    xl_cli_api_query_add(&path, "min_position", min_position);
     rc = xl_cli_api_call(cli, "GET", path, NULL, &answer, NULL, NULL);
     free(path);
     if (rc != XL_CLI_EXIT_OK)
@@ -246,11 +247,11 @@ static char *parse_time(const char *text)
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-                return xl_cli_strf("%lld", now - n * units[i].ms);
+                return xl_cli_api_strf("%lld", now - n * units[i].ms);
             }
         }
     }
-    return xl_cli_strf("%s", text);
+    return xl_cli_api_strf("%s", text);
 }
 
 static const struct option ls_options[] = {
@@ -264,7 +265,7 @@ static const struct option ls_options[] = {
 
 static int cmd_ls(xl_cli_t *cli, int argc, char **argv)
 {
-    char *path = xl_cli_strf("/v1/executions"), *t;
+    char *path = xl_cli_api_strf("/v1/executions"), *t;
     const char *token = NULL;
     long long limit = 50;
     int all = 0, c, rc;
@@ -273,34 +274,34 @@ static int cmd_ls(xl_cli_t *cli, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", ls_options, NULL)) != -1) {
         switch (c) {
-        case 'f': xl_cli_query_add(&path, "flow_id", optarg); break;
-        case 's': xl_cli_query_add(&path, "status", optarg); break;
-        case 'm': xl_cli_query_add(&path, "message_id", optarg); break;
-        case 'g': xl_cli_query_add(&path, "created_gte", t = parse_time(optarg)); free(t); break;
-        case 'u': xl_cli_query_add(&path, "created_lt", t = parse_time(optarg)); free(t); break;
+        case 'f': xl_cli_api_query_add(&path, "flow_id", optarg); break;
+        case 's': xl_cli_api_query_add(&path, "status", optarg); break;
+        case 'm': xl_cli_api_query_add(&path, "message_id", optarg); break;
+        case 'g': xl_cli_api_query_add(&path, "created_gte", t = parse_time(optarg)); free(t); break;
+        case 'u': xl_cli_api_query_add(&path, "created_lt", t = parse_time(optarg)); free(t); break;
         case 'o':
-            xl_cli_query_add(&path, "order_by", strcmp(optarg, "oldest") == 0   ? "created"
+            xl_cli_api_query_add(&path, "order_by", strcmp(optarg, "oldest") == 0   ? "created"
                                                 : strcmp(optarg, "newest") == 0 ? "-created"
                                                                                 : optarg);
             break;
         case 'n':
-            if (xl_cli_parse_count("ls", "limit", optarg, 1LL << 40, &limit) != 0 || limit == 0) {
+            if (xl_cli_command_parse_count("ls", "limit", optarg, 1LL << 40, &limit) != 0 || limit == 0) {
                 free(path);
-                return limit == 0 ? xl_cli_usage("ls", "--limit must be at least 1") : XL_CLI_EXIT_USAGE;
+                return limit == 0 ? xl_cli_command_usage("ls", "--limit must be at least 1") : XL_CLI_EXIT_USAGE;
             }
             break;
         case 'A': all = 1; break;
         case 't': token = optarg; break;
-        case 'p': xl_cli_query_add(&path, "min_position", optarg); break;
-        default: free(path); return xl_cli_usage("ls", "unknown option");
+        case 'p': xl_cli_api_query_add(&path, "min_position", optarg); break;
+        default: free(path); return xl_cli_command_usage("ls", "unknown option");
         }
     }
     if (optind < argc) {
         free(path);
-        return xl_cli_usage("ls", "ls takes no arguments, only options (--flow, --status, ...)");
+        return xl_cli_command_usage("ls", "ls takes no arguments, only options (--flow, --status, ...)");
     }
-    xl_cli_query_add(&path, "tenant_id", cli->tenant);
-    rc = walk_pages(cli, path, token, all ? 0 : limit, "listing", &list, NULL);
+    xl_cli_api_query_add(&path, "tenant_id", cli->tenant);
+    rc = walk_pages(cli, path, token, all ? 0 : limit, 1, "listing", &list, NULL);
     free(path);
     if (rc != XL_CLI_EXIT_OK)
         return rc;
@@ -348,42 +349,42 @@ static int cmd_events(xl_cli_t *cli, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", events_options, NULL)) != -1) {
         switch (c) {
         case 'a':
-            if (xl_cli_parse_count("events", "after-seq", optarg, 1LL << 53, &after) != 0)
+            if (xl_cli_command_parse_count("events", "after-seq", optarg, 1LL << 53, &after) != 0)
                 goto usage;
             break;
         case 'n':
-            if (xl_cli_parse_count("events", "limit", optarg, 1LL << 40, &limit) != 0)
+            if (xl_cli_command_parse_count("events", "limit", optarg, 1LL << 40, &limit) != 0)
                 goto usage;
             break;
         case 'r': reverse = 1; break;
-        default: xl_cli_usage("events", "unknown option"); goto usage;
+        default: xl_cli_command_usage("events", "unknown option"); goto usage;
         }
     }
     if (argc - optind != 1) {
-        xl_cli_usage("events", "give one audit ID");
+        xl_cli_command_usage("events", "give one audit ID");
         goto usage;
     }
-    if ((id = xl_cli_parse_id("events", argv[optind])) == 0)
+    if ((id = xl_cli_command_parse_id("events", argv[optind])) == 0)
         goto usage;
 
-    xl_cli_progress_init(&bar, cli, "events");
+    xl_cli_output_progress_init(&bar, cli, "events");
     long long cursor = after; /* reverse: before_seq, 0 for the newest */
     for (;;) {
         long long want = limit ? limit - (long long)json_array_size(items) : PAGE_MAX;
         if (want <= 0)
             break;
-        char *path = xl_cli_strf("/v1/executions/%lld/events?limit=%lld", id, want > PAGE_MAX ? PAGE_MAX : want);
+        char *path = xl_cli_api_strf("/v1/executions/%lld/events?limit=%lld", id, want > PAGE_MAX ? PAGE_MAX : want);
         if (reverse) {
-            xl_cli_query_add(&path, "reverse", "true");
+            xl_cli_api_query_add(&path, "reverse", "true");
             if (cursor > 0) {
                 char b[32];
                 snprintf(b, sizeof(b), "%lld", cursor);
-                xl_cli_query_add(&path, "before_seq", b);
+                xl_cli_api_query_add(&path, "before_seq", b);
             }
         } else {
             char a[32];
             snprintf(a, sizeof(a), "%lld", cursor);
-            xl_cli_query_add(&path, "after_seq", a);
+            xl_cli_api_query_add(&path, "after_seq", a);
         }
         rc = xl_cli_api_call(cli, "GET", path, NULL, &page, NULL, NULL);
         free(path);
@@ -398,11 +399,11 @@ static int cmd_events(xl_cli_t *cli, int argc, char **argv)
             cursor = json_integer_value(next);
         json_decref(page);
         if (json_is_integer(last_seq))
-            xl_cli_progress_update(&bar, json_array_size(items), (uint64_t)json_integer_value(last_seq));
+            xl_cli_output_progress_update(&bar, json_array_size(items), (uint64_t)json_integer_value(last_seq));
         if (!more)
             break;
     }
-    xl_cli_progress_dispose(&bar);
+    xl_cli_output_progress_dispose(&bar);
     if (rc == XL_CLI_EXIT_OK) {
         if (cli->output == XL_CLI_OUTPUT_JSON) {
             json_t *out = json_pack("{s:I,s:O,s:O}", "audit_id", (json_int_t)id, "items", items, "last_seq",
@@ -457,7 +458,7 @@ static char *node_label(const json_t *a, long long asked, int child)
         snprintf(kind, sizeof(kind), "attempt 1");
     else
         snprintf(kind, sizeof(kind), "retry %lld", (long long)json_integer_value(json_object_get(a, "retries")));
-    return xl_cli_strf("%lld %s  [%s]  %s  %s  %s%s%s", id, status, kind, flow, created, dur, err,
+    return xl_cli_api_strf("%lld %s  [%s]  %s  %s  %s%s%s", id, status, kind, flow, created, dur, err,
                        id == asked ? "  ◀" : "");
 }
 
@@ -468,10 +469,10 @@ static int cmd_lineage(xl_cli_t *cli, int argc, char **argv)
     int rc;
 
     if (argc != 2 || argv[1][0] == '-')
-        return xl_cli_usage("lineage", "give one audit ID");
-    if ((id = xl_cli_parse_id("lineage", argv[1])) == 0)
+        return xl_cli_command_usage("lineage", "give one audit ID");
+    if ((id = xl_cli_command_parse_id("lineage", argv[1])) == 0)
         return XL_CLI_EXIT_USAGE;
-    char *path = xl_cli_strf("/v1/executions/%lld/lineage", id);
+    char *path = xl_cli_api_strf("/v1/executions/%lld/lineage", id);
     rc = xl_cli_api_call(cli, "GET", path, NULL, &answer, NULL, NULL);
     free(path);
     if (rc != XL_CLI_EXIT_OK)
@@ -490,7 +491,7 @@ static int cmd_lineage(xl_cli_t *cli, int argc, char **argv)
         free(nodes);
         free(rows);
         json_decref(answer);
-        xl_cli_error("out of memory");
+        xl_cli_api_error("out of memory");
         return XL_CLI_EXIT_UNAVAILABLE;
     }
     for (size_t i = 0; i < n; i++)
@@ -544,21 +545,21 @@ static int cmd_flows(xl_cli_t *cli, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", flows_options, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (xl_cli_parse_count("flows", "limit", optarg, 1LL << 40, &limit) != 0)
+            if (xl_cli_command_parse_count("flows", "limit", optarg, 1LL << 40, &limit) != 0)
                 return XL_CLI_EXIT_USAGE;
             break;
         case 'p': min_position = optarg; break;
-        default: return xl_cli_usage("flows", "unknown option");
+        default: return xl_cli_command_usage("flows", "unknown option");
         }
     }
     if (argc - optind > 1)
-        return xl_cli_usage("flows", "give at most one flow ID");
+        return xl_cli_command_usage("flows", "give at most one flow ID");
     if (argc - optind == 1) {
-        char *enc = xl_cli_escape(argv[optind]);
-        char *path = xl_cli_strf("/v1/flows/%s", enc);
+        char *enc = xl_cli_api_escape(argv[optind]);
+        char *path = xl_cli_api_strf("/v1/flows/%s", enc);
         free(enc);
-        xl_cli_query_add(&path, "tenant_id", cli->tenant);
-        xl_cli_query_add(&path, "min_position", min_position);
+        xl_cli_api_query_add(&path, "tenant_id", cli->tenant);
+        xl_cli_api_query_add(&path, "min_position", min_position);
         rc = xl_cli_api_call(cli, "GET", path, NULL, &answer, NULL, NULL);
         free(path);
         if (rc != XL_CLI_EXIT_OK)
@@ -571,13 +572,13 @@ static int cmd_flows(xl_cli_t *cli, int argc, char **argv)
         return XL_CLI_EXIT_OK;
     }
     /* the list of flows: GET /v1/flows, where the server has it */
-    char *path = xl_cli_strf("/v1/flows");
-    xl_cli_query_add(&path, "tenant_id", cli->tenant);
-    xl_cli_query_add(&path, "min_position", min_position);
-    rc = walk_pages(cli, path, NULL, limit, "flows", &answer, problem);
+    char *path = xl_cli_api_strf("/v1/flows");
+    xl_cli_api_query_add(&path, "tenant_id", cli->tenant);
+    xl_cli_api_query_add(&path, "min_position", min_position);
+    rc = walk_pages(cli, path, NULL, limit, 0, "flows", &answer, problem);
     free(path);
     if (rc == XL_CLI_EXIT_NOT_FOUND && strcmp(problem, "no-route") == 0) {
-        xl_cli_error("this server has no list of flows (GET /v1/flows); ask for one: execlog flows <flow-id>");
+        xl_cli_api_error("this server has no list of flows (GET /v1/flows); ask for one: execlog flows <flow-id>");
         return rc;
     }
     if (rc != XL_CLI_EXIT_OK)

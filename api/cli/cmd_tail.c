@@ -75,7 +75,7 @@ static int emit_event(tail_t *t, json_t *ev)
         t->header_done = 1;
     }
     t->printed++;
-    if (xl_cli_flush() != 0 || (t->max_events && t->printed >= t->max_events))
+    if (xl_cli_command_flush() != 0 || (t->max_events && t->printed >= t->max_events))
         t->stopped = 1;
     return t->stopped;
 }
@@ -88,11 +88,11 @@ static int follow_execution(tail_t *t, long long id, long long after, int follow
     long long start = after;
     xl_cli_progress_t bar;
 
-    xl_cli_progress_init(&bar, t->cli, "catching up");
+    xl_cli_output_progress_init(&bar, t->cli, "catching up");
     while (!t->stopped) {
-        char *path = xl_cli_strf("/v1/executions/%lld/events?after_seq=%lld&limit=%d", id, after, PAGE_MAX);
+        char *path = xl_cli_api_strf("/v1/executions/%lld/events?after_seq=%lld&limit=%d", id, after, PAGE_MAX);
         if (follow)
-            path = (free(path), xl_cli_strf("/v1/executions/%lld/events?after_seq=%lld&limit=%d&wait=%d", id, after,
+            path = (free(path), xl_cli_api_strf("/v1/executions/%lld/events?after_seq=%lld&limit=%d&wait=%d", id, after,
                                              PAGE_MAX, POLL_WAIT_S));
         xl_cli_request_t req = {.method = "GET", .path = path, .timeout_ms = (POLL_WAIT_S + 15) * 1000};
         xl_cli_response_t res;
@@ -102,9 +102,9 @@ static int follow_execution(tail_t *t, long long id, long long after, int follow
             int code = res.status == 200 ? XL_CLI_EXIT_UNAVAILABLE : xl_cli_api_exit_code(res.status);
             if (!connected || code == XL_CLI_EXIT_NOT_FOUND || code == XL_CLI_EXIT_AUTH ||
                 code == XL_CLI_EXIT_REJECTED) {
-                xl_cli_progress_dispose(&bar);
+                xl_cli_output_progress_dispose(&bar);
                 if (res.status == 200)
-                    xl_cli_error("%s: not the API's answer: %s", path, res.err[0] ? res.err : "not JSON");
+                    xl_cli_api_error("%s: not the API's answer: %s", path, res.err[0] ? res.err : "not JSON");
                 else
                     code = xl_cli_api_report(t->cli, path, &res, NULL);
                 free(res.body);
@@ -112,7 +112,7 @@ static int follow_execution(tail_t *t, long long id, long long after, int follow
                 return code;
             }
             if (!lost)
-                xl_cli_error("lost %s (%s); retrying", xl_cli_http_url(t->cli->http),
+                xl_cli_api_error("lost %s (%s); retrying", xl_cli_http_url(t->cli->http),
                              res.status ? "an error answer" : res.err);
             lost = 1;
             free(res.body);
@@ -124,7 +124,7 @@ static int follow_execution(tail_t *t, long long id, long long after, int follow
         free(res.body);
         free(path);
         if (lost)
-            xl_cli_error("resumed after seq %lld", after);
+            xl_cli_api_error("resumed after seq %lld", after);
         connected = 1;
         lost = 0;
         backoff = BACKOFF_FIRST_MS;
@@ -145,13 +145,13 @@ static int follow_execution(tail_t *t, long long id, long long after, int follow
         int more = json_is_true(json_object_get(page, "has_more"));
         json_decref(page);
         if (more && last > start)
-            xl_cli_progress_update(&bar, (uint64_t)(after - start), (uint64_t)(last - start));
+            xl_cli_output_progress_update(&bar, (uint64_t)(after - start), (uint64_t)(last - start));
         else
-            xl_cli_progress_dispose(&bar);
+            xl_cli_output_progress_dispose(&bar);
         if (!follow && !more)
             break;
     }
-    xl_cli_progress_dispose(&bar);
+    xl_cli_output_progress_dispose(&bar);
     return XL_CLI_EXIT_OK;
 }
 
@@ -182,7 +182,7 @@ static int sse_dispatch(tail_t *t)
     if (t->data_len > 0) {
         if (strcmp(t->event, "error") == 0) {
             json_t *j = json_loadb(t->data, t->data_len, 0, NULL);
-            xl_cli_error("the stream reported an error: %s",
+            xl_cli_api_error("the stream reported an error: %s",
                          json_string_value(json_object_get(j, "detail")) ?: t->data);
             json_decref(j);
         } else {
@@ -230,7 +230,7 @@ static int sse_sink(void *ctx, const char *bytes, size_t len)
     tail_t *t = ctx;
     t->got_bytes = 1;
     if (t->lost) { /* a 2xx answer again */
-        xl_cli_error("resumed%s%s", t->last_id[0] ? " after event " : "", t->last_id);
+        xl_cli_api_error("resumed%s%s", t->last_id[0] ? " after event " : "", t->last_id);
         t->lost = 0;
     }
     for (size_t i = 0; i < len; i++) {
@@ -283,7 +283,7 @@ static int follow_stream(tail_t *t, const char *filters)
             break;
         if (res.status != 200 || !t->got_bytes) {
             if (!t->lost)
-                xl_cli_error("lost %s (%s); retrying", xl_cli_http_url(t->cli->http),
+                xl_cli_api_error("lost %s (%s); retrying", xl_cli_http_url(t->cli->http),
                              res.status ? "an error answer" : res.err);
             t->lost = 1;
             sleep_ms(backoff);
@@ -291,7 +291,7 @@ static int follow_stream(tail_t *t, const char *filters)
         } else {
             /* the stream ended (a restart, a timeout of its own): reconnect soon, then back off */
             if (!t->lost)
-                xl_cli_error("the stream ended (%s); reconnecting", res.err[0] ? res.err : "closed by the server");
+                xl_cli_api_error("the stream ended (%s); reconnecting", res.err[0] ? res.err : "closed by the server");
             t->lost = 1;
             sleep_ms(BACKOFF_FIRST_MS);
         }
@@ -323,30 +323,30 @@ static int cmd_tail(xl_cli_t *cli, int argc, char **argv)
         case 'T': type = optarg; break;
         case 'L': last_event_id = optarg; break;
         case 'n':
-            if (xl_cli_parse_count("tail", "lines", optarg, PAGE_MAX, &lines) != 0)
+            if (xl_cli_command_parse_count("tail", "lines", optarg, PAGE_MAX, &lines) != 0)
                 return XL_CLI_EXIT_USAGE;
             break;
         case 'a':
-            if (xl_cli_parse_count("tail", "after-seq", optarg, 1LL << 53, &after) != 0)
+            if (xl_cli_command_parse_count("tail", "after-seq", optarg, 1LL << 53, &after) != 0)
                 return XL_CLI_EXIT_USAGE;
             break;
         case 'm':
-            if (xl_cli_parse_count("tail", "max-events", optarg, 1LL << 53, &t.max_events) != 0)
+            if (xl_cli_command_parse_count("tail", "max-events", optarg, 1LL << 53, &t.max_events) != 0)
                 return XL_CLI_EXIT_USAGE;
             break;
-        default: return xl_cli_usage("tail", "unknown option");
+        default: return xl_cli_command_usage("tail", "unknown option");
         }
     }
     if (argc - optind > 1 || (argc - optind == 1 && (flow != NULL || type != NULL || last_event_id != NULL)))
-        return xl_cli_usage("tail", "give an audit ID, or --flow/--type (or neither, with -f: every execution)");
+        return xl_cli_command_usage("tail", "give an audit ID, or --flow/--type (or neither, with -f: every execution)");
 
     if (argc - optind == 1) {
-        long long id = xl_cli_parse_id("tail", argv[optind]);
+        long long id = xl_cli_command_parse_id("tail", argv[optind]);
         if (id == 0)
             return XL_CLI_EXIT_USAGE;
         if (after < 0) { /* the last `lines` events: find the newest seq */
             json_t *page = NULL;
-            char *path = xl_cli_strf("/v1/executions/%lld/events?reverse=true&limit=1", id);
+            char *path = xl_cli_api_strf("/v1/executions/%lld/events?reverse=true&limit=1", id);
             rc = xl_cli_api_call(cli, "GET", path, NULL, &page, NULL, NULL);
             free(path);
             if (rc != XL_CLI_EXIT_OK)
@@ -358,13 +358,13 @@ static int cmd_tail(xl_cli_t *cli, int argc, char **argv)
         return follow_execution(&t, id, after, follow);
     }
     if (!follow)
-        return xl_cli_usage("tail", "without an audit ID, tail follows the stream: add -f");
+        return xl_cli_command_usage("tail", "without an audit ID, tail follows the stream: add -f");
     if (after >= 0)
-        return xl_cli_usage("tail", "--after-seq is for one execution; a stream resumes with --last-event-id");
-    char *path = xl_cli_strf("/v1/stream");
-    xl_cli_query_add(&path, "flow_id", flow);
-    xl_cli_query_add(&path, "type", type);
-    xl_cli_query_add(&path, "tenant_id", cli->tenant);
+        return xl_cli_command_usage("tail", "--after-seq is for one execution; a stream resumes with --last-event-id");
+    char *path = xl_cli_api_strf("/v1/stream");
+    xl_cli_api_query_add(&path, "flow_id", flow);
+    xl_cli_api_query_add(&path, "type", type);
+    xl_cli_api_query_add(&path, "tenant_id", cli->tenant);
     if (last_event_id != NULL)
         snprintf(t.last_id, sizeof(t.last_id), "%s", last_event_id);
     rc = follow_stream(&t, path);

@@ -20,15 +20,15 @@ extern const xl_cli_command_t xl_cli_command_get, xl_cli_command_ls, xl_cli_comm
     xl_cli_command_flows, xl_cli_command_tail, xl_cli_command_emit;
 
 /** @brief Print "execlog: <msg>" and a pointer to the command's --help on stderr. @return XL_CLI_EXIT_USAGE. */
-int xl_cli_usage(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int xl_cli_command_usage(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /** @brief Parse a positive audit ID (1..2^53-1). @return it, or 0 (after printing a usage error). */
-long long xl_cli_parse_id(const char *command, const char *text);
+long long xl_cli_command_parse_id(const char *command, const char *text);
 
 /** @brief Parse a count (0..max). @return 0 or -1 (after printing a usage error). */
-int xl_cli_parse_count(const char *command, const char *option, const char *text, long long max, long long *out);
+int xl_cli_command_parse_count(const char *command, const char *option, const char *text, long long max, long long *out);
 
 /** @brief Flush stdout. @return 0, or -1 when the reader went away (EPIPE): stop quietly. */
-int xl_cli_flush(void);
+int xl_cli_command_flush(void);
 
 #endif

@@ -49,6 +49,7 @@ typedef struct st_xl_cli_response_t {
  */
 xl_cli_http_t *xl_cli_http_create(const char *url, const char *token, const char *cacert, unsigned timeout_ms,
                                   char *err, size_t errlen);
+/** @brief Free the client (no request may be running). */
 void xl_cli_http_destroy(xl_cli_http_t *http);
 
 /** @brief The URL the client was made for (borrowed). */

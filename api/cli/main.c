@@ -73,7 +73,7 @@ static const char usage_text[] =
     "  4  rejected (any other 4xx): the server refused the input; its problem is printed\n"
     "  5  unavailable: 5xx, no connection, a timeout, an answer that is not the API's\n";
 
-int xl_cli_usage(const char *command, const char *fmt, ...)
+int xl_cli_command_usage(const char *command, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -85,32 +85,32 @@ int xl_cli_usage(const char *command, const char *fmt, ...)
     return XL_CLI_EXIT_USAGE;
 }
 
-long long xl_cli_parse_id(const char *command, const char *text)
+long long xl_cli_command_parse_id(const char *command, const char *text)
 {
     char *end;
     errno = 0;
     long long id = strtoll(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || id <= 0 || id >= (1LL << 53) || text[0] == '+') {
-        xl_cli_usage(command, "not an audit ID: '%s' (a positive integer)", text);
+        xl_cli_command_usage(command, "not an audit ID: '%s' (a positive integer)", text);
         return 0;
     }
     return id;
 }
 
-int xl_cli_parse_count(const char *command, const char *option, const char *text, long long max, long long *out)
+int xl_cli_command_parse_count(const char *command, const char *option, const char *text, long long max, long long *out)
 {
     char *end;
     errno = 0;
     long long n = strtoll(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || n < 0 || n > max) {
-        xl_cli_usage(command, "--%s takes a number from 0 to %lld, not '%s'", option, max, text);
+        xl_cli_command_usage(command, "--%s takes a number from 0 to %lld, not '%s'", option, max, text);
         return -1;
     }
     *out = n;
     return 0;
 }
 
-int xl_cli_flush(void)
+int xl_cli_command_flush(void)
 {
     if (fflush(stdout) != 0 || ferror(stdout))
         return -1;
@@ -165,7 +165,7 @@ static int take_globals(int argc, char **argv, globals_t *g)
         }
         if (value == NULL) {
             if (i + 1 >= argc) {
-                xl_cli_usage(NULL, "--%s needs a value", global_options[k].name);
+                xl_cli_command_usage(NULL, "--%s needs a value", global_options[k].name);
                 return -1;
             }
             value = argv[++i];
@@ -203,7 +203,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i]->name) == 0)
             cmd = commands[i];
     if (cmd == NULL) {
-        xl_cli_error("unknown command '%s'", argv[1]);
+        xl_cli_api_error("unknown command '%s'", argv[1]);
         print_usage(stderr);
         return XL_CLI_EXIT_USAGE;
     }
@@ -221,15 +221,15 @@ int main(int argc, char **argv)
         else if (strcmp(g.output, "table") == 0)
             cli.output = XL_CLI_OUTPUT_TABLE;
         else
-            return xl_cli_usage(NULL, "--output is json or table, not '%s'", g.output);
+            return xl_cli_command_usage(NULL, "--output is json or table, not '%s'", g.output);
         cli.output_given = 1;
     }
     cli.tenant = g.tenant;
     long long timeout_s = 30;
-    if (g.timeout != NULL && xl_cli_parse_count("", "timeout", g.timeout, 86400, &timeout_s) != 0)
+    if (g.timeout != NULL && xl_cli_command_parse_count("", "timeout", g.timeout, 86400, &timeout_s) != 0)
         return XL_CLI_EXIT_USAGE;
     if (timeout_s == 0)
-        return xl_cli_usage(NULL, "--timeout must be at least 1 second");
+        return xl_cli_command_usage(NULL, "--timeout must be at least 1 second");
 
     const char *url = g.server ? g.server : getenv("EXECLOG_URL") ? getenv("EXECLOG_URL") : DEFAULT_URL;
     const char *token = getenv("EXECLOG_TOKEN");
@@ -237,12 +237,12 @@ int main(int argc, char **argv)
     if (token != NULL && *token == '\0')
         token = NULL;
     if ((cli.http = xl_cli_http_create(url, token, cacert, (unsigned)timeout_s * 1000, err, sizeof(err))) == NULL) {
-        xl_cli_error("%s", err);
+        xl_cli_api_error("%s", err);
         return XL_CLI_EXIT_USAGE;
     }
     int rc = cmd->run(&cli, argc - 1, argv + 1);
-    if (xl_cli_flush() != 0 && errno != EPIPE && rc == XL_CLI_EXIT_OK) {
-        xl_cli_error("cannot write the answer: %s", strerror(errno));
+    if (xl_cli_command_flush() != 0 && errno != EPIPE && rc == XL_CLI_EXIT_OK) {
+        xl_cli_api_error("cannot write the answer: %s", strerror(errno));
         rc = XL_CLI_EXIT_USAGE;
     }
     xl_cli_http_destroy(cli.http);

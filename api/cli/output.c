@@ -258,12 +258,12 @@ void xl_cli_output_tree(const xl_cli_tree_node_t *nodes, size_t n)
     }
 }
 
-void xl_cli_progress_init(xl_cli_progress_t *p, const xl_cli_t *cli, const char *label)
+void xl_cli_output_progress_init(xl_cli_progress_t *p, const xl_cli_t *cli, const char *label)
 {
     *p = (xl_cli_progress_t){.enabled = cli->stderr_tty, .label = label};
 }
 
-void xl_cli_progress_update(xl_cli_progress_t *p, uint64_t done, uint64_t total)
+void xl_cli_output_progress_update(xl_cli_progress_t *p, uint64_t done, uint64_t total)
 {
     if (!p->enabled)
         return;
@@ -289,7 +289,7 @@ void xl_cli_progress_update(xl_cli_progress_t *p, uint64_t done, uint64_t total)
     fflush(stderr);
 }
 
-void xl_cli_progress_dispose(xl_cli_progress_t *p)
+void xl_cli_output_progress_dispose(xl_cli_progress_t *p)
 {
     if (p->enabled && p->drawn)
         fputs("\r\033[K", stderr);

@@ -67,10 +67,10 @@ typedef struct st_xl_cli_progress_t {
 } xl_cli_progress_t;
 
 /** @brief A progress bar on stderr, drawn only when stderr is a terminal. label: borrowed. */
-void xl_cli_progress_init(xl_cli_progress_t *p, const xl_cli_t *cli, const char *label);
+void xl_cli_output_progress_init(xl_cli_progress_t *p, const xl_cli_t *cli, const char *label);
 /** @brief done of total (total 0: unknown, a counter is shown); redrawn at most 10 times a second. */
-void xl_cli_progress_update(xl_cli_progress_t *p, uint64_t done, uint64_t total);
+void xl_cli_output_progress_update(xl_cli_progress_t *p, uint64_t done, uint64_t total);
 /** @brief Erase the bar. */
-void xl_cli_progress_dispose(xl_cli_progress_t *p);
+void xl_cli_output_progress_dispose(xl_cli_progress_t *p);
 
 #endif
