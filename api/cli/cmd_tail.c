@@ -3,7 +3,8 @@
  * projected. One execution is followed with the events long poll
  * (after_seq + wait); a flow, or everything, with Server-Sent Events from
  * /v1/stream. Either way it resumes where it stopped after a disconnect or
- * a restart of execlogd (after_seq, Last-Event-ID), waiting 0.25 s, then
+ * a restart of execlogd (after_seq, Last-Event-ID; before the stream's first
+ * event, the feed position its opening comment gives), waiting 0.25 s, then
  * twice as long each time, up to 10 s, between attempts. It gives up only
  * when the first request fails, or on an answer that retrying cannot
  * change (404, 401/403, 400).
@@ -204,8 +205,14 @@ static int sse_line(tail_t *t, char *line, size_t len)
 {
     if (len == 0)
         return sse_dispatch(t);
-    if (line[0] == ':')
-        return 0; /* a keepalive comment */
+    if (line[0] == ':') { /* a comment: keepalive, or where the stream starts (execlogd says so) */
+        unsigned long long from;
+        char text[96];
+        snprintf(text, sizeof(text), "%.*s", (int)(len < 95 ? len : 95), line);
+        if (sscanf(text, ": execlog events after feed_seq %llu", &from) == 1)
+            snprintf(t->last_id, sizeof(t->last_id), "%llu", from); /* a reconnect before any event loses none */
+        return 0;
+    }
     char *colon = memchr(line, ':', len);
     size_t nlen = colon ? (size_t)(colon - line) : len;
     const char *value = colon ? colon + 1 : line + len;

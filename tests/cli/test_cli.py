@@ -421,7 +421,8 @@ echo "$A $B"
         poll = Tail([self.args.execlog, "tail", "-f", str(a), "-n", "1"], self.env())
         stream = Tail([self.args.execlog, "tail", "-f", "--flow", flow], self.env())
         other = Tail([self.args.execlog, "tail", "-f", "--flow", flow + "-other"], self.env())
-        self.tails += [poll, stream, other]
+        idle = Tail([self.args.execlog, "tail", "-f", "--flow", flow + "-idle"], self.env())
+        self.tails += [poll, stream, other, idle]
         self.c.eq([e["seq"] for e in poll.events(1)], [4], "tail -f -n 1: the last event first")
         time.sleep(1.0)  # the stream starts at the present: let it connect
         self.append(a, "progress", metrics={"rows": 1})
@@ -445,6 +446,7 @@ echo "$A $B"
             self.srv.start()
         finally:
             X.free_port = free_port
+        d = self.create(flow + "-idle")  # at once: most likely before the idle stream has reconnected
         self.append(a, "progress", metrics={"rows": 2})
         self.append(b, "started")
         self.append(a, "succeeded")
@@ -453,11 +455,13 @@ echo "$A $B"
         self.c.eq([(e["audit_id"], e["seq"]) for e in got], [(a, 7), (b, 2), (a, 8)],
                   "tail -f --flow after a restart: resumed with Last-Event-ID, none lost, none twice")
         self.c.eq(poll.quiet(0.3) + stream.quiet(0.3), [], "no event twice after the restart")
+        self.c.eq([(e["audit_id"], e["seq"]) for e in idle.events(1, timeout=30)], [(d, 1)],
+                  "tail -f --flow with no event before the restart: resumed from the stream's start, none lost")
         self.c.ok(any("lost" in l for l in poll.err) and any("resumed" in l for l in poll.err),
                   "tail -f <id>: says it lost and resumed the server (stderr)", repr(poll.err))
         self.c.ok(any("resumed" in l for l in stream.err), "tail -f --flow: says it resumed (stderr)",
                   repr(stream.err))
-        for t in (poll, stream, other):
+        for t in (poll, stream, other, idle):
             t.stop()
         # --max-events ends it; --last-event-id replays from there
         last = got[0]["feed_seq"] - 1 if got else 0
