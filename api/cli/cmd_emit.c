@@ -113,9 +113,13 @@ static int set_field(json_t *body, size_t f, const char *value)
             json_object_set_new(body, m, json_string(value));
         }
         return 0;
-    case K_INT: json_object_set_new(body, m, int_or_string(value)); return 0;
-    case K_ATTR: return set_pair(body, m, value, 0);
-    case K_METRIC: return set_pair(body, m, value, 1);
+    case K_INT:
+        json_object_set_new(body, m, int_or_string(value));
+        return 0;
+    case K_ATTR:
+        return set_pair(body, m, value, 0);
+    case K_METRIC:
+        return set_pair(body, m, value, 1);
     case K_LIST: {
         json_t *a = json_object_get(body, m);
         if (!json_is_array(a)) {
@@ -125,7 +129,8 @@ static int set_field(json_t *body, size_t f, const char *value)
         json_array_append_new(a, json_string(value));
         return 0;
     }
-    case K_STDIN: return 0;
+    case K_STDIN:
+        return 0;
     }
     return 0;
 }

@@ -184,10 +184,17 @@ static int cmd_get(xl_cli_t *cli, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", get_options, NULL)) != -1) {
         switch (c) {
-        case 'm': message_id = optarg; break;
-        case 'a': as_of = optarg; break;
-        case 'p': min_position = optarg; break;
-        default: return xl_cli_command_usage("get", "unknown option");
+        case 'm':
+            message_id = optarg;
+            break;
+        case 'a':
+            as_of = optarg;
+            break;
+        case 'p':
+            min_position = optarg;
+            break;
+        default:
+            return xl_cli_command_usage("get", "unknown option");
         }
     }
     if ((message_id != NULL) == (optind < argc) || argc - optind > 1)
@@ -274,11 +281,23 @@ static int cmd_ls(xl_cli_t *cli, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", ls_options, NULL)) != -1) {
         switch (c) {
-        case 'f': xl_cli_api_query_add(&path, "flow_id", optarg); break;
-        case 's': xl_cli_api_query_add(&path, "status", optarg); break;
-        case 'm': xl_cli_api_query_add(&path, "message_id", optarg); break;
-        case 'g': xl_cli_api_query_add(&path, "created_gte", t = parse_time(optarg)); free(t); break;
-        case 'u': xl_cli_api_query_add(&path, "created_lt", t = parse_time(optarg)); free(t); break;
+        case 'f':
+            xl_cli_api_query_add(&path, "flow_id", optarg);
+            break;
+        case 's':
+            xl_cli_api_query_add(&path, "status", optarg);
+            break;
+        case 'm':
+            xl_cli_api_query_add(&path, "message_id", optarg);
+            break;
+        case 'g':
+            xl_cli_api_query_add(&path, "created_gte", t = parse_time(optarg));
+            free(t);
+            break;
+        case 'u':
+            xl_cli_api_query_add(&path, "created_lt", t = parse_time(optarg));
+            free(t);
+            break;
         case 'o':
             xl_cli_api_query_add(&path, "order_by", strcmp(optarg, "oldest") == 0   ? "created"
                                                 : strcmp(optarg, "newest") == 0 ? "-created"
@@ -290,10 +309,18 @@ static int cmd_ls(xl_cli_t *cli, int argc, char **argv)
                 return limit == 0 ? xl_cli_command_usage("ls", "--limit must be at least 1") : XL_CLI_EXIT_USAGE;
             }
             break;
-        case 'A': all = 1; break;
-        case 't': token = optarg; break;
-        case 'p': xl_cli_api_query_add(&path, "min_position", optarg); break;
-        default: free(path); return xl_cli_command_usage("ls", "unknown option");
+        case 'A':
+            all = 1;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 'p':
+            xl_cli_api_query_add(&path, "min_position", optarg);
+            break;
+        default:
+            free(path);
+            return xl_cli_command_usage("ls", "unknown option");
         }
     }
     if (optind < argc) {
@@ -356,8 +383,12 @@ static int cmd_events(xl_cli_t *cli, int argc, char **argv)
             if (xl_cli_command_parse_count("events", "limit", optarg, 1LL << 40, &limit) != 0)
                 goto usage;
             break;
-        case 'r': reverse = 1; break;
-        default: xl_cli_command_usage("events", "unknown option"); goto usage;
+        case 'r':
+            reverse = 1;
+            break;
+        default:
+            xl_cli_command_usage("events", "unknown option");
+            goto usage;
         }
     }
     if (argc - optind != 1) {
@@ -548,8 +579,11 @@ static int cmd_flows(xl_cli_t *cli, int argc, char **argv)
             if (xl_cli_command_parse_count("flows", "limit", optarg, 1LL << 40, &limit) != 0)
                 return XL_CLI_EXIT_USAGE;
             break;
-        case 'p': min_position = optarg; break;
-        default: return xl_cli_command_usage("flows", "unknown option");
+        case 'p':
+            min_position = optarg;
+            break;
+        default:
+            return xl_cli_command_usage("flows", "unknown option");
         }
     }
     if (argc - optind > 1)

@@ -25,6 +25,8 @@
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 10000
 #define POLL_WAIT_S 30
+#define XL_STR1(x) #x
+#define XL_STR(x) XL_STR1(x)
 #define STREAM_IDLE_MS 45000 /* three of execlogd's default keepalives without a byte: reconnect */
 #define PAGE_MAX 1000
 
@@ -91,10 +93,9 @@ static int follow_execution(tail_t *t, long long id, long long after, int follow
 
     xl_cli_output_progress_init(&bar, t->cli, "catching up");
     while (!t->stopped) {
-        char *path = xl_cli_api_strf("/v1/executions/%lld/events?after_seq=%lld&limit=%d", id, after, PAGE_MAX);
-        if (follow)
-            path = (free(path), xl_cli_api_strf("/v1/executions/%lld/events?after_seq=%lld&limit=%d&wait=%d", id, after,
-                                             PAGE_MAX, POLL_WAIT_S));
+        /* following: held until an event comes (or the wait ends with an empty page) */
+        char *path = xl_cli_api_strf("/v1/executions/%lld/events?after_seq=%lld&limit=%d%s", id, after, PAGE_MAX,
+                                     follow ? "&wait=" XL_STR(POLL_WAIT_S) : "");
         xl_cli_request_t req = {.method = "GET", .path = path, .timeout_ms = (POLL_WAIT_S + 15) * 1000};
         xl_cli_response_t res;
         xl_cli_http_request(t->cli->http, &req, &res);
@@ -325,10 +326,18 @@ static int cmd_tail(xl_cli_t *cli, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "fn:", tail_options, NULL)) != -1) {
         switch (c) {
-        case 'f': follow = 1; break;
-        case 'F': flow = optarg; break;
-        case 'T': type = optarg; break;
-        case 'L': last_event_id = optarg; break;
+        case 'f':
+            follow = 1;
+            break;
+        case 'F':
+            flow = optarg;
+            break;
+        case 'T':
+            type = optarg;
+            break;
+        case 'L':
+            last_event_id = optarg;
+            break;
         case 'n':
             if (xl_cli_command_parse_count("tail", "lines", optarg, PAGE_MAX, &lines) != 0)
                 return XL_CLI_EXIT_USAGE;
@@ -341,7 +350,8 @@ static int cmd_tail(xl_cli_t *cli, int argc, char **argv)
             if (xl_cli_command_parse_count("tail", "max-events", optarg, 1LL << 53, &t.max_events) != 0)
                 return XL_CLI_EXIT_USAGE;
             break;
-        default: return xl_cli_command_usage("tail", "unknown option");
+        default:
+            return xl_cli_command_usage("tail", "unknown option");
         }
     }
     if (argc - optind > 1 || (argc - optind == 1 && (flow != NULL || type != NULL || last_event_id != NULL)))
