@@ -115,7 +115,7 @@ int xl_cli_api_report(xl_cli_t *cli, const char *path, const xl_cli_response_t *
         }
     } else { /* not a problem document: say what came back */
         xl_cli_api_error("%s%s answered %d%s%.*s", xl_cli_http_url(cli->http), path, res->status,
-                     res->len > 0 ? ": " : "", (int)(res->len > 200 ? 200 : res->len), res->body ? res->body : "");
+                         res->len > 0 ? ": " : "", (int)(res->len > 200 ? 200 : res->len), res->body ? res->body : "");
     }
     if (res->status == 503 && res->retry_after[0] != '\0')
         fprintf(stderr, "  retry after %s s\n", res->retry_after);

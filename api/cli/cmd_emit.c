@@ -178,7 +178,7 @@ static int cmd_emit(xl_cli_t *cli, int argc, char **argv)
         body = json_loadf(stdin, 0, &jerr);
         if (!json_is_object(body)) {
             xl_cli_command_usage("emit", "--json: stdin is not a JSON object%s%s", body == NULL ? ": " : "",
-                         body == NULL ? jerr.text : "");
+                                 body == NULL ? jerr.text : "");
             goto done;
         }
     } else {
@@ -235,7 +235,7 @@ static int cmd_emit(xl_cli_t *cli, int argc, char **argv)
     }
     if (verbs[v].args == ARGS_TYPE && json_object_get(body, "type") == NULL) {
         xl_cli_command_usage("emit", "emit %s needs an event type (started, progress, succeeded, failed, ...)",
-                     verbs[v].verb);
+                             verbs[v].verb);
         goto done;
     }
     if (strcmp(verbs[v].verb, "start") == 0 && cli->tenant != NULL && json_object_get(body, "tenant_id") == NULL)

@@ -490,7 +490,7 @@ static char *node_label(const json_t *a, long long asked, int child)
     else
         snprintf(kind, sizeof(kind), "retry %lld", (long long)json_integer_value(json_object_get(a, "retries")));
     return xl_cli_api_strf("%lld %s  [%s]  %s  %s  %s%s%s", id, status, kind, flow, created, dur, err,
-                       id == asked ? "  ◀" : "");
+                           id == asked ? "  ◀" : "");
 }
 
 static int cmd_lineage(xl_cli_t *cli, int argc, char **argv)

@@ -115,7 +115,7 @@ static int follow_execution(tail_t *t, long long id, long long after, int follow
             }
             if (!lost)
                 xl_cli_api_error("lost %s (%s); retrying", xl_cli_http_url(t->cli->http),
-                             res.status ? "an error answer" : res.err);
+                                 res.status ? "an error answer" : res.err);
             lost = 1;
             free(res.body);
             free(path);
@@ -185,7 +185,7 @@ static int sse_dispatch(tail_t *t)
         if (strcmp(t->event, "error") == 0) {
             json_t *j = json_loadb(t->data, t->data_len, 0, NULL);
             xl_cli_api_error("the stream reported an error: %s",
-                         json_string_value(json_object_get(j, "detail")) ?: t->data);
+                             json_string_value(json_object_get(j, "detail")) ?: t->data);
             json_decref(j);
         } else {
             json_t *ev = json_loadb(t->data, t->data_len, 0, NULL);
@@ -292,7 +292,7 @@ static int follow_stream(tail_t *t, const char *filters)
         if (res.status != 200 || !t->got_bytes) {
             if (!t->lost)
                 xl_cli_api_error("lost %s (%s); retrying", xl_cli_http_url(t->cli->http),
-                             res.status ? "an error answer" : res.err);
+                                 res.status ? "an error answer" : res.err);
             t->lost = 1;
             sleep_ms(backoff);
             backoff = backoff_next(backoff);
