@@ -19,6 +19,7 @@ import json
 import os
 import pty
 import queue
+import shutil
 import socket
 import subprocess
 import sys
@@ -563,8 +564,11 @@ echo "$A $B"
                 self.srv.kill()
         if self.c.failed and hasattr(self, "srv"):
             self.srv.dump_logs()
-        if hasattr(self, "srv") and (not self.c.failed or not self.args.keep):
-            self.srv.cleanup()
+        if not self.c.failed or not self.args.keep:
+            if hasattr(self, "srv"):
+                self.srv.cleanup()
+            if hasattr(self, "tmp"):
+                shutil.rmtree(self.tmp, ignore_errors=True)
         print("(%.1f s)" % (time.monotonic() - self.t_start))
         print("%d passed, %d failed" % (self.c.passed, self.c.failed), flush=True)
         return 0 if self.c.failed == 0 else 1
