@@ -70,7 +70,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 install: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXL_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS) --target execlogd
+	cmake --build $(BUILD) -j $(JOBS) --target execlogd execlog
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
 	   systemd-sysusers $(PREFIX)/lib/sysusers.d/execlog.conf && \

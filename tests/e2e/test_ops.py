@@ -144,7 +144,7 @@ class Suite(X.SuiteBase):
         if not self.c.eq(cp.returncode, 0, "make install DESTDIR PREFIX: exit status"):
             print(cp.stdout.decode("utf-8", "replace")[-3000:])
             return
-        want = ["opt/execlog/bin/execlogd", "opt/execlog/lib/systemd/system/execlogd.service",
+        want = ["opt/execlog/bin/execlogd", "opt/execlog/bin/execlog", "opt/execlog/lib/systemd/system/execlogd.service",
                 "opt/execlog/lib/systemd/system/execlogd@.service", "opt/execlog/lib/sysusers.d/execlog.conf",
                 "opt/execlog/lib/tmpfiles.d/execlog.conf", "opt/execlog/share/doc/execlog/execlogd.properties",
                 "opt/execlog/share/doc/execlog/tokens.example", "opt/execlog/share/doc/execlog/README.md",
