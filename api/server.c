@@ -294,9 +294,16 @@ static void r_openapi(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *wh
 }
 
 /* The web console (api/www/ui/): its files are public, the data it shows comes from the routes above. */
+/* 302 to /ui/ (not h2o_send_redirect: it drops the headers set so far, X-Request-Id among them). */
 static void r_to_console(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    h2o_send_redirect(req, 302, "Found", H2O_STRLIT("/ui/"));
+    static const char body[] = "<!DOCTYPE html><title>Moved</title><a href=\"/ui/\">/ui/</a>\n";
+    req->res.status = 302;
+    req->res.reason = "Found";
+    req->res.content_length = sizeof(body) - 1;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, H2O_STRLIT("/ui/"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/html; charset=utf-8"));
+    h2o_send_inline(req, body, sizeof(body) - 1);
 }
 static void r_console(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {

@@ -7,11 +7,30 @@ schemathesis hooks for test_openapi.py (loaded through SCHEMATHESIS_HOOKS).
   (GET /v1/executions/{audit_id}/events) and an SSE stream's timeout
   (GET /v1/stream, which without one never ends) are at most 1 s. Values
   that are not integers are sent as generated (they get 400 at once).
+- One ast.parse at a time: CPython 3.11 (Debian 12's 3.11.2) keeps the
+  AST constructor's recursion depth in shared state (see CPython gh-106905),
+  so two threads parsing at once may fail with SystemError "AST constructor
+  recursion depth mismatch". schemathesis' two workers do that when
+  hypothesis first describes a filter lambda (it parses the lambda's whole
+  module), which made the run end with a Runtime Error now and then.
 """
 
+import ast
 import json
+import threading
 
 import schemathesis
+
+_PARSE_LOCK = threading.Lock()
+_ast_parse = ast.parse
+
+
+def _parse_one_at_a_time(*args, **kwargs):
+    with _PARSE_LOCK:
+        return _ast_parse(*args, **kwargs)
+
+
+ast.parse = _parse_one_at_a_time
 
 HELD = {("GET", "/v1/executions/{audit_id}/events"): "wait", ("GET", "/v1/stream"): "timeout"}
 

@@ -35,8 +35,11 @@ MAX_EXAMPLES = 20  # per operation and phase (GET /v1/stream: see schemathesis.t
 TENANT_EXAMPLES = 5  # the same with a tenant's token: mostly 403 and 404, the same code paths again
 RUN_TIMEOUT = 240  # seconds; the run takes ~15-40 s
 # a problem's slug where the sources name one: xl_http_send_problem(req, 400, "slug", ...), problem(p, 409, "slug", ...)
-# (or a choice: nlines ? "too-large" : "empty-batch"): the third argument's string literals
-SLUG_RE = re.compile(r'(?:xl_http_send_problem|xl_http_problem_new|\bproblem)\(\s*[^,()]+,\s*[^,]+,\s*([^,]+),')
+# (or a choice: nlines ? "too-large" : "empty-batch"), and through the wrappers that take the same first three
+# arguments (the controls' refuse, the compat routes' xl_compat_problem, cfy_error, civis_error): the third
+# argument's string literals
+SLUG_RE = re.compile(r'(?:xl_http_send_problem|xl_http_problem_new|xl_compat_problem|\bcfy_error|\bcivis_error|\brefuse|'
+                     r'\bproblem)\(\s*[^,()]+,\s*[^,]+,\s*([^,]+),')
 SLUG_LITERAL_RE = re.compile(r'"([a-z]+(?:-[a-z]+)*)"')
 
 
@@ -172,7 +175,7 @@ class Suite(X.SuiteBase):
         if self.args.verbose:
             print("  schemathesis, %s: %.1f s" % (what, time.monotonic() - t), flush=True)
         self.c.eq(rc, 0, "%s: schemathesis exit status (%s)" % (what, ", ".join(checks)))
-        nops = sum(1 for item in self.doc["paths"].values() for m in item if m in ("get", "post"))
+        nops = sum(1 for item in self.doc["paths"].values() for m in item if m in ("get", "post", "patch"))
         m = re.search(r"Tested:\s+(\d+)", out)
         self.c.eq(int(m.group(1)) if m else None, nops, "%s: schemathesis tested every operation" % what)
         m = re.search(r"(\d+) generated", out)

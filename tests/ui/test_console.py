@@ -170,9 +170,10 @@ class Suite(X.SuiteBase):
             with open(os.path.join(www, "index.html"), "rb") as fp:
                 self.c.ok(r.status == 200 and r.raw == fp.read(), "GET /ui/ is index.html (%s)" % http, repr(r))
             for path in ("/", "/ui"):
-                r = self.open.curl("GET", path, http=http)
+                r = self.open.curl("GET", path, http=http, headers={"X-Request-Id": "console-redirect-1"})
                 self.c.ok(r.status == 302 and r.header("location") == "/ui/", "GET %s redirects to /ui/ (%s)" %
                           (path, http), "%r location=%r" % (r, r.header("location")))
+                self.c.eq(r.header("x-request-id"), "console-redirect-1", "GET %s: X-Request-Id echoed (%s)" % (path, http))
             for path in ("/ui/nope.js", "/ui/..%2Fapi%2Fserver.c", "/ui/%2e%2e", "/ui/app.js%00", "/ui/%ff%fe.js"):
                 self.c.problem(self.open.curl("GET", path, http=http), 404, "not-found", "GET %s (%s)" % (path, http))
             self.c.problem(self.open.curl("GET", "/ui/app.js/x", http=http), 404, "no-route", "GET /ui/app.js/x")
