@@ -1,5 +1,10 @@
 /*
- * The projector thread (see projector.h): consume, fold, write, report.
+ * The projector's workers (see projector.h): consume, fold, write, report.
+ * Everything below up to "the workers, as one projector" is one worker: a
+ * thread with its own consumer of its share of the partitions, dead-letter
+ * producer, fold and batch, sharing nothing with the others but the store,
+ * the feed's counter (fold.h), the cache and on_applied (both thread-safe).
+ * The projector merges their counters, lags and log ends.
  *
  * A batch is every message that is ready when the thread wakes up (up to
  * MAX_BATCH). Each message goes through fold.c (decode, idempotency, the
@@ -89,6 +94,8 @@ typedef struct st_xl_worker_t xl_worker_t;
 /* One worker: its thread, consumer, dead-letter producer, fold and batch. */
 struct st_xl_worker_t {
     int index, count; /* worker index of count: its partitions are those p with p % count == index */
+    /* workers stalled now, shared: the stall is logged when the first starts, and when the last ends */
+    atomic_int *nstalled;
     char *topic, *dlq_topic, *identity;
     xl_projector_applied_cb on_applied;
     void *ctx;
@@ -257,6 +264,8 @@ static void stall_note(xl_worker_t *proj, const char *err)
         return;
     proj->stalled_since_ms = (uint64_t)xl_mono_ms();
     proj->attempts = 1;
+    if (atomic_fetch_add(proj->nstalled, 1) != 0)
+        return; /* another worker said it */
     xl_log_error("projector",
                  "store write failing: projection stalled, the batch of %zu messages is kept and written again "
                  "every %d ms to %d s until the store takes it: %s",
@@ -272,6 +281,8 @@ static void stall_end(xl_worker_t *proj)
     proj->stall_reason[0] = '\0';
     atomic_store(&proj->stalled, 0);
     pthread_mutex_unlock(&proj->lags_mutex);
+    if (atomic_fetch_sub(proj->nstalled, 1) != 1)
+        return; /* another worker is still refused */
     xl_log_warn("projector", "store writes again: projection resumed after %.1f s stalled (%u writes refused)",
                 (double)((uint64_t)xl_mono_ms() - proj->stalled_since_ms) / 1000.0, proj->attempts);
 }
@@ -683,7 +694,8 @@ static int resolve_identity(xl_worker_t *proj)
  * one worker), assigned directly: a replica reads every partition, so there
  * is no group to join, and no wait for a rebalance at start. npartitions
  * gets the topic's partition count.
- * @return the list (empty when the topic has no partition for this worker) (destroy with rd_kafka_topic_partition_list_destroy) or NULL when stopping.
+ * @return the list (empty when the topic has no partition for this worker;
+ * destroy with rd_kafka_topic_partition_list_destroy), or NULL when stopping.
  */
 static rd_kafka_topic_partition_list_t *all_partitions(xl_worker_t *proj, size_t *npartitions)
 {
@@ -879,8 +891,8 @@ static rd_kafka_conf_t *make_conf(xl_kconf_client_t client, const char *group_id
     return kconf;
 }
 
-static xl_worker_t *worker_create(const xl_projector_conf_t *conf, xl_store_t *store, xl_fold_feed_t *feed, int index,
-                                  int count, char *err, size_t errlen)
+static xl_worker_t *worker_create(const xl_projector_conf_t *conf, xl_store_t *store, xl_fold_feed_t *feed,
+                                  atomic_int *nstalled, int index, int count, char *err, size_t errlen)
 {
     xl_worker_t *proj = NULL;
     rd_kafka_conf_t *kconf = NULL;
@@ -905,6 +917,7 @@ static xl_worker_t *worker_create(const xl_projector_conf_t *conf, xl_store_t *s
     proj->cache = conf->cache;
     proj->index = index;
     proj->count = count;
+    proj->nstalled = nstalled;
     if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
         goto fail;
     xl_fold_share_feed(proj->fold, feed);
@@ -1032,6 +1045,7 @@ static void worker_get_stats(xl_worker_t *proj, xl_projector_stats_t *stats)
 
 struct st_xl_projector_t {
     xl_fold_feed_t *feed; /* the feed's counter, shared by the workers' folds */
+    atomic_int nstalled;  /* workers whose batch the store refuses now */
     xl_worker_t **workers;
     int nworkers;
 };
@@ -1049,14 +1063,18 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
         snprintf(err, errlen, "projector: %d threads, at most %d", n, XL_PROJECTOR_MAX_THREADS);
         return NULL;
     }
-    if ((proj = calloc(1, sizeof(*proj))) == NULL || (proj->workers = calloc((size_t)n, sizeof(*proj->workers))) == NULL ||
+    if ((proj = calloc(1, sizeof(*proj))) == NULL ||
+        (proj->workers = calloc((size_t)n, sizeof(*proj->workers))) == NULL ||
         (proj->feed = xl_fold_feed_create(store)) == NULL) {
         snprintf(err, errlen, "projector: out of memory");
         goto fail;
     }
-    for (; proj->nworkers != n; ++proj->nworkers)
-        if ((proj->workers[proj->nworkers] = worker_create(conf, store, proj->feed, proj->nworkers, n, err, errlen)) == NULL)
+    for (; proj->nworkers != n; ++proj->nworkers) {
+        xl_worker_t *w = worker_create(conf, store, proj->feed, &proj->nstalled, proj->nworkers, n, err, errlen);
+        if (w == NULL)
             goto fail;
+        proj->workers[proj->nworkers] = w;
+    }
     return proj;
 
 fail:
@@ -1137,7 +1155,10 @@ void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats)
         stats->batches += one.batches;
         /* behind: the sum, unknown if any worker's is; in time: the worst */
         stats->lag = stats->lag < 0 || one.lag < 0 ? -1 : stats->lag + one.lag;
-        stats->lag_ms = stats->lag_ms < 0 || one.lag_ms < 0 ? -1 : one.lag_ms > stats->lag_ms ? one.lag_ms : stats->lag_ms;
+        if (stats->lag_ms < 0 || one.lag_ms < 0)
+            stats->lag_ms = -1;
+        else if (one.lag_ms > stats->lag_ms)
+            stats->lag_ms = one.lag_ms;
         stats->failed |= one.failed;
         if (one.stalled && !stats->stalled) {
             stats->stalled = 1;

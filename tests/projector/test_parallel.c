@@ -10,8 +10,14 @@
  * grow without a gap; at the end both feeds hold every applied event once,
  * numbered 1..n.
  *
+ * Last, without Kafka, two folds sharing one feed on a small tmpfs (root
+ * only; skipped otherwise): a write the full disk refuses takes its feed
+ * entries back, the other fold commits meanwhile, and the retry numbers its
+ * events after it, so the feed stays 1..n with each event once.
+ *
  * XL_PARALLEL_THREADS sets the second projector's workers (default 4).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -21,7 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
+#include "projector/apply.h"
 #include "projector/projector.h"
 #include "projector/rebuild.h"
 #include "projector/store.h"
@@ -103,7 +113,8 @@ static int encode_step(xl_codec_t *codec, const exec_t *e, int step, xl_buf_t *o
     char event_id[48];
     snprintf(event_id, sizeof(event_id), "ev-%" PRId64 "-%d", e->audit, step);
     int type = step == 3 && e->fails ? XL_EVENT_FAILED : step_types[step];
-    xl_event_t ev = fx_event(type, e->audit, event_id, 1700000000000LL + e->audit * 1000 + step * 97 + (e->audit % 7) * 13);
+    int64_t t = 1700000000000LL + e->audit * 1000 + step * 97 + (e->audit % 7) * 13;
+    xl_event_t ev = fx_event(type, e->audit, event_id, t);
     ev.root_audit_id = e->root;
     ev.parent_audit_id = e->parent_audit;
     ev.parent_execution_id = e->parent_exec;
@@ -325,6 +336,101 @@ static void project(const char *dir, int threads, const char *bootstraps, const 
     xl_store_close(store);
 }
 
+/* Fold the whole life of execution audit (4 events) into fold, as messages of partition. */
+static int fold_exec(xl_fold_t *fold, xl_codec_t *codec, int64_t audit, int32_t partition)
+{
+    char err[256];
+    exec_t e = {.audit = audit, .root = audit, .nsteps = 4};
+    xl_buf_t frame;
+    xl_fold_result_t res;
+    int ret = 0;
+    xl_buf_init(&frame);
+    for (int step = 0; step != 4 && ret == 0; ++step) {
+        xl_fold_msg_t msg = {partition, audit * 10 + step, NULL, 0};
+        if ((ret = encode_step(codec, &e, step, &frame)) == 0) {
+            msg.value = frame.base;
+            msg.len = frame.len;
+            ret = xl_fold_add(fold, &msg, &res, err, sizeof(err));
+            if (ret == 0 && res.outcome != XL_APPLY_NEW)
+                ret = -1;
+        }
+    }
+    xl_buf_dispose(&frame);
+    return ret;
+}
+
+/* Fill dir's file system with the file path until about left bytes are free. @return 0 or -1. */
+static int fill_disk(const char *dir, const char *path, uint64_t left)
+{
+    struct statvfs sv;
+    static char block[1 << 20];
+    if (statvfs(dir, &sv) != 0)
+        return -1;
+    uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    for (uint64_t n = 0; avail > left && n + sizeof(block) < avail - left; n += sizeof(block))
+        if (fwrite(block, 1, sizeof(block), f) != sizeof(block))
+            break;
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void refused_write_renumbered(xl_codec_t *codec)
+{
+    char err[512], dir[] = "/tmp/xl-par-full-XXXXXX", store_dir[600], filler[600];
+    XL_REQUIRE_V(mkdtemp(dir) != NULL, "mkdtemp");
+    if (geteuid() != 0 || mount("tmpfs", dir, "tmpfs", 0, "size=200m") != 0) {
+        printf("skipped: the refused write needs root to mount a tmpfs\n");
+        rm_tree(dir);
+        return;
+    }
+    snprintf(store_dir, sizeof(store_dir), "%s/store", dir);
+    snprintf(filler, sizeof(filler), "%s/filler", dir);
+    xl_store_t *store = xl_store_open(store_dir, 0, err, sizeof(err));
+    XL_CHECK(store != NULL, "open on tmpfs: %s", err);
+    xl_fold_feed_t *feed = store != NULL ? xl_fold_feed_create(store) : NULL;
+    xl_fold_t *a = feed != NULL ? xl_fold_create(store, err, sizeof(err)) : NULL;
+    xl_fold_t *b = a != NULL ? xl_fold_create(store, err, sizeof(err)) : NULL;
+    if (b != NULL) {
+        xl_fold_share_feed(a, feed);
+        xl_fold_share_feed(b, feed);
+        XL_CHECK_INT(fold_exec(a, codec, 101, 0), 0);
+        XL_CHECK_INT(fold_exec(b, codec, 102, 1), 0);
+        XL_CHECK_INT(fill_disk(dir, filler, 16 << 20), 0);
+        XL_CHECK_INT(xl_fold_commit(a, "full-log", err, sizeof(err)), -EAGAIN);
+        XL_CHECK(strstr(err, "no space left") != NULL, "refused for the space: %s", err);
+        XL_CHECK_INT(xl_store_feed_last(store), 0);
+        XL_CHECK_INT(remove(filler), 0);
+        XL_CHECK_INT(xl_fold_commit(b, "full-log", err, sizeof(err)), 0); /* takes feed 1..4 meanwhile */
+        XL_CHECK_INT(xl_fold_commit(a, "full-log", err, sizeof(err)), 0); /* the retry: 5..8 */
+        uint64_t fed = 0;
+        check_feed(store, "after a refused write", &fed);
+        XL_CHECK_INT(fed, 8);
+        int64_t audit = 0;
+        uint32_t seq = 0;
+        feedcheck_t c = {0};
+        xl_buf_init(&c.seen);
+        XL_CHECK_INT(xl_store_feed_scan(store, 0, feed_all_cb, &c), 0);
+        if (c.seen.len == 8 * sizeof(uint64_t)) {
+            uint64_t first, fifth;
+            memcpy(&first, c.seen.base, sizeof(first));
+            memcpy(&fifth, c.seen.base + 4 * sizeof(fifth), sizeof(fifth));
+            audit = (int64_t)(first >> 20);
+            seq = (uint32_t)(fifth & 0xfffff);
+            XL_CHECK(audit == 102 && (int64_t)(fifth >> 20) == 101 && seq == 1,
+                     "feed 1 is execution 102 (%" PRId64 "), feed 5 execution 101 seq 1", audit);
+        }
+        xl_buf_dispose(&c.seen);
+    }
+    xl_fold_destroy(b);
+    xl_fold_destroy(a);
+    xl_fold_feed_destroy(feed);
+    xl_store_close(store);
+    umount(dir);
+    rm_tree(dir);
+}
+
 int main(void)
 {
     char err[512];
@@ -389,6 +495,9 @@ int main(void)
         XL_CHECK(strcmp(rebuilt, one) == 0, "rebuilt %s = projected %s", rebuilt, one);
         xl_store_close(store);
     }
+
+    XL_PHASE("a refused write gives its feed seqs back");
+    refused_write_renumbered(codec);
 
     rm_tree(dir_one);
     rm_tree(dir_many);
