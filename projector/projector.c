@@ -89,10 +89,10 @@ typedef struct st_xl_projector_part_t {
     int64_t applied_ts; /* Kafka timestamp (ms) of the last message applied, 0: none yet */
 } xl_projector_part_t;
 
-typedef struct st_xl_worker_t xl_worker_t;
+typedef struct st_xl_projector_worker_t xl_projector_worker_t;
 
 /* One worker: its thread, consumer, dead-letter producer, fold and batch. */
-struct st_xl_worker_t {
+struct st_xl_projector_worker_t {
     int index, count; /* worker index of count: its partitions are those p with p % count == index */
     /* workers stalled now, shared: the stall is logged when the first starts, and when the last ends */
     atomic_int *nstalled;
@@ -145,7 +145,7 @@ struct st_xl_worker_t {
     atomic_int stalled;
 };
 
-static void worker_destroy(xl_worker_t *proj);
+static void worker_destroy(xl_projector_worker_t *proj);
 
 static void sleep_ms(int ms)
 {
@@ -153,7 +153,7 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static void fail_thread(xl_worker_t *proj, const char *what)
+static void fail_thread(xl_projector_worker_t *proj, const char *what)
 {
     if (!atomic_exchange(&proj->failed, 1))
         xl_log_error("projector", "stopped: %s", what);
@@ -161,7 +161,7 @@ static void fail_thread(xl_worker_t *proj, const char *what)
 
 /* ---- partitions ---- */
 
-static xl_projector_part_t *part_get(xl_worker_t *proj, int32_t partition)
+static xl_projector_part_t *part_get(xl_projector_worker_t *proj, int32_t partition)
 {
     if (partition < 0)
         return NULL;
@@ -185,7 +185,7 @@ static xl_projector_part_t *part_get(xl_worker_t *proj, int32_t partition)
  * still and the brokers are asked instead. A mark never goes below the
  * highest one seen since the assignment, so the lag never reads low.
  */
-static void update_lag(xl_worker_t *proj)
+static void update_lag(xl_projector_worker_t *proj)
 {
     int64_t lag = 0, lag_ms = 0, lags[XL_PROJECTOR_MAX_LAGS], ends[XL_PROJECTOR_MAX_LAGS];
     int64_t now_ms = xl_now_ms();
@@ -235,7 +235,7 @@ static void update_lag(xl_worker_t *proj)
 }
 
 /* The number of partitions of the topic, from the brokers; kept as it was when they do not answer. */
-static void refresh_partition_count(xl_worker_t *proj)
+static void refresh_partition_count(xl_projector_worker_t *proj)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(proj->rk, proj->topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
@@ -253,7 +253,7 @@ static void refresh_partition_count(xl_worker_t *proj)
 /* ---- a store that refuses writes ---- */
 
 /* The store refused a batch: publish why, and log it when the stall begins. */
-static void stall_note(xl_worker_t *proj, const char *err)
+static void stall_note(xl_projector_worker_t *proj, const char *err)
 {
     pthread_mutex_lock(&proj->lags_mutex); /* the flag and its reason change together */
     snprintf(proj->stall_reason, sizeof(proj->stall_reason), "%s", err);
@@ -273,7 +273,7 @@ static void stall_note(xl_worker_t *proj, const char *err)
 }
 
 /* A batch was written: if the store had been refusing them, say that it takes them again. */
-static void stall_end(xl_worker_t *proj)
+static void stall_end(xl_projector_worker_t *proj)
 {
     if (!atomic_load(&proj->stalled))
         return;
@@ -288,7 +288,7 @@ static void stall_end(xl_worker_t *proj)
 }
 
 /* Pause (1) or resume (0) fetching every partition assigned to the consumer. */
-static void pause_assigned(xl_worker_t *proj, int pause)
+static void pause_assigned(xl_projector_worker_t *proj, int pause)
 {
     /* pausing moves the fetch position back to librdkafka's, undoing a seek */
     for (size_t p = 0; pause && p != proj->nparts; ++p)
@@ -308,7 +308,7 @@ static void pause_assigned(xl_worker_t *proj, int pause)
  * Seek every assigned partition with a rewind pending back to it (retried on
  * the next turn if refused); the rewind stays until its message arrives.
  */
-static void seek_rewinds(xl_worker_t *proj)
+static void seek_rewinds(xl_projector_worker_t *proj)
 {
     rd_kafka_topic_partition_list_t *list = NULL;
     for (size_t p = 0; p != proj->nparts; ++p) {
@@ -357,7 +357,7 @@ static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *o
     }
 }
 
-static void dlq_produce(xl_worker_t *proj, xl_projector_dlq_t *entry)
+static void dlq_produce(xl_projector_worker_t *proj, xl_projector_dlq_t *entry)
 {
     const rd_kafka_message_t *rkm = entry->rkm;
 
@@ -380,7 +380,7 @@ static void dlq_produce(xl_worker_t *proj, xl_projector_dlq_t *entry)
     }
 }
 
-static void dead_letter(xl_worker_t *proj, rd_kafka_message_t *rkm, const char *reason)
+static void dead_letter(xl_projector_worker_t *proj, rd_kafka_message_t *rkm, const char *reason)
 {
     xl_projector_dlq_t *entry = &proj->dlq[proj->ndlq++];
     entry->rkm = rkm;
@@ -399,7 +399,7 @@ static void dead_letter(xl_worker_t *proj, rd_kafka_message_t *rkm, const char *
  * producer hit a fatal error.
  * @return 0, or -ECANCELED / -EIO: the batch must not be written.
  */
-static int dlq_flush(xl_worker_t *proj)
+static int dlq_flush(xl_projector_worker_t *proj)
 {
     int last_chance = 0;
     for (;;) {
@@ -433,7 +433,7 @@ static int dlq_flush(xl_worker_t *proj)
 /* ---- the batch ---- */
 
 /* Fold one message; the batch owns rkm from here on. @return 0, or negative: fatal. */
-static int project_message(xl_worker_t *proj, rd_kafka_message_t *rkm)
+static int project_message(xl_projector_worker_t *proj, rd_kafka_message_t *rkm)
 {
     char err[256];
     xl_fold_result_t res;
@@ -464,7 +464,7 @@ static int project_message(xl_worker_t *proj, rd_kafka_message_t *rkm)
 }
 
 /* Forget the batch in hand (after it was written, or when it cannot be). */
-static void batch_reset(xl_worker_t *proj)
+static void batch_reset(xl_projector_worker_t *proj)
 {
     xl_fold_reset(proj->fold);
     for (size_t i = 0; i != proj->nmsgs; ++i)
@@ -478,7 +478,7 @@ static void batch_reset(xl_worker_t *proj)
  * Drop the batch in hand unwritten, and have each partition it read from
  * consumed again from its first message in it (see seek_rewinds).
  */
-static void batch_drop(xl_worker_t *proj)
+static void batch_drop(xl_projector_worker_t *proj)
 {
     for (size_t i = 0; i != proj->nmsgs; ++i) {
         xl_projector_part_t *part = part_get(proj, proj->msgs[i]->partition);
@@ -503,7 +503,7 @@ static void cache_forget(void *cache, int64_t audit_id)
  * and is dropped (the thread must stop, and the next start resumes from the
  * store).
  */
-static int batch_commit(xl_worker_t *proj)
+static int batch_commit(xl_projector_worker_t *proj)
 {
     char err[512];
     int ret = 0;
@@ -581,7 +581,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    xl_worker_t *proj = opaque;
+    xl_projector_worker_t *proj = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char fatal[512];
         rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
@@ -596,7 +596,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 /* Position every assigned partition at the offset the store holds for this log. */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    xl_worker_t *proj = opaque;
+    xl_projector_worker_t *proj = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -670,7 +670,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 
 /* ---- the thread ---- */
 
-static int resolve_identity(xl_worker_t *proj)
+static int resolve_identity(xl_projector_worker_t *proj)
 {
     while (proj->identity == NULL) {
         if (atomic_load(&proj->stop))
@@ -697,7 +697,7 @@ static int resolve_identity(xl_worker_t *proj)
  * @return the list (empty when the topic has no partition for this worker;
  * destroy with rd_kafka_topic_partition_list_destroy), or NULL when stopping.
  */
-static rd_kafka_topic_partition_list_t *all_partitions(xl_worker_t *proj, size_t *npartitions)
+static rd_kafka_topic_partition_list_t *all_partitions(xl_projector_worker_t *proj, size_t *npartitions)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(proj->rk, proj->topic, NULL);
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -728,7 +728,7 @@ static rd_kafka_topic_partition_list_t *all_partitions(xl_worker_t *proj, size_t
  * message is discarded and its partition rewound to it (consumed again
  * later). @return 0 or negative (fatal).
  */
-static int consume_one(xl_worker_t *proj, rd_kafka_message_t *rkm)
+static int consume_one(xl_projector_worker_t *proj, rd_kafka_message_t *rkm)
 {
     if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -760,7 +760,7 @@ static int consume_one(xl_worker_t *proj, rd_kafka_message_t *rkm)
  * brokers), then write it again. A rebalance meanwhile may drop it (held
  * becomes 0). @return 0, or negative: fatal.
  */
-static int retry_held(xl_worker_t *proj)
+static int retry_held(xl_projector_worker_t *proj)
 {
     uint64_t until = (uint64_t)xl_mono_ms() + (uint64_t)proj->retry_ms, lag_due = 0;
     for (uint64_t now = (uint64_t)xl_mono_ms(); now < until && proj->held && !atomic_load(&proj->stop); now = (uint64_t)xl_mono_ms()) {
@@ -787,7 +787,7 @@ static int retry_held(xl_worker_t *proj)
 
 static void *run(void *arg)
 {
-    xl_worker_t *proj = arg;
+    xl_projector_worker_t *proj = arg;
     rd_kafka_topic_partition_list_t *topics = NULL;
     rd_kafka_resp_err_t err;
 
@@ -891,10 +891,10 @@ static rd_kafka_conf_t *make_conf(xl_kconf_client_t client, const char *group_id
     return kconf;
 }
 
-static xl_worker_t *worker_create(const xl_projector_conf_t *conf, xl_store_t *store, xl_fold_feed_t *feed,
-                                  atomic_int *nstalled, int index, int count, char *err, size_t errlen)
+static xl_projector_worker_t *worker_create(const xl_projector_conf_t *conf, xl_store_t *store, xl_fold_feed_t *feed,
+                                            atomic_int *nstalled, int index, int count, char *err, size_t errlen)
 {
-    xl_worker_t *proj = NULL;
+    xl_projector_worker_t *proj = NULL;
     rd_kafka_conf_t *kconf = NULL;
 
     if (conf->topic == NULL || conf->dlq_topic == NULL || conf->group_id == NULL) {
@@ -949,7 +949,7 @@ fail:
     return NULL;
 }
 
-static int worker_start(xl_worker_t *proj, char *err, size_t errlen)
+static int worker_start(xl_projector_worker_t *proj, char *err, size_t errlen)
 {
     if (proj->started) {
         snprintf(err, errlen, "projector: already started");
@@ -964,7 +964,7 @@ static int worker_start(xl_worker_t *proj, char *err, size_t errlen)
     return 0;
 }
 
-static void worker_destroy(xl_worker_t *proj)
+static void worker_destroy(xl_projector_worker_t *proj)
 {
     if (proj == NULL)
         return;
@@ -1006,7 +1006,7 @@ static void worker_destroy(xl_worker_t *proj)
     free(proj);
 }
 
-static size_t worker_get_lags(xl_worker_t *proj, int64_t *lags, size_t n)
+static size_t worker_get_lags(xl_projector_worker_t *proj, int64_t *lags, size_t n)
 {
     pthread_mutex_lock(&proj->lags_mutex);
     size_t count = proj->nlags < n ? proj->nlags : n;
@@ -1015,7 +1015,7 @@ static size_t worker_get_lags(xl_worker_t *proj, int64_t *lags, size_t n)
     return count;
 }
 
-static size_t worker_get_log_ends(xl_worker_t *proj, int64_t *ends, size_t n)
+static size_t worker_get_log_ends(xl_projector_worker_t *proj, int64_t *ends, size_t n)
 {
     pthread_mutex_lock(&proj->lags_mutex);
     size_t count = proj->partition_count;
@@ -1025,7 +1025,7 @@ static size_t worker_get_log_ends(xl_worker_t *proj, int64_t *ends, size_t n)
     return count;
 }
 
-static void worker_get_stats(xl_worker_t *proj, xl_projector_stats_t *stats)
+static void worker_get_stats(xl_projector_worker_t *proj, xl_projector_stats_t *stats)
 {
     stats->applied = atomic_load(&proj->applied);
     stats->duplicates = atomic_load(&proj->duplicates);
@@ -1046,7 +1046,7 @@ static void worker_get_stats(xl_worker_t *proj, xl_projector_stats_t *stats)
 struct st_xl_projector_t {
     xl_fold_feed_t *feed; /* the feed's counter, shared by the workers' folds */
     atomic_int nstalled;  /* workers whose batch the store refuses now */
-    xl_worker_t **workers;
+    xl_projector_worker_t **workers;
     int nworkers;
 };
 
@@ -1070,7 +1070,8 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
         goto fail;
     }
     for (; proj->nworkers != n; ++proj->nworkers) {
-        xl_worker_t *w = worker_create(conf, store, proj->feed, &proj->nstalled, proj->nworkers, n, err, errlen);
+        xl_projector_worker_t *w =
+            worker_create(conf, store, proj->feed, &proj->nstalled, proj->nworkers, n, err, errlen);
         if (w == NULL)
             goto fail;
         proj->workers[proj->nworkers] = w;
