@@ -45,6 +45,10 @@ static const struct {
     {"projector.group.id", KEY_STR, F(group_id), NULL, 0, 0,
      "consumer group the projector commits its positions to, for Kafka's tools only (every replica reads every "
      "partition; the store's offsets are the truth); default execlog-replica-<replica ID of data.dir>"},
+    {"projector.threads", KEY_INT, F(projector_threads), "1", 1, 64,
+     "projector workers, each consuming the partitions p with p % N == its number (its own consumer, batches "
+     "and offsets); the projections are identical for any N. More help while it lags and cores are free; "
+     "batch writes are serialized (the feed's order), folding runs in parallel"},
     {"topic.partitions", KEY_INT, F(topic_partitions), "6", 1, 10000,
      "partitions of the events topic when execlog creates it (a real cluster)"},
     {"topic.replication.factor", KEY_INT, F(topic_replication), "3", -1, 32,

@@ -26,6 +26,7 @@ typedef struct st_xl_config_t {
     char *dlq_topic;        /* dead-letter topic */
     char *group_id;         /* projector consumer group; NULL: execlog-replica-<this store's replica ID> */
     char *role;             /* all | ingest | replica */
+    int projector_threads;  /* projector workers (partitions split p % N) */
     int topic_partitions;   /* a topic execlog creates: partitions */
     int topic_replication;  /* ... its replication factor (-1: the brokers' default) */
     int topic_retention_h;  /* ... its retention in hours (-1: forever) */

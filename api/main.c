@@ -292,7 +292,8 @@ int main(int argc, char **argv)
                                  /* every replica reads every partition: no group to join, no join delay */
                                  .assign_all = 1,
                                  .commit_positions = !embedded,
-                                 .cache = cache};
+                                 .cache = cache,
+                                 .threads = cfg.projector_threads};
     if ((proj = xl_projector_create(&pconf, store, err, sizeof(err))) == NULL) {
         xl_log_error("main", "projector: %s", err);
         goto exit;

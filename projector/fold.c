@@ -14,11 +14,24 @@
 #include "projector/fold.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "projector/apply.h"
+
+/* The feed's last seq written, under its mutex (see fold.h). */
+struct st_xl_fold_feed_t {
+    pthread_mutex_t mutex;
+    uint64_t last;
+};
+
+/* An event the batch feeds, numbered when the batch is written. */
+typedef struct st_xl_fold_fed_t {
+    int64_t audit_id;
+    uint32_t seq;
+} xl_fold_fed_t;
 
 /* An execution touched by the batch: its state as folded so far. */
 typedef struct st_xl_fold_exec_t {
@@ -73,8 +86,10 @@ struct st_xl_fold_t {
     xl_fold_offset_t *offsets;
     size_t noffsets, capoffsets;
     size_t nmsgs;
-    /* the feed: last feed_seq written, and events fed by the batch in hand */
-    uint64_t feed_last, feed_pending;
+    /* the feed: its counter (own_feed, or shared with other folds), and the events the batch feeds */
+    xl_fold_feed_t *feed, *own_feed;
+    xl_fold_fed_t *fed;
+    size_t nfed, capfed;
     int keep_archive; /* the archive holds the events already (a rebuild) */
     int built;        /* the commit's puts are in the batch: a retried commit only writes */
     /* commit scratch: the flows the batch changed (found through fmap), durations ending */
@@ -201,7 +216,8 @@ xl_fold_t *xl_fold_create(xl_store_t *store, char *err, size_t errlen)
         goto fail;
     if ((fold->delta = malloc(sizeof(*fold->delta))) == NULL)
         goto nomem;
-    fold->feed_last = xl_store_feed_last(store);
+    if ((fold->feed = fold->own_feed = xl_fold_feed_create(store)) == NULL)
+        goto nomem;
     return fold;
 
 nomem:
@@ -230,7 +246,32 @@ void xl_fold_destroy(xl_fold_t *fold)
     free(fold->flows);
     free(fold->hist);
     free(fold->delta);
+    free(fold->fed);
+    xl_fold_feed_destroy(fold->own_feed);
     free(fold);
+}
+
+xl_fold_feed_t *xl_fold_feed_create(xl_store_t *store)
+{
+    xl_fold_feed_t *feed = calloc(1, sizeof(*feed));
+    if (feed == NULL)
+        return NULL;
+    pthread_mutex_init(&feed->mutex, NULL);
+    feed->last = xl_store_feed_last(store);
+    return feed;
+}
+
+void xl_fold_feed_destroy(xl_fold_feed_t *feed)
+{
+    if (feed == NULL)
+        return;
+    pthread_mutex_destroy(&feed->mutex);
+    free(feed);
+}
+
+void xl_fold_share_feed(xl_fold_t *fold, xl_fold_feed_t *feed)
+{
+    fold->feed = feed;
 }
 
 void xl_fold_reset(xl_fold_t *fold)
@@ -242,7 +283,7 @@ void xl_fold_reset(xl_fold_t *fold)
     map_clear(&fold->map);
     fold->noffsets = 0;
     fold->nmsgs = 0;
-    fold->feed_pending = 0;
+    fold->nfed = 0;
     fold->nflows = 0;
     fold->nhist = 0;
     fold->built = 0;
@@ -388,6 +429,21 @@ static int batch_seen(xl_fold_t *fold, int32_t partition, const xl_fold_exec_t *
     return ret == -ENOENT ? 0 : ret;
 }
 
+/* Note that the batch feeds (audit_id, seq): numbered when it is written (write_fed). */
+static int batch_feed(xl_fold_t *fold, int64_t audit_id, uint32_t seq)
+{
+    if (fold->nfed == fold->capfed) {
+        size_t cap = fold->capfed != 0 ? fold->capfed * 2 : 64;
+        xl_fold_fed_t *fed = realloc(fold->fed, cap * sizeof(*fed));
+        if (fed == NULL)
+            return -ENOMEM;
+        fold->fed = fed;
+        fold->capfed = cap;
+    }
+    fold->fed[fold->nfed++] = (xl_fold_fed_t){audit_id, seq};
+    return 0;
+}
+
 /* Archive the frame under seq, feed it and index the event. */
 static int batch_archive(xl_fold_t *fold, const xl_fold_msg_t *msg, const xl_event_t *ev, int outcome, uint32_t seq)
 {
@@ -395,9 +451,8 @@ static int batch_archive(xl_fold_t *fold, const xl_fold_msg_t *msg, const xl_eve
     int ret;
     if ((!fold->keep_archive &&
          (ret = xl_store_batch_put_event(fold->batch, ev->audit_id, seq, &pos, msg->value, msg->len)) != 0) ||
-        (ret = xl_store_batch_put_feed(fold->batch, fold->feed_last + fold->feed_pending + 1, ev->audit_id, seq)) != 0)
+        (ret = batch_feed(fold, ev->audit_id, seq)) != 0)
         return ret;
-    ++fold->feed_pending;
     if (ev->event_id.len != 0) {
         if ((ret = xl_store_batch_put_event_seq(fold->batch, ev->audit_id, ev->event_id.base, ev->event_id.len, seq,
                                                 &pos)) != 0 ||
@@ -605,6 +660,36 @@ static int commit_flows(xl_fold_t *fold, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * Number the batch's feed entries after the last one written, put them and
+ * write the batch, all under the feed's mutex: of folds committing at once,
+ * each takes the next seqs only once the one before is written, so the feed
+ * grows without gaps and in order for any reader. A write the store refuses
+ * takes its feed entries back out (they are numbered again at the retry).
+ * @return 0, -EAGAIN (refused) or -ENOMEM, with err filled.
+ */
+static int write_fed(xl_fold_t *fold, char *err, size_t errlen)
+{
+    int ret = 0;
+    pthread_mutex_lock(&fold->feed->mutex);
+    xl_store_batch_mark(fold->batch);
+    for (size_t i = 0; i != fold->nfed && ret == 0; ++i)
+        ret = xl_store_batch_put_feed(fold->batch, fold->feed->last + 1 + i, fold->fed[i].audit_id, fold->fed[i].seq);
+    if (ret != 0) {
+        snprintf(err, errlen, "fold: out of memory");
+        ret = -ENOMEM;
+    } else if (xl_store_batch_commit(fold->batch, err, errlen) != 0) {
+        ret = -EAGAIN;
+    } else {
+        fold->feed->last += fold->nfed;
+        fold->built = 0;
+    }
+    if (ret != 0)
+        xl_store_batch_undo(fold->batch);
+    pthread_mutex_unlock(&fold->feed->mutex);
+    return ret;
+}
+
 int xl_fold_commit(xl_fold_t *fold, const char *identity, char *err, size_t errlen)
 {
     int ret;
@@ -638,10 +723,5 @@ int xl_fold_commit(xl_fold_t *fold, const char *identity, char *err, size_t errl
     }
     fold->built = 1;
 write:
-    if (xl_store_batch_commit(fold->batch, err, errlen) != 0)
-        return -EAGAIN;
-    fold->built = 0;
-    fold->feed_last += fold->feed_pending;
-    fold->feed_pending = 0;
-    return 0;
+    return write_fed(fold, err, errlen);
 }

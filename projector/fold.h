@@ -11,6 +11,11 @@
  * executions that keeps each execution's events in order (the feed, which
  * records the apply order, aside). The projector thread feeds it from
  * Kafka; a rebuild can feed it from anywhere. A fold belongs to one thread.
+ *
+ * Folds may commit concurrently (the projector's workers, each with its own
+ * partitions): they then share one feed (xl_fold_feed_t), whose seqs are
+ * numbered and written under its mutex at the moment of the write, so the
+ * feed has no gap and every reader sees it grow in order.
  */
 #ifndef XL_PROJECTOR_FOLD_H
 #define XL_PROJECTOR_FOLD_H
@@ -21,6 +26,8 @@
 #include "projector/store.h"
 
 typedef struct st_xl_fold_t xl_fold_t;
+/* The feed's counter, shared by folds that commit to one store concurrently. */
+typedef struct st_xl_fold_feed_t xl_fold_feed_t;
 
 /** One message of the log; value is borrowed for the call to xl_fold_add. */
 typedef struct st_xl_fold_msg_t {
@@ -50,6 +57,20 @@ typedef struct st_xl_fold_offset_t {
 xl_fold_t *xl_fold_create(xl_store_t *store, char *err, size_t errlen);
 /** @brief Free a fold (NULL is fine); a batch in hand is dropped, not written. */
 void xl_fold_destroy(xl_fold_t *fold);
+
+/**
+ * @brief A feed counter for store (borrowed), from the last feed_seq it holds.
+ * @return NULL when out of memory; free with xl_fold_feed_destroy.
+ */
+xl_fold_feed_t *xl_fold_feed_create(xl_store_t *store);
+/** @brief Free a feed counter (NULL is fine) once no fold uses it. */
+void xl_fold_feed_destroy(xl_fold_feed_t *feed);
+/**
+ * @brief Number the feed of every commit of fold from feed (borrowed, shared
+ * with the other folds of the store) instead of its own counter. Call before
+ * the first xl_fold_add.
+ */
+void xl_fold_share_feed(xl_fold_t *fold, xl_fold_feed_t *feed);
 
 /**
  * @brief The archive already holds every event this fold will see, under the

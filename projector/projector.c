@@ -1,5 +1,10 @@
 /*
- * The projector thread (see projector.h): consume, fold, write, report.
+ * The projector's workers (see projector.h): consume, fold, write, report.
+ * Everything below up to "the workers, as one projector" is one worker: a
+ * thread with its own consumer of its share of the partitions, dead-letter
+ * producer, fold and batch, sharing nothing with the others but the store,
+ * the feed's counter (fold.h), the cache and on_applied (both thread-safe).
+ * The projector merges their counters, lags and log ends.
  *
  * A batch is every message that is ready when the thread wakes up (up to
  * MAX_BATCH). Each message goes through fold.c (decode, idempotency, the
@@ -84,7 +89,13 @@ typedef struct st_xl_projector_part_t {
     int64_t applied_ts; /* Kafka timestamp (ms) of the last message applied, 0: none yet */
 } xl_projector_part_t;
 
-struct st_xl_projector_t {
+typedef struct st_xl_projector_worker_t xl_projector_worker_t;
+
+/* One worker: its thread, consumer, dead-letter producer, fold and batch. */
+struct st_xl_projector_worker_t {
+    int index, count; /* worker index of count: its partitions are those p with p % count == index */
+    /* workers stalled now, shared: the stall is logged when the first starts, and when the last ends */
+    atomic_int *nstalled;
     char *topic, *dlq_topic, *identity;
     xl_projector_applied_cb on_applied;
     void *ctx;
@@ -134,13 +145,15 @@ struct st_xl_projector_t {
     atomic_int stalled;
 };
 
+static void worker_destroy(xl_projector_worker_t *proj);
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static void fail_thread(xl_projector_t *proj, const char *what)
+static void fail_thread(xl_projector_worker_t *proj, const char *what)
 {
     if (!atomic_exchange(&proj->failed, 1))
         xl_log_error("projector", "stopped: %s", what);
@@ -148,7 +161,7 @@ static void fail_thread(xl_projector_t *proj, const char *what)
 
 /* ---- partitions ---- */
 
-static xl_projector_part_t *part_get(xl_projector_t *proj, int32_t partition)
+static xl_projector_part_t *part_get(xl_projector_worker_t *proj, int32_t partition)
 {
     if (partition < 0)
         return NULL;
@@ -172,12 +185,13 @@ static xl_projector_part_t *part_get(xl_projector_t *proj, int32_t partition)
  * still and the brokers are asked instead. A mark never goes below the
  * highest one seen since the assignment, so the lag never reads low.
  */
-static void update_lag(xl_projector_t *proj)
+static void update_lag(xl_projector_worker_t *proj)
 {
     int64_t lag = 0, lag_ms = 0, lags[XL_PROJECTOR_MAX_LAGS], ends[XL_PROJECTOR_MAX_LAGS];
     int64_t now_ms = xl_now_ms();
     size_t nlags = proj->nparts < XL_PROJECTOR_MAX_LAGS ? proj->nparts : XL_PROJECTOR_MAX_LAGS;
-    int known = 0;
+    /* a worker the topic has no partition for is never behind */
+    int known = proj->assign_all && proj->npartitions != 0 && proj->npartitions <= (size_t)proj->index;
     for (size_t p = 0; p != proj->nparts; ++p) {
         xl_projector_part_t *part = &proj->parts[p];
         int64_t lo, hi;
@@ -221,7 +235,7 @@ static void update_lag(xl_projector_t *proj)
 }
 
 /* The number of partitions of the topic, from the brokers; kept as it was when they do not answer. */
-static void refresh_partition_count(xl_projector_t *proj)
+static void refresh_partition_count(xl_projector_worker_t *proj)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(proj->rk, proj->topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
@@ -239,7 +253,7 @@ static void refresh_partition_count(xl_projector_t *proj)
 /* ---- a store that refuses writes ---- */
 
 /* The store refused a batch: publish why, and log it when the stall begins. */
-static void stall_note(xl_projector_t *proj, const char *err)
+static void stall_note(xl_projector_worker_t *proj, const char *err)
 {
     pthread_mutex_lock(&proj->lags_mutex); /* the flag and its reason change together */
     snprintf(proj->stall_reason, sizeof(proj->stall_reason), "%s", err);
@@ -250,6 +264,8 @@ static void stall_note(xl_projector_t *proj, const char *err)
         return;
     proj->stalled_since_ms = (uint64_t)xl_mono_ms();
     proj->attempts = 1;
+    if (atomic_fetch_add(proj->nstalled, 1) != 0)
+        return; /* another worker said it */
     xl_log_error("projector",
                  "store write failing: projection stalled, the batch of %zu messages is kept and written again "
                  "every %d ms to %d s until the store takes it: %s",
@@ -257,7 +273,7 @@ static void stall_note(xl_projector_t *proj, const char *err)
 }
 
 /* A batch was written: if the store had been refusing them, say that it takes them again. */
-static void stall_end(xl_projector_t *proj)
+static void stall_end(xl_projector_worker_t *proj)
 {
     if (!atomic_load(&proj->stalled))
         return;
@@ -265,12 +281,14 @@ static void stall_end(xl_projector_t *proj)
     proj->stall_reason[0] = '\0';
     atomic_store(&proj->stalled, 0);
     pthread_mutex_unlock(&proj->lags_mutex);
+    if (atomic_fetch_sub(proj->nstalled, 1) != 1)
+        return; /* another worker is still refused */
     xl_log_warn("projector", "store writes again: projection resumed after %.1f s stalled (%u writes refused)",
                 (double)((uint64_t)xl_mono_ms() - proj->stalled_since_ms) / 1000.0, proj->attempts);
 }
 
 /* Pause (1) or resume (0) fetching every partition assigned to the consumer. */
-static void pause_assigned(xl_projector_t *proj, int pause)
+static void pause_assigned(xl_projector_worker_t *proj, int pause)
 {
     /* pausing moves the fetch position back to librdkafka's, undoing a seek */
     for (size_t p = 0; pause && p != proj->nparts; ++p)
@@ -290,7 +308,7 @@ static void pause_assigned(xl_projector_t *proj, int pause)
  * Seek every assigned partition with a rewind pending back to it (retried on
  * the next turn if refused); the rewind stays until its message arrives.
  */
-static void seek_rewinds(xl_projector_t *proj)
+static void seek_rewinds(xl_projector_worker_t *proj)
 {
     rd_kafka_topic_partition_list_t *list = NULL;
     for (size_t p = 0; p != proj->nparts; ++p) {
@@ -339,7 +357,7 @@ static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *o
     }
 }
 
-static void dlq_produce(xl_projector_t *proj, xl_projector_dlq_t *entry)
+static void dlq_produce(xl_projector_worker_t *proj, xl_projector_dlq_t *entry)
 {
     const rd_kafka_message_t *rkm = entry->rkm;
 
@@ -362,7 +380,7 @@ static void dlq_produce(xl_projector_t *proj, xl_projector_dlq_t *entry)
     }
 }
 
-static void dead_letter(xl_projector_t *proj, rd_kafka_message_t *rkm, const char *reason)
+static void dead_letter(xl_projector_worker_t *proj, rd_kafka_message_t *rkm, const char *reason)
 {
     xl_projector_dlq_t *entry = &proj->dlq[proj->ndlq++];
     entry->rkm = rkm;
@@ -381,7 +399,7 @@ static void dead_letter(xl_projector_t *proj, rd_kafka_message_t *rkm, const cha
  * producer hit a fatal error.
  * @return 0, or -ECANCELED / -EIO: the batch must not be written.
  */
-static int dlq_flush(xl_projector_t *proj)
+static int dlq_flush(xl_projector_worker_t *proj)
 {
     int last_chance = 0;
     for (;;) {
@@ -415,7 +433,7 @@ static int dlq_flush(xl_projector_t *proj)
 /* ---- the batch ---- */
 
 /* Fold one message; the batch owns rkm from here on. @return 0, or negative: fatal. */
-static int project_message(xl_projector_t *proj, rd_kafka_message_t *rkm)
+static int project_message(xl_projector_worker_t *proj, rd_kafka_message_t *rkm)
 {
     char err[256];
     xl_fold_result_t res;
@@ -446,7 +464,7 @@ static int project_message(xl_projector_t *proj, rd_kafka_message_t *rkm)
 }
 
 /* Forget the batch in hand (after it was written, or when it cannot be). */
-static void batch_reset(xl_projector_t *proj)
+static void batch_reset(xl_projector_worker_t *proj)
 {
     xl_fold_reset(proj->fold);
     for (size_t i = 0; i != proj->nmsgs; ++i)
@@ -460,7 +478,7 @@ static void batch_reset(xl_projector_t *proj)
  * Drop the batch in hand unwritten, and have each partition it read from
  * consumed again from its first message in it (see seek_rewinds).
  */
-static void batch_drop(xl_projector_t *proj)
+static void batch_drop(xl_projector_worker_t *proj)
 {
     for (size_t i = 0; i != proj->nmsgs; ++i) {
         xl_projector_part_t *part = part_get(proj, proj->msgs[i]->partition);
@@ -485,7 +503,7 @@ static void cache_forget(void *cache, int64_t audit_id)
  * and is dropped (the thread must stop, and the next start resumes from the
  * store).
  */
-static int batch_commit(xl_projector_t *proj)
+static int batch_commit(xl_projector_worker_t *proj)
 {
     char err[512];
     int ret = 0;
@@ -563,7 +581,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    xl_projector_t *proj = opaque;
+    xl_projector_worker_t *proj = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char fatal[512];
         rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
@@ -578,7 +596,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 /* Position every assigned partition at the offset the store holds for this log. */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    xl_projector_t *proj = opaque;
+    xl_projector_worker_t *proj = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -652,7 +670,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 
 /* ---- the thread ---- */
 
-static int resolve_identity(xl_projector_t *proj)
+static int resolve_identity(xl_projector_worker_t *proj)
 {
     while (proj->identity == NULL) {
         if (atomic_load(&proj->stop))
@@ -672,11 +690,14 @@ static int resolve_identity(xl_projector_t *proj)
 }
 
 /*
- * Every partition of the topic, for a projector that consumes alone (the
- * embedded broker): no group to join, so no wait for a rebalance at start.
- * @return the list (destroy with rd_kafka_topic_partition_list_destroy) or NULL when stopping.
+ * The worker's partitions of the topic (p % count == index; all of them for
+ * one worker), assigned directly: a replica reads every partition, so there
+ * is no group to join, and no wait for a rebalance at start. npartitions
+ * gets the topic's partition count.
+ * @return the list (empty when the topic has no partition for this worker;
+ * destroy with rd_kafka_topic_partition_list_destroy), or NULL when stopping.
  */
-static rd_kafka_topic_partition_list_t *all_partitions(xl_projector_t *proj)
+static rd_kafka_topic_partition_list_t *all_partitions(xl_projector_worker_t *proj, size_t *npartitions)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(proj->rk, proj->topic, NULL);
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -687,7 +708,9 @@ static rd_kafka_topic_partition_list_t *all_partitions(xl_projector_t *proj)
             md->topics[0].partition_cnt > 0) {
             parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
             for (int i = 0; i != md->topics[0].partition_cnt; ++i)
-                rd_kafka_topic_partition_list_add(parts, proj->topic, md->topics[0].partitions[i].id);
+                if (md->topics[0].partitions[i].id % proj->count == proj->index)
+                    rd_kafka_topic_partition_list_add(parts, proj->topic, md->topics[0].partitions[i].id);
+            *npartitions = (size_t)md->topics[0].partition_cnt;
         } else {
             xl_log_warn("projector", "waiting for the partitions of %s: %s", proj->topic,
                         rd_kafka_err2str(err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : md->topics[0].err));
@@ -705,7 +728,7 @@ static rd_kafka_topic_partition_list_t *all_partitions(xl_projector_t *proj)
  * message is discarded and its partition rewound to it (consumed again
  * later). @return 0 or negative (fatal).
  */
-static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
+static int consume_one(xl_projector_worker_t *proj, rd_kafka_message_t *rkm)
 {
     if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -737,7 +760,7 @@ static int consume_one(xl_projector_t *proj, rd_kafka_message_t *rkm)
  * brokers), then write it again. A rebalance meanwhile may drop it (held
  * becomes 0). @return 0, or negative: fatal.
  */
-static int retry_held(xl_projector_t *proj)
+static int retry_held(xl_projector_worker_t *proj)
 {
     uint64_t until = (uint64_t)xl_mono_ms() + (uint64_t)proj->retry_ms, lag_due = 0;
     for (uint64_t now = (uint64_t)xl_mono_ms(); now < until && proj->held && !atomic_load(&proj->stop); now = (uint64_t)xl_mono_ms()) {
@@ -764,7 +787,7 @@ static int retry_held(xl_projector_t *proj)
 
 static void *run(void *arg)
 {
-    xl_projector_t *proj = arg;
+    xl_projector_worker_t *proj = arg;
     rd_kafka_topic_partition_list_t *topics = NULL;
     rd_kafka_resp_err_t err;
 
@@ -774,9 +797,8 @@ static void *run(void *arg)
         goto fail;
     }
     if (proj->assign_all) {
-        if ((topics = all_partitions(proj)) == NULL)
+        if ((topics = all_partitions(proj, &proj->npartitions)) == NULL)
             goto fail;
-        proj->npartitions = (size_t)topics->cnt;
         proj->metadata_due_ms = (uint64_t)xl_mono_ms() + METADATA_REFRESH_MS;
         on_rebalance(proj->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, topics, proj);
         goto consume;
@@ -869,9 +891,10 @@ static rd_kafka_conf_t *make_conf(xl_kconf_client_t client, const char *group_id
     return kconf;
 }
 
-xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t *store, char *err, size_t errlen)
+static xl_projector_worker_t *worker_create(const xl_projector_conf_t *conf, xl_store_t *store, xl_fold_feed_t *feed,
+                                            atomic_int *nstalled, int index, int count, char *err, size_t errlen)
 {
-    xl_projector_t *proj = NULL;
+    xl_projector_worker_t *proj = NULL;
     rd_kafka_conf_t *kconf = NULL;
 
     if (conf->topic == NULL || conf->dlq_topic == NULL || conf->group_id == NULL) {
@@ -892,8 +915,12 @@ xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t 
     proj->assign_all = conf->assign_all;
     proj->commit_positions = conf->commit_positions;
     proj->cache = conf->cache;
+    proj->index = index;
+    proj->count = count;
+    proj->nstalled = nstalled;
     if ((proj->fold = xl_fold_create(store, err, errlen)) == NULL)
         goto fail;
+    xl_fold_share_feed(proj->fold, feed);
 
     if ((kconf = make_conf(XL_KCONF_PROJECTOR, conf->group_id, conf, err, errlen)) == NULL)
         goto fail;
@@ -918,11 +945,11 @@ nomem:
 fail:
     if (kconf != NULL)
         rd_kafka_conf_destroy(kconf);
-    xl_projector_destroy(proj);
+    worker_destroy(proj);
     return NULL;
 }
 
-int xl_projector_start(xl_projector_t *proj, char *err, size_t errlen)
+static int worker_start(xl_projector_worker_t *proj, char *err, size_t errlen)
 {
     if (proj->started) {
         snprintf(err, errlen, "projector: already started");
@@ -937,7 +964,7 @@ int xl_projector_start(xl_projector_t *proj, char *err, size_t errlen)
     return 0;
 }
 
-void xl_projector_destroy(xl_projector_t *proj)
+static void worker_destroy(xl_projector_worker_t *proj)
 {
     if (proj == NULL)
         return;
@@ -979,7 +1006,7 @@ void xl_projector_destroy(xl_projector_t *proj)
     free(proj);
 }
 
-size_t xl_projector_get_lags(xl_projector_t *proj, int64_t *lags, size_t n)
+static size_t worker_get_lags(xl_projector_worker_t *proj, int64_t *lags, size_t n)
 {
     pthread_mutex_lock(&proj->lags_mutex);
     size_t count = proj->nlags < n ? proj->nlags : n;
@@ -988,7 +1015,7 @@ size_t xl_projector_get_lags(xl_projector_t *proj, int64_t *lags, size_t n)
     return count;
 }
 
-size_t xl_projector_get_log_ends(xl_projector_t *proj, int64_t *ends, size_t n)
+static size_t worker_get_log_ends(xl_projector_worker_t *proj, int64_t *ends, size_t n)
 {
     pthread_mutex_lock(&proj->lags_mutex);
     size_t count = proj->partition_count;
@@ -998,7 +1025,7 @@ size_t xl_projector_get_log_ends(xl_projector_t *proj, int64_t *ends, size_t n)
     return count;
 }
 
-void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats)
+static void worker_get_stats(xl_projector_worker_t *proj, xl_projector_stats_t *stats)
 {
     stats->applied = atomic_load(&proj->applied);
     stats->duplicates = atomic_load(&proj->duplicates);
@@ -1012,4 +1039,131 @@ void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats)
     stats->stalled = atomic_load(&proj->stalled);
     snprintf(stats->stall_reason, sizeof(stats->stall_reason), "%s", stats->stalled ? proj->stall_reason : "");
     pthread_mutex_unlock(&proj->lags_mutex);
+}
+
+/* ---- the workers, as one projector ---- */
+
+struct st_xl_projector_t {
+    xl_fold_feed_t *feed; /* the feed's counter, shared by the workers' folds */
+    atomic_int nstalled;  /* workers whose batch the store refuses now */
+    xl_projector_worker_t **workers;
+    int nworkers;
+};
+
+xl_projector_t *xl_projector_create(const xl_projector_conf_t *conf, xl_store_t *store, char *err, size_t errlen)
+{
+    int n = conf->threads > 0 ? conf->threads : 1;
+    xl_projector_t *proj = NULL;
+
+    if (n > 1 && !conf->assign_all) {
+        snprintf(err, errlen, "projector: %d threads need assign_all (a consumer group assigns one consumer)", n);
+        return NULL;
+    }
+    if (n > XL_PROJECTOR_MAX_THREADS) {
+        snprintf(err, errlen, "projector: %d threads, at most %d", n, XL_PROJECTOR_MAX_THREADS);
+        return NULL;
+    }
+    if ((proj = calloc(1, sizeof(*proj))) == NULL ||
+        (proj->workers = calloc((size_t)n, sizeof(*proj->workers))) == NULL ||
+        (proj->feed = xl_fold_feed_create(store)) == NULL) {
+        snprintf(err, errlen, "projector: out of memory");
+        goto fail;
+    }
+    for (; proj->nworkers != n; ++proj->nworkers) {
+        xl_projector_worker_t *w =
+            worker_create(conf, store, proj->feed, &proj->nstalled, proj->nworkers, n, err, errlen);
+        if (w == NULL)
+            goto fail;
+        proj->workers[proj->nworkers] = w;
+    }
+    return proj;
+
+fail:
+    xl_projector_destroy(proj);
+    return NULL;
+}
+
+int xl_projector_start(xl_projector_t *proj, char *err, size_t errlen)
+{
+    for (int i = 0; i != proj->nworkers; ++i) {
+        int ret = worker_start(proj->workers[i], err, errlen);
+        if (ret != 0)
+            return ret; /* those started are stopped by xl_projector_destroy */
+    }
+    return 0;
+}
+
+void xl_projector_destroy(xl_projector_t *proj)
+{
+    if (proj == NULL)
+        return;
+    /* all stop at once, each writing the batch in hand */
+    for (int i = 0; i != proj->nworkers; ++i)
+        atomic_store(&proj->workers[i]->stop, 1);
+    for (int i = 0; i != proj->nworkers; ++i)
+        worker_destroy(proj->workers[i]);
+    free(proj->workers);
+    xl_fold_feed_destroy(proj->feed); /* after the folds that share it */
+    free(proj);
+}
+
+/* Each partition belongs to one worker; the others report it -1 (not assigned): the highest wins. */
+static size_t merge_max(int64_t *into, size_t n, size_t count, const int64_t *from, size_t nfrom)
+{
+    for (size_t p = 0; p != nfrom && p != n; ++p)
+        if (p >= count || from[p] > into[p])
+            into[p] = from[p];
+    return nfrom > count ? (nfrom < n ? nfrom : n) : count;
+}
+
+size_t xl_projector_get_lags(xl_projector_t *proj, int64_t *lags, size_t n)
+{
+    int64_t mine[XL_PROJECTOR_MAX_LAGS];
+    size_t count = 0;
+    for (int i = 0; i != proj->nworkers; ++i) {
+        size_t got = worker_get_lags(proj->workers[i], mine, n < XL_PROJECTOR_MAX_LAGS ? n : XL_PROJECTOR_MAX_LAGS);
+        count = merge_max(lags, n, count, mine, got);
+    }
+    return count;
+}
+
+size_t xl_projector_get_log_ends(xl_projector_t *proj, int64_t *ends, size_t n)
+{
+    int64_t mine[XL_PROJECTOR_MAX_LAGS];
+    size_t partitions = 0, count = 0;
+    size_t cap = n < XL_PROJECTOR_MAX_LAGS ? n : XL_PROJECTOR_MAX_LAGS;
+    for (int i = 0; i != proj->nworkers; ++i) {
+        size_t got = worker_get_log_ends(proj->workers[i], mine, cap);
+        count = merge_max(ends, n, count, mine, got < cap ? got : cap);
+        if (got > partitions)
+            partitions = got;
+    }
+    for (size_t p = count; p < n && p < partitions; ++p)
+        ends[p] = -1;
+    return partitions;
+}
+
+void xl_projector_get_stats(xl_projector_t *proj, xl_projector_stats_t *stats)
+{
+    xl_projector_stats_t one;
+    memset(stats, 0, sizeof(*stats));
+    for (int i = 0; i != proj->nworkers; ++i) {
+        worker_get_stats(proj->workers[i], &one);
+        stats->applied += one.applied;
+        stats->duplicates += one.duplicates;
+        stats->anomalies += one.anomalies;
+        stats->dlq += one.dlq;
+        stats->batches += one.batches;
+        /* behind: the sum, unknown if any worker's is; in time: the worst */
+        stats->lag = stats->lag < 0 || one.lag < 0 ? -1 : stats->lag + one.lag;
+        if (stats->lag_ms < 0 || one.lag_ms < 0)
+            stats->lag_ms = -1;
+        else if (one.lag_ms > stats->lag_ms)
+            stats->lag_ms = one.lag_ms;
+        stats->failed |= one.failed;
+        if (one.stalled && !stats->stalled) {
+            stats->stalled = 1;
+            memcpy(stats->stall_reason, one.stall_reason, sizeof(stats->stall_reason));
+        }
+    }
 }

@@ -8,8 +8,16 @@
  * without ending it: the batch is written again until the store takes it
  * (see xl_projector_stats_t.stalled).
  *
- * It runs one thread of its own. It must never block the HTTP event loop:
- * progress is reported through the on_applied callback, from the projector
+ * It runs conf.threads workers, threads of its own: worker w consumes the
+ * partitions p with p % threads == w, with its own consumer, batches and
+ * offsets, so each partition is still projected exactly once and in order.
+ * What crosses partitions needs no order between the workers: an
+ * execution's events all come from one partition (ingest keys them by the
+ * root of their lineage) and its fold reads no other execution, the flow
+ * aggregates are commutative merge operands, and the feed is numbered and
+ * written under one mutex (projector/fold.h); the projections are the same
+ * for any number of workers. It must never block the HTTP event loop:
+ * progress is reported through the on_applied callback, from a worker
  * thread, after the batch is durable (execlogd hands it to the one
  * publisher of progress, projector/progress.h, whose subscribers hear it on
  * their own loops).
@@ -52,7 +60,11 @@ typedef struct st_xl_projector_conf_t {
     /* answers of the read path, borrowed (NULL: none): each batch invalidates
      * the executions it changed once durable, before on_applied reports it */
     xl_cache_t *cache;
+    /* workers (0 counts as 1, at most XL_PROJECTOR_MAX_THREADS); more than one needs assign_all */
+    int threads;
 } xl_projector_conf_t;
+
+#define XL_PROJECTOR_MAX_THREADS 64
 
 typedef struct st_xl_projector_stats_t {
     uint64_t applied;    /* events applied (new) */

@@ -1198,6 +1198,18 @@ void xl_store_batch_clear(xl_store_batch_t *batch)
     rocksdb_writebatch_clear(batch->wb);
 }
 
+void xl_store_batch_mark(xl_store_batch_t *batch)
+{
+    rocksdb_writebatch_set_save_point(batch->wb);
+}
+
+void xl_store_batch_undo(xl_store_batch_t *batch)
+{
+    char *rerr = NULL;
+    rocksdb_writebatch_rollback_to_save_point(batch->wb, &rerr);
+    rocksdb_free(rerr); /* no mark: nothing to undo */
+}
+
 size_t xl_store_batch_count(xl_store_batch_t *batch)
 {
     return (size_t)rocksdb_writebatch_count(batch->wb);

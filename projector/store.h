@@ -238,6 +238,10 @@ xl_store_batch_t *xl_store_batch_create(xl_store_t *store);
 void xl_store_batch_destroy(xl_store_batch_t *batch);
 /** @brief Drop every put not yet committed. */
 void xl_store_batch_clear(xl_store_batch_t *batch);
+/** @brief Mark the batch as it is now, for xl_store_batch_undo. */
+void xl_store_batch_mark(xl_store_batch_t *batch);
+/** @brief Drop every put made since the last xl_store_batch_mark (and that mark). */
+void xl_store_batch_undo(xl_store_batch_t *batch);
 /** @brief Number of puts in the batch. */
 size_t xl_store_batch_count(xl_store_batch_t *batch);
 

@@ -56,6 +56,7 @@ static void test_defaults(void)
     XL_CHECK(xl_config_kafka(&cfg, "bootstrap.servers") == NULL, "no bootstrap servers by default (embedded broker)");
     XL_CHECK(cfg.listen_tls == NULL && cfg.tls_cert == NULL && cfg.tls_key == NULL, "no TLS listener by default");
     XL_CHECK(cfg.auth_tokens == NULL, "no tokens file by default (protected mode)");
+    XL_CHECK_INT(cfg.projector_threads, 1);
     XL_CHECK_INT(cfg.idle_timeout_ms, 10000);
     XL_CHECK_INT(cfg.wait_max_ms, 10000);
     XL_CHECK_INT(cfg.stream_keepalive_ms, 15000);
@@ -95,6 +96,7 @@ static void test_set(void)
         {"ingest.node.id", "0", "255", "-1", "256"},
         {"embedded.brokers", "1", "16", "0", "17"},
         {"embedded.partitions", "1", "256", "0", "257"},
+        {"projector.threads", "1", "64", "0", "65"},
         {"ingest.timeout.ms", "100", "600000", "99", "600001"},
         {"http.max_body", "64", "1073741824", "63", "1073741825"},
         {"http.cache.bytes", "0", "1099511627776", "-1", "1099511627777"},

@@ -17,6 +17,9 @@
  * replicas have the same digest, `execlogd digest` prints it, and
  * `execlogd rebuild` on a copy of the data directory keeps it.
  *
+ * With XL_CRASH_THREADS=N, replica A runs N projector workers
+ * (--projector.threads=N) and B one: their digests must still be equal.
+ *
  * usage: test_projector_crash PATH_TO_EXECLOGD. Every wait is bounded.
  */
 #include <arpa/inet.h>
@@ -299,7 +302,11 @@ static void kill_children(void)
 
 static int start_daemon(child_t *c, const char *name, const char *dir, const char *group, const char *bootstraps)
 {
-    char a_boot[300], a_dir[700], a_listen[64], a_group[128];
+    char a_boot[300], a_dir[700], a_listen[64], a_group[128], a_threads[64];
+    /* replica A (its runs a1, a2, a3) with the workers XL_CRASH_THREADS asks for */
+    const char *threads = getenv("XL_CRASH_THREADS");
+    snprintf(a_threads, sizeof(a_threads), "--projector.threads=%d",
+             name[0] == 'a' && threads != NULL && atoi(threads) > 0 ? atoi(threads) : 1);
     c->port = free_port();
     snprintf(c->log, sizeof(c->log), "%s/%s.log", root, name);
     snprintf(a_boot, sizeof(a_boot), "--kafka.bootstrap.servers=%s", bootstraps);
@@ -314,6 +321,7 @@ static int start_daemon(child_t *c, const char *name, const char *dir, const cha
                           "--kafka.session.timeout.ms=6000",
                           "--kafka.heartbeat.interval.ms=1000",
                           "--log.level=warn",
+                          a_threads,
                           NULL};
     c->pid = spawn(args, c->log);
     return c->port > 0 && c->pid > 0 ? 0 : -1;
