@@ -318,6 +318,9 @@ int xl_http_traceparent(h2o_req_t *req, h2o_iovec_t *value)
 
 /* ---- held requests ---------------------------------------------------------------------- */
 
+/* The hold this loop thread made last, while its request is not answered (xl_http_held). */
+static __thread xl_http_hold_t *latest_hold;
+
 static void hold_gone(xl_http_hold_t *hold)
 {
     if (hold->req == NULL)
@@ -343,6 +346,8 @@ static void hold_proceed(h2o_generator_t *self, h2o_req_t *req)
 static void hold_dispose(void *self)
 {
     xl_http_hold_t *hold = self;
+    if (latest_hold == hold)
+        latest_hold = NULL;
     hold_gone(hold);
     if (hold->cb->dispose != NULL)
         hold->cb->dispose(hold);
@@ -358,7 +363,13 @@ xl_http_hold_t *xl_http_hold(h2o_req_t *req, size_t size, const xl_http_hold_cal
     hold->super.stop = hold_stop;
     hold->req = req;
     hold->cb = cb;
+    latest_hold = hold;
     return hold;
+}
+
+int xl_http_held(h2o_req_t *req)
+{
+    return latest_hold != NULL && latest_hold->req == req && latest_hold->cb->waits;
 }
 
 h2o_req_t *xl_http_hold_release(xl_http_hold_t *hold)

@@ -122,6 +122,8 @@ typedef struct st_xl_http_hold_callbacks_t {
     void (*gone)(xl_http_hold_t *hold);    /* the client went away while held; NULL: nothing to do */
     void (*proceed)(xl_http_hold_t *hold); /* started holds: h2o sent what it had and wants more */
     void (*dispose)(xl_http_hold_t *hold); /* the pool is released (always, the last call); NULL: nothing */
+    int waits; /* 1: the client asked to wait (a long poll, a stream, a position), so the time held is not
+                * request latency (xl_http_held); 0: a write waiting for its acknowledgement, the digest */
 } xl_http_hold_callbacks_t;
 
 struct st_xl_http_hold_t {
@@ -140,6 +142,13 @@ struct st_xl_http_hold_t {
  * @return the hold; it lives as long as req->pool.
  */
 xl_http_hold_t *xl_http_hold(h2o_req_t *req, size_t size, const xl_http_hold_callbacks_t *cb);
+
+/**
+ * @brief Right after a handler returns, on its loop thread: whether it left
+ * req held in a wait the client asked for (callbacks with waits set: a
+ * stream, a long poll, a position). @return 1 held so, else 0.
+ */
+int xl_http_held(h2o_req_t *req);
 
 /**
  * @brief Stop holding: gone no longer runs. For a hold not started, answer

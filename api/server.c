@@ -508,11 +508,10 @@ static obs_t *observe(xl_server_t *srv, h2o_req_t *req)
     return o;
 }
 
-/* The handler returned: an answer started and not finished is held (a stream, a long poll); h2o clears
- * _generator with the final part of an answer, so only such answers still have one. */
+/* The handler returned: a request it left held (a stream, a long poll, a wait) is answered later. */
 static void note_held(obs_t *o, h2o_req_t *req)
 {
-    o->held |= req->_generator != NULL;
+    o->held |= xl_http_held(req);
 }
 
 /* ---- authentication ------------------------------------------------------------------------ */
@@ -656,7 +655,7 @@ static void on_waiter_gone(xl_http_hold_t *hold)
     waiter_release(H2O_STRUCT_FROM_MEMBER(waiter_t, hold, hold));
 }
 
-static const xl_http_hold_callbacks_t waiter_hold = {.gone = on_waiter_gone};
+static const xl_http_hold_callbacks_t waiter_hold = {.gone = on_waiter_gone, .waits = 1};
 
 static int reached(const xl_api_t *api, const xl_pos_t *want, size_t n)
 {

@@ -169,7 +169,7 @@ static void poll_gone(xl_http_hold_t *hold)
     poll_release(H2O_STRUCT_FROM_MEMBER(poll_t, hold, hold));
 }
 
-static const xl_http_hold_callbacks_t poll_hold = {.gone = poll_gone, .dispose = poll_gone};
+static const xl_http_hold_callbacks_t poll_hold = {.gone = poll_gone, .dispose = poll_gone, .waits = 1};
 
 /*
  * Answer the poll if it has events (or must answer anyway: timeout,
@@ -514,7 +514,8 @@ void xl_stream_sse(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who)
         }
     }
 
-    static const xl_http_hold_callbacks_t sse_hold = {.gone = sse_gone, .proceed = sse_proceed, .dispose = sse_dispose};
+    static const xl_http_hold_callbacks_t sse_hold = {.gone = sse_gone, .proceed = sse_proceed, .dispose = sse_dispose,
+                                                         .waits = 1};
     sse_t *s = (sse_t *)xl_http_hold(req, sizeof(*s), &sse_hold);
     s->hub = hub;
     s->who = *who;
