@@ -40,7 +40,7 @@ class Suite(X.SuiteBase):
         self.workdir = tempfile.mkdtemp(prefix="xl-cfy-")
         self.tok = {"admin": "cfy-admin-" + os.urandom(6).hex(), "acme": "cfy-acme-" + os.urandom(6).hex(),
                     "reader": "cfy-reader-" + os.urandom(6).hex()}
-        self.others = []
+        self.servers = []  # every execlogd of the run: stopped, cleaned up at the end
         self.dep = "dep-%x" % (int(time.time() * 1000) & 0xFFFFFF)
 
     def client(self, token=None, tenant=None, api_version="v3.1", **kw):
@@ -234,7 +234,7 @@ class Suite(X.SuiteBase):
     def t_acked_before_projected(self):
         """ingest.ack=delivered: a write is answered before the projection holds it; the answer is what it leads to."""
         srv = X.Execlogd(self.args.execlogd, name="delivered", args=["--ingest.ack=delivered"])
-        self.others.append(srv)
+        self.servers.append(srv)
         srv.start()
         cl = CloudifyClient(host="127.0.0.1", port=srv.port, protocol="http", tenant="acme")
         e = cl.executions.start(deployment_id="d-delivered", workflow_id="install", parameters={"k": "v"})
@@ -286,7 +286,7 @@ class Suite(X.SuiteBase):
                 X.token_hash(self.tok["admin"]), X.token_hash(self.tok["acme"]), X.token_hash(self.tok["reader"])))
         self.srv = X.Execlogd(self.args.execlogd, workdir=self.workdir, name="execlogd",
                               args=["--auth.tokens=" + tokens])
-        try:
+        def body():
             self.c.phase = "start"
             self.srv.start()
             self.start_id = None
@@ -297,21 +297,9 @@ class Suite(X.SuiteBase):
             self.section("curl as documented", self.t_curl_as_documented)
             self.section("bad input", self.t_bad_input)
             self.section("acknowledged before projected", self.t_acked_before_projected)
-            self.c.phase = "stop"
-            rc, _ = self.srv.stop()
-            self.c.eq(rc, 0, "SIGTERM: exit status")
-        except Exception as e:  # noqa: BLE001
-            self.c.ok(False, "harness", "%s: %s" % (type(e).__name__, e))
-        finally:
-            for s in [self.srv] + self.others:
-                s.kill()
-        for s in [self.srv] + self.others:
-            if self.c.failed:
-                s.dump_logs()
-            if not self.c.failed or not self.args.keep:
-                s.cleanup()
-        print("%d passed, %d failed" % (self.c.passed, self.c.failed), flush=True)
-        return 0 if self.c.failed == 0 else 1
+
+        self.servers.insert(0, self.srv)
+        return self.conclude(self.servers, body)
 
 
 if __name__ == "__main__":

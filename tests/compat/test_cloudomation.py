@@ -137,7 +137,7 @@ class Suite(X.SuiteBase):
             fp.write("%s * admin\n" % X.token_hash(self.token))
         self.srv = X.Execlogd(self.args.execlogd, workdir=self.workdir, name="execlogd",
                               args=["--auth.tokens=" + tokens])
-        try:
+        def body():
             self.c.phase = "start"
             self.srv.start()
             self.tree = (0, 0, 0, 0)
@@ -145,19 +145,8 @@ class Suite(X.SuiteBase):
             self.section("pause, message, log, output", self.t_pause_message_log)
             self.section("cancel and error", self.t_cancel_error)
             self.section("bad input", self.t_bad_input)
-            self.c.phase = "stop"
-            rc, _ = self.srv.stop()
-            self.c.eq(rc, 0, "SIGTERM: exit status")
-        except Exception as e:  # noqa: BLE001
-            self.c.ok(False, "harness", "%s: %s" % (type(e).__name__, e))
-        finally:
-            self.srv.kill()
-        if self.c.failed:
-            self.srv.dump_logs()
-        if not self.c.failed or not self.args.keep:
-            self.srv.cleanup()
-        print("%d passed, %d failed" % (self.c.passed, self.c.failed), flush=True)
-        return 0 if self.c.failed == 0 else 1
+
+        return self.conclude([self.srv], body)
 
 
 if __name__ == "__main__":

@@ -129,25 +129,14 @@ class Suite(X.SuiteBase):
             fp.write("%s * admin\n%s acme reader\n" % (X.token_hash(self.tok["admin"]), X.token_hash(self.tok["acme"])))
         self.srv = X.Execlogd(self.args.execlogd, workdir=self.workdir, name="execlogd",
                               args=["--auth.tokens=" + tokens])
-        try:
+        def body():
             self.c.phase = "start"
             self.srv.start()
             self.section("latest run and steps", self.t_latest_and_steps)
             self.section("paging and tenants", self.t_paging)
             self.section("bad input", self.t_bad_input)
-            self.c.phase = "stop"
-            rc, _ = self.srv.stop()
-            self.c.eq(rc, 0, "SIGTERM: exit status")
-        except Exception as e:  # noqa: BLE001
-            self.c.ok(False, "harness", "%s: %s" % (type(e).__name__, e))
-        finally:
-            self.srv.kill()
-        if self.c.failed:
-            self.srv.dump_logs()
-        if not self.c.failed or not self.args.keep:
-            self.srv.cleanup()
-        print("%d passed, %d failed" % (self.c.passed, self.c.failed), flush=True)
-        return 0 if self.c.failed == 0 else 1
+
+        return self.conclude([self.srv], body)
 
 
 if __name__ == "__main__":

@@ -816,6 +816,38 @@ class SuiteBase:
             print("  %-28s %.1f s" % (name, time.monotonic() - t), flush=True)
 
 
+    def conclude(self, servers, body):
+        """
+        The end every suite shares: run body() (start the servers, run the sections), stop each of servers
+        with SIGTERM (exit status 0 checked), kill what is left also when body raised, print the logs of a
+        failed run, remove the directories (kept with --keep on failure), print the totals.
+        servers: a list the body may append to. @return the suite's exit status.
+        """
+        try:
+            body()
+            for s in servers:
+                if s.proc is None:  # stopped by its section, which checked how
+                    continue
+                self.c.phase = "stop %s" % s.name
+                rc, _ = s.stop()
+                self.c.eq(rc, 0, "SIGTERM: exit status")
+        except Exception as e:  # noqa: BLE001 - e.g. execlogd does not start: a failure, never a crash
+            self.c.ok(False, "harness", "%s: %s" % (type(e).__name__, e))
+        finally:
+            for s in servers:
+                s.kill()
+        if self.c.failed:
+            for s in servers:
+                s.dump_logs()
+        for s in servers:
+            if not self.c.failed or not self.args.keep:
+                s.cleanup()
+        if hasattr(self, "t_start"):
+            print("(%.1f s)" % (time.monotonic() - self.t_start))
+        print("%d passed, %d failed" % (self.c.passed, self.c.failed), flush=True)
+        return 0 if self.c.failed == 0 else 1
+
+
 def run_suite(suite_cls, doc, exclusive=False):
     """
     The command line every e2e suite takes; runs suite_cls(args).run() and returns its exit status.

@@ -295,7 +295,7 @@ class Suite(X.SuiteBase):
         with open(self.tokens, "w") as fp:
             for name, (tenant, role) in TOKENS.items():
                 fp.write("%s %s %s\n" % (X.token_hash(self.tok[name]), tenant, role))
-        try:
+        def body():
             self.srv = self.server("execlogd", [])
             self.section("hits", self.t_hits)
             self.section("tenants", self.t_tenants)
@@ -305,24 +305,8 @@ class Suite(X.SuiteBase):
             self.section("small", self.t_small, small)
             off = self.server("off", ["--http.cache.bytes=0"])
             self.section("off", self.t_off, off)
-            for s in self.servers:
-                self.c.phase = "stop %s" % s.name
-                rc, _ = s.stop()
-                self.c.eq(rc, 0, "SIGTERM: exit status")
-        except Exception as e:  # noqa: BLE001 - e.g. execlogd does not start: a failure, never a crash
-            self.c.ok(False, "harness", "%s: %s" % (type(e).__name__, e))
-        finally:
-            for s in self.servers:
-                s.kill()
-        if self.c.failed:
-            for s in self.servers:
-                s.dump_logs()
-        for s in self.servers:
-            if not self.c.failed or not self.args.keep:
-                s.cleanup()
-        print("(%.1f s)" % (time.monotonic() - self.t_start))
-        print("%d passed, %d failed" % (self.c.passed, self.c.failed), flush=True)
-        return 0 if self.c.failed == 0 else 1
+
+        return self.conclude(self.servers, body)
 
 
 if __name__ == "__main__":

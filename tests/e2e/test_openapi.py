@@ -205,7 +205,7 @@ class Suite(X.SuiteBase):
         # short read-your-writes waits: fuzzed min_position values are answered (504 or 400) in 0.2 s
         srv = X.Execlogd(self.args.execlogd, name="execlogd", args=["--read.wait.max.ms=200"])
         self.servers.append(srv)
-        try:
+        def body():
             self.c.phase = "start"
             srv.start()
             self.section("served", self.t_served, srv)
@@ -214,25 +214,8 @@ class Suite(X.SuiteBase):
             self.section("schemathesis", self.t_schemathesis, srv)
             if self.auth is not None:
                 self.section("schemathesis, a tenant's reader", self.t_schemathesis_tenant)
-            for s in self.servers:
-                self.c.phase = "stop %s" % s.name
-                rc, _ = s.stop()
-                self.c.eq(rc, 0, "SIGTERM: exit status")
-        except Exception as e:  # noqa: BLE001 - e.g. execlogd does not start: a failure, never a crash
-            self.c.ok(False, "harness", "%s: %s" % (type(e).__name__, e))
-        finally:
-            for s in self.servers:
-                s.kill()
-        if self.c.failed:
-            if self.report:
-                print(self.report, flush=True)
-            for s in self.servers:
-                s.dump_logs()
-        elif not self.args.keep:
-            for s in self.servers:
-                s.cleanup()
-        print("%d passed, %d failed" % (self.c.passed, self.c.failed), flush=True)
-        return 0 if self.c.failed == 0 else 1
+
+        return self.conclude(self.servers, body)
 
 
 if __name__ == "__main__":

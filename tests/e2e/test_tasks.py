@@ -197,7 +197,7 @@ class Suite(X.SuiteBase):
     def run(self):
         self.srv = X.Execlogd(self.args.execlogd, name="execlogd")
         self.servers.append(self.srv)
-        try:
+        def body():
             self.c.phase = "start"
             self.srv.start()
             for http in HTTPS:
@@ -206,23 +206,8 @@ class Suite(X.SuiteBase):
                 self.section("tree/%s" % http, self.t_tree, http)
                 self.section("bounds/%s" % http, self.t_bounds, http)
                 self.section("trace/%s" % http, self.t_trace_and_ids, http)
-            self.c.phase = "stop"
-            rc, _ = self.srv.stop()
-            self.c.eq(rc, 0, "SIGTERM: exit status")
-        except Exception as e:  # noqa: BLE001 - a failure, never a crash
-            self.c.ok(False, "harness", "%s: %s" % (type(e).__name__, e))
-        finally:
-            for s in self.servers:
-                s.kill()
-        if self.c.failed:
-            for s in self.servers:
-                s.dump_logs()
-        for s in self.servers:
-            if not self.c.failed or not self.args.keep:
-                s.cleanup()
-        print("(%.1f s)" % (time.monotonic() - self.t_start))
-        print("%d passed, %d failed" % (self.c.passed, self.c.failed), flush=True)
-        return 0 if self.c.failed == 0 else 1
+
+        return self.conclude(self.servers, body)
 
 
 if __name__ == "__main__":
