@@ -178,6 +178,11 @@ int xl_auth_check(const xl_auth_t *auth, const char *token, size_t len, xl_princ
     return 0;
 }
 
+const xl_str_t *xl_principal_scope(const xl_principal_t *who)
+{
+    return who->tenant.base != NULL ? &who->tenant : NULL;
+}
+
 int xl_principal_sees(const xl_principal_t *who, const xl_str_t *tenant)
 {
     if (who->tenant.base == NULL)

@@ -57,6 +57,9 @@ int xl_auth_check(const xl_auth_t *auth, const char *token, size_t len, xl_princ
 /** @brief 1 if who may see an execution of tenant (base NULL: no tenant; only all-tenant principals see it). */
 int xl_principal_sees(const xl_principal_t *who, const xl_str_t *tenant);
 
+/** @brief The tenant who's writes are confined to: its own, or NULL for an all-tenant principal. */
+const xl_str_t *xl_principal_scope(const xl_principal_t *who);
+
 /** @brief "reader", "writer", "admin" ("public" for XL_ROLE_NONE). */
 const char *xl_role_name(int role);
 

@@ -148,3 +148,11 @@ json_t *xl_compat_body_objectOrReply(h2o_req_t *req, json_t *extra, const char *
     json_decref(extra);
     return body;
 }
+
+h2o_iovec_t xl_compat_dump(h2o_req_t *req, const json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    h2o_iovec_t v = h2o_strdup(&req->pool, text != NULL ? text : "{}", SIZE_MAX);
+    free(text);
+    return v;
+}

@@ -74,6 +74,9 @@ void xl_compat_problem(h2o_req_t *req, int status, const char *slug, const char 
  */
 const xl_str_t *xl_compat_scope(const xl_principal_t *who, h2o_iovec_t want, xl_str_t *buf, int *other);
 
+/** @brief o (borrowed) serialised compactly into req's pool ("{}" when it cannot be). */
+h2o_iovec_t xl_compat_dump(h2o_req_t *req, const json_t *o);
+
 /**
  * @brief Parse a JSON object body; answers 400 itself (through
  * xl_compat_problem, with extra and message_key). extra is stolen either way.

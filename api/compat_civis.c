@@ -375,19 +375,6 @@ static answer_t *answer_new(xl_api_t *api, h2o_req_t *req, json_t *execution, in
     return a;
 }
 
-static h2o_iovec_t dump_to_pool(h2o_req_t *req, json_t *o)
-{
-    char *text = json_dumps(o, JSON_COMPACT);
-    h2o_iovec_t v = h2o_strdup(&req->pool, text != NULL ? text : "{}", SIZE_MAX);
-    free(text);
-    return v;
-}
-
-static const xl_str_t *scope_of(const xl_principal_t *who)
-{
-    return who->tenant.base != NULL ? &who->tenant : NULL;
-}
-
 void xl_civis_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2o_iovec_t workflow)
 {
     if (api->ingest == NULL) {
@@ -437,10 +424,10 @@ void xl_civis_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h2
     if (json_is_array(included))
         json_object_set(execution, "included_tasks", included);
     answer_t *a = answer_new(api, req, execution, 201, XL_STATUS_QUEUED);
-    h2o_iovec_t text = dump_to_pool(req, create);
+    h2o_iovec_t text = xl_compat_dump(req, create);
     json_decref(create);
     json_decref(body);
-    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CREATE, 0, 0, scope_of(who), text, reshape, a);
+    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CREATE, 0, 0, xl_principal_scope(who), text, reshape, a);
 }
 
 /* Civis's verbs as our control requests (POST /v1/executions/{id}/<control>); the status each leads to is the
@@ -485,8 +472,8 @@ void xl_civis_control(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, 
     }
     answer_t *a = answer_new(api, req, render_execution(&st), 200, xl_apply_requested_status(controls[i].control));
     xl_state_dispose(&st);
-    h2o_iovec_t text = dump_to_pool(req, request);
+    h2o_iovec_t text = xl_compat_dump(req, request);
     json_decref(request);
-    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CANCEL, controls[i].control, audit_id, scope_of(who), text,
+    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CANCEL, controls[i].control, audit_id, xl_principal_scope(who), text,
                         reshape, a);
 }

@@ -351,19 +351,6 @@ static answer_t *answer_new(xl_api_t *api, h2o_req_t *req, uint32_t mask, int co
     return a;
 }
 
-static h2o_iovec_t dump_to_pool(h2o_req_t *req, json_t *o)
-{
-    char *text = json_dumps(o, JSON_COMPACT);
-    h2o_iovec_t v = h2o_strdup(&req->pool, text != NULL ? text : "{}", SIZE_MAX);
-    free(text);
-    return v;
-}
-
-static const xl_str_t *scope_of(const xl_principal_t *who)
-{
-    return who->tenant.base != NULL ? &who->tenant : NULL;
-}
-
 static int writableOrReply(xl_api_t *api, h2o_req_t *req)
 {
     if (api->ingest != NULL)
@@ -433,10 +420,10 @@ void xl_cloudify_start(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     json_object_set_new(a->start, "parameters", json_is_object(params) ? json_incref(params) : json_object());
     if (string_member(body, "blueprint_id") != NULL)
         json_object_set_new(a->start, "blueprint_id", json_string(string_member(body, "blueprint_id")));
-    h2o_iovec_t text = dump_to_pool(req, create);
+    h2o_iovec_t text = xl_compat_dump(req, create);
     json_decref(create);
     json_decref(body);
-    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CREATE, 0, 0, scope_of(who), text, reshape, a);
+    xl_ingest_handle_as(api->ingest, req, XL_WRITE_CREATE, 0, 0, xl_principal_scope(who), text, reshape, a);
 }
 
 /* A write on an existing execution, answered 200 with the Execution in its new status. */
@@ -461,9 +448,9 @@ static void write_on(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, i
     if (json_is_object(err))
         json_object_set(a->execution, "error", json_object_get(err, "message"));
     xl_state_dispose(&st);
-    h2o_iovec_t text = dump_to_pool(req, event);
+    h2o_iovec_t text = xl_compat_dump(req, event);
     json_decref(event);
-    xl_ingest_handle_as(api->ingest, req, kind, control, audit_id, scope_of(who), text, reshape, a);
+    xl_ingest_handle_as(api->ingest, req, kind, control, audit_id, xl_principal_scope(who), text, reshape, a);
 }
 
 /* Cloudify's actions as our control requests (POST /v1/executions/{id}/<control>); the status each leads to

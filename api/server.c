@@ -119,46 +119,41 @@ typedef struct st_handler_t {
 
 /* ---- adapters from the route table to the modules ------------------------------------- */
 
-static const xl_str_t *scope_of(const xl_principal_t *who)
-{
-    return who->tenant.base != NULL ? &who->tenant : NULL;
-}
-
 static void r_create(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_ingest_handle_create(srv->api.ingest, req, scope_of(who));
+    xl_ingest_handle_create(srv->api.ingest, req, xl_principal_scope(who));
 }
 static void r_append(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_ingest_handle_append(srv->api.ingest, req, a->id, scope_of(who));
+    xl_ingest_handle_append(srv->api.ingest, req, a->id, xl_principal_scope(who));
 }
 static void r_retry(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_ingest_handle_retry(srv->api.ingest, req, a->id, scope_of(who));
+    xl_ingest_handle_retry(srv->api.ingest, req, a->id, xl_principal_scope(who));
 }
 static void r_cancel(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_ingest_handle_cancel(srv->api.ingest, req, a->id, scope_of(who));
+    xl_ingest_handle_cancel(srv->api.ingest, req, a->id, xl_principal_scope(who));
 }
 static void r_pause(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_PAUSE_REQUESTED, scope_of(who));
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_PAUSE_REQUESTED, xl_principal_scope(who));
 }
 static void r_resume(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_RESUME_REQUESTED, scope_of(who));
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_RESUME_REQUESTED, xl_principal_scope(who));
 }
 static void r_force_cancel(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_FORCE_CANCEL_REQUESTED, scope_of(who));
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_FORCE_CANCEL_REQUESTED, xl_principal_scope(who));
 }
 static void r_retry_failed(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_RETRY_REQUESTED, scope_of(who));
+    xl_ingest_handle_control(srv->api.ingest, req, a->id, XL_EVENT_RETRY_REQUESTED, xl_principal_scope(who));
 }
 static void r_batch(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_ingest_handle_batch(srv->api.ingest, req, scope_of(who));
+    xl_ingest_handle_batch(srv->api.ingest, req, xl_principal_scope(who));
 }
 static void r_execution(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
