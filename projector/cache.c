@@ -30,7 +30,8 @@ typedef struct st_xl_cache_entry_t {
     size_t cost; /* what it counts against the budget */
     size_t tenant_len, body_len;
     int has_tenant;
-    char data[]; /* tenant bytes, then body bytes */
+    char *data; /* tenant bytes, then body bytes: in the entry's allocation, right after it (the
+                 * shard's sentinel is an entry too, so no flexible array member) */
 } xl_cache_entry_t;
 
 typedef struct st_xl_cache_shard_t {
@@ -229,6 +230,7 @@ int xl_cache_put(xl_cache_t *cache, int64_t audit_id, uint64_t ticket, const cha
     xl_cache_entry_t *e = malloc(cost), *dropped = NULL;
     if (e == NULL)
         return -ENOMEM;
+    e->data = (char *)(e + 1);
     e->audit_id = audit_id;
     e->cost = cost;
     e->has_tenant = tenant != NULL;
