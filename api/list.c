@@ -58,7 +58,7 @@ typedef struct st_filter_t {
 
 typedef struct st_item_t {
     int64_t key[2]; /* created_ms, audit_id */
-    json_t *obj;
+    xl_buf_t json;  /* the item as answered: rendered straight into bytes (xl_render_state_buf) */
 } item_t;
 
 typedef struct st_scan_t {
@@ -310,6 +310,19 @@ static int key_cmp(const int64_t a[2], const int64_t b[2])
     return a[1] < b[1] ? -1 : a[1] > b[1];
 }
 
+/* An item's JSON into out: the state's bytes, or (fields=) the selected members. @return 0 or -ENOMEM. */
+static int render_item(const xl_state_t *st, const filter_t *f, xl_buf_t *out)
+{
+    if (f->fields.base == NULL)
+        return xl_render_state_buf(st, out);
+    json_t *o = xl_render_select(xl_render_state(st), f->fields.base, f->fields.len);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    int ret = text == NULL || xl_buf_append(out, text, strlen(text)) != 0 ? -ENOMEM : 0;
+    free(text);
+    json_decref(o);
+    return ret;
+}
+
 static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
 {
     scan_t *s = ctx;
@@ -349,11 +362,13 @@ static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
         item_t *it = &s->items[s->nitems++];
         it->key[0] = created_ms;
         it->key[1] = audit_id;
-        it->obj = xl_render_state(&st);
-        if (f->fields.base != NULL)
-            it->obj = xl_render_select(it->obj, f->fields.base, f->fields.len);
+        xl_buf_init(&it->json);
+        if (render_item(&st, f, &it->json) != 0)
+            s->failed = 1;
     }
     xl_state_dispose(&st);
+    if (s->failed)
+        return 1;
     if (s->nitems == s->want) {
         s->stopped = 1;
         return 1;
@@ -447,35 +462,44 @@ void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
         }
         qsort_r(all, total, sizeof(*all), item_order, &f);
     }
-    json_t *items = json_array(), *next = json_null();
+    /* the page, written as bytes: {"items":[...],"next_page_token":"..."|null} */
+    xl_buf_t page;
+    const char *next = NULL;
     size_t taken = 0, i = 0;
+    xl_buf_init(&page);
+    int oom = xl_buf_append(&page, "{\"items\":[", 10) != 0;
     for (; all != NULL && i < total && taken < (size_t)limit; ++i) {
         int beyond =
             frontier != NULL && (f.desc ? key_cmp(all[i].key, frontier) < 0 : key_cmp(all[i].key, frontier) > 0);
         if (beyond)
             break;
-        json_array_append(items, all[i].obj);
+        oom |= (taken != 0 && xl_buf_append(&page, ",", 1) != 0) ||
+               xl_buf_append(&page, all[i].json.base, all[i].json.len) != 0;
         ++taken;
     }
     if (all != NULL) {
         if (taken == (size_t)limit && (i < total || frontier != NULL))
-            next = json_string(token_encode(api, req, &f, all[i - 1].key));
+            next = token_encode(api, req, &f, all[i - 1].key);
         else if (taken < (size_t)limit && frontier != NULL)
-            next = json_string(token_encode(api, req, &f, frontier));
+            next = token_encode(api, req, &f, frontier);
     }
+    /* the token is base64url: nothing in it needs escaping */
+    oom |= next != NULL ? xl_buf_appendf(&page, "],\"next_page_token\":\"%s\"}", next) != 0
+                        : xl_buf_append(&page, "],\"next_page_token\":null}", 25) != 0;
     for (size_t k = 0; all != NULL && k < total; ++k)
-        json_decref(all[k].obj);
+        xl_buf_dispose(&all[k].json);
     free(all);
     for (size_t k = 0; k < nscans; ++k) {
         for (size_t j = 0; j < scans[k].nitems; ++j)
-            json_decref(scans[k].items[j].obj);
+            xl_buf_dispose(&scans[k].items[j].json);
         free(scans[k].items);
+        failed |= scans[k].failed;
     }
-    if (failed || (total > 0 && all == NULL)) {
-        json_decref(items);
-        json_decref(next);
+    if (failed || oom || (total > 0 && all == NULL)) {
+        xl_buf_dispose(&page);
         xl_http_send_problem(req, 500, "internal", "Cannot read the index", NULL, "see the log");
         return;
     }
-    xl_http_send_json_obj(req, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token", next));
+    xl_http_send_json(req, 200, page.base, page.len);
+    xl_buf_dispose(&page);
 }
