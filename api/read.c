@@ -203,15 +203,17 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who,
 
 /* ---- index walks ---------------------------------------------------------------------- */
 
+#define LIT(buf, s) xl_buf_append((buf), (s), sizeof(s) - 1)
+
 typedef struct st_collect_t {
     xl_api_t *api;
     const xl_principal_t *who;
-    json_t *items;
-    size_t max;
+    xl_buf_t items; /* the items' JSON, comma-separated, rendered straight into bytes */
+    size_t nitems, max;
     int truncated;
     int64_t *ids; /* optional: the audit IDs collected */
     size_t nids;
-    json_t *(*render)(const xl_state_t *st);
+    int (*render)(const xl_state_t *st, xl_buf_t *out);
     int failed;
 } collect_t;
 
@@ -220,7 +222,7 @@ static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
     collect_t *c = ctx;
     xl_state_t st;
     char err[256];
-    if (json_array_size(c->items) >= c->max) {
+    if (c->nitems >= c->max) {
         c->truncated = 1;
         return 1;
     }
@@ -232,12 +234,14 @@ static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
         return 1;
     }
     if (xl_principal_sees(c->who, &st.tenant_id)) {
-        json_array_append_new(c->items, c->render(&st));
+        if ((c->nitems > 0 && xl_buf_append(&c->items, ",", 1) != 0) || c->render(&st, &c->items) != 0)
+            c->failed = 1;
+        ++c->nitems;
         if (c->ids != NULL)
             c->ids[c->nids++] = audit_id;
     }
     xl_state_dispose(&st);
-    return 0;
+    return c->failed;
 }
 
 static int collect(xl_api_t *api, collect_t *c, xl_index_t ix, const xl_str_t *tenant, const xl_str_t *str, int64_t id,
@@ -258,21 +262,30 @@ void xl_read_message(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, h
 {
     xl_str_t tbuf, msg = {message_id.base, message_id.len};
     const xl_str_t *scope;
-    collect_t c = {.api = api, .who = who, .items = json_array(), .max = MAX_MESSAGE_ITEMS, .render = xl_render_state};
-    if (scope_tenantOrReply(req, who, &tbuf, &scope) == 0 && collect(api, &c, XL_IX_MESSAGE, scope, &msg, 0, 1) != 0) {
-        json_decref(c.items);
+    collect_t c = {.api = api, .who = who, .max = MAX_MESSAGE_ITEMS, .render = xl_render_state_buf};
+    xl_buf_t body;
+    xl_buf_init(&c.items);
+    xl_buf_init(&body);
+    if (scope_tenantOrReply(req, who, &tbuf, &scope) != 0)
+        goto done;
+    if (collect(api, &c, XL_IX_MESSAGE, scope, &msg, 0, 1) != 0) {
         xl_http_send_problem(req, 500, "internal", "Cannot read the message index", NULL, "see the log");
-        return;
+        goto done;
     }
-    if (json_array_size(c.items) == 0) {
-        json_decref(c.items);
+    if (c.nitems == 0) {
         xl_http_send_problem(req, 404, "not-found", "Message not found", NULL,
                              "no execution was started for message %.*s", (int)message_id.len, message_id.base);
-        return;
+        goto done;
     }
-    xl_http_send_json_obj(req, 200,
-                          json_pack("{s:o, s:o, s:b}", "message_id", xl_http_text(message_id.base, message_id.len), "items", c.items,
-                                    "truncated", c.truncated));
+    if (LIT(&body, "{\"message_id\":") || xl_render_string_buf(&body, message_id.base, message_id.len) ||
+        LIT(&body, ",\"items\":[") || xl_buf_append(&body, c.items.base, c.items.len) ||
+        xl_buf_appendf(&body, "],\"truncated\":%s}", c.truncated ? "true" : "false"))
+        xl_http_send_problem(req, 500, "internal", "Cannot render the answer", NULL, "out of memory");
+    else
+        xl_http_send_json(req, 200, body.base, body.len);
+done:
+    xl_buf_dispose(&body);
+    xl_buf_dispose(&c.items);
 }
 
 /* ---- GET /v1/executions/{id}/lineage -------------------------------------------------- */
@@ -286,32 +299,29 @@ void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, i
     xl_state_dispose(&st);
 
     int64_t *ids = calloc(MAX_LINEAGE_ITEMS, sizeof(*ids));
-    collect_t attempts = {.api = api,
-                          .who = who,
-                          .items = json_array(),
-                          .max = MAX_LINEAGE_ITEMS,
-                          .ids = ids,
-                          .render = xl_render_attempt};
-    collect_t children = {
-        .api = api, .who = who, .items = json_array(), .max = MAX_LINEAGE_ITEMS, .render = xl_render_attempt};
+    collect_t attempts = {.api = api, .who = who, .max = MAX_LINEAGE_ITEMS, .ids = ids, .render = xl_render_attempt_buf};
+    collect_t children = {.api = api, .who = who, .max = MAX_LINEAGE_ITEMS, .render = xl_render_attempt_buf};
+    xl_buf_t body;
+    xl_buf_init(&attempts.items);
+    xl_buf_init(&children.items);
+    xl_buf_init(&body);
     int failed = ids == NULL || collect(api, &attempts, XL_IX_LINEAGE, NULL, NULL, root, 0) != 0;
     for (size_t i = 0; !failed && i < attempts.nids && !children.truncated; ++i)
         failed = collect(api, &children, XL_IX_CHILDREN, NULL, NULL, ids[i], 0) != 0;
     free(ids);
-    if (failed) {
-        json_decref(attempts.items);
-        json_decref(children.items);
+    /* {"audit_id","root_audit_id","parent_execution_id","attempts":[...],"children":[...],"truncated"} */
+    if (failed || xl_buf_appendf(&body, "{\"audit_id\":%" PRId64 ",\"root_audit_id\":%" PRId64 ",\"parent_execution_id\":",
+                                 audit_id, root) ||
+        (parent_exec ? xl_buf_appendf(&body, "%" PRId64, parent_exec) : LIT(&body, "null")) ||
+        LIT(&body, ",\"attempts\":[") || xl_buf_append(&body, attempts.items.base, attempts.items.len) ||
+        LIT(&body, "],\"children\":[") || xl_buf_append(&body, children.items.base, children.items.len) ||
+        xl_buf_appendf(&body, "],\"truncated\":%s}", attempts.truncated || children.truncated ? "true" : "false"))
         xl_http_send_problem(req, 500, "internal", "Cannot read the lineage", NULL, "see the log");
-        return;
-    }
-    json_t *body = json_object();
-    json_object_set_new(body, "audit_id", json_integer(audit_id));
-    json_object_set_new(body, "root_audit_id", json_integer(root));
-    json_object_set_new(body, "parent_execution_id", parent_exec ? json_integer(parent_exec) : json_null());
-    json_object_set_new(body, "attempts", attempts.items);
-    json_object_set_new(body, "children", children.items);
-    json_object_set_new(body, "truncated", json_boolean(attempts.truncated || children.truncated));
-    xl_http_send_json_obj(req, 200, body);
+    else
+        xl_http_send_json(req, 200, body.base, body.len);
+    xl_buf_dispose(&body);
+    xl_buf_dispose(&attempts.items);
+    xl_buf_dispose(&children.items);
 }
 
 /* ---- GET /v1/flows/{flow_id} ------------------------------------------------------- */

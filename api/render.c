@@ -710,3 +710,24 @@ int xl_render_state_buf(const xl_state_t *st, xl_buf_t *out)
         return -ENOMEM;
     return 0;
 }
+
+int xl_render_attempt_buf(const xl_state_t *st, xl_buf_t *out)
+{
+    int64_t from = st->started_ms ? st->started_ms : st->created_ms;
+    if (LIT(out, "{\"audit_id\":") || buf_int(out, st->audit_id) || LIT(out, ",\"parent_audit_id\":") ||
+        buf_opt_int(out, st->parent_audit_id) || LIT(out, ",\"parent_execution_id\":") ||
+        buf_opt_int(out, st->parent_execution_id) || LIT(out, ",\"retries\":") || buf_int(out, st->retries) ||
+        LIT(out, ",\"flow_id\":") || buf_str(out, &st->flow_id) || LIT(out, ",\"status\":") ||
+        buf_name(out, xl_status_name(st->status)) || LIT(out, ",\"created\":") || buf_opt_int(out, st->created_ms) ||
+        LIT(out, ",\"started\":") || buf_opt_int(out, st->started_ms) || LIT(out, ",\"ended\":") ||
+        buf_opt_int(out, st->ended_ms) || LIT(out, ",\"duration_ms\":") ||
+        (st->ended_ms && from ? buf_int(out, span(from, st->ended_ms)) : LIT(out, "null")) ||
+        LIT(out, ",\"error\":") || buf_error(out, &st->error) || LIT(out, "}"))
+        return -ENOMEM;
+    return 0;
+}
+
+int xl_render_string_buf(xl_buf_t *out, const char *s, size_t n)
+{
+    return buf_json_string(out, s, n);
+}

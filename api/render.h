@@ -27,6 +27,10 @@ int xl_render_state_buf(const xl_state_t *st, xl_buf_t *out);
 
 /** @brief One attempt of a retry chain, or one child execution: ids, status, times, error. */
 json_t *xl_render_attempt(const xl_state_t *st);
+/** @brief The same attempt, appended to out as the bytes json_dumpb(JSON_COMPACT) writes. @return 0 or -ENOMEM. */
+int xl_render_attempt_buf(const xl_state_t *st, xl_buf_t *out);
+/** @brief (s, n) appended to out as a JSON string (bytes that are not UTF-8 become U+FFFD). @return 0 or -ENOMEM. */
+int xl_render_string_buf(xl_buf_t *out, const char *s, size_t n);
 
 /** @brief One archived event: seq, its members, and where it was read (pos may be NULL). */
 json_t *xl_render_event(const xl_event_t *ev, uint32_t seq, const xl_pos_t *pos);

@@ -188,9 +188,10 @@ static void test_etlworks(void)
 /* ---- xl_render_state_buf against xl_render_state ------------------------------------ */
 
 /* The fast text parses back to the tree, and is byte for byte jansson's compact dump. */
-static void check_same(const xl_state_t *st, const char *what)
+static void check_same_as(json_t *(*render_tree)(const xl_state_t *), int (*render_buf)(const xl_state_t *, xl_buf_t *),
+                          const xl_state_t *st, const char *what)
 {
-    json_t *tree = xl_render_state(st);
+    json_t *tree = render_tree(st);
     size_t want_len = tree != NULL ? json_dumpb(tree, NULL, 0, JSON_COMPACT) : 0;
     char *want = malloc(want_len + 1);
     XL_CHECK(tree != NULL && want != NULL, "%s: xl_render_state", what);
@@ -205,7 +206,7 @@ static void check_same(const xl_state_t *st, const char *what)
     xl_buf_init(&out);
     /* on top of earlier bytes: the renderer appends, it does not overwrite */
     int ret = xl_buf_append(&out, "xx", 2);
-    XL_CHECK(ret == 0 && xl_render_state_buf(st, &out) == 0, "%s: xl_render_state_buf returns 0", what);
+    XL_CHECK(ret == 0 && render_buf(st, &out) == 0, "%s: the direct renderer returns 0", what);
     XL_CHECK(out.len >= 2 && memcmp(out.base, "xx", 2) == 0, "%s: earlier bytes kept", what);
     const char *got = out.base + 2;
     size_t got_len = out.len - 2;
@@ -221,6 +222,15 @@ static void check_same(const xl_state_t *st, const char *what)
     xl_buf_dispose(&out);
     free(want);
     json_decref(tree);
+}
+
+/* the state (GET /v1/executions/{id}, lists, messages) and the attempt (lineage), each both ways */
+static void check_same(const xl_state_t *st, const char *what)
+{
+    check_same_as(xl_render_state, xl_render_state_buf, st, what);
+    char attempt[200];
+    snprintf(attempt, sizeof(attempt), "%s (as an attempt)", what);
+    check_same_as(xl_render_attempt, xl_render_attempt_buf, st, attempt);
 }
 
 static void test_fast_cases(void)
