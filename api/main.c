@@ -2,10 +2,12 @@
  * execlogd: the execution log daemon. Wires the parts together in one
  * process: the embedded broker (when no kafka.bootstrap.servers is given),
  * the RocksDB store, the projector thread, the write path and the HTTP
- * server on one event loop. Start-up fails loudly and early: a daemon that
+ * server on http.threads event loops (one thread each; the first is the
+ * main thread), each with its lane of the write path. Start-up fails loudly and early: a daemon that
  * cannot honour its acknowledgements must not start serving.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,7 +36,21 @@
 
 static volatile int stop_requested;
 
-static void on_signal(int sig) { stop_requested = 1; }
+static void on_signal(int sig) { __atomic_store_n(&stop_requested, 1, __ATOMIC_RELAXED); }
+
+/* One HTTP loop besides the first: serve until the stop, then drain (as the first does on the main thread). */
+typedef struct st_loop_thread_t {
+    pthread_t tid;
+    xl_server_t *srv;
+    int drain_ms;
+} loop_thread_t;
+
+static void *loop_main(void *arg)
+{
+    loop_thread_t *t = arg;
+    xl_server_run(t->srv, &stop_requested, t->drain_ms);
+    return NULL;
+}
 static void on_hangup(int sig) { xl_log_access_reopen(); }
 
 /* projector thread -> its subscribers (the write path, the read API): a partition's durable position moved */
@@ -133,9 +149,12 @@ int main(int argc, char **argv)
     xl_cache_t *cache = NULL; /* answers of the read path; shared by the projector and the server */
     xl_ingest_t *ing = NULL;
     xl_claim_t *claim = NULL;
-    xl_server_t *srv = NULL;
+    xl_server_t *srv = NULL, **srvs = NULL; /* srvs[0] == srv, the first loop's */
     const char **props = NULL;
-    h2o_loop_t *loop = NULL;
+    h2o_loop_t *loop = NULL, **loops = NULL;
+    xl_ingest_t **lanes = NULL; /* lanes[0] == ing */
+    loop_thread_t *threads = NULL;
+    size_t nloops = 0, nstarted = 0;
     xl_progress_t *progress = NULL;
 
     /* offline commands (execlogd rebuild, execlogd digest): api/commands.c */
@@ -256,7 +275,16 @@ int main(int argc, char **argv)
         goto exit;
     }
 
-    loop = xl_server_loop_create();
+    nloops = cfg.http_threads > 0 ? (size_t)cfg.http_threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nloops < 1)
+        nloops = 1;
+    loops = calloc(nloops, sizeof(*loops));
+    lanes = calloc(nloops, sizeof(*lanes));
+    srvs = calloc(nloops, sizeof(*srvs));
+    threads = calloc(nloops, sizeof(*threads));
+    for (size_t i = 0; i < nloops; ++i)
+        loops[i] = xl_server_loop_create();
+    loop = loops[0];
     if ((progress = xl_progress_create()) == NULL) {
         xl_log_error("main", "out of memory");
         goto exit;
@@ -276,6 +304,12 @@ int main(int argc, char **argv)
         xl_log_error("main", "ingest: %s", err);
         goto exit;
     }
+    lanes[0] = ing;
+    for (size_t i = 1; i < nloops && ing != NULL; ++i)
+        if ((lanes[i] = xl_ingest_add_lane(ing, loops[i], err, sizeof(err))) == NULL) {
+            xl_log_error("main", "ingest: %s", err);
+            goto exit;
+        }
 
     if (role_reads && cfg.cache_bytes > 0 && (cache = xl_cache_create(cfg.cache_bytes, err, sizeof(err))) == NULL) {
         xl_log_error("main", "%s", err);
@@ -315,41 +349,74 @@ int main(int argc, char **argv)
                               .info = make_info(&cfg, bootstraps, embedded, ack_projected),
                               .progress = progress,
                               .write_only = !role_reads,
-                              .notify = notify_manager};
-    if ((srv = xl_server_create(&sconf, loop, ing, err, sizeof(err))) == NULL) {
+                              .notify = notify_manager,
+                              .reuse_port = nloops > 1};
+    if ((srv = srvs[0] = xl_server_create(&sconf, loop, ing, err, sizeof(err))) == NULL) {
         xl_log_error("main", "http: %s", err);
         goto exit;
+    }
+    for (size_t i = 1; i < nloops; ++i) {
+        sconf.info = make_info(&cfg, bootstraps, embedded, ack_projected); /* each server steals its own */
+        sconf.first = srv;
+        sconf.loop_index = i;
+        sconf.notify = NULL; /* READY=1 and STOPPING=1 once, from the first loop */
+        if ((srvs[i] = xl_server_create(&sconf, loops[i], lanes[i], err, sizeof(err))) == NULL) {
+            xl_log_error("main", "http: %s", err);
+            goto exit;
+        }
     }
     if (xl_projector_start(proj, err, sizeof(err)) != 0) {
         xl_log_error("main", "projector: %s", err);
         goto exit;
     }
     xl_log_info("main",
-                "execlogd %s (role %s, replica %s) serving HTTP/1.1 and h2c on %s (port %d); data in %s; "
+                "execlogd %s (role %s, replica %s) serving HTTP/1.1 and h2c on %s (port %d, %zu loops); data in %s; "
                 "acknowledging writes when %s",
-                XL_VERSION, cfg.role, replica_id, cfg.listen, xl_server_port(srv), cfg.data_dir,
+                XL_VERSION, cfg.role, replica_id, cfg.listen, xl_server_port(srv), nloops, cfg.data_dir,
                 ack_projected ? "projected" : "delivered");
     if (cfg.listen_tls != NULL)
         xl_log_info("main", "serving h2 and HTTP/1.1 over TLS on %s (port %d)", cfg.listen_tls,
                     xl_server_tls_port(srv));
     xl_log_info("main", "watch the events: kcat -C -b %s -t %s", bootstraps, cfg.topic);
 
+    /* the signals stay with the main thread; the other loops see the stop through stop_requested */
+    sigset_t block, old;
+    sigfillset(&block);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (nstarted = 1; nstarted < nloops; ++nstarted) {
+        threads[nstarted] = (loop_thread_t){.srv = srvs[nstarted], .drain_ms = cfg.ack_timeout_ms};
+        if (pthread_create(&threads[nstarted].tid, NULL, loop_main, &threads[nstarted]) != 0) {
+            xl_log_error("main", "cannot start HTTP loop %zu: %s", nstarted, strerror(errno));
+            __atomic_store_n(&stop_requested, 1, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     xl_server_run(srv, &stop_requested, cfg.ack_timeout_ms);
+    for (size_t i = 1; i < nstarted; ++i)
+        pthread_join(threads[i].tid, NULL);
     xl_log_info("main", "shutting down");
     status = 0;
 exit:
     /* the server has stopped accepting; then the projector (it reports to the
      * write path), then the write path (flushes the producer, answers 503 to
      * what is left), then the server with its connections */
-    if (srv != NULL)
-        xl_server_detach(srv); /* it must not use what goes next */
+    for (size_t i = 0; i < nloops; ++i)
+        if (srvs[i] != NULL)
+            xl_server_detach(srvs[i]); /* it must not use what goes next */
     xl_projector_destroy(proj);
-    xl_ingest_destroy(ing);
+    xl_ingest_destroy(ing); /* and its lanes */
     xl_claim_destroy(claim); /* the node ID is free once nothing is produced under it */
-    if (srv != NULL)
-        xl_server_flush(srv);
-    if (xl_server_destroy(srv) == 0 && loop != NULL)
-        h2o_evloop_destroy(loop);
+    for (size_t i = 0; i < nloops; ++i)
+        if (srvs[i] != NULL)
+            xl_server_flush(srvs[i]);
+    for (size_t i = nloops; i-- > 0;) /* the first loop's server last: the others share its metrics */
+        if (xl_server_destroy(srvs[i]) == 0 && loops[i] != NULL)
+            h2o_evloop_destroy(loops[i]);
+    free(srvs);
+    free(loops);
+    free(lanes);
+    free(threads);
     xl_progress_destroy(progress); /* its publisher and subscribers are gone */
     xl_store_close(store);
     xl_cache_destroy(cache); /* after the projector and the server, its two users */

@@ -49,13 +49,23 @@ typedef struct st_xl_ingest_conf_t {
 xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl_store_t *store, char *err,
                               size_t errlen);
 /**
+ * @brief A lane of the write path on another event loop (one per HTTP loop):
+ * its requests, delivery reports and projector progress stay on loop; the
+ * producer, the audit IDs and the table of creates in flight (so a repeated
+ * event_id is coalesced whichever loop it arrives on) are primary's. The
+ * lane is destroyed with primary. Call before any loop runs.
+ * @return the lane or NULL with err filled.
+ */
+xl_ingest_t *xl_ingest_add_lane(xl_ingest_t *primary, h2o_loop_t *loop, char *err, size_t errlen);
+
+/**
  * @brief Flush the producer (bounded by the timeout), answer what still waits
  * with 503, free. Call after the projector is destroyed (it reports here).
  */
 void xl_ingest_destroy(xl_ingest_t *ing);
 
 /** @brief Requests still waiting for an acknowledgement (graceful shutdown waits for 0). */
-size_t xl_ingest_pending(xl_ingest_t *ing);
+size_t xl_ingest_pending(xl_ingest_t *ing); /* of this lane */
 
 /*
  * Handlers; each sends exactly one answer, now or once acknowledged.
