@@ -38,17 +38,47 @@ static volatile int stop_requested;
 
 static void on_signal(int sig) { __atomic_store_n(&stop_requested, 1, __ATOMIC_RELAXED); }
 
-/* One HTTP loop besides the first: serve until the stop, then drain (as the first does on the main thread). */
+/*
+ * The HTTP loops besides the first, a thread each: serve until the stop and
+ * drain (as the first does on the main thread), wait until main has stopped
+ * the projector and the producer, then tear the loop down on its own thread
+ * (h2o keeps its buffer pools per thread: a loop's connections are released
+ * where they were made).
+ */
+static pthread_mutex_t loops_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t loops_cond = PTHREAD_COND_INITIALIZER;
+static size_t loops_ran;     /* loop threads that stopped serving */
+static int loops_teardown;   /* main: the projector and the producer are gone */
+
 typedef struct st_loop_thread_t {
     pthread_t tid;
     xl_server_t *srv;
+    xl_ingest_t *lane;
+    h2o_loop_t *loop;
     int drain_ms;
 } loop_thread_t;
+
+/* A loop's end, on the thread that ran it: its lane's last answers, its sockets, its server. */
+static void loop_teardown(xl_server_t *srv, xl_ingest_t *lane, h2o_loop_t *loop)
+{
+    xl_ingest_dispose_lane(lane);
+    if (srv != NULL)
+        xl_server_flush(srv);
+    if (xl_server_destroy(srv) == 0 && loop != NULL)
+        h2o_evloop_destroy(loop);
+}
 
 static void *loop_main(void *arg)
 {
     loop_thread_t *t = arg;
     xl_server_run(t->srv, &stop_requested, t->drain_ms);
+    pthread_mutex_lock(&loops_lock);
+    ++loops_ran;
+    pthread_cond_broadcast(&loops_cond);
+    while (!loops_teardown)
+        pthread_cond_wait(&loops_cond, &loops_lock);
+    pthread_mutex_unlock(&loops_lock);
+    loop_teardown(t->srv, t->lane, t->loop);
     return NULL;
 }
 static void on_hangup(int sig) { xl_log_access_reopen(); }
@@ -384,7 +414,8 @@ int main(int argc, char **argv)
     sigfillset(&block);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     for (nstarted = 1; nstarted < nloops; ++nstarted) {
-        threads[nstarted] = (loop_thread_t){.srv = srvs[nstarted], .drain_ms = cfg.ack_timeout_ms};
+        threads[nstarted] = (loop_thread_t){
+            .srv = srvs[nstarted], .lane = lanes[nstarted], .loop = loops[nstarted], .drain_ms = cfg.ack_timeout_ms};
         if (pthread_create(&threads[nstarted].tid, NULL, loop_main, &threads[nstarted]) != 0) {
             xl_log_error("main", "cannot start HTTP loop %zu: %s", nstarted, strerror(errno));
             __atomic_store_n(&stop_requested, 1, __ATOMIC_RELAXED);
@@ -393,8 +424,10 @@ int main(int argc, char **argv)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     xl_server_run(srv, &stop_requested, cfg.ack_timeout_ms);
-    for (size_t i = 1; i < nstarted; ++i)
-        pthread_join(threads[i].tid, NULL);
+    pthread_mutex_lock(&loops_lock); /* every loop has drained */
+    while (loops_ran + 1 < nstarted)
+        pthread_cond_wait(&loops_cond, &loops_lock);
+    pthread_mutex_unlock(&loops_lock);
     xl_log_info("main", "shutting down");
     status = 0;
 exit:
@@ -405,14 +438,20 @@ exit:
         if (srvs[i] != NULL)
             xl_server_detach(srvs[i]); /* it must not use what goes next */
     xl_projector_destroy(proj);
-    xl_ingest_destroy(ing); /* and its lanes */
+    xl_ingest_stop(ing);     /* flushes the producer; the lanes answer what is left as they go */
     xl_claim_destroy(claim); /* the node ID is free once nothing is produced under it */
-    for (size_t i = 0; i < nloops; ++i)
-        if (srvs[i] != NULL)
-            xl_server_flush(srvs[i]);
-    for (size_t i = nloops; i-- > 0;) /* the first loop's server last: the others share its metrics */
-        if (xl_server_destroy(srvs[i]) == 0 && loops[i] != NULL)
-            h2o_evloop_destroy(loops[i]);
+    pthread_mutex_lock(&loops_lock);
+    loops_teardown = 1;
+    pthread_cond_broadcast(&loops_cond);
+    pthread_mutex_unlock(&loops_lock);
+    for (size_t i = nloops; i-- > 1;) /* the loops no thread ran (start-up failed) */
+        if (i >= nstarted)
+            loop_teardown(srvs[i], lanes[i], loops[i]);
+    for (size_t i = 1; i < nstarted; ++i)
+        pthread_join(threads[i].tid, NULL);
+    if (nloops > 0) /* the first loop's server last: the others share its metrics */
+        loop_teardown(srv, ing, loop);
+    xl_ingest_destroy(ing); /* frees the lanes */
     free(srvs);
     free(loops);
     free(lanes);

@@ -118,6 +118,8 @@ struct st_xl_ingest_t {
     xl_producer_t *producer;
     xl_auditid_t *ids;
     uint64_t nwaiting; /* writes in partitions' waiting lists, every lane */
+    int stopped;       /* primary: the catch-ups and the producer are gone (xl_ingest_stop) */
+    int disposed;      /* the lane's loop part is released (xl_ingest_dispose_lane) */
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t on_report;
     xl_progress_sub_t *progress; /* the projector's progress, heard on the loop */
@@ -1273,9 +1275,27 @@ static void drain_receiver(h2o_multithread_receiver_t *receiver)
         receiver->cb(receiver, &messages);
 }
 
-/* After the producer is gone: hear the last reports, answer 503 to what still waits, free the lane. */
-static void lane_dispose(xl_ingest_t *ing)
+void xl_ingest_stop(xl_ingest_t *ing)
 {
+    if (ing == NULL || ing->stopped)
+        return;
+    ing->stopped = 1;
+    /* the catch-ups read through the producer */
+    for (xl_ingest_t *l = ing; l != NULL; l = l->next_lane) {
+        xl_catchup_destroy(l->catchup);
+        l->catchup = NULL;
+    }
+    /* every message gets its delivery report (flushed, or purged with an error), queued on its lane */
+    if (ing->producer != NULL)
+        xl_producer_destroy(ing->producer, ing->conf.timeout_ms);
+    ing->producer = NULL;
+}
+
+void xl_ingest_dispose_lane(xl_ingest_t *ing)
+{
+    if (ing == NULL || ing->disposed)
+        return;
+    ing->disposed = 1;
     if (ing->queue != NULL) {
         drain_receiver(&ing->on_report);
         xl_progress_unsubscribe(ing->progress); /* hands over what is not heard yet */
@@ -1292,10 +1312,14 @@ static void lane_dispose(xl_ingest_t *ing)
         h2o_multithread_unregister_receiver(ing->queue, &ing->on_report);
         h2o_multithread_destroy_queue(ing->queue);
         h2o_timeout_dispose(ing->loop, &ing->timeout);
+        ing->queue = NULL;
     }
     if (ing->codec != NULL)
         xl_codec_destroy(ing->codec);
+    ing->codec = NULL;
     free(ing->partitions);
+    ing->partitions = NULL;
+    ing->npartitions = 0;
     xl_buf_dispose(&ing->frame);
 }
 
@@ -1303,21 +1327,14 @@ void xl_ingest_destroy(xl_ingest_t *ing)
 {
     if (ing == NULL)
         return;
-    /* the catch-ups read through the producer */
-    for (xl_ingest_t *l = ing; l != NULL; l = l->next_lane) {
-        xl_catchup_destroy(l->catchup);
-        l->catchup = NULL;
-    }
-    /* every message gets its delivery report (flushed, or purged with an error), on its lane's queue */
-    if (ing->producer != NULL)
-        xl_producer_destroy(ing->producer, ing->conf.timeout_ms);
+    xl_ingest_stop(ing);
     while (ing->next_lane != NULL) {
         xl_ingest_t *l = ing->next_lane;
         ing->next_lane = l->next_lane;
-        lane_dispose(l);
+        xl_ingest_dispose_lane(l);
         free(l);
     }
-    lane_dispose(ing);
+    xl_ingest_dispose_lane(ing);
     xl_auditid_destroy(ing->ids);
     pthread_mutex_destroy(&ing->lock);
     free(ing);

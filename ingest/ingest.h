@@ -59,8 +59,22 @@ xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl
 xl_ingest_t *xl_ingest_add_lane(xl_ingest_t *primary, h2o_loop_t *loop, char *err, size_t errlen);
 
 /**
- * @brief Flush the producer (bounded by the timeout), answer what still waits
- * with 503, free. Call after the projector is destroyed (it reports here).
+ * @brief Stop the catch-ups and flush the producer (bounded by the timeout);
+ * the last delivery reports wait on the lanes' queues. Any thread, with every
+ * loop stopped; after the projector is destroyed (it reports here).
+ */
+void xl_ingest_stop(xl_ingest_t *primary);
+
+/**
+ * @brief After xl_ingest_stop: hear the lane's last reports, answer 503 to
+ * what still waits, release its loop part. On the lane's loop thread (h2o's
+ * buffers belong to the thread that runs the loop). NULL is fine.
+ */
+void xl_ingest_dispose_lane(xl_ingest_t *lane);
+
+/**
+ * @brief Stop (if not yet), dispose of the lanes not disposed of yet, free
+ * the primary and its lanes. With one loop this is the whole teardown.
  */
 void xl_ingest_destroy(xl_ingest_t *ing);
 
