@@ -550,6 +550,26 @@ static void new_event_id(char out[37])
              r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
 }
 
+static int str_eq(const xl_str_t *a, const char *b);
+
+/* Enter w (a create with the client's event_id) in the primary's table of creates in flight, unless one
+ * with its tenant and event_id is there already (from any loop). @return 1 entered, 0 already there. */
+static int claim_in_flight(write_t *w)
+{
+    xl_ingest_t *prim = w->ing->primary;
+    xl_str_t tenant = {w->tenant_id, strlen(w->tenant_id)}, event_id = {w->event_id, strlen(w->event_id)};
+    int found = 0;
+    pthread_mutex_lock(&prim->lock);
+    for (h2o_linklist_t *l = prim->inflight_creates.next; l != &prim->inflight_creates && !found; l = l->next) {
+        write_t *o = H2O_STRUCT_FROM_MEMBER(write_t, inflight, l);
+        found = str_eq(&event_id, o->event_id) && str_eq(&tenant, o->tenant_id);
+    }
+    if (!found)
+        h2o_linklist_insert(&prim->inflight_creates, &w->inflight);
+    pthread_mutex_unlock(&prim->lock);
+    return !found;
+}
+
 /* Produce ev for slot i of p; the slot is filled now on failure, later otherwise. */
 static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_event_id)
 {
@@ -585,6 +605,15 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
         headers.traceparent = trace.base;
         headers.traceparent_len = trace.len;
     }
+    /* a create with the client's event_id takes its place in the shared table first: the check and the
+     * claim are one step, so two loops never both produce the same event_id */
+    if ((kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) && client_event_id && !claim_in_flight(w)) {
+        write_free(w);
+        slot_fill(p, i, 409,
+                  problem(p, 409, "in-progress", "A write with this event_id is in progress",
+                          "another request with the same event_id is not acknowledged yet; retry shortly"));
+        return;
+    }
     int ret = xl_producer_send(ing->primary->producer, key, (size_t)keylen, ing->frame.base, ing->frame.len, &headers, w, err,
                                sizeof(err));
     if (ret != 0) {
@@ -597,11 +626,6 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
     STAT_ADD(ing, produced);
     p->slots[i].write = w;
     ++p->nwrites;
-    if ((kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) && client_event_id) {
-        pthread_mutex_lock(&ing->primary->lock);
-        h2o_linklist_insert(&ing->primary->inflight_creates, &w->inflight);
-        pthread_mutex_unlock(&ing->primary->lock);
-    }
 }
 
 static int str_eq(const xl_str_t *a, const char *b)
@@ -1258,10 +1282,14 @@ xl_ingest_t *xl_ingest_add_lane(xl_ingest_t *primary, h2o_loop_t *loop, char *er
     ing->store = primary->store;
     ing->primary = primary;
     h2o_linklist_init_anchor(&ing->inflight_creates); /* unused: the primary's is the table */
+    pthread_mutex_lock(&primary->lock); /* the loops' threads add their lanes at once */
     ing->next_lane = primary->next_lane;
-    primary->next_lane = ing; /* destroyed with the primary, even half made */
-    if (lane_init(ing, loop, kafka_timeout_of(&primary->conf), err, errlen) != 0)
+    primary->next_lane = ing; /* freed with the primary, even half made */
+    pthread_mutex_unlock(&primary->lock);
+    if (lane_init(ing, loop, kafka_timeout_of(&primary->conf), err, errlen) != 0) {
+        xl_ingest_dispose_lane(ing); /* here, on its loop's thread */
         return NULL;
+    }
     return ing;
 }
 

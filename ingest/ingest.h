@@ -53,7 +53,8 @@ xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl
  * its requests, delivery reports and projector progress stay on loop; the
  * producer, the audit IDs and the table of creates in flight (so a repeated
  * event_id is coalesced whichever loop it arrives on) are primary's. The
- * lane is destroyed with primary. Call before any loop runs.
+ * lane is freed with primary. Call on loop's thread (any number of loops at
+ * once), before the producer stops.
  * @return the lane or NULL with err filled.
  */
 xl_ingest_t *xl_ingest_add_lane(xl_ingest_t *primary, h2o_loop_t *loop, char *err, size_t errlen);
