@@ -718,6 +718,30 @@ class Suite(X.SuiteBase):
         n = [self.metric_value("execlog_http_requests_total", {"route": "/healthz", "code": "200"})
              for _ in range(6)]
         self.c.ok(all(v is not None and v >= 640 for v in n), "loops: /healthz counted once for all loops", repr(n))
+        # one event_id sent at once on many connections (so on every loop): one execution, whichever loop
+        # took each copy; a copy that finds the first still in flight gets 409, the rest its answer
+        eid = "loops-%s" % secrets.token_hex(6)
+        out = [None] * 16
+
+        def create(k):
+            out[k] = self.req("POST", "/v1/executions", "h2c" if k % 2 else "1.1", "acme_w",
+                              {"flow_id": "loops", "event_id": eid})
+
+        ths = [threading.Thread(target=create, args=(k,), daemon=True) for k in range(len(out))]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(60)
+        codes = sorted(r.status for r in out if r is not None)
+        ids = {(r.json or {}).get("audit_id") for r in out if r is not None and r.status == 201}
+        self.c.ok(len(codes) == 16 and set(codes) <= {201, 409} and 201 in codes,
+                  "loops: 16 concurrent creates of one event_id answer 201 or 409", repr(codes))
+        self.c.eq(len(ids), 1, "loops: every 201 names the same execution (%s)" % sorted(map(str, ids)))
+        again = self.req("POST", "/v1/executions", "h2c", "acme_w", {"flow_id": "loops", "event_id": eid})
+        self.c.eq((again.status, (again.json or {}).get("audit_id")), (201, next(iter(ids), None)),
+                  "loops: the create repeated afterwards gets the same execution")
+        lst = self.get("/v1/executions?flow_id=loops", "h2c", "acme_r").json or {}
+        self.c.eq(len(lst.get("items") or []), 1, "loops: the projection holds one execution")
 
     def t_h2load(self):
         e1 = self.x["e1"]
