@@ -15,6 +15,12 @@
  * lives until it answered AND every write it started is gone. The request
  * may vanish at any time (client gone): its hold (xl_http_hold, api/http.h)
  * then detaches it, and nothing here touches the request again.
+ *
+ * Loops: one xl_ingest_t per HTTP loop (a lane). A request, its writes, its
+ * timeout and the partitions' waiting lists belong to the lane of the loop
+ * that took it; a write's delivery report goes to its own lane's queue. The
+ * primary lane owns what they share: the producer, the audit IDs and the
+ * table of creates in flight (under its lock) and the counters (atomic).
  */
 #include "ingest/ingest.h"
 
