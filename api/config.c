@@ -31,6 +31,8 @@ static const struct {
     {"auth.tokens", KEY_STR, F(auth_tokens), NULL, 0, 0,
      "bearer tokens file ('<sha256 hex> <tenant|*> <reader|writer|admin>' lines); without it execlogd "
      "serves unauthenticated and only on loopback addresses"},
+    {"http.threads", KEY_INT, F(http_threads), "0", 0, 256,
+     "HTTP event loops (threads), each accepting on the listeners; 0: the number of online cores"},
     {"http.idle_timeout.ms", KEY_INT, F(idle_timeout_ms), "10000", 100, 3600000,
      "idle, or too slow to send its request, a client is disconnected after this"},
     {"read.wait.max.ms", KEY_INT, F(wait_max_ms), "10000", 0, 600000,

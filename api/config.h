@@ -18,6 +18,7 @@ typedef struct st_xl_config_t {
     char *tls_cert;         /* PEM certificate chain for listen.tls */
     char *tls_key;          /* PEM private key for listen.tls */
     char *auth_tokens;      /* bearer tokens file; NULL: no authentication, loopback only */
+    int http_threads;       /* HTTP event loops; 0: one per online core */
     int idle_timeout_ms;    /* idle or slow clients are disconnected after this */
     int wait_max_ms;        /* longest wait of a read for min_position */
     int stream_keepalive_ms;/* SSE: a comment line this often when no event flows */

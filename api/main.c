@@ -2,10 +2,12 @@
  * execlogd: the execution log daemon. Wires the parts together in one
  * process: the embedded broker (when no kafka.bootstrap.servers is given),
  * the RocksDB store, the projector thread, the write path and the HTTP
- * server on one event loop. Start-up fails loudly and early: a daemon that
+ * server on http.threads event loops (one thread each; the first is the
+ * main thread), each with its lane of the write path. Start-up fails loudly and early: a daemon that
  * cannot honour its acknowledgements must not start serving.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,7 +36,82 @@
 
 static volatile int stop_requested;
 
-static void on_signal(int sig) { stop_requested = 1; }
+static void on_signal(int sig) { __atomic_store_n(&stop_requested, 1, __ATOMIC_RELAXED); }
+
+/*
+ * The HTTP loops besides the first, a thread each. Everything bound to a loop
+ * is made, run and released on its thread (h2o keeps its buffer pools per
+ * thread: a socket made on one thread must not be read on another): the
+ * thread makes its loop, its lane of the write path and its server, reports,
+ * waits for main's go, serves until the stop and drains, reports again, waits
+ * until main has stopped the projector and the producer, then tears down.
+ */
+static pthread_mutex_t loops_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t loops_cond = PTHREAD_COND_INITIALIZER;
+static size_t loops_made;  /* loop threads done making their loop (or failed to) */
+static size_t loops_ran;   /* loop threads that stopped serving */
+static int loops_go;       /* main: serve (or, with stop_requested set, do not) */
+static int loops_teardown; /* main: the projector and the producer are gone */
+
+typedef struct st_loop_thread_t {
+    pthread_t tid;
+    xl_server_conf_t sconf; /* first, loop_index and info filled in; info stolen */
+    xl_ingest_t *ingest;    /* the primary; NULL: no write path */
+    int drain_ms;
+    h2o_loop_t *loop;
+    xl_ingest_t *lane;
+    xl_server_t *srv; /* NULL: making it failed */
+    char err[512];
+} loop_thread_t;
+
+/* A loop's end, on the thread that ran it: its lane's last answers, its sockets, its server. */
+static void loop_teardown(xl_server_t *srv, xl_ingest_t *lane, h2o_loop_t *loop)
+{
+    xl_ingest_dispose_lane(lane);
+    if (srv != NULL)
+        xl_server_flush(srv);
+    if (xl_server_destroy(srv) == 0 && loop != NULL)
+        h2o_evloop_destroy(loop);
+}
+
+/* Wait under loops_lock until *flag (a counter or a flag) reaches at least want. */
+static void loops_wait(const void *flag, int is_count, size_t want)
+{
+    pthread_mutex_lock(&loops_lock);
+    while (is_count ? *(const size_t *)flag < want : *(const int *)flag == 0)
+        pthread_cond_wait(&loops_cond, &loops_lock);
+    pthread_mutex_unlock(&loops_lock);
+}
+
+static void loops_signal(size_t *count, int *flag)
+{
+    pthread_mutex_lock(&loops_lock);
+    if (count != NULL)
+        ++*count;
+    if (flag != NULL)
+        *flag = 1;
+    pthread_cond_broadcast(&loops_cond);
+    pthread_mutex_unlock(&loops_lock);
+}
+
+static void *loop_main(void *arg)
+{
+    loop_thread_t *t = arg;
+    t->loop = xl_server_loop_create();
+    if (t->ingest != NULL && (t->lane = xl_ingest_add_lane(t->ingest, t->loop, t->err, sizeof(t->err))) == NULL)
+        json_decref(t->sconf.info);
+    else
+        t->srv = xl_server_create(&t->sconf, t->loop, t->lane, t->err, sizeof(t->err));
+    loops_signal(&loops_made, NULL);
+    loops_wait(&loops_go, 0, 0);
+    if (t->srv != NULL)
+        xl_server_run(t->srv, &stop_requested, t->drain_ms);
+    loops_signal(&loops_ran, NULL);
+    loops_wait(&loops_teardown, 0, 0);
+    loop_teardown(t->srv, t->lane, t->loop);
+    return NULL;
+}
+
 static void on_hangup(int sig) { xl_log_access_reopen(); }
 
 /* projector thread -> its subscribers (the write path, the read API): a partition's durable position moved */
@@ -136,6 +213,8 @@ int main(int argc, char **argv)
     xl_server_t *srv = NULL;
     const char **props = NULL;
     h2o_loop_t *loop = NULL;
+    loop_thread_t *threads = NULL; /* threads[1 ..] run the loops besides the first */
+    size_t nloops = 0, nstarted = 1;
     xl_progress_t *progress = NULL;
 
     /* offline commands (execlogd rebuild, execlogd digest): api/commands.c */
@@ -256,6 +335,10 @@ int main(int argc, char **argv)
         goto exit;
     }
 
+    nloops = cfg.http_threads > 0 ? (size_t)cfg.http_threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nloops < 1)
+        nloops = 1;
+    threads = calloc(nloops, sizeof(*threads));
     loop = xl_server_loop_create();
     if ((progress = xl_progress_create()) == NULL) {
         xl_log_error("main", "out of memory");
@@ -316,41 +399,84 @@ int main(int argc, char **argv)
                               .info = make_info(&cfg, bootstraps, embedded, ack_projected),
                               .progress = progress,
                               .write_only = !role_reads,
-                              .notify = notify_manager};
+                              .notify = notify_manager,
+                              .reuse_port = nloops > 1};
     if ((srv = xl_server_create(&sconf, loop, ing, err, sizeof(err))) == NULL) {
         xl_log_error("main", "http: %s", err);
         goto exit;
     }
+    /* the other loops, each made on its own thread; the signals stay with the main thread (the loops see
+     * the stop through stop_requested) */
+    sigset_t block, old;
+    sigfillset(&block);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (; nstarted < nloops; ++nstarted) {
+        loop_thread_t *t = &threads[nstarted];
+        t->sconf = sconf;
+        t->sconf.info = make_info(&cfg, bootstraps, embedded, ack_projected); /* each server steals its own */
+        t->sconf.first = srv;
+        t->sconf.loop_index = nstarted;
+        t->sconf.notify = NULL; /* READY=1 and STOPPING=1 once, from the first loop */
+        t->ingest = ing;
+        t->drain_ms = cfg.ack_timeout_ms;
+        if (pthread_create(&t->tid, NULL, loop_main, t) != 0) {
+            json_decref(t->sconf.info);
+            xl_log_error("main", "cannot start HTTP loop %zu: %s", nstarted, strerror(errno));
+            break;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    loops_wait(&loops_made, 1, nstarted - 1);
+    int loops_ok = nstarted == nloops;
+    for (size_t i = 1; i < nstarted; ++i)
+        if (threads[i].srv == NULL) {
+            xl_log_error("main", "http loop %zu: %s", i, threads[i].err);
+            loops_ok = 0;
+        }
+    if (!loops_ok)
+        goto exit;
     if (xl_projector_start(proj, err, sizeof(err)) != 0) {
         xl_log_error("main", "projector: %s", err);
         goto exit;
     }
     xl_log_info("main",
-                "execlogd %s (role %s, replica %s) serving HTTP/1.1 and h2c on %s (port %d); data in %s; "
+                "execlogd %s (role %s, replica %s) serving HTTP/1.1 and h2c on %s (port %d, %zu loops); data in %s; "
                 "acknowledging writes when %s",
-                XL_VERSION, cfg.role, replica_id, cfg.listen, xl_server_port(srv), cfg.data_dir,
+                XL_VERSION, cfg.role, replica_id, cfg.listen, xl_server_port(srv), nloops, cfg.data_dir,
                 ack_projected ? "projected" : "delivered");
     if (cfg.listen_tls != NULL)
         xl_log_info("main", "serving h2 and HTTP/1.1 over TLS on %s (port %d)", cfg.listen_tls,
                     xl_server_tls_port(srv));
     xl_log_info("main", "watch the events: kcat -C -b %s -t %s", bootstraps, cfg.topic);
 
+    loops_signal(NULL, &loops_go);
     xl_server_run(srv, &stop_requested, cfg.ack_timeout_ms);
+    loops_wait(&loops_ran, 1, nstarted - 1); /* every loop has drained */
     xl_log_info("main", "shutting down");
     status = 0;
 exit:
     /* the server has stopped accepting; then the projector (it reports to the
      * write path), then the write path (flushes the producer, answers 503 to
      * what is left), then the server with its connections */
-    if (srv != NULL)
-        xl_server_detach(srv); /* it must not use what goes next */
+    /* a start-up that failed after some loops began: they are not to serve */
+    if (status != 0)
+        __atomic_store_n(&stop_requested, 1, __ATOMIC_RELAXED);
+    loops_signal(NULL, &loops_go);
+    loops_wait(&loops_ran, 1, nstarted - 1);
+    for (size_t i = 0; i < nstarted; ++i) {
+        xl_server_t *s = i == 0 ? srv : threads[i].srv;
+        if (s != NULL)
+            xl_server_detach(s); /* it must not use what goes next */
+    }
     xl_projector_destroy(proj);
-    xl_ingest_destroy(ing);
+    xl_ingest_stop(ing);     /* flushes the producer; the lanes answer what is left as they go */
     xl_claim_destroy(claim); /* the node ID is free once nothing is produced under it */
-    if (srv != NULL)
-        xl_server_flush(srv);
-    if (xl_server_destroy(srv) == 0 && loop != NULL)
-        h2o_evloop_destroy(loop);
+    loops_signal(NULL, &loops_teardown);
+    for (size_t i = 1; i < nstarted; ++i)
+        pthread_join(threads[i].tid, NULL);
+    loop_teardown(srv, ing, loop); /* the first loop's server last: the others share its metrics */
+    xl_ingest_destroy(ing);        /* frees the lanes */
+    free(threads);
     xl_progress_destroy(progress); /* its publisher and subscribers are gone */
     xl_store_close(store);
     xl_cache_destroy(cache); /* after the projector and the server, its two users */

@@ -2,13 +2,16 @@
  * HTTP metrics (see metrics.h). Each route keeps a short list of the
  * (method, status code) pairs it answered, each with a counter and two
  * fixed-bucket histograms: answers, and held answers. The process_* family
- * is read from /proc/self when /metrics is rendered.
+ * is read from /proc/self when /metrics is rendered. One set serves every
+ * HTTP loop: a mutex guards the tables (held for a counter update or a
+ * rendering, never across I/O).
  */
 #include "api/metrics.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +44,14 @@ typedef struct st_route_stats_t {
     size_t ncodes;
 } route_stats_t;
 
+#define MAX_LOOPS 256
+
 struct st_xl_metrics_t {
+    pthread_mutex_t lock;
     route_stats_t *routes;
     size_t nroutes;
+    uint64_t loop_requests[MAX_LOOPS]; /* requests each HTTP loop took */
+    size_t nloops;                     /* loops that took any (the highest index + 1) */
 };
 
 xl_metrics_t *xl_metrics_create(const xl_metrics_route_t *routes, size_t nroutes)
@@ -53,6 +61,7 @@ xl_metrics_t *xl_metrics_create(const xl_metrics_route_t *routes, size_t nroutes
         free(m);
         return NULL;
     }
+    pthread_mutex_init(&m->lock, NULL);
     m->nroutes = nroutes;
     for (size_t i = 0; i < nroutes; ++i)
         m->routes[i].label = routes[i];
@@ -66,6 +75,7 @@ void xl_metrics_destroy(xl_metrics_t *m)
     for (size_t i = 0; i < m->nroutes; ++i)
         free(m->routes[i].codes);
     free(m->routes);
+    pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
@@ -81,10 +91,30 @@ static void hist_add(hist_t *h, const double *bounds, size_t nbounds, double sec
     }
 }
 
+void xl_metrics_count_loop(xl_metrics_t *m, size_t loop)
+{
+    if (loop >= MAX_LOOPS)
+        return;
+    pthread_mutex_lock(&m->lock);
+    ++m->loop_requests[loop];
+    if (loop >= m->nloops)
+        m->nloops = loop + 1;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void observe_locked(xl_metrics_t *m, size_t route, const char *method, int status, double seconds, int held);
+
 void xl_metrics_observe(xl_metrics_t *m, size_t route, const char *method, int status, double seconds, int held)
 {
     if (route >= m->nroutes)
         return;
+    pthread_mutex_lock(&m->lock);
+    observe_locked(m, route, method, status, seconds, held);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void observe_locked(xl_metrics_t *m, size_t route, const char *method, int status, double seconds, int held)
+{
     route_stats_t *r = &m->routes[route];
     if (r->label.method != NULL || method == NULL)
         method = r->label.method != NULL ? r->label.method : "other";
@@ -179,10 +209,17 @@ static int render_hist(const xl_metrics_t *m, xl_buf_t *out, const char *name, i
     return ret;
 }
 
-int xl_metrics_render_http(const xl_metrics_t *m, xl_buf_t *out)
+int xl_metrics_render_http(xl_metrics_t *m, xl_buf_t *out)
 {
     char route[256], labels[512];
     int ret = 0;
+    pthread_mutex_lock(&m->lock);
+    ret |= xl_metrics_family(out, "execlog_http_loop_requests_total", "counter",
+                             "HTTP requests each event loop (http.threads) took");
+    for (size_t i = 0; i < m->nloops; ++i) {
+        snprintf(labels, sizeof(labels), "loop=\"%zu\"", i);
+        ret |= xl_metrics_sample(out, "execlog_http_loop_requests_total", labels, (double)m->loop_requests[i]);
+    }
     ret |= xl_metrics_family(out, "execlog_http_requests_total", "counter",
                              "HTTP requests answered, by method, route pattern and status code (499: the client went "
                              "away before the answer), held ones included");
@@ -204,6 +241,7 @@ int xl_metrics_render_http(const xl_metrics_t *m, xl_buf_t *out)
                              "how long held answers (SSE streams, long polls with wait=, reads waiting for their "
                              "min_position) were held, from the request to the end of the answer");
     ret |= render_hist(m, out, "execlog_http_held_seconds", 1);
+    pthread_mutex_unlock(&m->lock);
     return ret != 0 ? -ENOMEM : 0;
 }
 

@@ -4,8 +4,9 @@
  * bounded) and status code, and the Prometheus text exposition of them.
  * Held answers (SSE streams, long polls, min_position waits) have their own
  * histogram, so that they never stretch the request latency. Used on the
- * event-loop thread only; it never blocks and never allocates per request
- * once a (method, route, code) triple has been seen. Also the process_*
+ * event-loop threads (one set for all, under a mutex held only for an
+ * update or a rendering); it never allocates per request once a (method,
+ * route, code) triple has been seen. Also the process_*
  * family of Prometheus' client libraries (CPU, memory, descriptors, start).
  */
 #ifndef XL_API_METRICS_H
@@ -41,7 +42,10 @@ void xl_metrics_destroy(xl_metrics_t *m);
 void xl_metrics_observe(xl_metrics_t *m, size_t route, const char *method, int status, double seconds, int held);
 
 /** @brief Append the HTTP families (execlog_http_*) in Prometheus text format. @return 0 or -ENOMEM. */
-int xl_metrics_render_http(const xl_metrics_t *m, xl_buf_t *out);
+int xl_metrics_render_http(xl_metrics_t *m, xl_buf_t *out);
+
+/** @brief Count one request taken by HTTP loop number loop (0..255; execlog_http_loop_requests_total). */
+void xl_metrics_count_loop(xl_metrics_t *m, size_t loop);
 
 /** @brief Append the process_* families (from /proc/self; those it cannot read are left out). @return 0 or -ENOMEM. */
 int xl_metrics_render_process(xl_buf_t *out);

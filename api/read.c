@@ -620,7 +620,10 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
         ret |= xl_metrics_sample(&out, store_properties[i].name, "", (double)v);
     }
 
-    const xl_stream_stats_t ss = api->stream_stats;
+    const xl_stream_stats_t *shared = &api->first->stream_stats;
+    const xl_stream_stats_t ss = {.streams = __atomic_load_n(&shared->streams, __ATOMIC_RELAXED),
+                                  .polls = __atomic_load_n(&shared->polls, __ATOMIC_RELAXED),
+                                  .events_sent = __atomic_load_n(&shared->events_sent, __ATOMIC_RELAXED)};
     ret |= xl_metrics_family(&out, "execlog_sse_streams", "gauge", "open Server-Sent Events streams");
     ret |= xl_metrics_sample(&out, "execlog_sse_streams", "", (double)ss.streams);
     ret |= xl_metrics_family(&out, "execlog_sse_events_sent_total", "counter", "events sent on SSE streams");
@@ -629,7 +632,7 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
     ret |= xl_metrics_sample(&out, "execlog_long_polls", "", (double)ss.polls);
     ret |= xl_metrics_family(&out, "execlog_min_position_waits", "gauge",
                              "reads waiting until the projection reaches their min_position");
-    ret |= xl_metrics_sample(&out, "execlog_min_position_waits", "", (double)api->nwaiting);
+    ret |= xl_metrics_sample(&out, "execlog_min_position_waits", "", (double)__atomic_load_n(&api->first->nwaiting, __ATOMIC_RELAXED));
     ret |= cache_metrics(api, &out);
 
     if (ret != 0) {

@@ -34,7 +34,8 @@ typedef struct st_xl_api_t {
     int64_t ready_max_lag; /* /readyz: most events the projector may be behind */
     h2o_loop_t *loop;
     xl_stream_t *stream;   /* long polls and SSE streams (api/stream.h; the server's to call) */
-    xl_stream_stats_t stream_stats; /* kept by the streams, shown by /metrics */
+    xl_stream_stats_t stream_stats; /* kept by the streams of every loop (in the first loop's api), shown by /metrics */
+    struct st_xl_api_t *first;      /* the api of the first HTTP loop (itself there): the shared counters */
     xl_metrics_t *metrics; /* HTTP counters */
     /* the projection's progress, heard by the server's progress subscription: applied[p] is the
      * next offset of partition p not yet applied, -1 while unknown */
@@ -47,7 +48,7 @@ typedef struct st_xl_api_t {
     } rate[16];
     size_t nrate;
     unsigned char cursor_key[XL_CURSOR_KEY_LEN]; /* authenticates page tokens */
-    size_t nwaiting;                             /* reads waiting for their min_position */
+    size_t nwaiting;                             /* reads waiting for their min_position, every loop (first) */
     int stopping; /* shutting down: /readyz answers 503 */
     int digest_running;
     pthread_t digest_thread;

@@ -1,6 +1,13 @@
 /*
  * HTTP server and route table (see server.h).
  *
+ * One xl_server_t per event loop (http.threads): each has its own h2o
+ * context, listeners (SO_REUSEPORT, the kernel spreads the connections),
+ * streams, deadline module, progress subscription and min_position waiters,
+ * so a request and everything it holds stay on the loop that accepted it.
+ * The HTTP metrics and the shared counters (streams, waits) are the first
+ * loop's, updated under its lock or atomically.
+ *
  * libh2o 2.2 gives the whole request body to the handler, so the route
  * table below is the one place that decides what a (method, path) means,
  * which role it needs, which query parameters it takes and whether it may
@@ -110,6 +117,9 @@ struct st_xl_server_t {
     void (*notify)(void *ctx, const char *state);
     void *notify_ctx;
     int write_only; /* role ingest: read routes answer 405 */
+    size_t loop_index;   /* 0 for the first loop's server, which owns the shared parts */
+    xl_server_t *first;  /* the first loop's server (itself there) */
+    xl_server_t *next_lingering;
 };
 
 typedef struct st_handler_t {
@@ -636,7 +646,7 @@ static h2o_req_t *waiter_release(waiter_t *w)
 {
     if (h2o_linklist_is_linked(&w->link)) {
         h2o_linklist_unlink(&w->link);
-        --w->srv->api.nwaiting;
+        __atomic_sub_fetch(&w->srv->api.first->nwaiting, 1, __ATOMIC_RELAXED);
     }
     if (h2o_timeout_is_linked(&w->timeout))
         h2o_timeout_unlink(&w->timeout);
@@ -827,6 +837,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     xl_server_t *srv = ((handler_t *)self)->srv;
     obs_t *obs = observe(srv, req);
+    xl_metrics_count_loop(srv->api.metrics, srv->loop_index);
     xl_deadline_request(srv->deadline, req);
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     const char *path = req->path.base;
@@ -920,7 +931,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                 w->timeout.cb = on_wait_timeout;
                 w->grace.cb = on_wait_grace;
                 h2o_linklist_insert(&srv->waiters, &w->link);
-                ++srv->api.nwaiting;
+                __atomic_add_fetch(&srv->api.first->nwaiting, 1, __ATOMIC_RELAXED);
                 h2o_timeout_link(srv->loop, &srv->wait_timeout, &w->timeout);
                 if (past)
                     h2o_timeout_link(srv->loop, &srv->grace_timeout, &w->grace);
@@ -977,8 +988,11 @@ static int is_loopback(const struct sockaddr *sa)
     return 0;
 }
 
-static int open_listener(const char *listen_at, int loopback_only, int *port, char *err, size_t errlen)
+/* port_override > 0: bind that port instead of listen_at's; reuse_port: SO_REUSEPORT (one listener per loop) */
+static int open_listener(const char *listen_at, int loopback_only, int port_override, int reuse_port, int *port,
+                         char *err, size_t errlen)
 {
+    char portbuf[16];
     char host[256];
     const char *colon = strrchr(listen_at, ':');
     if (colon == NULL || (size_t)(colon - listen_at) >= sizeof(host)) {
@@ -994,7 +1008,8 @@ static int open_listener(const char *listen_at, int loopback_only, int *port, ch
         ++h;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
-    int gai = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &res);
+    snprintf(portbuf, sizeof(portbuf), "%d", port_override);
+    int gai = getaddrinfo(*h ? h : NULL, port_override > 0 ? portbuf : colon + 1, &hints, &res);
     if (gai != 0) {
         snprintf(err, errlen, "listen: %s: %s", listen_at, gai_strerror(gai));
         return -1;
@@ -1009,6 +1024,7 @@ static int open_listener(const char *listen_at, int loopback_only, int *port, ch
     }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
         snprintf(err, errlen, "listen: cannot bind %s: %s", listen_at, strerror(errno));
         if (fd >= 0)
@@ -1025,10 +1041,10 @@ static int open_listener(const char *listen_at, int loopback_only, int *port, ch
     return fd;
 }
 
-static h2o_socket_t *start_listener(xl_server_t *srv, const char *at, h2o_accept_ctx_t *actx, int *port, char *err,
-                                    size_t errlen)
+static h2o_socket_t *start_listener(xl_server_t *srv, const char *at, int first_port, int reuse_port,
+                                    h2o_accept_ctx_t *actx, int *port, char *err, size_t errlen)
 {
-    int fd = open_listener(at, srv->auth == NULL, port, err, errlen);
+    int fd = open_listener(at, srv->auth == NULL, first_port, reuse_port, port, err, errlen);
     if (fd < 0)
         return NULL;
     h2o_socket_t *sock = h2o_evloop_socket_create(srv->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -1119,9 +1135,12 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
                               size_t errlen)
 {
     static xl_metrics_route_t labels[NROUTES + 1];
-    xl_server_t *srv = calloc(1, sizeof(*srv));
+    xl_server_t *srv = calloc(1, sizeof(*srv)), *first = conf->first;
     SSL_CTX *ssl_ctx = NULL;
     srv->loop = loop;
+    srv->first = first != NULL ? first : srv;
+    srv->api.first = &srv->first->api;
+    srv->loop_index = first != NULL ? conf->loop_index : 0;
     srv->wait_max_ms = conf->wait_max_ms;
     srv->write_only = conf->write_only;
     srv->notify = conf->notify;
@@ -1141,8 +1160,8 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     if ((srv->api.codec = xl_codec_create(err, errlen)) == NULL)
         goto fail;
     if ((srv->deadline = xl_deadline_create(loop, conf->idle_timeout_ms)) == NULL ||
-        (srv->api.metrics = xl_metrics_create(labels, NROUTES + 1)) == NULL ||
-        (srv->api.stream = xl_stream_create(srv->api.store, srv->api.codec, loop, &srv->api.stream_stats,
+        (srv->api.metrics = first != NULL ? first->api.metrics : xl_metrics_create(labels, NROUTES + 1)) == NULL ||
+        (srv->api.stream = xl_stream_create(srv->api.store, srv->api.codec, loop, &srv->api.first->stream_stats,
                                             conf->stream_keepalive_ms)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -1201,10 +1220,14 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     srv->accept_ctx_tls.ssl_ctx = ssl_ctx;
     ssl_ctx = NULL; /* owned by accept_ctx_tls */
 
-    if ((srv->listener = start_listener(srv, conf->listen, &srv->accept_ctx, &srv->port, err, errlen)) == NULL)
+    /* the other loops bind the port the first one got (listen may say port 0) */
+    if ((srv->listener = start_listener(srv, conf->listen, first != NULL ? first->port : 0, conf->reuse_port,
+                                        &srv->accept_ctx, &srv->port, err, errlen)) == NULL)
         goto fail;
-    if (conf->listen_tls != NULL && (srv->listener_tls = start_listener(srv, conf->listen_tls, &srv->accept_ctx_tls,
-                                                                        &srv->tls_port, err, errlen)) == NULL)
+    if (conf->listen_tls != NULL &&
+        (srv->listener_tls = start_listener(srv, conf->listen_tls, first != NULL ? first->tls_port : 0,
+                                            conf->reuse_port, &srv->accept_ctx_tls, &srv->tls_port, err, errlen)) ==
+            NULL)
         goto fail;
     return srv;
 fail:
@@ -1239,7 +1262,7 @@ static void tell_ready(xl_server_t *srv)
 void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
 {
     tell_ready(srv);
-    while (!*stop) {
+    while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
         h2o_evloop_run(srv->loop, 200);
         tell_ready(srv);
     }
@@ -1330,6 +1353,7 @@ int xl_server_destroy(xl_server_t *srv)
          * us, and disposing a context with connections asserts: the process
          * is exiting, so the context and the loop are left to it */
         xl_log_info("http", "clients still connected at exit; their connections close with the process");
+        srv->next_lingering = lingering;
         lingering = srv;
         return 1;
     }
@@ -1342,7 +1366,8 @@ int xl_server_destroy(xl_server_t *srv)
         SSL_CTX_free(srv->accept_ctx_tls.ssl_ctx);
     if (srv->api.codec != NULL)
         xl_codec_destroy(srv->api.codec);
-    xl_metrics_destroy(srv->api.metrics);
+    if (srv->first == srv)
+        xl_metrics_destroy(srv->api.metrics); /* the other loops' servers are gone before the first's */
     xl_auth_destroy(srv->auth);
     free(srv->api.applied);
     json_decref(srv->api.info);

@@ -1,5 +1,6 @@
 /*
- * The HTTP server: one h2o event loop serving HTTP/1.1 and h2c (prior
+ * The HTTP server: one per h2o event loop (http.threads of them, each on its
+ * own thread, see server.c), serving HTTP/1.1 and h2c (prior
  * knowledge) on the plain listener, h2 and HTTP/1.1 (ALPN) on the TLS
  * listener, and the route table that maps every method and path of the API
  * to its handler, the role it needs and the query parameters it takes. It
@@ -46,6 +47,11 @@ typedef struct st_xl_server_conf_t {
      * GET /readyz would first answer 200, and "STOPPING=1" when the stop begins; NULL: not told */
     void (*notify)(void *ctx, const char *state);
     void *notify_ctx;
+    /* http.threads > 1: the servers of loops 1.. name the first loop's server, whose ports they bind too
+     * (reuse_port: SO_REUSEPORT on every listener) and whose HTTP metrics and counters they share */
+    xl_server_t *first; /* NULL: this is the first */
+    size_t loop_index;  /* 1.. for the others (execlog_http_loop_requests_total{loop=}) */
+    int reuse_port;
 } xl_server_conf_t;
 
 /** @brief Create the event loop (the write path needs it before the server listens). */
@@ -59,7 +65,8 @@ h2o_loop_t *xl_server_loop_create(void);
 xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl_ingest_t *ingest, char *err,
                               size_t errlen);
 /**
- * @brief Release the server. @return 0, or 1 when clients still held
+ * @brief Release the server (the other loops' servers before the first's,
+ * whose metrics they use). @return 0, or 1 when clients still held
  * connections: then the server and its event loop are left in place for the
  * exiting process (libh2o 2.2 cannot dispose a context with connections).
  */

@@ -54,7 +54,7 @@ struct st_xl_stream_t {
     timeout_slot_t *timeouts[MAX_TIMEOUTS]; /* one h2o timeout per duration in use */
     size_t ntimeouts;
     int shutting_down;
-    xl_stream_stats_t *stats; /* kept here for /metrics */
+    xl_stream_stats_t *stats; /* kept here for /metrics; shared by the loops: atomic */
 };
 
 /* A timeout list for waits of ms (h2o 2.2 timeouts have one duration each). */
@@ -158,7 +158,7 @@ static void poll_release(poll_t *p)
 {
     if (h2o_linklist_is_linked(&p->link)) {
         h2o_linklist_unlink(&p->link);
-        --p->hub->stats->polls;
+        __atomic_sub_fetch(&p->hub->stats->polls, 1, __ATOMIC_RELAXED);
     }
     if (h2o_timeout_is_linked(&p->timeout))
         h2o_timeout_unlink(&p->timeout);
@@ -267,7 +267,7 @@ void xl_stream_events(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *wh
     p->args = args;
     p->timeout.cb = on_poll_timeout;
     h2o_linklist_insert(&hub->polls, &p->link);
-    ++hub->stats->polls;
+    __atomic_add_fetch(&hub->stats->polls, 1, __ATOMIC_RELAXED);
     h2o_timeout_link(src->loop, tq, &p->timeout);
     req->res.status = 200;
     req->res.reason = "OK";
@@ -297,7 +297,7 @@ static void sse_release(sse_t *s)
 {
     if (h2o_linklist_is_linked(&s->link)) {
         h2o_linklist_unlink(&s->link);
-        --s->hub->stats->streams;
+        __atomic_sub_fetch(&s->hub->stats->streams, 1, __ATOMIC_RELAXED);
     }
     if (h2o_timeout_is_linked(&s->keepalive))
         h2o_timeout_unlink(&s->keepalive);
@@ -379,7 +379,7 @@ static int on_feed_entry(void *ctx, uint64_t feed_seq, int64_t audit_id, uint32_
             xl_buf_appendf(&s->pending, "id: %" PRIu64 "\ndata: %s\n\n", feed_seq, text);
             free(text);
             ++s->sent;
-            ++s->hub->stats->events_sent;
+            __atomic_add_fetch(&s->hub->stats->events_sent, 1, __ATOMIC_RELAXED);
             if (s->max_events != 0 && s->sent >= s->max_events)
                 s->final_wanted = 1;
         }
@@ -531,7 +531,7 @@ void xl_stream_sse(xl_stream_t *hub, h2o_req_t *req, const xl_principal_t *who)
     if (xl_http_query_param(req, "tenant_id", &v))
         s->tenant = (xl_str_t){v.base, v.len};
     h2o_linklist_insert(&hub->streams, &s->link);
-    ++hub->stats->streams;
+    __atomic_add_fetch(&hub->stats->streams, 1, __ATOMIC_RELAXED);
     if (deadline != NULL)
         h2o_timeout_link(src->loop, deadline, &s->deadline);
 

@@ -22,7 +22,8 @@ typedef struct st_xl_stream_t xl_stream_t;
 
 /**
  * @brief The streams reading store with codec on loop (all borrowed for the
- * streams' lifetime); they keep their counters in *stats (borrowed too).
+ * streams' lifetime); they keep their counters in *stats (borrowed too;
+ * several loops' streams may share it: updated atomically).
  * keepalive_ms is how often an idle SSE stream gets a comment line.
  * @return NULL on allocation failure; free with xl_stream_destroy.
  */

@@ -15,6 +15,12 @@
  * lives until it answered AND every write it started is gone. The request
  * may vanish at any time (client gone): its hold (xl_http_hold, api/http.h)
  * then detaches it, and nothing here touches the request again.
+ *
+ * Loops: one xl_ingest_t per HTTP loop (a lane). A request, its writes, its
+ * timeout and the partitions' waiting lists belong to the lane of the loop
+ * that took it; a write's delivery report goes to its own lane's queue. The
+ * primary lane owns what they share: the producer, the audit IDs and the
+ * table of creates in flight (under its lock) and the counters (atomic).
  */
 #include "ingest/ingest.h"
 
@@ -23,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <pthread.h>
 
 #include <openssl/rand.h>
 
@@ -108,8 +116,16 @@ struct st_xl_ingest_t {
     h2o_loop_t *loop;
     xl_store_t *store;
     xl_codec_t *codec;
+    /* shared by every lane, owned by the primary (xl_ingest_create): the producer, the audit
+     * IDs and the creates in flight (those two under lock) and the counters (atomic) */
+    xl_ingest_t *primary;   /* itself on the primary */
+    xl_ingest_t *next_lane; /* primary: the lanes of the other loops (xl_ingest_add_lane) */
+    pthread_mutex_t lock;
     xl_producer_t *producer;
     xl_auditid_t *ids;
+    uint64_t nwaiting; /* writes in partitions' waiting lists, every lane */
+    int stopped;       /* primary: the catch-ups and the producer are gone (xl_ingest_stop) */
+    int disposed;      /* the lane's loop part is released (xl_ingest_dispose_lane) */
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t on_report;
     xl_progress_sub_t *progress; /* the projector's progress, heard on the loop */
@@ -123,6 +139,9 @@ struct st_xl_ingest_t {
     size_t npending; /* requests not answered yet */
     xl_ingest_stats_t stats;
 };
+
+/* counters are the primary's, bumped from every lane's loop */
+#define STAT_ADD(ing, field) __atomic_add_fetch(&(ing)->primary->stats.field, 1, __ATOMIC_RELAXED)
 
 /* ---- answers ---------------------------------------------------------- */
 
@@ -163,11 +182,11 @@ static void send_answer(pending_t *p)
         }
         s->body = NULL;
         if (s->status < 400)
-            ++ing->stats.requests_ok;
+            STAT_ADD(ing, requests_ok);
         else if (s->status == 503)
-            ++ing->stats.requests_unavailable;
+            STAT_ADD(ing, requests_unavailable);
         else
-            ++ing->stats.requests_rejected;
+            STAT_ADD(ing, requests_rejected);
         return;
     }
     json_t *results = json_array();
@@ -186,7 +205,7 @@ static void send_answer(pending_t *p)
         s->body = NULL;
         json_array_append_new(results, r);
     }
-    ++ing->stats.requests_ok;
+    STAT_ADD(ing, requests_ok);
     xl_http_send_json_obj(req, 200,
                           json_pack("{s:I, s:I, s:o}", "accepted", (json_int_t)accepted, "rejected",
                                     (json_int_t)rejected, "results", results));
@@ -223,12 +242,23 @@ static void slot_fill(pending_t *p, size_t i, int status, json_t *body)
         pending_answer(p);
 }
 
-static void write_free(write_t *w)
+/* Leave the partition's waiting list and the creates in flight (shared by the lanes). */
+static void write_unlink(write_t *w)
 {
-    if (h2o_linklist_is_linked(&w->waiting))
+    xl_ingest_t *prim = w->ing->primary;
+    if (h2o_linklist_is_linked(&w->waiting)) {
         h2o_linklist_unlink(&w->waiting);
+        __atomic_sub_fetch(&prim->nwaiting, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_lock(&prim->lock);
     if (h2o_linklist_is_linked(&w->inflight))
         h2o_linklist_unlink(&w->inflight);
+    pthread_mutex_unlock(&prim->lock);
+}
+
+static void write_free(write_t *w)
+{
+    write_unlink(w);
     free(w->tenant_id);
     free(w->event_id);
     free(w);
@@ -246,10 +276,7 @@ static void write_settle(write_t *w, int status, json_t *body)
     } else {
         json_decref(body);
     }
-    if (h2o_linklist_is_linked(&w->waiting))
-        h2o_linklist_unlink(&w->waiting);
-    if (h2o_linklist_is_linked(&w->inflight))
-        h2o_linklist_unlink(&w->inflight);
+    write_unlink(w);
     if (w->reported)
         write_free(w);
 }
@@ -371,6 +398,7 @@ static void on_progress(void *ctx, const xl_pos_t *pos, size_t n)
                 if (w->offset >= part->applied)
                     break;
                 h2o_linklist_unlink(&w->waiting);
+                __atomic_sub_fetch(&ing->primary->nwaiting, 1, __ATOMIC_RELAXED);
                 write_settle_projected(w);
             }
         }
@@ -381,8 +409,8 @@ static void on_progress(void *ctx, const xl_pos_t *pos, size_t n)
 
 static void on_report(void *ctx, void *opaque, int err, const char *errstr, int32_t partition, int64_t offset)
 {
-    xl_ingest_t *ing = ctx;
     write_t *w = opaque;
+    xl_ingest_t *ing = w->ing; /* the lane of the loop that owns the request */
     w->err = err;
     if (errstr != NULL)
         snprintf(w->errstr, sizeof(w->errstr), "%s", errstr);
@@ -399,14 +427,14 @@ static void on_report_messages(h2o_multithread_receiver_t *receiver, h2o_linklis
         h2o_linklist_unlink(&w->msg.link);
         w->reported = 1;
         if (w->err != 0) {
-            ++ing->stats.delivery_failed;
+            STAT_ADD(ing, delivery_failed);
             char detail[256];
             snprintf(detail, sizeof(detail), "Kafka did not acknowledge the event: %s; retrying with the same "
                      "event_id is safe", w->errstr);
             write_settle(w, 503, problem(w->pending, 503, "unavailable", "Event log unavailable", detail));
             continue;
         }
-        ++ing->stats.delivered;
+        STAT_ADD(ing, delivered);
         /* a create with the client's event_id is answered with the execution the
          * projection chose (the first copy in the log): never a losing copy's ID */
         int settle_on_projection = w->client_event_id && (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY));
@@ -429,6 +457,7 @@ static void on_report_messages(h2o_multithread_receiver_t *receiver, h2o_linklis
                H2O_STRUCT_FROM_MEMBER(write_t, waiting, at->prev)->offset > w->offset)
             at = at->prev;
         h2o_linklist_insert(at, &w->waiting);
+        __atomic_add_fetch(&ing->primary->nwaiting, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -527,6 +556,26 @@ static void new_event_id(char out[37])
              r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
 }
 
+static int str_eq(const xl_str_t *a, const char *b);
+
+/* Enter w (a create with the client's event_id) in the primary's table of creates in flight, unless one
+ * with its tenant and event_id is there already (from any loop). @return 1 entered, 0 already there. */
+static int claim_in_flight(write_t *w)
+{
+    xl_ingest_t *prim = w->ing->primary;
+    xl_str_t tenant = {w->tenant_id, strlen(w->tenant_id)}, event_id = {w->event_id, strlen(w->event_id)};
+    int found = 0;
+    pthread_mutex_lock(&prim->lock);
+    for (h2o_linklist_t *l = prim->inflight_creates.next; l != &prim->inflight_creates && !found; l = l->next) {
+        write_t *o = H2O_STRUCT_FROM_MEMBER(write_t, inflight, l);
+        found = str_eq(&event_id, o->event_id) && str_eq(&tenant, o->tenant_id);
+    }
+    if (!found)
+        h2o_linklist_insert(&prim->inflight_creates, &w->inflight);
+    pthread_mutex_unlock(&prim->lock);
+    return !found;
+}
+
 /* Produce ev for slot i of p; the slot is filled now on failure, later otherwise. */
 static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_event_id)
 {
@@ -562,7 +611,16 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
         headers.traceparent = trace.base;
         headers.traceparent_len = trace.len;
     }
-    int ret = xl_producer_send(ing->producer, key, (size_t)keylen, ing->frame.base, ing->frame.len, &headers, w, err,
+    /* a create with the client's event_id takes its place in the shared table first: the check and the
+     * claim are one step, so two loops never both produce the same event_id */
+    if ((kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) && client_event_id && !claim_in_flight(w)) {
+        write_free(w);
+        slot_fill(p, i, 409,
+                  problem(p, 409, "in-progress", "A write with this event_id is in progress",
+                          "another request with the same event_id is not acknowledged yet; retry shortly"));
+        return;
+    }
+    int ret = xl_producer_send(ing->primary->producer, key, (size_t)keylen, ing->frame.base, ing->frame.len, &headers, w, err,
                                sizeof(err));
     if (ret != 0) {
         write_free(w);
@@ -571,11 +629,9 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
         slot_fill(p, i, 503, problem(p, 503, "unavailable", "Event log unavailable", detail));
         return;
     }
-    ++ing->stats.produced;
+    STAT_ADD(ing, produced);
     p->slots[i].write = w;
     ++p->nwrites;
-    if ((kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) && client_event_id)
-        h2o_linklist_insert(&ing->inflight_creates, &w->inflight);
 }
 
 static int str_eq(const xl_str_t *a, const char *b)
@@ -584,14 +640,18 @@ static int str_eq(const xl_str_t *a, const char *b)
     return (a->base == NULL ? 0 : a->len) == blen && (blen == 0 || memcmp(a->base, b, blen) == 0);
 }
 
+/* A create with this event_id is in flight on any loop (the table is the primary's, shared). */
 static int create_in_flight(xl_ingest_t *ing, const xl_str_t *tenant, const xl_str_t *event_id)
 {
-    for (h2o_linklist_t *l = ing->inflight_creates.next; l != &ing->inflight_creates; l = l->next) {
+    xl_ingest_t *prim = ing->primary;
+    int found = 0;
+    pthread_mutex_lock(&prim->lock);
+    for (h2o_linklist_t *l = prim->inflight_creates.next; l != &prim->inflight_creates && !found; l = l->next) {
         write_t *w = H2O_STRUCT_FROM_MEMBER(write_t, inflight, l);
-        if (str_eq(event_id, w->event_id) && str_eq(tenant, w->tenant_id))
-            return 1;
+        found = str_eq(event_id, w->event_id) && str_eq(tenant, w->tenant_id);
     }
-    return 0;
+    pthread_mutex_unlock(&prim->lock);
+    return found;
 }
 
 static void copy_lineage(xl_event_t *ev, const xl_state_t *st)
@@ -769,7 +829,9 @@ static int new_audit_id(xl_ingest_t *ing, xl_event_t *ev, int routed, const xl_s
     }
     for (int tries = 0; tries < 64 * (nparts > 1 ? nparts : 1); ++tries) {
         char key[24];
-        int ret = xl_auditid_next(ing->ids, &ev->audit_id, err, errlen);
+        pthread_mutex_lock(&ing->primary->lock);
+        int ret = xl_auditid_next(ing->primary->ids, &ev->audit_id, err, errlen);
+        pthread_mutex_unlock(&ing->primary->lock);
         if (ret != 0 || !routed || nparts <= 1)
             return ret;
         int keylen = snprintf(key, sizeof(key), "%" PRId64, ev->audit_id);
@@ -978,7 +1040,7 @@ static int too_largeOrReply(xl_ingest_t *ing, h2o_req_t *req)
     xl_http_send_problem(req, 413, "too-large", "Body too large", NULL,
                          "the body has %zu bytes; the limit is %zu (http.max_body)", req->entity.len,
                          ing->conf.max_body);
-    ++ing->stats.requests_rejected;
+    STAT_ADD(ing, requests_rejected);
     return 1;
 }
 
@@ -1143,7 +1205,7 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *sc
         xl_http_send_problem(req, nlines ? 413 : 400, nlines ? "too-large" : "empty-batch",
                              nlines ? "Batch too large" : "Empty batch", NULL,
                              "a batch holds 1 to %d NDJSON lines; this one has %zu", BATCH_MAX_LINES, nlines);
-        ++ing->stats.requests_rejected;
+        STAT_ADD(ing, requests_rejected);
         return;
     }
     pending_t *p = pending_new(ing, req, nlines, 1);
@@ -1167,39 +1229,74 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *sc
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
+/* The per-loop part of a lane: its queue, timeout, catch-up and progress subscription. */
+static int lane_init(xl_ingest_t *ing, h2o_loop_t *loop, int kafka_timeout, char *err, size_t errlen)
+{
+    const xl_ingest_conf_t *conf = &ing->conf;
+    ing->loop = loop;
+    xl_buf_init(&ing->frame);
+    snprintf(ing->schema_hex, sizeof(ing->schema_hex), "%016" PRIx64, xl_event_schema_fingerprint());
+    if ((ing->codec = xl_codec_create(err, errlen)) == NULL)
+        return -1;
+    ing->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(ing->queue, &ing->on_report, on_report_messages);
+    h2o_timeout_init(loop, &ing->timeout, (uint64_t)conf->timeout_ms);
+    if (conf->catch_up &&
+        (ing->catchup = xl_catchup_create(loop, ing->primary->producer, kafka_timeout, err, errlen)) == NULL)
+        return -1;
+    if (conf->progress != NULL &&
+        (ing->progress = xl_progress_subscribe(conf->progress, ing->queue, on_progress, ing)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Kafka gives up a little before we do, so its error wins over a bare timeout */
+static int kafka_timeout_of(const xl_ingest_conf_t *conf)
+{
+    return conf->timeout_ms > 1000 ? conf->timeout_ms - 500 : conf->timeout_ms;
+}
+
 xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl_store_t *store, char *err,
                               size_t errlen)
 {
     xl_ingest_t *ing = calloc(1, sizeof(*ing));
     ing->conf = *conf;
-    ing->loop = loop;
     ing->store = store;
+    ing->primary = ing;
+    pthread_mutex_init(&ing->lock, NULL);
     h2o_linklist_init_anchor(&ing->inflight_creates);
-    xl_buf_init(&ing->frame);
-    snprintf(ing->schema_hex, sizeof(ing->schema_hex), "%016" PRIx64, xl_event_schema_fingerprint());
-    if ((ing->codec = xl_codec_create(err, errlen)) == NULL)
-        goto fail;
+    int kafka_timeout = kafka_timeout_of(conf);
     if ((ing->ids = xl_auditid_create(conf->data_dir, conf->node_id, err, errlen)) == NULL)
         goto fail;
-    ing->queue = h2o_multithread_create_queue(loop);
-    h2o_multithread_register_receiver(ing->queue, &ing->on_report, on_report_messages);
-    h2o_timeout_init(loop, &ing->timeout, (uint64_t)conf->timeout_ms);
-    /* Kafka gives up a little before we do, so its error wins over a bare timeout */
-    int kafka_timeout = conf->timeout_ms > 1000 ? conf->timeout_ms - 500 : conf->timeout_ms;
     if ((ing->producer = xl_producer_create(conf->topic, conf->kafka_props, conf->nkafka_props, kafka_timeout, on_report,
                                             ing, err, errlen)) == NULL)
         goto fail;
-    if (conf->catch_up && (ing->catchup = xl_catchup_create(loop, ing->producer, kafka_timeout, err, errlen)) == NULL)
+    if (lane_init(ing, loop, kafka_timeout, err, errlen) != 0)
         goto fail;
-    if (conf->progress != NULL &&
-        (ing->progress = xl_progress_subscribe(conf->progress, ing->queue, on_progress, ing)) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
     return ing;
 fail:
     xl_ingest_destroy(ing);
     return NULL;
+}
+
+xl_ingest_t *xl_ingest_add_lane(xl_ingest_t *primary, h2o_loop_t *loop, char *err, size_t errlen)
+{
+    xl_ingest_t *ing = calloc(1, sizeof(*ing));
+    ing->conf = primary->conf;
+    ing->store = primary->store;
+    ing->primary = primary;
+    h2o_linklist_init_anchor(&ing->inflight_creates); /* unused: the primary's is the table */
+    pthread_mutex_lock(&primary->lock); /* the loops' threads add their lanes at once */
+    ing->next_lane = primary->next_lane;
+    primary->next_lane = ing; /* freed with the primary, even half made */
+    pthread_mutex_unlock(&primary->lock);
+    if (lane_init(ing, loop, kafka_timeout_of(&primary->conf), err, errlen) != 0) {
+        xl_ingest_dispose_lane(ing); /* here, on its loop's thread */
+        return NULL;
+    }
+    return ing;
 }
 
 /* Deliver what other threads queued for the loop; only once those threads are gone. */
@@ -1212,15 +1309,27 @@ static void drain_receiver(h2o_multithread_receiver_t *receiver)
         receiver->cb(receiver, &messages);
 }
 
-void xl_ingest_destroy(xl_ingest_t *ing)
+void xl_ingest_stop(xl_ingest_t *ing)
 {
-    if (ing == NULL)
+    if (ing == NULL || ing->stopped)
         return;
-    xl_catchup_destroy(ing->catchup); /* it reads through the producer */
-    ing->catchup = NULL;
-    /* every message gets its delivery report (flushed, or purged with an error) */
+    ing->stopped = 1;
+    /* the catch-ups read through the producer */
+    for (xl_ingest_t *l = ing; l != NULL; l = l->next_lane) {
+        xl_catchup_destroy(l->catchup);
+        l->catchup = NULL;
+    }
+    /* every message gets its delivery report (flushed, or purged with an error), queued on its lane */
     if (ing->producer != NULL)
         xl_producer_destroy(ing->producer, ing->conf.timeout_ms);
+    ing->producer = NULL;
+}
+
+void xl_ingest_dispose_lane(xl_ingest_t *ing)
+{
+    if (ing == NULL || ing->disposed)
+        return;
+    ing->disposed = 1;
     if (ing->queue != NULL) {
         drain_receiver(&ing->on_report);
         xl_progress_unsubscribe(ing->progress); /* hands over what is not heard yet */
@@ -1237,12 +1346,31 @@ void xl_ingest_destroy(xl_ingest_t *ing)
         h2o_multithread_unregister_receiver(ing->queue, &ing->on_report);
         h2o_multithread_destroy_queue(ing->queue);
         h2o_timeout_dispose(ing->loop, &ing->timeout);
+        ing->queue = NULL;
     }
-    xl_auditid_destroy(ing->ids);
     if (ing->codec != NULL)
         xl_codec_destroy(ing->codec);
+    ing->codec = NULL;
     free(ing->partitions);
+    ing->partitions = NULL;
+    ing->npartitions = 0;
     xl_buf_dispose(&ing->frame);
+}
+
+void xl_ingest_destroy(xl_ingest_t *ing)
+{
+    if (ing == NULL)
+        return;
+    xl_ingest_stop(ing);
+    while (ing->next_lane != NULL) {
+        xl_ingest_t *l = ing->next_lane;
+        ing->next_lane = l->next_lane;
+        xl_ingest_dispose_lane(l);
+        free(l);
+    }
+    xl_ingest_dispose_lane(ing);
+    xl_auditid_destroy(ing->ids);
+    pthread_mutex_destroy(&ing->lock);
     free(ing);
 }
 
@@ -1250,10 +1378,13 @@ size_t xl_ingest_pending(xl_ingest_t *ing) { return ing->npending; }
 
 void xl_ingest_get_stats(xl_ingest_t *ing, xl_ingest_stats_t *stats)
 {
-    *stats = ing->stats;
-    size_t waiting = 0;
-    for (size_t i = 0; i < ing->npartitions; ++i)
-        for (h2o_linklist_t *l = ing->partitions[i].waiting.next; l != &ing->partitions[i].waiting; l = l->next)
-            ++waiting;
-    stats->waiting = waiting;
+    const xl_ingest_stats_t *st = &ing->primary->stats;
+    memset(stats, 0, sizeof(*stats));
+    stats->requests_ok = __atomic_load_n(&st->requests_ok, __ATOMIC_RELAXED);
+    stats->requests_rejected = __atomic_load_n(&st->requests_rejected, __ATOMIC_RELAXED);
+    stats->requests_unavailable = __atomic_load_n(&st->requests_unavailable, __ATOMIC_RELAXED);
+    stats->produced = __atomic_load_n(&st->produced, __ATOMIC_RELAXED);
+    stats->delivered = __atomic_load_n(&st->delivered, __ATOMIC_RELAXED);
+    stats->delivery_failed = __atomic_load_n(&st->delivery_failed, __ATOMIC_RELAXED);
+    stats->waiting = __atomic_load_n(&ing->primary->nwaiting, __ATOMIC_RELAXED);
 }

@@ -49,13 +49,38 @@ typedef struct st_xl_ingest_conf_t {
 xl_ingest_t *xl_ingest_create(const xl_ingest_conf_t *conf, h2o_loop_t *loop, xl_store_t *store, char *err,
                               size_t errlen);
 /**
- * @brief Flush the producer (bounded by the timeout), answer what still waits
- * with 503, free. Call after the projector is destroyed (it reports here).
+ * @brief A lane of the write path on another event loop (one per HTTP loop):
+ * its requests, delivery reports and projector progress stay on loop; the
+ * producer, the audit IDs and the table of creates in flight (so a repeated
+ * event_id is coalesced whichever loop it arrives on) are primary's. The
+ * lane is freed with primary. Call on loop's thread (any number of loops at
+ * once), before the producer stops.
+ * @return the lane or NULL with err filled.
+ */
+xl_ingest_t *xl_ingest_add_lane(xl_ingest_t *primary, h2o_loop_t *loop, char *err, size_t errlen);
+
+/**
+ * @brief Stop the catch-ups and flush the producer (bounded by the timeout);
+ * the last delivery reports wait on the lanes' queues. Any thread, with every
+ * loop stopped; after the projector is destroyed (it reports here).
+ */
+void xl_ingest_stop(xl_ingest_t *primary);
+
+/**
+ * @brief After xl_ingest_stop: hear the lane's last reports, answer 503 to
+ * what still waits, release its loop part. On the lane's loop thread (h2o's
+ * buffers belong to the thread that runs the loop). NULL is fine.
+ */
+void xl_ingest_dispose_lane(xl_ingest_t *lane);
+
+/**
+ * @brief Stop (if not yet), dispose of the lanes not disposed of yet, free
+ * the primary and its lanes. With one loop this is the whole teardown.
  */
 void xl_ingest_destroy(xl_ingest_t *ing);
 
 /** @brief Requests still waiting for an acknowledgement (graceful shutdown waits for 0). */
-size_t xl_ingest_pending(xl_ingest_t *ing);
+size_t xl_ingest_pending(xl_ingest_t *ing); /* of this lane */
 
 /*
  * Handlers; each sends exactly one answer, now or once acknowledged.

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static int access_fd = STDERR_FILENO; /* -1: off */
 static char access_path[4096];          /* the file of log.access; "" for stderr or off */
 static volatile sig_atomic_t access_reopen;
+static pthread_mutex_t access_lock = PTHREAD_MUTEX_INITIALIZER; /* access_fd, its reopen and its lines */
 
 void xl_log_set_level(int level) { log_level = level; }
 
@@ -92,16 +94,15 @@ void xl_log_access_close(void)
     access_path[0] = '\0';
 }
 
-int xl_log_access_enabled(void) { return access_fd >= 0; }
+int xl_log_access_enabled(void) { return __atomic_load_n(&access_fd, __ATOMIC_RELAXED) >= 0; }
 
-void xl_log_access_reopen(void) { access_reopen = 1; }
+void xl_log_access_reopen(void) { __atomic_store_n(&access_reopen, 1, __ATOMIC_RELAXED); }
 
 /* After SIGHUP, before the next line: the file again by its name (a rotated one is left to the rotator). */
 static void reopen_if_asked(void)
 {
-    if (!access_reopen)
+    if (!__atomic_exchange_n(&access_reopen, 0, __ATOMIC_RELAXED))
         return;
-    access_reopen = 0;
     if (access_path[0] == '\0')
         return;
     int fd = open(access_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -111,14 +112,11 @@ static void reopen_if_asked(void)
         return;
     }
     close(access_fd);
-    access_fd = fd;
+    __atomic_store_n(&access_fd, fd, __ATOMIC_RELAXED);
 }
 
 void xl_log_access(const char *fields, size_t len)
 {
-    reopen_if_asked();
-    if (access_fd < 0)
-        return;
     char line[4096];
     size_t n = (size_t)prefix(line, sizeof(line), XL_LOG_INFO, "access");
     if (len > sizeof(line) - n - 1)
@@ -126,6 +124,12 @@ void xl_log_access(const char *fields, size_t len)
     memcpy(line + n, fields, len);
     n += len;
     line[n++] = '\n';
-    ssize_t w = write(access_fd, line, n);
-    (void)w;
+    /* every HTTP loop writes here: the reopen must not close a descriptor another loop is writing to */
+    pthread_mutex_lock(&access_lock);
+    reopen_if_asked();
+    if (access_fd >= 0) {
+        ssize_t w = write(access_fd, line, n);
+        (void)w;
+    }
+    pthread_mutex_unlock(&access_lock);
 }

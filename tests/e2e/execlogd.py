@@ -33,6 +33,7 @@ import os
 import queue
 import re
 import shutil
+import shlex
 import signal
 import socket
 import struct
@@ -48,6 +49,9 @@ STOP_TIMEOUT = 15.0  # seconds after SIGTERM before SIGKILL
 CURL_TIMEOUT = 20.0  # seconds for one request (above ingest.timeout.ms)
 KCAT_TIMEOUT = 20.0
 
+# Flags every execlogd of the run gets before its own (a suite's own flags win): e.g. XL_TEST_EXECLOGD_ARGS=
+# --http.threads=1 runs a suite on one HTTP loop (the default is one per core)
+EXTRA_ARGS = shlex.split(os.environ.get("XL_TEST_EXECLOGD_ARGS", ""))
 _live = []  # every Execlogd that may have a process; killed at exit
 
 # The real-cluster lane (see the module's text): the cluster's bootstrap list, or None on the embedded broker.
@@ -400,7 +404,7 @@ class Execlogd:
                 self.tls_port = free_port()
                 argv += ["--listen.tls=127.0.0.1:%d" % self.tls_port, "--tls.cert=" + self.tls[0],
                          "--tls.key=" + self.tls[1]]
-            argv += self.cluster_args + self.args + list(extra_args)
+            argv += self.cluster_args + EXTRA_ARGS + self.args + list(extra_args)
             with open(log, "wb") as fp:
                 self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fp, stderr=subprocess.STDOUT,
                                              cwd=self.workdir, preexec_fn=_die_with_parent)

@@ -696,6 +696,53 @@ class Suite(X.SuiteBase):
                                                                                                           "inf"))
         return None
 
+    def t_loops(self):
+        """http.threads: the connections spread over every loop, and /metrics shows one set of counters."""
+        m = re.search(r"--http\.threads=(\d+)", " ".join(X.EXTRA_ARGS))
+        want = int(m.group(1)) if m and int(m.group(1)) > 0 else os.sysconf("SC_NPROCESSORS_ONLN")
+
+        def per_loop(text):
+            return {int(k): float(v) for k, v in
+                    re.findall(r'^execlog_http_loop_requests_total\{loop="(\d+)"\} (\S+)$', text, re.M)}
+
+        before = per_loop(self.metrics_text())
+        res = self.srv.h2load("/healthz", 640, clients=32, streams=1, http="h2c", token=self.tok["admin"])
+        self.c.eq(res.get("2xx"), 640, "loops: 640 requests over 32 connections")
+        text = self.metrics_text()
+        after = per_loop(text)
+        self.c.eq(sorted(after), list(range(want)), "loops: /metrics counts requests of each of the %d loops" % want)
+        grew = {k: after.get(k, 0) - before.get(k, 0) for k in range(want)}
+        self.c.ok(all(v > 0 for v in grew.values()), "loops: every loop took some of the connections", repr(grew))
+        self.c.ok(sum(grew.values()) >= 640, "loops: the loops' counts add up to the requests", repr(grew))
+        # one set of HTTP counters for the whole process, whichever loop renders /metrics
+        n = [self.metric_value("execlog_http_requests_total", {"route": "/healthz", "code": "200"})
+             for _ in range(6)]
+        self.c.ok(all(v is not None and v >= 640 for v in n), "loops: /healthz counted once for all loops", repr(n))
+        # one event_id sent at once on many connections (so on every loop): one execution, whichever loop
+        # took each copy; a copy that finds the first still in flight gets 409, the rest its answer
+        eid = "loops-%s" % secrets.token_hex(6)
+        out = [None] * 16
+
+        def create(k):
+            out[k] = self.req("POST", "/v1/executions", "h2c" if k % 2 else "1.1", "acme_w",
+                              {"flow_id": "loops", "event_id": eid})
+
+        ths = [threading.Thread(target=create, args=(k,), daemon=True) for k in range(len(out))]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(60)
+        codes = sorted(r.status for r in out if r is not None)
+        ids = {(r.json or {}).get("audit_id") for r in out if r is not None and r.status == 201}
+        self.c.ok(len(codes) == 16 and set(codes) <= {201, 409} and 201 in codes,
+                  "loops: 16 concurrent creates of one event_id answer 201 or 409", repr(codes))
+        self.c.eq(len(ids), 1, "loops: every 201 names the same execution (%s)" % sorted(map(str, ids)))
+        again = self.req("POST", "/v1/executions", "h2c", "acme_w", {"flow_id": "loops", "event_id": eid})
+        self.c.eq((again.status, (again.json or {}).get("audit_id")), (201, next(iter(ids), None)),
+                  "loops: the create repeated afterwards gets the same execution")
+        lst = self.get("/v1/executions?flow_id=loops", "h2c", "acme_r").json or {}
+        self.c.eq(len(lst.get("items") or []), 1, "loops: the projection holds one execution")
+
     def t_h2load(self):
         e1 = self.x["e1"]
         for http, proto in (("h2c", "h2c"), ("h2", "h2")):
@@ -858,6 +905,7 @@ class Suite(X.SuiteBase):
                 self.section("sse/%s" % http, self.t_sse, http)
             self.section("min_position", self.t_min_position)
             self.section("h2load", self.t_h2load)
+            self.section("loops", self.t_loops)
             self.section("schemas_metrics", self.t_schemas_metrics)
             self.section("limits", self.t_limits)
             self.section("protected_mode", self.t_protected_mode)
