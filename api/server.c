@@ -106,6 +106,7 @@ struct st_xl_server_t {
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t on_digest;
     xl_progress_sub_t *progress; /* the projector's progress, heard on the loop */
+    xl_progress_t *publisher;    /* the same, as published (borrowed; NULL: none) */
     h2o_linklist_t waiters; /* waiter_t.link: reads waiting for their min_position */
     h2o_timeout_t wait_timeout;
     h2o_timeout_t grace_timeout; /* POSITION_GRACE_MS: a min_position past the log end */
@@ -672,6 +673,15 @@ static int reached(const xl_api_t *api, const xl_pos_t *want, size_t n)
 
 static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_pos_t *want, size_t n, int final);
 
+/* Every position applied as the projector published it, maybe not yet heard on this loop (another loop's write). */
+static int published(xl_server_t *srv, const xl_pos_t *want, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (srv->publisher == NULL || xl_progress_published(srv->publisher, want[i].partition) <= want[i].offset)
+            return 0;
+    return 1;
+}
+
 static void on_wait_timeout(h2o_timeout_entry_t *entry)
 {
     waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, timeout, entry);
@@ -735,8 +745,8 @@ static int check_positionsOrReply(xl_server_t *srv, h2o_req_t *req, const xl_pos
 static void on_wait_grace(h2o_timeout_entry_t *entry)
 {
     waiter_t *w = H2O_STRUCT_FROM_MEMBER(waiter_t, grace, entry);
-    if (reached(&w->srv->api, w->want, w->nwant))
-        return; /* check_waiters answers it */
+    if (reached(&w->srv->api, w->want, w->nwant) || published(w->srv, w->want, w->nwant))
+        return; /* check_waiters answers it (a published position is heard on this loop soon) */
     if (check_positionsOrReply(w->srv, w->hold.req, w->want, w->nwant, 1) < 0)
         waiter_release(w); /* answered 400 */
 }
@@ -1188,6 +1198,7 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
 
     srv->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(srv->queue, &srv->on_digest, xl_read_on_digest);
+    srv->publisher = conf->progress;
     if (conf->progress != NULL &&
         (srv->progress = xl_progress_subscribe(conf->progress, srv->queue, on_progress, srv)) == NULL) {
         snprintf(err, errlen, "out of memory");

@@ -149,6 +149,14 @@ void xl_progress_publish(xl_progress_t *pub, int32_t partition, int64_t next_off
     pthread_mutex_unlock(&pub->mutex);
 }
 
+int64_t xl_progress_published(xl_progress_t *pub, int32_t partition)
+{
+    pthread_mutex_lock(&pub->mutex);
+    int64_t next = partition >= 0 && (size_t)partition < pub->latest.n ? pub->latest.next[partition] : -1;
+    pthread_mutex_unlock(&pub->mutex);
+    return next;
+}
+
 xl_progress_sub_t *xl_progress_subscribe(xl_progress_t *pub, h2o_multithread_queue_t *queue, xl_progress_cb cb,
                                          void *ctx)
 {

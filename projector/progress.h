@@ -46,6 +46,13 @@ void xl_progress_destroy(xl_progress_t *pub);
 void xl_progress_publish(xl_progress_t *pub, int32_t partition, int64_t next_offset);
 
 /**
+ * @brief What was published for partition so far (its next offset not
+ * applied), whether or not a subscriber heard it yet; -1 if nothing. Safe
+ * from any thread.
+ */
+int64_t xl_progress_published(xl_progress_t *pub, int32_t partition);
+
+/**
  * @brief Hear the progress on queue's loop: cb(ctx, ...) runs there, first
  * with what was published so far (if anything). Call on that loop's thread.
  * @return the subscription (end it with xl_progress_unsubscribe), or NULL
