@@ -114,7 +114,6 @@ struct st_xl_server_t {
     xl_deadline_t *deadline; /* cuts clients too slow to send a request */
     int wait_max_ms;
     int stopping; /* SIGTERM: nothing new is held */
-    int told_ready; /* READY=1 went to conf.notify */
     void (*notify)(void *ctx, const char *state);
     void *notify_ctx;
     int write_only; /* role ingest: read routes answer 405 */
@@ -284,8 +283,10 @@ static void r_healthz(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *wh
 {
     xl_read_healthz(&srv->api, req);
 }
+static void tell_ready(xl_server_t *srv);
 static void r_readyz(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
+    tell_ready(srv); /* before its first 200 */
     xl_read_readyz(&srv->api, req);
 }
 /* the document of every route (api/www/v1/openapi.json, built into the binary) */
@@ -323,6 +324,11 @@ static void r_console(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *wh
     }
     xl_asset_send(req, asset);
 }
+
+/* the service manager's READY=1, sent once per process (tell_ready) */
+static void (*ready_notify)(void *ctx, const char *state);
+static void *ready_notify_ctx;
+static int ready_told;
 
 #define READER XL_ROLE_READER
 #define WRITER XL_ROLE_WRITER
@@ -1155,6 +1161,10 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
     srv->write_only = conf->write_only;
     srv->notify = conf->notify;
     srv->notify_ctx = conf->notify_ctx;
+    if (conf->notify != NULL) { /* the first loop's, before the others start */
+        ready_notify_ctx = conf->notify_ctx;
+        __atomic_store_n(&ready_notify, conf->notify, __ATOMIC_RELEASE);
+    }
     h2o_linklist_init_anchor(&srv->waiters);
     h2o_linklist_init_anchor(&srv->inflight);
     srv->api.store = conf->store;
@@ -1260,14 +1270,17 @@ static void close_listeners(xl_server_t *srv)
     }
 }
 
-/* READY=1 to the service manager once /readyz would first answer 200 (checked every loop turn until then) */
+/* READY=1 to the service manager once per process, when /readyz would first answer 200: checked every turn
+ * of every loop, and by /readyz itself before it answers (any loop may answer it first) */
 static void tell_ready(xl_server_t *srv)
 {
     char why[600];
-    if (srv->told_ready || srv->notify == NULL || xl_read_not_ready(&srv->api, why, sizeof(why)) != NULL)
+    void (*notify)(void *, const char *) = __atomic_load_n(&ready_notify, __ATOMIC_ACQUIRE);
+    if (notify == NULL || __atomic_load_n(&ready_told, __ATOMIC_ACQUIRE) ||
+        xl_read_not_ready(&srv->api, why, sizeof(why)) != NULL)
         return;
-    srv->told_ready = 1;
-    srv->notify(srv->notify_ctx, "READY=1");
+    if (__atomic_exchange_n(&ready_told, 1, __ATOMIC_ACQ_REL) == 0)
+        notify(ready_notify_ctx, "READY=1");
 }
 
 void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
