@@ -18,10 +18,10 @@
 #include "api/compat.h"
 #include "api/http.h"
 #include "api/query.h"
-#include "schemas/base/clock.h"
 #include "api/render.h"
 #include "ingest/validate.h"
 #include "projector/apply.h"
+#include "schemas/base/clock.h"
 
 #define DEFAULT_SIZE 1000
 #define MAX_SIZE 1000
