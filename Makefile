@@ -2,7 +2,7 @@
 #   make run    install what is missing (Debian 12 packages), build, start execlogd
 #   make run KAFKA=cluster  the same on a local 3-broker Kafka cluster, with two execlogd nodes
 #   make test   the same set-up, then the whole test suite through ctest, then make fuzz-smoke
-#   make tsan   the unit tests and the e2e suites (embedded broker) built with ThreadSanitizer, in build-tsan
+#   make tsan   the unit tests and the e2e suites (embedded broker) built with ThreadSanitizer, in build/tsan
 #   make fuzz   every libFuzzer target of tests/fuzz for FUZZ_SECONDS (60) each, built with clang
 #   make kafka-up  a real 3-broker Apache Kafka 4 cluster on 127.0.0.1 (ops/kafka/README.md); make kafka-down stops it
 #   make install  execlogd, its systemd units, the execlog user (sysusers.d), examples, dashboard, alerts
@@ -96,24 +96,24 @@ test: test-deps
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: test-deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DXL_WERROR=$(WERROR) -DXL_SANITIZE=ON >/dev/null
-	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ctest --output-on-failure --timeout 600 -j $(JOBS)
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DXL_WERROR=$(WERROR) -DXL_SANITIZE=ON >/dev/null
+	cmake --build build/asan -j $(JOBS)
+	cd build/asan && ctest --output-on-failure --timeout 600 -j $(JOBS)
 
-# The unit tests and the e2e suites on the embedded broker built with ThreadSanitizer (XL_TSAN), in build-tsan;
+# The unit tests and the e2e suites on the embedded broker built with ThreadSanitizer (XL_TSAN), in build/tsan;
 # a race report fails its test (exit 66); library-internal reports are suppressed in tests/tsan.supp. ~10 min.
 TSAN_TIMEOUT ?= 600
 tsan: test-deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXL_WERROR=$(WERROR) -DXL_TSAN=ON >/dev/null
-	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && ctest --output-on-failure --timeout $(TSAN_TIMEOUT) -j $(JOBS) -LE kafka
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXL_WERROR=$(WERROR) -DXL_TSAN=ON >/dev/null
+	cmake --build build/tsan -j $(JOBS)
+	cd build/tsan && ctest --output-on-failure --timeout $(TSAN_TIMEOUT) -j $(JOBS) -LE kafka
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-tsan
+	rm -rf $(BUILD) build
 
 # make bench: execlogd against its ceilings and PostgreSQL (ops/bench/README.md);
 # make bench-smoke: the same harness, tiny and fast. Results in $(BENCH_BUILD)/bench*/.
-BENCH_BUILD ?= build-bench
+BENCH_BUILD ?= build/bench-release
 .PHONY: bench bench-smoke
 bench:
 	@ops/bench/bench.sh full $(BENCH_BUILD) $(KAFKA)
@@ -122,25 +122,25 @@ bench-smoke:
 	@ops/bench/bench.sh smoke $(BENCH_BUILD) $(KAFKA)
 
 # make fuzz: the libFuzzer targets of tests/fuzz (tests/fuzz/README.md), built
-# with clang in build-fuzz, FUZZ_SECONDS each over a copy of their seeds;
+# with clang in build/fuzz, FUZZ_SECONDS each over a copy of their seeds;
 # make fuzz-smoke: the same for ~5 s each (make test runs it).
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz fuzz-smoke fuzz-build
 fuzz-build: test-deps
-	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXL_WERROR=$(WERROR) \
+	cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXL_WERROR=$(WERROR) \
 	      -DXL_FUZZ=ON >/dev/null
-	cmake --build build-fuzz -j $(JOBS) --target xl_fuzz_targets
+	cmake --build build/fuzz -j $(JOBS) --target xl_fuzz_targets
 
 fuzz-smoke: fuzz-build
-	cd build-fuzz && ctest -L fuzz --output-on-failure --timeout 120 -j $(JOBS)
+	cd build/fuzz && ctest -L fuzz --output-on-failure --timeout 120 -j $(JOBS)
 
 fuzz: fuzz-build
-	cd build-fuzz && XL_FUZZ_SECONDS=$(FUZZ_SECONDS) ctest -L fuzz --output-on-failure \
+	cd build/fuzz && XL_FUZZ_SECONDS=$(FUZZ_SECONDS) ctest -L fuzz --output-on-failure \
 	    --timeout $$(($(FUZZ_SECONDS) + 120)) -j $(JOBS); rc=$$?; cat tests/fuzz/runs/*/summary 2>/dev/null; exit $$rc
 
 # make kafka-up / kafka-down: three Apache Kafka 4.x KRaft nodes on 127.0.0.1
 # (RF 3, min.insync.replicas=2), jars from Maven Central cached in
-# ~/.cache/execlog, state in build-kafka-cluster/ (ops/kafka/README.md);
+# ~/.cache/execlog, state in build/kafka-cluster/ (ops/kafka/README.md);
 # make kafka-status shows the nodes, make kafka-smoke runs its fault smoke check.
 KAFKA_PACKAGES = openjdk-17-jre-headless maven kcat
 .PHONY: kafka-deps kafka-up kafka-down kafka-status kafka-smoke

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "api/http.h"
+#include "ingest/http.h"
 
 static const struct {
     const char *ext;

@@ -3,7 +3,7 @@
  * changes, so the event loop reads it without locks.
  */
 #include "api/auth.h"
-#include "api/http.h"
+#include "ingest/http.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/http.h"
+#include "ingest/http.h"
 
 typedef struct st_walk_t {
     xl_api_t *api;

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "api/compat.h"
-#include "api/http.h"
+#include "ingest/http.h"
 #include "api/query.h"
 #include "api/render.h"
 #include "ingest/validate.h"

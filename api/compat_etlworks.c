@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "api/compat.h"
-#include "api/http.h"
+#include "ingest/http.h"
 #include "api/render.h"
 
 static json_t *etl_opt_int(int64_t v)

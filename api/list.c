@@ -32,7 +32,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "api/http.h"
+#include "ingest/http.h"
 #include "api/read.h"
 #include "api/render.h"
 

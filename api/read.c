@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/http.h"
+#include "ingest/http.h"
 #include "api/render.h"
 #include "api/query.h"
 #include "projector/apply.h"

@@ -6,7 +6,7 @@
  */
 #include "api/render.h"
 
-#include "api/http.h"
+#include "ingest/http.h"
 #include "schemas/utf8.h"
 
 #include <errno.h>

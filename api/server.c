@@ -53,7 +53,7 @@
 #include "api/compat_cloudify.h"
 #include "api/compat_etlworks.h"
 #include "api/compat_flows.h"
-#include "api/http.h"
+#include "ingest/http.h"
 #include "schemas/base/log.h"
 #include "api/metrics.h"
 #include "api/deadline.h"

@@ -9,7 +9,7 @@
  * falls behind in the (durable) feed, never in memory.
  *
  * Memory: a poll and a stream live in their request's pool, held with
- * xl_http_hold (api/http.h) like every request whose answer comes later; what
+ * xl_http_hold (ingest/http.h) like every request whose answer comes later; what
  * they hold outside it (buffers, list links, timers) is released by
  * release(), which the hold's gone (the client went away), its dispose and
  * the final answer all call.
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/http.h"
+#include "ingest/http.h"
 #include "api/query.h"
 #include "api/render.h"
 

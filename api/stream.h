@@ -4,7 +4,7 @@
  * event (GET /v1/stream). Both are woken by the projector's progress
  * reports (xl_stream_notify), never by polling the store on a timer.
  *
- * A held response is an xl_http_hold (api/http.h), started and fed with
+ * A held response is an xl_http_hold (ingest/http.h), started and fed with
  * h2o_send; the client going away releases everything the request holds. SSE event ids are feed sequence numbers: they are valid on the
  * replica that issued them (the feed is replica-local).
  *

@@ -13,7 +13,7 @@
  * Lifetimes: a write lives until it is resolved AND its delivery report has
  * arrived (librdkafka holds it as the message opaque until then). A pending
  * lives until it answered AND every write it started is gone. The request
- * may vanish at any time (client gone): its hold (xl_http_hold, api/http.h)
+ * may vanish at any time (client gone): its hold (xl_http_hold, ingest/http.h)
  * then detaches it, and nothing here touches the request again.
  *
  * Loops: one xl_ingest_t per HTTP loop (a lane). A request, its writes, its
@@ -34,7 +34,7 @@
 
 #include <openssl/rand.h>
 
-#include "api/http.h" /* the HTTP shell of the write path: problem+json answers */
+#include "ingest/http.h" /* the HTTP shell of the write path: problem+json answers */
 #include "ingest/auditid.h"
 #include "ingest/catchup.h"
 #include "ingest/control.h"
@@ -94,7 +94,7 @@ struct st_pending_t {
     size_t ndeferred;
     int caught_up; /* the projection reached the log end: unknown now means not found */
     xl_catchup_wait_t catchup;
-    xl_http_hold_t *hold; /* holds req (api/http.h); NULL once answered or gone */
+    xl_http_hold_t *hold; /* holds req (ingest/http.h); NULL once answered or gone */
     int batch;
     int launched; /* every slot has a write or a result; answering may begin */
     int answered;

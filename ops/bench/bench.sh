@@ -9,7 +9,7 @@ set -eu
 MODE=${1:-full}
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-BUILD=${2:-build-bench}
+BUILD=${2:-build/bench-release}
 KAFKA=${3:-embedded}
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 case "$KAFKA" in

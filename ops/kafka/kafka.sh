@@ -13,7 +13,7 @@ TOP=$(cd "$HERE/../.." && pwd)
 POM=$HERE/pom.xml
 NODES=(1 2 3)
 
-STATE=${XL_KAFKA_DIR:-$TOP/build-kafka-cluster}
+STATE=${XL_KAFKA_DIR:-$TOP/build/kafka-cluster}
 UP_TIMEOUT=${KAFKA_UP_TIMEOUT:-60}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx384m -Xms128m}
@@ -52,7 +52,7 @@ commands:
   libs          fetch the jars if needed and print their directory
 
 options and environment:
-  --dir DIR          state directory (default: XL_KAFKA_DIR, else <repo>/build-kafka-cluster)
+  --dir DIR          state directory (default: XL_KAFKA_DIR, else <repo>/build/kafka-cluster)
                      holding node1..3/{server.properties,data,logs/server.log,stdout.log,pid}
   KAFKA_PORT_BASE    client port of node 1 (default 19092); node N listens on
                      BASE+N-1 for clients and BASE+100+N-1 for the controller quorum

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: percent-decoding of api/http.h, xl_http_percent_decode
+ * libFuzzer target: percent-decoding of ingest/http.h, xl_http_percent_decode
  * (query values: '+' is a space) and xl_http_path_decode (path segments:
  * '+' stays). Input: the raw bytes to decode.
  *
@@ -17,7 +17,7 @@
 
 #include <h2o.h>
 
-#include "api/http.h"
+#include "ingest/http.h"
 #include "tests/fuzz/fuzz.h"
 
 static size_t ref_decode(const char *s, size_t len, int plus_is_space, char *out)

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: query-string parsing of api/http.h, xl_http_query_next,
+ * libFuzzer target: query-string parsing of ingest/http.h, xl_http_query_next,
  * xl_http_query_param and xl_http_query_unknown. Input: a request path with
  * its query string (":path" as h2o hands it over). The request is a zeroed
  * h2o_req_t with only the public fields these functions read (path,
@@ -20,7 +20,7 @@
 
 #include <h2o.h>
 
-#include "api/http.h"
+#include "ingest/http.h"
 #include "tests/fuzz/fuzz.h"
 
 static const char *const names[] = {"limit", "status", "min_position", "page_token", "flow_id", "tenant_id",

@@ -2,7 +2,7 @@
  * HTTP answer helpers (see http.h). Every answer sets Content-Length before
  * h2o_send_inline (libh2o 2.2 needs it to avoid chunked HTTP/1.1 answers).
  */
-#include "api/http.h"
+#include "ingest/http.h"
 
 #include "schemas/utf8.h"
 

@@ -4,8 +4,8 @@
  * Everything is allocated from req->pool; nothing here frees or blocks.
  * A helper that sends the answer says so in its name (..._send_...).
  */
-#ifndef XL_API_HTTP_H
-#define XL_API_HTTP_H
+#ifndef XL_INGEST_HTTP_H
+#define XL_INGEST_HTTP_H
 
 #include <h2o.h>
 #include <jansson.h>
