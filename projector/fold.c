@@ -103,6 +103,20 @@ struct st_xl_fold_t {
 
 /* ---- the map ---- */
 
+/* Room for one more element in the growing array arr of n used and cap allocated elements (doubling,
+ * first to start); returns -ENOMEM from the calling function when there is none. */
+#define ROOM_OR_RETURN(arr, n, cap, first)                                                                              \
+    do {                                                                                                               \
+        if ((n) == (cap)) {                                                                                            \
+            size_t next_ = (cap) != 0 ? (cap) * 2 : (first);                                                           \
+            void *grown_ = realloc((arr), next_ * sizeof(*(arr)));                                                     \
+            if (grown_ == NULL)                                                                                        \
+                return -ENOMEM;                                                                                        \
+            (arr) = grown_;                                                                                            \
+            (cap) = next_;                                                                                             \
+        }                                                                                                              \
+    } while (0)
+
 static uint64_t hash_bytes(const void *p, size_t len)
 {
     const unsigned char *b = p;
@@ -324,14 +338,7 @@ static int note_offset(xl_fold_t *fold, int32_t partition, int64_t offset)
             return 0;
         }
     }
-    if (fold->noffsets == fold->capoffsets) {
-        size_t cap = fold->capoffsets != 0 ? fold->capoffsets * 2 : 16;
-        xl_fold_offset_t *offsets = realloc(fold->offsets, cap * sizeof(*offsets));
-        if (offsets == NULL)
-            return -ENOMEM;
-        fold->offsets = offsets;
-        fold->capoffsets = cap;
-    }
+    ROOM_OR_RETURN(fold->offsets, fold->noffsets, fold->capoffsets, 16);
     fold->offsets[fold->noffsets++] = (xl_fold_offset_t){partition, offset + 1};
     return 0;
 }
@@ -348,14 +355,7 @@ static int batch_exec(xl_fold_t *fold, int64_t audit_id, xl_fold_exec_t **out, c
         *out = &fold->execs[idx];
         return 0;
     }
-    if (fold->nexecs == fold->capexecs) {
-        size_t cap = fold->capexecs != 0 ? fold->capexecs * 2 : 64;
-        xl_fold_exec_t *execs = realloc(fold->execs, cap * sizeof(*execs));
-        if (execs == NULL)
-            return -ENOMEM;
-        fold->execs = execs;
-        fold->capexecs = cap;
-    }
+    ROOM_OR_RETURN(fold->execs, fold->nexecs, fold->capexecs, 64);
     xl_fold_exec_t *exec = &fold->execs[fold->nexecs];
     memset(exec, 0, sizeof(*exec));
     ret = audit_id > 0 ? xl_store_get_state(fold->store, fold->codec, audit_id, &exec->st, err, errlen) : -ENOENT;
@@ -432,14 +432,7 @@ static int batch_seen(xl_fold_t *fold, int32_t partition, const xl_fold_exec_t *
 /* Note that the batch feeds (audit_id, seq): numbered when it is written (write_fed). */
 static int batch_feed(xl_fold_t *fold, int64_t audit_id, uint32_t seq)
 {
-    if (fold->nfed == fold->capfed) {
-        size_t cap = fold->capfed != 0 ? fold->capfed * 2 : 64;
-        xl_fold_fed_t *fed = realloc(fold->fed, cap * sizeof(*fed));
-        if (fed == NULL)
-            return -ENOMEM;
-        fold->fed = fed;
-        fold->capfed = cap;
-    }
+    ROOM_OR_RETURN(fold->fed, fold->nfed, fold->capfed, 64);
     fold->fed[fold->nfed++] = (xl_fold_fed_t){audit_id, seq};
     return 0;
 }
@@ -552,14 +545,7 @@ static int batch_flow(xl_fold_t *fold, const xl_state_t *st, int all, xl_fold_fl
         *out = &fold->flows[idx];
         return 0;
     }
-    if (fold->nflows == fold->capflows) {
-        size_t cap = fold->capflows != 0 ? fold->capflows * 2 : 64;
-        xl_fold_flow_t *flows = realloc(fold->flows, cap * sizeof(*flows));
-        if (flows == NULL)
-            return -ENOMEM;
-        fold->flows = flows;
-        fold->capflows = cap;
-    }
+    ROOM_OR_RETURN(fold->flows, fold->nflows, fold->capflows, 64);
     if ((ret = map_put(&fold->fmap, &fold->key, fold->nflows)) != 0)
         return ret;
     xl_fold_flow_t *flow = &fold->flows[fold->nflows++];
@@ -573,14 +559,7 @@ static int batch_flow(xl_fold_t *fold, const xl_state_t *st, int all, xl_fold_fl
 
 static int push_hist(xl_fold_t *fold, size_t flow, int bucket, int delta)
 {
-    if (fold->nhist == fold->caphist) {
-        size_t cap = fold->caphist != 0 ? fold->caphist * 2 : 64;
-        xl_fold_hist_t *hist = realloc(fold->hist, cap * sizeof(*hist));
-        if (hist == NULL)
-            return -ENOMEM;
-        fold->hist = hist;
-        fold->caphist = cap;
-    }
+    ROOM_OR_RETURN(fold->hist, fold->nhist, fold->caphist, 64);
     fold->hist[fold->nhist++] = (xl_fold_hist_t){flow, bucket, delta};
     return 0;
 }
