@@ -30,6 +30,7 @@
 #include "projector/projector.h"
 #include "projector/store.h"
 #include "schemas/base/log.h"
+#include "schemas/base/thread.h"
 
 /* Bound on each start-up request to a real cluster (creating topics, claiming the node ID). */
 #define XL_STARTUP_KAFKA_MS 15000
@@ -97,6 +98,7 @@ static void loops_signal(size_t *count, int *flag)
 static void *loop_main(void *arg)
 {
     loop_thread_t *t = arg;
+    xl_thread_name("xl-http/%zu", t->sconf.loop_index);
     t->loop = xl_server_loop_create();
     if (t->ingest != NULL && (t->lane = xl_ingest_add_lane(t->ingest, t->loop, t->err, sizeof(t->err))) == NULL)
         json_decref(t->sconf.info);

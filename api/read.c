@@ -20,6 +20,7 @@
 #include "api/render.h"
 #include "api/query.h"
 #include "projector/apply.h"
+#include "schemas/base/thread.h"
 
 #define MAX_MESSAGE_ITEMS 1000 /* executions listed for one message ID */
 #define MAX_LINEAGE_ITEMS 1000 /* attempts, and children, listed in a lineage */
@@ -665,6 +666,7 @@ typedef struct st_xl_digest_job_t {
 static void *digest_main(void *arg)
 {
     digest_job_t *job = arg;
+    xl_thread_name("xl-digest");
     job->ret = xl_store_digest(job->api->store, job->hex, job->err, sizeof(job->err));
     h2o_multithread_send_message(job->api->digest_receiver, &job->msg);
     return NULL;

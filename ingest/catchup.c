@@ -15,6 +15,7 @@
 #include <h2o/multithread.h>
 
 #include "schemas/base/log.h"
+#include "schemas/base/thread.h"
 
 typedef struct st_answer_msg_t {
     h2o_multithread_message_t msg;
@@ -43,6 +44,7 @@ struct st_xl_catchup_t {
 static void *thread_main(void *arg)
 {
     xl_catchup_t *cu = arg;
+    xl_thread_name("xl-catchup");
     pthread_mutex_lock(&cu->mutex);
     for (;;) {
         while (!cu->stop && cu->answered == cu->asked)

@@ -17,6 +17,7 @@
 
 #include "projector/kconf.h"
 #include "schemas/base/log.h"
+#include "schemas/base/thread.h"
 
 /* The broker's smallest session timeout: a node killed outright frees its ID this long after. */
 #define CLAIM_SESSION_MS 6000
@@ -45,6 +46,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 static void *poll_main(void *arg)
 {
     xl_claim_t *claim = arg;
+    xl_thread_name("xl-claim");
     while (!atomic_load(&claim->stop)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(claim->rk, 200);
         if (m != NULL)

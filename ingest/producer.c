@@ -15,6 +15,7 @@
 
 #include "projector/kconf.h"
 #include "schemas/base/log.h"
+#include "schemas/base/thread.h"
 
 struct st_xl_producer_t {
     rd_kafka_t *rk;
@@ -56,6 +57,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void *poll_main(void *arg)
 {
     xl_producer_t *prod = arg;
+    xl_thread_name("xl-produce");
     while (!atomic_load(&prod->stop))
         rd_kafka_poll(prod->rk, 50);
     return NULL;

@@ -52,6 +52,7 @@
 #include "projector/kconf.h"
 #include "schemas/base/clock.h"
 #include "schemas/base/log.h"
+#include "schemas/base/thread.h"
 
 #define MAX_BATCH 1000
 #define POLL_MS 100
@@ -788,6 +789,7 @@ static int retry_held(xl_projector_worker_t *proj)
 static void *run(void *arg)
 {
     xl_projector_worker_t *proj = arg;
+    xl_thread_name("xl-proj/%d", proj->index);
     rd_kafka_topic_partition_list_t *topics = NULL;
     rd_kafka_resp_err_t err;
 

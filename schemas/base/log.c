@@ -7,6 +7,7 @@
  * of the status lookups' throughput.
  */
 #include "schemas/base/log.h"
+#include "schemas/base/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,6 +122,7 @@ static void *access_flusher_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the main thread's */
+    xl_thread_name("xl-accesslog");
     for (;;) {
         struct timespec ts = {0, ACCESS_FLUSH_MS * 1000000L};
         nanosleep(&ts, NULL);
