@@ -51,6 +51,8 @@ PG_CLIENTS = 16
 BATCH_CLIENTS = ["-t", "1", "-c", "4", "-m", "4"]
 # Scaling rows: each setting, the values compared (None: execlogd's default), what runs for each. A setting
 # this build of execlogd does not have (not in `execlogd --help`) is reported "not available in this build".
+# Targets of the read routes beside the status lookup: (ratio to h2o serving a file of the answer's size, p99 ms).
+ROUTE_TARGETS = {"list": (0.25, 20.0), "lineage": (0.25, None)}
 H2O_SERVER = shutil.which("h2o") or "/usr/bin/h2o"  # Debian's h2o server, the HTTP ceiling
 SCALING = (
     ("http.threads", ("1", None), "lookups and single-event ingest"),
@@ -797,8 +799,6 @@ class Bench:
                    self.out, cfg["seconds"], cfg["warmup"], x.proc.pid, self.brokers)
         t_end = now()
         samples = sampler.stop()
-        acked = r.get("s2xx", 0)
-        total_acked = r.get("total", 0)  # incl. warm-up requests are not counted by h2load
         drained = x.wait_drained(base + 1, cfg["drain_timeout"])
         r.update(first_write_s=first, first_write_status=st, lag=lag_stats(samples, t_run + cfg["warmup"], t_end, r["ok_per_s"]),
                  applied_after=drained.get("applied"), applied_before=base)
@@ -1261,9 +1261,9 @@ class Bench:
         # 2. batch ingest
         bd, bp, pre = raw["batch_delivered"], raw["batch_projected"], raw["preload"]
         self.row("batch_delivered", "2. batch ingest NDJSON x%d (ack=delivered)" % bd["lines_per_request"],
-                 bd["events_per_s"], "events/s", kc["events_per_s"], "raw librdkafka", (">=", 0.40))
+                 bd["events_per_s"], "events/s", kc["events_per_s"], "raw librdkafka", (">=", 0.25))
         self.row("batch_projected", "2. batch ingest NDJSON x%d (ack=projected)" % bp["lines_per_request"],
-                 bp["events_per_s"], "events/s", kc["events_per_s"], "raw librdkafka")
+                 bp["events_per_s"], "events/s", rs["events_per_s"], "RocksDB sync", (">=", 0.60))
         self.row("batch_creates", "2. batch creates x%d (ack=projected), preload" % pre["lines_per_request"],
                  pre["events_per_s"], "events/s", kc["events_per_s"], "raw librdkafka")
         # 3. projector
@@ -1285,7 +1285,7 @@ class Bench:
         # 4. API
         gh, g1 = raw["api_get_h2c"], raw["api_get_h1"]
         self.row("get_h2c", "4. GET /v1/executions/{id} h2c, %s executions" % fmt_count(cfg["executions"]),
-                 gh["ok_per_s"], "req/s", st_h2c["ok_per_s"], "h2o static h2c", (">=", 0.50))
+                 gh["ok_per_s"], "req/s", st_h2c["ok_per_s"], "h2o static h2c", (">=", 0.60))
         self.rows.append(dict(key="get_h2c_p99", label="4. GET /v1/executions/{id} h2c, p50 / p99",
                               value=gh.get("p99_ms"), unit="ms", value_text="%s / %s" % (
                                   fmt_num(gh.get("p50_ms")), fmt_num(gh.get("p99_ms"))),
@@ -1295,7 +1295,7 @@ class Bench:
                               result="PASS" if gh.get("p99_ms") is not None and gh["p99_ms"] <= 5.0 else "MISS"))
         gr = raw["api_get_h2c_restart"]
         self.row("get_h2c_restart", "4. GET /v1/executions/{id} h2c, after restart", gr["ok_per_s"], "req/s",
-                 st_h2c["ok_per_s"], "h2o static h2c", (">=", 0.50))
+                 st_h2c["ok_per_s"], "h2o static h2c", (">=", 0.60))
         self.rows.append(dict(key="get_h2c_restart_p99", label="4. GET h2c after restart, p50 / p99",
                               value=gr.get("p99_ms"), unit="ms", value_text="%s / %s" % (
                                   fmt_num(gr.get("p50_ms")), fmt_num(gr.get("p99_ms"))),
@@ -1307,13 +1307,15 @@ class Bench:
         self.row("get_h2c_vs_pg", "4. GET /v1/executions/{id} h2c", gh["ok_per_s"], "req/s", pl["tps"],
                  "PostgreSQL lookup", kind="x")
         for name, r in self.routes.items():
+            ratio_min, p99_max = ROUTE_TARGETS.get(name, (None, None))
             if r["missing"]:
                 self.na("route_" + name, "4. " + r["label"], "route missing")
             else:
                 ceil = raw.get("h2o_static_%s_h2c" % name)  # a static file the size of this route's answer
                 self.row("route_" + name, "4. " + r["label"] + " h2c", r["h2c"]["ok_per_s"], "req/s",
-                         (ceil or st_h2c)["ok_per_s"], "h2o static %s h2c" % (name if ceil else "status"))
-                self.lat_row("route_%s_lat" % name, "4. " + r["label"] + ", p50 / p99", r["h2c"], None)
+                         (ceil or st_h2c)["ok_per_s"], "h2o static %s h2c" % (name if ceil else "status"),
+                         (">=", ratio_min) if ratio_min is not None else None)
+                self.lat_row("route_%s_lat" % name, "4. " + r["label"] + ", p50 / p99", r["h2c"], None, p99_max)
         # 5. recovery
         rc = raw["recovery"]
         self.row("ready_after_kill", "5. ready (/readyz 200) after kill -9", rc["ready_s"], "s", None, None,
@@ -1375,7 +1377,7 @@ class Bench:
         self.lat_row("cluster_single_projected_lat", "1. single-event ingest (projected), p50 / p99", sp, esp)
         bd, bp, pre = raw["cluster_batch_delivered"], raw["cluster_batch_projected"], raw["cluster_preload"]
         self.row("cluster_batch_delivered", "2. batch ingest NDJSON x%d (ack=delivered)" % bd["lines_per_request"],
-                 bd["events_per_s"], "events/s", kc["events_per_s"], "raw librdkafka", (">=", 0.40), broker=b,
+                 bd["events_per_s"], "events/s", kc["events_per_s"], "raw librdkafka", (">=", 0.25), broker=b,
                  note=cores(bd))
         self.lat_row("cluster_batch_delivered_lat", "2. batch ingest (delivered), p50 / p99 per request", bd, None)
         self.row("cluster_batch_projected", "2. batch ingest NDJSON x%d (ack=projected)" % bp["lines_per_request"],
@@ -1398,12 +1400,17 @@ class Bench:
             r["section"] = "cluster"
             r.setdefault("broker", b)
 
-    def lat_row(self, key, label, r, ref):
-        self.rows.append(dict(key=key, label=label, value=r.get("p99_ms"), unit="ms",
-                              value_text="%s / %s" % (fmt_num(r.get("p50_ms")), fmt_num(r.get("p99_ms"))),
-                              ref=ref.get("p99_ms") if ref else None,
-                              ref_text=("%s / %s" % (fmt_num(ref.get("p50_ms")), fmt_num(ref.get("p99_ms")))) if ref
-                              else None, ref_label="p50 / p99" if ref else None))
+    def lat_row(self, key, label, r, ref, p99_max=None):
+        """p50 / p99 of a run (next to ref's); p99_max: the target on p99, in ms."""
+        row = dict(key=key, label=label, value=r.get("p99_ms"), unit="ms",
+                   value_text="%s / %s" % (fmt_num(r.get("p50_ms")), fmt_num(r.get("p99_ms"))),
+                   ref=ref.get("p99_ms") if ref else None,
+                   ref_text=("%s / %s" % (fmt_num(ref.get("p50_ms")), fmt_num(ref.get("p99_ms")))) if ref
+                   else None, ref_label="p50 / p99" if ref else None)
+        if p99_max is not None:
+            row["target"] = "p99 <= %s ms" % fmt_num(p99_max)
+            row["result"] = "PASS" if r.get("p99_ms") is not None and r["p99_ms"] <= p99_max else "MISS"
+        self.rows.append(row)
 
     def write_results(self):
         doc = dict(mode=self.args.mode, date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
