@@ -23,6 +23,7 @@ struct st_xl_deadline_t {
     h2o_loop_t *loop;
     uint64_t timeout_ms;
     h2o_linklist_t conns;
+    size_t nconns; /* in conns */
     h2o_timeout_t sweep_timeout;
     h2o_timeout_entry_t sweep;
 };
@@ -36,8 +37,10 @@ static void conn_release(conn_t *c)
 static void on_sock_close(void *data)
 {
     conn_t *c = data;
-    if (h2o_linklist_is_linked(&c->link))
+    if (h2o_linklist_is_linked(&c->link)) {
         h2o_linklist_unlink(&c->link);
+        --c->dl->nconns;
+    }
     c->sock = NULL;
     conn_release(c);
 }
@@ -87,6 +90,7 @@ void xl_deadline_destroy(xl_deadline_t *dl)
     while (!h2o_linklist_is_empty(&dl->conns)) {
         conn_t *c = H2O_STRUCT_FROM_MEMBER(conn_t, link, dl->conns.next);
         h2o_linklist_unlink(&c->link);
+        --dl->nconns;
         c->dl = NULL; /* the socket's close still frees it */
     }
     if (h2o_timeout_is_linked(&dl->sweep))
@@ -95,17 +99,24 @@ void xl_deadline_destroy(xl_deadline_t *dl)
     free(dl);
 }
 
-void xl_deadline_watch(xl_deadline_t *dl, h2o_socket_t *sock)
+int xl_deadline_watch(xl_deadline_t *dl, h2o_socket_t *sock)
 {
     conn_t *c = calloc(1, sizeof(*c));
     if (c == NULL)
-        return; /* unwatched: h2o's own timeouts still apply */
+        return -1;
     c->dl = dl;
     c->sock = sock;
     c->since = h2o_now(dl->loop);
     h2o_linklist_insert(&dl->conns, &c->link);
+    ++dl->nconns;
     sock->on_close.cb = on_sock_close;
     sock->on_close.data = c;
+    return 0;
+}
+
+size_t xl_deadline_open(const xl_deadline_t *dl)
+{
+    return dl != NULL ? dl->nconns : 0;
 }
 
 void xl_deadline_request(xl_deadline_t *dl, h2o_req_t *req)

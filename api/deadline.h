@@ -9,7 +9,8 @@
  * (SSE, long polls, min_position waits) are open requests, never cut.
  * One watcher per event loop; it never touches h2o's private fields: it uses
  * the socket's on_close hook, the connection's get_socket callback and the
- * request pool's dispose callbacks.
+ * request pool's dispose callbacks. It also counts the open connections, so
+ * the server knows at exit whether h2o still has any.
  */
 #ifndef XL_API_DEADLINE_H
 #define XL_API_DEADLINE_H
@@ -22,8 +23,10 @@ typedef struct st_xl_deadline_t xl_deadline_t;
 xl_deadline_t *xl_deadline_create(h2o_loop_t *loop, int timeout_ms);
 /** @brief Stop watching (connections still open are left to h2o) and free. NULL is fine. */
 void xl_deadline_destroy(xl_deadline_t *dl);
-/** @brief Watch a freshly accepted socket; call before h2o_accept. */
-void xl_deadline_watch(xl_deadline_t *dl, h2o_socket_t *sock);
+/** @brief Watch a freshly accepted socket; call before h2o_accept. @return 0, or -1 when out of memory. */
+int xl_deadline_watch(xl_deadline_t *dl, h2o_socket_t *sock);
+/** @brief How many watched connections are still open. */
+size_t xl_deadline_open(const xl_deadline_t *dl);
 /** @brief A request was dispatched: its connection is busy until req's pool is disposed. */
 void xl_deadline_request(xl_deadline_t *dl, h2o_req_t *req);
 

@@ -111,7 +111,8 @@ struct st_xl_server_t {
     h2o_timeout_t wait_timeout;
     h2o_timeout_t grace_timeout; /* POSITION_GRACE_MS: a min_position past the log end */
     h2o_linklist_t inflight; /* obs_t.link: requests not yet counted */
-    xl_deadline_t *deadline; /* cuts clients too slow to send a request */
+    xl_deadline_t *deadline; /* cuts clients too slow to send a request; counts the open connections */
+    h2o_timeout_entry_t goaway_sent; /* in ctx.one_sec_timeout after h2o's own graceful-shutdown entry */
     int wait_max_ms;
     int stopping; /* SIGTERM: nothing new is held */
     void (*notify)(void *ctx, const char *state);
@@ -989,7 +990,10 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (sock == NULL)
         return;
-    xl_deadline_watch(H2O_STRUCT_FROM_MEMBER(xl_server_t, ctx, actx->ctx)->deadline, sock);
+    if (xl_deadline_watch(H2O_STRUCT_FROM_MEMBER(xl_server_t, ctx, actx->ctx)->deadline, sock) != 0) {
+        h2o_socket_close(sock); /* out of memory: the client retries */
+        return;
+    }
     h2o_accept(actx, sock);
 }
 
@@ -1283,6 +1287,9 @@ static void tell_ready(xl_server_t *srv)
         notify(ready_notify_ctx, "READY=1");
 }
 
+/* marks when h2o's second GOAWAY has gone out (see xl_server_run) */
+static void on_goaway_sent(h2o_timeout_entry_t *entry) { (void)entry; }
+
 void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
 {
     tell_ready(srv);
@@ -1307,6 +1314,10 @@ void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
     }
     xl_stream_shutdown(srv->api.stream);
     h2o_context_request_shutdown(&srv->ctx); /* GOAWAY to HTTP/2 clients */
+    /* h2o sends its second GOAWAY from the context's one-second timer; an entry
+     * linked after its own fires after it (xl_server_flush waits for that) */
+    srv->goaway_sent.cb = on_goaway_sent;
+    h2o_timeout_link(srv->loop, &srv->ctx.one_sec_timeout, &srv->goaway_sent);
     uint64_t deadline = h2o_now(srv->loop) + (uint64_t)drain_ms;
     while (((srv->api.ingest != NULL && xl_ingest_pending(srv->api.ingest) > 0) || srv->api.digest_running) &&
            h2o_now(srv->loop) < deadline)
@@ -1321,9 +1332,9 @@ void xl_server_flush(xl_server_t *srv)
     uint64_t deadline = h2o_now(srv->loop) + 2000;
     do
         h2o_evloop_run(srv->loop, 20);
-    while (h2o_timeout_is_linked(&srv->ctx.http2._graceful_shutdown_timeout) && h2o_now(srv->loop) < deadline);
-    if (h2o_timeout_is_linked(&srv->ctx.http2._graceful_shutdown_timeout))
-        h2o_timeout_unlink(&srv->ctx.http2._graceful_shutdown_timeout);
+    while (h2o_timeout_is_linked(&srv->goaway_sent) && h2o_now(srv->loop) < deadline);
+    if (h2o_timeout_is_linked(&srv->goaway_sent))
+        h2o_timeout_unlink(&srv->goaway_sent);
 }
 
 void xl_server_detach(xl_server_t *srv)
@@ -1371,8 +1382,7 @@ int xl_server_destroy(xl_server_t *srv)
         h2o_timeout_dispose(srv->loop, &srv->wait_timeout);
         h2o_timeout_dispose(srv->loop, &srv->grace_timeout);
     }
-    if (srv->ctx_ready && (!h2o_linklist_is_empty(&srv->ctx.http1._conns) ||
-                           !h2o_linklist_is_empty(&srv->ctx.http2._conns))) {
+    if (srv->ctx_ready && xl_deadline_open(srv->deadline) > 0) {
         /* libh2o 2.2 cannot close a client's idle keep-alive connection for
          * us, and disposing a context with connections asserts: the process
          * is exiting, so the context and the loop are left to it */

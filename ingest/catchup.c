@@ -19,6 +19,7 @@
 
 typedef struct st_answer_msg_t {
     h2o_multithread_message_t msg;
+    h2o_linklist_t unheard; /* xl_catchup_t.unheard until the loop takes it */
     uint64_t generation;
     int64_t *ends; /* NULL: the log end could not be read */
     size_t n;
@@ -38,6 +39,7 @@ struct st_xl_catchup_t {
     pthread_mutex_t mutex;
     pthread_cond_t cond;
     uint64_t asked, answered; /* question generations, under mutex */
+    h2o_linklist_t unheard;   /* answer_msg_t.unheard: sent, not yet received; under mutex */
     int stop;
 };
 
@@ -61,6 +63,9 @@ static void *thread_main(void *arg)
                 xl_log_warn("ingest", "cannot read the log end to check an unknown execution: %s", err);
                 m->ends = NULL;
             }
+            pthread_mutex_lock(&cu->mutex);
+            h2o_linklist_insert(&cu->unheard, &m->unheard);
+            pthread_mutex_unlock(&cu->mutex);
             h2o_multithread_send_message(&cu->on_answer, &m->msg);
         }
         pthread_mutex_lock(&cu->mutex);
@@ -107,6 +112,9 @@ static void on_answer(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
     while (!h2o_linklist_is_empty(messages)) {
         answer_msg_t *m = H2O_STRUCT_FROM_MEMBER(answer_msg_t, msg.link, messages->next);
         h2o_linklist_unlink(&m->msg.link);
+        pthread_mutex_lock(&cu->mutex);
+        h2o_linklist_unlink(&m->unheard);
+        pthread_mutex_unlock(&cu->mutex);
         h2o_linklist_t *l = cu->waiters.next;
         while (l != &cu->waiters) {
             xl_catchup_wait_t *w = H2O_STRUCT_FROM_MEMBER(xl_catchup_wait_t, link, l);
@@ -142,6 +150,7 @@ xl_catchup_t *xl_catchup_create(h2o_loop_t *loop, xl_producer_t *prod, int timeo
     cu->prod = prod;
     cu->timeout_ms = timeout_ms;
     h2o_linklist_init_anchor(&cu->waiters);
+    h2o_linklist_init_anchor(&cu->unheard);
     pthread_mutex_init(&cu->mutex, NULL);
     pthread_cond_init(&cu->cond, NULL);
     cu->queue = h2o_multithread_create_queue(loop);
@@ -165,13 +174,13 @@ void xl_catchup_destroy(xl_catchup_t *cu)
     pthread_mutex_unlock(&cu->mutex);
     if (cu->thread_started)
         pthread_join(cu->thread, NULL);
-    /* answers not delivered yet are dropped with the waiters */
-    h2o_linklist_t messages;
-    h2o_linklist_init_anchor(&messages);
-    h2o_linklist_insert_list(&messages, &cu->on_answer._messages);
-    while (!h2o_linklist_is_empty(&messages)) {
-        answer_msg_t *m = H2O_STRUCT_FROM_MEMBER(answer_msg_t, msg.link, messages.next);
-        h2o_linklist_unlink(&m->msg.link);
+    /* answers not delivered yet are dropped with the waiters (taken out of the receiver's queue: the thread is
+     * gone, so nothing else touches them) */
+    while (!h2o_linklist_is_empty(&cu->unheard)) {
+        answer_msg_t *m = H2O_STRUCT_FROM_MEMBER(answer_msg_t, unheard, cu->unheard.next);
+        h2o_linklist_unlink(&m->unheard);
+        if (h2o_linklist_is_linked(&m->msg.link))
+            h2o_linklist_unlink(&m->msg.link);
         free(m->ends);
         free(m);
     }
