@@ -50,7 +50,8 @@ CURL_TIMEOUT = 20.0  # seconds for one request (above ingest.timeout.ms)
 KCAT_TIMEOUT = 20.0
 
 # Flags every execlogd of the run gets before its own (a suite's own flags win): e.g. XL_TEST_EXECLOGD_ARGS=
-# --http.threads=1 runs a suite on one HTTP loop (the default is one per core)
+# "--http.threads=1 --projector.threads=1" runs a suite on one HTTP loop and one projector worker (ctest sets
+# "--http.threads=2 --projector.threads=2" for every suite, tests/CMakeLists.txt)
 EXTRA_ARGS = shlex.split(os.environ.get("XL_TEST_EXECLOGD_ARGS", ""))
 _live = []  # every Execlogd that may have a process; killed at exit
 
