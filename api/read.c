@@ -6,7 +6,7 @@
  * (projector/apply.h), so it is exactly what the projection was then.
  *
  * Nothing here blocks the loop for long: every read is a point read or a
- * bounded index scan; the digest (a full scan) runs on a thread of its own.
+ * bounded index scan (the digest, a full scan, is digest.c's, on a thread of its own).
  */
 #include "api/read.h"
 
@@ -20,7 +20,6 @@
 #include "api/render.h"
 #include "api/query.h"
 #include "projector/apply.h"
-#include "schemas/base/thread.h"
 
 #define MAX_MESSAGE_ITEMS 1000 /* executions listed for one message ID */
 #define MAX_LINEAGE_ITEMS 1000 /* attempts, and children, listed in a lineage */
@@ -649,106 +648,4 @@ void xl_read_metrics(xl_api_t *api, h2o_req_t *req)
     h2o_iovec_t body = h2o_strdup(&req->pool, out.base != NULL ? out.base : "", out.len);
     xl_buf_dispose(&out);
     h2o_send_inline(req, body.base, body.len);
-}
-
-/* ---- GET /v1/admin/digest ---------------------------------------------------------------- */
-
-/* The digest reads every key: it runs on a thread and comes back through the api's receiver. */
-typedef struct st_xl_digest_job_t {
-    h2o_multithread_message_t msg;
-    xl_api_t *api;
-    xl_http_hold_t *hold; /* the request; NULL once the client went away */
-    int ret;
-    char hex[XL_STORE_DIGEST_HEX_LEN + 1];
-    char err[256];
-} digest_job_t;
-
-static void *digest_main(void *arg)
-{
-    digest_job_t *job = arg;
-    xl_thread_name("xl-digest");
-    job->ret = xl_store_digest(job->api->store, job->hex, job->err, sizeof(job->err));
-    h2o_multithread_send_message(job->api->digest_receiver, &job->msg);
-    return NULL;
-}
-
-static void on_digest_gone(xl_http_hold_t *hold)
-{
-    digest_job_t *job = hold->owner;
-    job->hold = NULL;
-}
-
-static const xl_http_hold_callbacks_t digest_hold = {.gone = on_digest_gone};
-
-static void digest_thread_join(xl_api_t *api)
-{
-    if (api->digest_running) {
-        pthread_join(api->digest_thread, NULL);
-        api->digest_running = 0;
-    }
-}
-
-/* The thread is done and its message is off the receiver: answer, free. */
-static void digest_finish(digest_job_t *job)
-{
-    digest_thread_join(job->api);
-    job->api->digest_job = NULL;
-    h2o_req_t *req = job->hold != NULL ? xl_http_hold_release(job->hold) : NULL;
-    if (req != NULL) {
-        if (job->ret != 0)
-            xl_http_send_problem(req, 500, "internal", "Cannot compute the digest", NULL, "%s", job->err);
-        else
-            xl_http_send_json_obj(req, 200,
-                                  json_pack("{s:s, s:s, s:s}", "digest", job->hex, "algorithm", "sha-256",
-                                            "covers", "state, events, idem, index, agg"));
-    }
-    free(job);
-}
-
-void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
-{
-    while (!h2o_linklist_is_empty(messages)) {
-        digest_job_t *job = H2O_STRUCT_FROM_MEMBER(digest_job_t, msg.link, messages->next);
-        h2o_linklist_unlink(&job->msg.link);
-        digest_finish(job);
-    }
-}
-
-void xl_read_digest(xl_api_t *api, h2o_req_t *req)
-{
-    if (api->digest_running || api->digest_receiver == NULL) {
-        xl_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "5");
-        xl_http_send_problem(req, 503, "busy", "A digest is being computed", NULL,
-                             "one digest runs at a time; retry when it is done");
-        return;
-    }
-    digest_job_t *job = calloc(1, sizeof(*job));
-    if (job == NULL) {
-        xl_http_send_problem(req, 500, "internal", "Out of memory", NULL, "cannot start the digest");
-        return;
-    }
-    job->api = api;
-    job->hold = xl_http_hold(req, sizeof(*job->hold), &digest_hold);
-    job->hold->owner = job;
-    if (pthread_create(&api->digest_thread, NULL, digest_main, job) != 0) {
-        xl_http_hold_release(job->hold);
-        free(job);
-        xl_http_send_problem(req, 500, "internal", "Cannot start the digest", NULL, "pthread_create failed");
-        return;
-    }
-    api->digest_running = 1;
-    api->digest_job = job;
-}
-
-void xl_read_digest_join(xl_api_t *api)
-{
-    digest_thread_join(api);
-    digest_job_t *job = api->digest_job;
-    if (job == NULL)
-        return;
-    /* the thread queued its message before it ended, and this loop has not
-     * taken it yet: take our own message back, so that the receiver is empty */
-    if (h2o_linklist_is_linked(&job->msg.link))
-        h2o_linklist_unlink(&job->msg.link);
-    digest_finish(job);
 }

@@ -50,10 +50,6 @@ typedef struct st_xl_api_t {
     unsigned char cursor_key[XL_CURSOR_KEY_LEN]; /* authenticates page tokens */
     size_t nwaiting;                             /* reads waiting for their min_position, every loop (first) */
     int stopping; /* shutting down: /readyz answers 503 */
-    int digest_running;
-    pthread_t digest_thread;
-    h2o_multithread_receiver_t *digest_receiver; /* the digest thread's answer comes back here */
-    struct st_xl_digest_job_t *digest_job;       /* running, or its answer not sent yet (read.c) */
 } xl_api_t;
 
 /** GET /v1/executions/{audit_id} (?as_of=ms replays the archive up to that time) */
@@ -97,16 +93,6 @@ void xl_read_readyz(xl_api_t *api, h2o_req_t *req);
 const char *xl_read_not_ready(xl_api_t *api, char *buf, size_t len);
 /** GET /metrics: Prometheus text format (metrics of the whole process). */
 void xl_read_metrics(xl_api_t *api, h2o_req_t *req);
-/** GET /v1/admin/digest: the digest of the projections, computed off the loop thread. */
-void xl_read_digest(xl_api_t *api, h2o_req_t *req);
-/**
- * @brief Wait for the digest thread, if any, and answer its request now if
- * its answer has not gone out (before the store closes and before the
- * digest receiver is unregistered).
- */
-void xl_read_digest_join(xl_api_t *api);
-/** @brief Receiver callback of api->digest_receiver: answers the digest requests (loop thread). */
-void xl_read_on_digest(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 
 /** @brief Record a progress report (loop thread). */
 void xl_api_note_applied(xl_api_t *api, int32_t partition, int64_t next_offset);

@@ -57,6 +57,7 @@
 #include "schemas/base/log.h"
 #include "api/metrics.h"
 #include "api/deadline.h"
+#include "api/digest.h"
 #include "api/read.h"
 #include "api/stream.h"
 
@@ -104,7 +105,7 @@ struct st_xl_server_t {
     xl_api_t api;
     xl_auth_t *auth; /* NULL: protected mode, everyone is an admin on loopback */
     h2o_multithread_queue_t *queue;
-    h2o_multithread_receiver_t on_digest;
+    xl_digest_t *digest; /* GET /v1/admin/digest */
     xl_progress_sub_t *progress; /* the projector's progress, heard on the loop */
     xl_progress_t *publisher;    /* the same, as published (borrowed; NULL: none) */
     h2o_linklist_t waiters; /* waiter_t.link: reads waiting for their min_position */
@@ -274,7 +275,7 @@ static void r_info(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, 
 }
 static void r_digest(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
-    xl_read_digest(&srv->api, req);
+    xl_digest_handle(srv->digest, req);
 }
 static void r_metrics(xl_server_t *srv, h2o_req_t *req, const xl_principal_t *who, const route_args_t *a)
 {
@@ -1211,14 +1212,16 @@ xl_server_t *xl_server_create(const xl_server_conf_t *conf, h2o_loop_t *loop, xl
         goto fail;
 
     srv->queue = h2o_multithread_create_queue(loop);
-    h2o_multithread_register_receiver(srv->queue, &srv->on_digest, xl_read_on_digest);
+    if ((srv->digest = xl_digest_create(srv->queue, conf->store)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     srv->publisher = conf->progress;
     if (conf->progress != NULL &&
         (srv->progress = xl_progress_subscribe(conf->progress, srv->queue, on_progress, srv)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    srv->api.digest_receiver = &srv->on_digest;
     h2o_timeout_init(loop, &srv->wait_timeout, (uint64_t)(conf->wait_max_ms > 0 ? conf->wait_max_ms : 1));
     h2o_timeout_init(loop, &srv->grace_timeout, POSITION_GRACE_MS);
 
@@ -1319,7 +1322,7 @@ void xl_server_run(xl_server_t *srv, volatile int *stop, int drain_ms)
     srv->goaway_sent.cb = on_goaway_sent;
     h2o_timeout_link(srv->loop, &srv->ctx.one_sec_timeout, &srv->goaway_sent);
     uint64_t deadline = h2o_now(srv->loop) + (uint64_t)drain_ms;
-    while (((srv->api.ingest != NULL && xl_ingest_pending(srv->api.ingest) > 0) || srv->api.digest_running) &&
+    while (((srv->api.ingest != NULL && xl_ingest_pending(srv->api.ingest) > 0) || xl_digest_running(srv->digest)) &&
            h2o_now(srv->loop) < deadline)
         h2o_evloop_run(srv->loop, 50);
 }
@@ -1362,7 +1365,8 @@ int xl_server_destroy(xl_server_t *srv)
     if (srv == NULL)
         return 0;
     close_listeners(srv);
-    xl_read_digest_join(&srv->api); /* answers a digest still on its way */
+    xl_digest_destroy(srv->digest); /* answers a digest still on its way */
+    srv->digest = NULL;
     if (srv->queue != NULL) {
         xl_progress_unsubscribe(srv->progress); /* hands over what is not heard yet */
         srv->progress = NULL;
@@ -1377,7 +1381,6 @@ int xl_server_destroy(xl_server_t *srv)
         waiter_release(H2O_STRUCT_FROM_MEMBER(waiter_t, link, srv->waiters.next));
     xl_stream_destroy(srv->api.stream);
     if (srv->queue != NULL) {
-        h2o_multithread_unregister_receiver(srv->queue, &srv->on_digest);
         h2o_multithread_destroy_queue(srv->queue);
         h2o_timeout_dispose(srv->loop, &srv->wait_timeout);
         h2o_timeout_dispose(srv->loop, &srv->grace_timeout);
