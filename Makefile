@@ -113,13 +113,14 @@ clean:
 
 # make bench: execlogd against its ceilings and PostgreSQL (ops/bench/README.md);
 # make bench-smoke: the same harness, tiny and fast. Results in $(BENCH_BUILD)/bench*/.
+# PROFILE=1: also a perf profile of execlogd during each measurement ($(BENCH_BUILD)/bench*/profiles/).
 BENCH_BUILD ?= build/bench-release
 .PHONY: bench bench-smoke
 bench:
-	@ops/bench/bench.sh full $(BENCH_BUILD) $(KAFKA)
+	@PROFILE=$(PROFILE) ops/bench/bench.sh full $(BENCH_BUILD) $(KAFKA)
 
 bench-smoke:
-	@ops/bench/bench.sh smoke $(BENCH_BUILD) $(KAFKA)
+	@PROFILE=$(PROFILE) ops/bench/bench.sh smoke $(BENCH_BUILD) $(KAFKA)
 
 # make fuzz: the libFuzzer targets of tests/fuzz (tests/fuzz/README.md), built
 # with clang in build/fuzz, FUZZ_SECONDS each over a copy of their seeds;

@@ -226,6 +226,59 @@ class ForeignCpu(threading.Thread):
 FOREIGN = None
 
 
+# ---- profiles (--profile): perf samples of execlogd during each measurement --------------------------
+
+class Profiler:
+    """`perf record -g` on one process for one measurement (--profile). stop() returns where its samples went:
+    by library (dso), by thread and by function, as shares of the samples; the report text stays in
+    OUT/profiles/LABEL.txt. Sampling at PERF_HZ costs the profiled process about 1%."""
+    DIR = None  # OUT/profiles when --profile, else None: no profiling
+    PERF_HZ = 499
+
+    def __init__(self, label, pid):
+        self.label, self.pid, self.proc = label, pid, None
+        if Profiler.DIR is None or not pid:
+            return
+        os.makedirs(Profiler.DIR, exist_ok=True)  # the harness empties OUT when it starts
+        self.data = os.path.join(Profiler.DIR, label + ".data")
+        self.proc = subprocess.Popen(["perf", "record", "-q", "-F", str(self.PERF_HZ), "-g", "-p", str(pid),
+                                      "-o", self.data], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    @staticmethod
+    def shares(data, sort, limit):
+        p = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", sort, "-g", "none", "--stdio",
+                            "--percent-limit", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           timeout=300)
+        rows = []
+        for line in p.stdout.splitlines():
+            m = re.match(r"^\s+([\d.]+)%\s+(.*?)\s*$", line)
+            if m:
+                rows.append((float(m.group(1)), re.sub(r"\s+", " ", m.group(2))))
+        return rows[:limit], p.stdout
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            _, err = self.proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return dict(error="perf record did not stop")
+        if not os.path.exists(self.data):
+            return dict(error="perf record: %s" % (err.decode(errors="replace").strip()[-300:] or "no data"))
+        out = {}
+        texts = []
+        for key, sort, limit in (("dso", "dso", 8), ("thread", "comm", 8), ("symbol", "dso,symbol", 15)):
+            rows, text = self.shares(self.data, sort, limit)
+            out[key] = rows
+            texts.append("## perf report --no-children --sort %s\n%s" % (sort, text))
+        with open(os.path.join(Profiler.DIR, self.label + ".txt"), "w") as f:
+            f.write("\n".join(texts))
+        os.unlink(self.data)  # large; the reports stay
+        return out
+
+
 def thread_ticks(pid):
     """CPU ticks of each thread group of a process: main loop, rocksdb, librdkafka, other."""
     out = {}
@@ -477,6 +530,7 @@ def h2load(label, args, outdir, seconds, warmup, pid=None, brokers=()):
     bt0 = pids_ticks(brokers)
     rq0 = run_queue_wait(pid) if pid else None
     bq0 = {b: run_queue_wait(b, False).get("all", 0) for b in brokers}
+    prof = Profiler(label, pid)
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=seconds + warmup + 120)
     tt1 = thread_ticks(pid) if pid else None
     bt1 = pids_ticks(brokers)
@@ -536,6 +590,9 @@ def h2load(label, args, outdir, seconds, warmup, pid=None, brokers=()):
     res["seconds"] = float(seconds)
     res["ok_per_s"] = res.get("s2xx", 0) / float(seconds)
     window("h2load " + label, t0 + warmup, now())
+    profile = prof.stop()  # after the CPU figures above: perf report takes a while
+    if profile is not None:
+        res["profile"] = profile
     os.unlink(logfile) if os.path.exists(logfile) else None  # can be large; the summary stays
     return res
 
@@ -857,6 +914,7 @@ class Bench:
             base = x.readyz().get("applied", 0)
             sampler = Sampler(x.port, 0.005)
             sampler.start()
+            prof = Profiler("%sprojector-burst-%d" % (tag, i + 1), x.proc.pid if i == 0 else None)
             t0 = now()
             prod = run_json([os.path.join(self.tools, "xl_bench_kafka"), "--bootstrap", bootstrap,
                              "--topic", "execlog.events", "--count", str(cfg["burst"]), "--ids", self.ids_file], 120)
@@ -866,10 +924,13 @@ class Bench:
             while now() < deadline and (not sampler.samples or sampler.samples[-1][1] < target):
                 time.sleep(0.01)
             samples = sampler.stop()
+            profile = prof.stop()
             # the apply rate: from the first batch applied to the last, over what it applied
             moving = [s for s in samples if s[1] > base]
             r = dict(burst=prod["delivered"], produce_s=prod["seconds"], produce_wall_s=t_prod - t0,
                      applied=(samples[-1][1] - base) if samples else 0)
+            if profile is not None:
+                r["profile"] = profile
             if len(moving) >= 2 and samples[-1][1] >= target:
                 first, last = moving[0], next(s for s in moving if s[1] >= target)
                 r["apply_s"] = last[0] - first[0]
@@ -1412,6 +1473,36 @@ class Bench:
             row["result"] = "PASS" if r.get("p99_ms") is not None and r["p99_ms"] <= p99_max else "MISS"
         self.rows.append(row)
 
+    def profile_lines(self):
+        """The profiles of the run (--profile): for each measurement, where execlogd's samples went."""
+        found = []
+
+        def walk(key, v):
+            if isinstance(v, dict):
+                if isinstance(v.get("profile"), dict):
+                    found.append((key, v["profile"]))
+                for k, w in v.items():
+                    if k != "profile":
+                        walk(k if key is None else "%s/%s" % (key, k), w)
+            elif isinstance(v, list):
+                for i, w in enumerate(v):
+                    walk("%s/%d" % (key, i + 1), w)
+        walk(None, self.raw)
+        walk("routes", {k: r.get("h2c") for k, r in getattr(self, "routes", {}).items()})
+        if not found:
+            return []
+        lines = ["", "profiles (perf record -F %d -g on execlogd; share of its samples; reports in %s):" % (
+            Profiler.PERF_HZ, Profiler.DIR)]
+        for key, prof in found:
+            if prof.get("error"):
+                lines.append("  %-34s %s" % (key, prof["error"]))
+                continue
+            for what in ("dso", "thread", "symbol"):
+                top = prof.get(what, [])[:6 if what != "symbol" else 5]
+                lines.append("  %-34s %-7s %s" % (key if what == "dso" else "", what,
+                                                   ", ".join("%s %.0f%%" % (n, s) for s, n in top)))
+        return lines
+
     def write_results(self):
         doc = dict(mode=self.args.mode, date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    machine=machine(), settings=dict(self.cfg, h2load=H2LOAD_CLIENTS, batch_h2load=BATCH_CLIENTS,
@@ -1481,6 +1572,7 @@ class Bench:
                            "%s at the end; %s brokers in the metadata): another user's fault test? those figures "
                            "are not a throughput" % (c["broker_pids"], c.get("broker_pids_end"),
                                                      c.get("brokers_in_metadata")))
+        out.extend(self.profile_lines())
         out.append("results: %s" % os.path.join(self.out, "results.json"))
         out.append("chart:   %s" % os.path.join(self.out, "chart.png"))
         text = "\n".join(out)
@@ -1733,7 +1825,7 @@ class Postgres:
     def pgbench(self, name, script, nexec, seconds, outdir):
         prefix = os.path.join(self.dir, "pgbench-" + name)
         argv = ["pgbench", "-n", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-M", "prepared",
-                "-c", str(PG_CLIENTS), "-j", "1", "-T", str(int(max(1, seconds))), "-D", "nexec=%d" % nexec,
+                "-c", str(PG_CLIENTS), "-j", "1", "-T", str(int(max(2, seconds))), "-D", "nexec=%d" % nexec,
                 "-f", script, "-l", "--log-prefix=" + prefix, "postgres"]
         t0 = now()
         p = subprocess.run(self.as_owner(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -1800,7 +1892,14 @@ def main():
     ap.add_argument("--kafka", default=None,
                     help="bootstrap list of a real Kafka cluster: also measure ingest on it (a second table)")
     ap.add_argument("--kafka-version", default=None, help="the cluster's Kafka version, for the broker label")
+    ap.add_argument("--profile", action="store_true",
+                    help="record a perf profile of execlogd during each measurement (OUT/profiles/, and a summary "
+                         "under the table)")
     args = ap.parse_args()
+    if args.profile:
+        if shutil.which("perf") is None:
+            sys.exit("bench: --profile needs perf (apt package linux-perf)")
+        Profiler.DIR = os.path.join(os.path.abspath(args.out), "profiles")
     if not args.server:
         sys.exit("bench: set XL_BENCH_SERVER (or --server) to the execlogd binary")
     for tool in ("h2load", "pgbench", "psql"):

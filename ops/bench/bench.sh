@@ -11,6 +11,9 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 BUILD=${2:-build/bench-release}
 KAFKA=${3:-embedded}
+# PROFILE=1: a perf profile of execlogd during each measurement (BUILD_DIR/bench/profiles/)
+PROF_ARGS=""
+[ "${PROFILE:-0}" = 1 ] && PROF_ARGS="--profile"
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 case "$KAFKA" in
   ""|embedded) KAFKA=embedded ;;
@@ -24,6 +27,7 @@ T0=$(date +%s)
 ops/install-deps.sh build-essential cmake pkg-config librdkafka-dev libavro-dev librocksdb-dev \
   libh2o-evloop-dev libjansson-dev libssl-dev zlib1g-dev \
   curl nghttp2-client h2o postgresql gnuplot-nox python3
+[ "${PROFILE:-0}" = 1 ] && ops/install-deps.sh linux-perf
 # the real cluster's (what `make kafka-up` installs)
 [ "$KAFKA" = cluster ] && ops/install-deps.sh openjdk-17-jre-headless maven kcat
 
@@ -39,7 +43,7 @@ export XL_BENCH_SERVER="$EXECLOGD"
 if [ "$KAFKA" = embedded ]; then
   echo "bench: build and set-up took $(( $(date +%s) - T0 )) s"
   exec /usr/bin/python3 ops/bench/bench.py --mode "$MODE" --tools "$TOOLS" \
-    --out "$OUT" --started "$T0"
+    --out "$OUT" --started "$T0" $PROF_ARGS
 fi
 
 # KAFKA=cluster: start the cluster if no node runs (and stop it again at the
@@ -54,5 +58,5 @@ VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' ops/kafka/po
 echo "bench: Kafka $VERSION cluster at $BOOTSTRAP$( [ "$STARTED" = 1 ] && echo ' (started now, stopped at the end)')"
 echo "bench: build and set-up took $(( $(date +%s) - T0 )) s"
 [ "$STARTED" = 1 ] && trap '"$K" down >/dev/null 2>&1 || true' EXIT
-/usr/bin/python3 ops/bench/bench.py --mode "$MODE" --tools "$TOOLS" --out "$OUT" --started "$T0" \
+/usr/bin/python3 ops/bench/bench.py --mode "$MODE" --tools "$TOOLS" --out "$OUT" --started "$T0" $PROF_ARGS \
   --kafka "$BOOTSTRAP" --kafka-version "$VERSION"
