@@ -601,6 +601,7 @@ struct st_xl_codec_t {
     xl_buf_t key; /* NUL-terminated copy of a map key (avro-c wants C strings) */
     xl_codec_writer_t **writers;
     size_t nwriters;
+    size_t body_max; /* the largest body this codec wrote: the room an encode reserves (xl_write_body) */
 };
 
 /* fingerprints of the embedded schemas, computed once per process */
@@ -824,12 +825,15 @@ static int xl_write_body(xl_codec_t *codec, avro_value_t *rec, xl_buf_t *out, si
     int arc;
     size_t need;
 
-    /* most bodies are small: try what is free (at least 1 KiB), size exactly only on overflow */
-    if (xl_buf_reserve(out, header + 1024) != 0)
+    /* write into what is free (twice the largest body so far, at least 4 KiB) and size exactly only on
+     * overflow: rare, as avro-c reports an overflow in its process-wide error buffer (see xl_avro_schema_lock) */
+    size_t room = codec->body_max * 2 > 4096 ? codec->body_max * 2 : 4096;
+    if (xl_buf_reserve(out, header + room) != 0)
         return xl_fail(err, errlen, -ENOMEM, "out of memory");
     avro_writer_memory_set_dest(codec->writer, out->base + out->len + header, (int64_t)(out->cap - out->len - header));
     if ((arc = avro_value_write(codec->writer, rec)) == 0) {
         *size = (size_t)avro_writer_tell(codec->writer);
+        codec->body_max = *size > codec->body_max ? *size : codec->body_max;
         return 0;
     }
     if ((arc = avro_value_sizeof(rec, &need)) != 0)
@@ -840,6 +844,7 @@ static int xl_write_body(xl_codec_t *codec, avro_value_t *rec, xl_buf_t *out, si
     if ((arc = avro_value_write(codec->writer, rec)) != 0)
         return xl_avro_fail(err, errlen, arc, -EINVAL, "writing the Avro body");
     *size = (size_t)avro_writer_tell(codec->writer);
+    codec->body_max = *size > codec->body_max ? *size : codec->body_max;
     return 0;
 }
 
@@ -1308,7 +1313,17 @@ static int xl_codec_push_writer(xl_codec_t *codec, xl_codec_writer_t *w)
     return 0;
 }
 
-int xl_codec_add_event_schema(xl_codec_t *codec, const char *json, size_t len, uint64_t *fp, char *err, size_t errlen)
+/*
+ * avro-c keeps its last error in one buffer for the whole process, and
+ * resolving a schema writes it even when nothing fails (a field looked up in
+ * an older schema that lacks it): the schema work of codecs made on several
+ * threads at once (HTTP loops, projector workers) is serialised here. Encoding
+ * and decoding do not use avro-c's error buffer unless they fail.
+ */
+static pthread_mutex_t xl_avro_schema_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int codec_add_event_schema(xl_codec_t *codec, const char *json, size_t len, uint64_t *fp, char *err,
+                                  size_t errlen)
 {
     int rc, npos = 0;
     uint64_t wfp;
@@ -1403,7 +1418,15 @@ static int xl_codec_parse(const char *json, avro_schema_t *schema, avro_value_if
     return 0;
 }
 
-xl_codec_t *xl_codec_create(char *err, size_t errlen)
+int xl_codec_add_event_schema(xl_codec_t *codec, const char *json, size_t len, uint64_t *fp, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&xl_avro_schema_lock);
+    int rc = codec_add_event_schema(codec, json, len, fp, err, errlen);
+    pthread_mutex_unlock(&xl_avro_schema_lock);
+    return rc;
+}
+
+static xl_codec_t *codec_create(char *err, size_t errlen)
 {
     xl_codec_t *codec = NULL;
     xl_codec_writer_t *w;
@@ -1453,7 +1476,7 @@ xl_codec_t *xl_codec_create(char *err, size_t errlen)
     }
     for (size_t i = 0; xl_event_schema_history[i] != NULL; ++i) {
         const char *json = xl_event_schema_history[i];
-        if (xl_codec_add_event_schema(codec, json, strlen(json), NULL, err, errlen) != 0)
+        if (codec_add_event_schema(codec, json, strlen(json), NULL, err, errlen) != 0)
             goto fail;
     }
     return codec;
@@ -1461,6 +1484,14 @@ xl_codec_t *xl_codec_create(char *err, size_t errlen)
 fail:
     xl_codec_destroy(codec);
     return NULL;
+}
+
+xl_codec_t *xl_codec_create(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&xl_avro_schema_lock);
+    xl_codec_t *codec = codec_create(err, errlen);
+    pthread_mutex_unlock(&xl_avro_schema_lock);
+    return codec;
 }
 
 void xl_codec_destroy(xl_codec_t *codec)

@@ -436,6 +436,10 @@ class Suite(X.SuiteBase):
         # rotation: the file moved away, SIGHUP, and the next line goes to a new file of that name
         srv.start(extra_args=["--log.access=" + path])
         srv.curl("GET", "/v1/info", token=tok["admin"], headers={"X-Request-Id": "before-rotation"})
+        # the line is written once the answer is out (so maybe after curl returned), then flushed within 100 ms
+        deadline = time.time() + 10
+        while time.time() < deadline and "before-rotation" not in open(path).read():
+            time.sleep(0.05)
         os.rename(path, path + ".1")
         srv.proc.send_signal(signal.SIGHUP)
         time.sleep(0.2)
