@@ -243,6 +243,7 @@ class Profiler:
         self.data = os.path.join(Profiler.DIR, label + ".data")
         self.proc = subprocess.Popen(["perf", "record", "-q", "-F", str(self.PERF_HZ), "-g", "-p", str(pid),
                                       "-o", self.data], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.3)  # attached before the work starts
 
     @staticmethod
     def shares(data, sort, limit):
@@ -253,7 +254,8 @@ class Profiler:
         for line in p.stdout.splitlines():
             m = re.match(r"^\s+([\d.]+)%\s+(.*?)\s*$", line)
             if m:
-                rows.append((float(m.group(1)), re.sub(r"\s+", " ", m.group(2))))
+                name = re.sub(r"(\s+-)+$", "", m.group(2))  # perf's empty trailing columns
+                rows.append((float(m.group(1)), re.sub(r"\s+", " ", name)))
         return rows[:limit], p.stdout
 
     def stop(self):
@@ -1494,13 +1496,13 @@ class Bench:
         lines = ["", "profiles (perf record -F %d -g on execlogd; share of its samples; reports in %s):" % (
             Profiler.PERF_HZ, Profiler.DIR)]
         for key, prof in found:
+            lines.append("  " + key)
             if prof.get("error"):
-                lines.append("  %-34s %s" % (key, prof["error"]))
+                lines.append("    " + prof["error"])
                 continue
             for what in ("dso", "thread", "symbol"):
                 top = prof.get(what, [])[:6 if what != "symbol" else 5]
-                lines.append("  %-34s %-7s %s" % (key if what == "dso" else "", what,
-                                                   ", ".join("%s %.0f%%" % (n, s) for s, n in top)))
+                lines.append("    %-7s %s" % (what, ", ".join("%s %.0f%%" % (n, s) for s, n in top) or "no samples"))
         return lines
 
     def write_results(self):
