@@ -5,9 +5,11 @@
  */
 #include "api/access.h"
 
-#include <stdarg.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
@@ -26,10 +28,18 @@ static void put(out_t *o, const char *s, size_t n)
     o->len += n;
 }
 
-static int is_plain(unsigned char c)
+/* Characters a value may hold unquoted: letters, digits and ._:/{}*@+-, (one table lookup each). */
+static unsigned char plain_chars[256];
+static pthread_once_t plain_once = PTHREAD_ONCE_INIT;
+
+static void plain_init(void)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("._:/{}*@+-,", c);
+    for (int c = 0; c < 256; ++c)
+        plain_chars[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                         (c != 0 && strchr("._:/{}*@+-,", c) != NULL);
 }
+
+static int is_plain(unsigned char c) { return plain_chars[c]; }
 
 /* " key=value": bare when plain, else quoted with escapes. */
 static void field(out_t *o, const char *key, const char *v, size_t n)
@@ -67,15 +77,18 @@ static void field_s(out_t *o, const char *key, const char *v)
         field(o, key, v, strlen(v));
 }
 
-static void field_f(out_t *o, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void field_f(out_t *o, const char *key, const char *fmt, ...)
+/* " key=N" for an unsigned integer; with decimals > 0, N / 10^decimals with that many digits after the point. */
+static void field_u(out_t *o, const char *key, uint64_t v, int decimals)
 {
-    char v[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(v, sizeof(v), fmt, ap);
-    va_end(ap);
-    field(o, key, v, n < 0 ? 0 : (size_t)n < sizeof(v) ? (size_t)n : sizeof(v) - 1);
+    char d[32], *p = d + sizeof(d);
+    int i = 0;
+    do {
+        if (i++ == decimals && decimals > 0)
+            *--p = '.';
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0 || i <= decimals);
+    field(o, key, p, (size_t)(d + sizeof(d) - p));
 }
 
 size_t xl_access_format(const xl_access_rec_t *rec, char *buf, size_t outlen)
@@ -83,6 +96,7 @@ size_t xl_access_format(const xl_access_rec_t *rec, char *buf, size_t outlen)
     if (outlen == 0)
         return 0;
     out_t o = {buf, 0, outlen - 1};
+    pthread_once(&plain_once, plain_init);
     field_s(&o, "id", rec->id);
     field_s(&o, "remote", rec->remote);
     if (rec->method != NULL)
@@ -90,10 +104,10 @@ size_t xl_access_format(const xl_access_rec_t *rec, char *buf, size_t outlen)
     field_s(&o, "route", rec->route);
     if (rec->path != NULL)
         field(&o, "path", rec->path, rec->path_len > 512 ? 512 : rec->path_len);
-    field_f(&o, "status", "%d", rec->status);
-    field_f(&o, "duration_ms", "%.3f", rec->seconds * 1000.0);
-    field_f(&o, "bytes", "%zu", rec->bytes);
-    field_f(&o, "held", "%d", rec->held ? 1 : 0);
+    field_u(&o, "status", rec->status > 0 ? (uint64_t)rec->status : 0, 0);
+    field_u(&o, "duration_ms", rec->seconds > 0 ? (uint64_t)(rec->seconds * 1e6) : 0, 3); /* whole µs */
+    field_u(&o, "bytes", rec->bytes, 0);
+    field_u(&o, "held", rec->held ? 1 : 0, 0);
     if (rec->who != NULL) {
         field_s(&o, "role", xl_role_name(rec->who->role));
         if (rec->who->role != XL_ROLE_NONE) {
@@ -134,13 +148,25 @@ int xl_access_request_id(const char *given, size_t len, char out[65])
         out[len] = '\0';
         return 1;
     }
-    unsigned char r[8] = {0};
-    if (RAND_bytes(r, sizeof(r)) != 1) {
-        static unsigned long long counter; /* loop thread only */
-        ++counter;
-        memcpy(r, &counter, sizeof(r));
+    /* 64 bits from a per-thread splitmix64 sequence whose start is random: unique in practice, cheap per
+     * request (RAND_bytes per request cost more than the lookup it labelled) */
+    static __thread uint64_t state;
+    static __thread int seeded;
+    if (!seeded) {
+        if (RAND_bytes((unsigned char *)&state, sizeof(state)) != 1) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            state = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^ (uint64_t)pthread_self();
+        }
+        seeded = 1;
     }
-    for (int i = 0; i < 8; ++i)
-        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; --i, z >>= 4)
+        out[i] = hex[z & 15];
+    out[16] = '\0';
     return 0;
 }

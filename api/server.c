@@ -414,7 +414,7 @@ static int match(const char *pattern, const char *path, size_t len, route_args_t
     const char *p = pattern, *s = path, *end = path + len;
     int bad = 0;
     while (*p != '\0') {
-        int is_id = strncmp(p, "{id}", 4) == 0, is_name = strncmp(p, "{name}", 6) == 0;
+        int is_id = *p == '{' && strncmp(p, "{id}", 4) == 0, is_name = *p == '{' && strncmp(p, "{name}", 6) == 0;
         if (is_id || is_name) {
             const char *seg = s;
             while (s < end && *s != '/')

@@ -34,16 +34,35 @@ static int access_flusher; /* the flusher thread runs */
 
 void xl_log_set_level(int level) { log_level = level; }
 
-/* "2026-11-22T05:21:28.123Z level=<level> mod=<module> " into line. @return its length. */
+/*
+ * "2026-11-22T05:21:28.123Z level=<level> mod=<module> " into line (size >= 128). @return its length.
+ * The access log writes one per request: the date and time are formatted once a second per thread.
+ */
 static int prefix(char *line, size_t size, int level, const char *module)
 {
+    static __thread time_t sec = -1;
+    static __thread char date[64]; /* "2026-11-22T05:21:28." */
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    return snprintf(line, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s mod=%s ", tm.tm_year + 1900,
-                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                    level_names[level], module);
+    if (ts.tv_sec != sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(date, sizeof(date), "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        sec = ts.tv_sec;
+    }
+    int ms = (int)(ts.tv_nsec / 1000000);
+    char msz[6] = {(char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', ' ', '\0'};
+    size_t n = 0, len;
+    const char *parts[] = {date, msz, "level=", level_names[level], " mod=", module, " "};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); ++i, n += len) {
+        len = strlen(parts[i]);
+        if (n + len >= size)
+            len = size - 1 - n;
+        memcpy(line + n, parts[i], len);
+    }
+    line[n] = '\0';
+    return (int)n;
 }
 
 int xl_log_parse_level(const char *name)
