@@ -45,6 +45,8 @@
 #include "schemas/base/log.h"
 
 #define BATCH_MAX_LINES 10000
+/* a state whose computed size is this close to XL_STATE_MAX_BYTES is encoded to check it (belt and braces) */
+#define STATE_SIZE_MARGIN (64 * 1024)
 
 typedef struct st_pending_t pending_t;
 
@@ -70,10 +72,21 @@ typedef struct st_write_t {
     h2o_linklist_t inflight; /* ing->inflight_creates */
 } write_t;
 
+/* A batch line acknowledged by its delivery report: its answer, kept as values and rendered straight
+ * into the response bytes (send_answer) instead of a JSON object per line. */
+typedef struct st_delivered_t {
+    char *event_id; /* taken from the write; freed with the slot */
+    int64_t audit_id, root_audit_id, parent_audit_id;
+    int32_t retries, partition;
+    int64_t offset;
+    int create;
+} delivered_t;
+
 typedef struct st_slot_t {
     int status; /* 0 while open */
-    json_t *body;
+    json_t *body; /* NULL with status set: the answer is in delivered */
     write_t *write;
+    delivered_t delivered;
 } slot_t;
 
 /* A write that named an execution this node did not know yet: processed again once caught up. */
@@ -135,6 +148,7 @@ struct st_xl_ingest_t {
     h2o_linklist_t inflight_creates;
     xl_catchup_t *catchup; /* NULL: this node sees every write (the embedded broker) */
     xl_buf_t frame;
+    xl_buf_t answer; /* a batch's answer, rendered (send_answer) */
     char schema_hex[17]; /* the event schema's fingerprint, for the execlog-schema header */
     size_t npending; /* requests not answered yet */
     xl_ingest_stats_t stats;
@@ -158,11 +172,99 @@ static void pending_free_if_done(pending_t *p)
     if (p->ing->catchup != NULL)
         xl_catchup_cancel(p->ing->catchup, &p->catchup);
     free(p->deferred);
-    for (size_t i = 0; i < p->nslots; ++i)
+    for (size_t i = 0; i < p->nslots; ++i) {
         json_decref(p->slots[i].body);
+        free(p->slots[i].delivered.event_id);
+    }
     free(p->slots);
     free(p->lines);
     free(p);
+}
+
+/* s as a JSON string (the escapes jansson writes; other UTF-8 bytes as they are). */
+static int append_json_str(xl_buf_t *out, const char *s, size_t len)
+{
+    if (xl_buf_reserve(out, len * 6 + 2) != 0)
+        return -ENOMEM;
+    char *o = out->base + out->len;
+    *o++ = '"';
+    for (size_t i = 0; i < len; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        static const char short_esc[32] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20 && short_esc[c] != 0) {
+            *o++ = '\\';
+            *o++ = short_esc[c];
+        } else if (c < 0x20) {
+            o += sprintf(o, "\\u%04X", c);
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    out->len = (size_t)(o - out->base);
+    return 0;
+}
+
+/* {"line":..,"code":.., then the fields of the slot's answer}: what a JSON object per line gave, as bytes. */
+static int render_slot(xl_buf_t *out, size_t line, const slot_t *s)
+{
+    int ret = xl_buf_appendf(out, "{\"line\":%zu,\"code\":%d", line, s->status);
+    if (ret != 0)
+        return ret;
+    if (s->body == NULL && s->delivered.event_id == NULL) /* the answer could not be built (out of memory) */
+        return xl_buf_append(out, "}", 1);
+    if (s->body == NULL) { /* a batch line acknowledged by its delivery report */
+        const delivered_t *d = &s->delivered;
+        if ((ret = xl_buf_appendf(out, ",\"audit_id\":%" PRId64 ",\"event_id\":", d->audit_id)) != 0 ||
+            (ret = append_json_str(out, d->event_id, strlen(d->event_id))) != 0 ||
+            (ret = xl_buf_appendf(out, ",\"seq\":null,\"position\":{\"partition\":%d,\"offset\":%" PRId64 "}",
+                                  (int)d->partition, d->offset)) != 0)
+            return ret;
+        if (d->create) {
+            if ((ret = xl_buf_appendf(out, ",\"status\":\"queued\",\"root_audit_id\":%" PRId64, d->root_audit_id)) != 0)
+                return ret;
+            ret = d->parent_audit_id ? xl_buf_appendf(out, ",\"parent_audit_id\":%" PRId64, d->parent_audit_id)
+                                     : xl_buf_append(out, ",\"parent_audit_id\":null", 23);
+            if (ret != 0 || (ret = xl_buf_appendf(out, ",\"retries\":%d", (int)d->retries)) != 0)
+                return ret;
+        }
+        return xl_buf_append(out, "}", 1);
+    }
+    size_t len = json_dumpb(s->body, NULL, 0, JSON_COMPACT);
+    if (len < 2 || xl_buf_reserve(out, len + 16) != 0)
+        return -ENOMEM;
+    if (s->status >= 400) { /* ,"problem":{...}} */
+        if ((ret = xl_buf_append(out, ",\"problem\":", 11)) != 0)
+            return ret;
+        out->len += json_dumpb(s->body, out->base + out->len, len, JSON_COMPACT);
+        return xl_buf_append(out, "}", 1);
+    }
+    /* the answer's own members follow line and code (none of them is named line or code) */
+    size_t at = out->len;
+    out->len += json_dumpb(s->body, out->base + out->len, len, JSON_COMPACT);
+    if (len == 2) { /* {} */
+        out->len = at;
+        return xl_buf_append(out, "}", 1);
+    }
+    out->base[at] = ','; /* its '{' becomes the separator, its '}' closes the line */
+    return 0;
+}
+
+/* The answer to a batch into out (reset first): counts, then one result per line. */
+static int render_batch(xl_buf_t *out, const pending_t *p, size_t accepted, size_t rejected)
+{
+    xl_buf_reset(out);
+    int ret = xl_buf_appendf(out, "{\"accepted\":%zu,\"rejected\":%zu,\"results\":[", accepted, rejected);
+    for (size_t i = 0; i < p->nslots && ret == 0; ++i) {
+        if (i != 0)
+            ret = xl_buf_append(out, ",", 1);
+        if (ret == 0)
+            ret = render_slot(out, p->lines[i], &p->slots[i]);
+    }
+    return ret != 0 ? ret : xl_buf_append(out, "]}", 2);
 }
 
 static void send_answer(pending_t *p)
@@ -189,26 +291,15 @@ static void send_answer(pending_t *p)
             STAT_ADD(ing, requests_rejected);
         return;
     }
-    json_t *results = json_array();
     size_t accepted = 0, rejected = 0;
-    for (size_t i = 0; i < p->nslots; ++i) {
-        slot_t *s = &p->slots[i];
-        json_t *r = json_pack("{s:I, s:i}", "line", (json_int_t)p->lines[i], "code", s->status);
-        if (s->status >= 400) {
-            json_object_set_new(r, "problem", s->body);
-            ++rejected;
-        } else {
-            json_object_update_missing(r, s->body);
-            json_decref(s->body);
-            ++accepted;
-        }
-        s->body = NULL;
-        json_array_append_new(results, r);
-    }
+    for (size_t i = 0; i < p->nslots; ++i)
+        p->slots[i].status >= 400 ? ++rejected : ++accepted;
     STAT_ADD(ing, requests_ok);
-    xl_http_send_json_obj(req, 200,
-                          json_pack("{s:I, s:I, s:o}", "accepted", (json_int_t)accepted, "rejected",
-                                    (json_int_t)rejected, "results", results));
+    if (render_batch(&ing->answer, p, accepted, rejected) != 0) {
+        xl_http_send_problem(req, 500, "internal", "Out of memory", NULL, "the answer could not be built");
+        return;
+    }
+    xl_http_send_json(req, 200, ing->answer.base, ing->answer.len);
 }
 
 static void pending_answer(pending_t *p)
@@ -341,6 +432,22 @@ static void write_settle_projected(write_t *w)
 
 static void write_settle_delivered(write_t *w)
 {
+    pending_t *p = w->pending;
+    int create = (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) != 0;
+    if (p != NULL && p->batch) { /* kept as values, rendered with the batch's answer */
+        slot_t *s = &p->slots[w->slot];
+        w->pending = NULL;
+        s->write = NULL;
+        --p->nwrites;
+        if (s->status == 0) {
+            s->delivered = (delivered_t){w->event_id, w->audit_id, w->root_audit_id, w->parent_audit_id,
+                                         w->retries,  w->partition, w->offset,       create};
+            w->event_id = NULL; /* the slot's now */
+            slot_fill(p, w->slot, create ? 201 : 202, NULL);
+        }
+        write_settle(w, 0, NULL);
+        return;
+    }
     json_t *body = json_pack("{s:I, s:s, s:n, s:o}", "audit_id", (json_int_t)w->audit_id, "event_id", w->event_id,
                              "seq", "position", position(w));
     if (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) {
@@ -782,6 +889,11 @@ static int check_state_boundsOrFill(pending_t *p, size_t i, xl_state_t *st, cons
         xl_buf_t buf;
         xl_buf_init(&buf);
         int ret = xl_apply_event(st, 1, ev, 0, &origin, &res);
+        /* the size from the field table decides far from the bound; near it, the encoded bytes do */
+        if (ret == 0 && xl_state_encoded_size(st) <= XL_STATE_MAX_BYTES - STATE_SIZE_MARGIN) {
+            xl_buf_dispose(&buf);
+            return 0;
+        }
         if (ret == 0)
             ret = xl_state_encode(p->ing->codec, st, &buf, err, sizeof(err));
         if (ret != 0) {
@@ -1235,6 +1347,7 @@ static int lane_init(xl_ingest_t *ing, h2o_loop_t *loop, int kafka_timeout, char
     const xl_ingest_conf_t *conf = &ing->conf;
     ing->loop = loop;
     xl_buf_init(&ing->frame);
+    xl_buf_init(&ing->answer);
     snprintf(ing->schema_hex, sizeof(ing->schema_hex), "%016" PRIx64, xl_event_schema_fingerprint());
     if ((ing->codec = xl_codec_create(err, errlen)) == NULL)
         return -1;
@@ -1355,6 +1468,7 @@ void xl_ingest_dispose_lane(xl_ingest_t *ing)
     ing->partitions = NULL;
     ing->npartitions = 0;
     xl_buf_dispose(&ing->frame);
+    xl_buf_dispose(&ing->answer);
 }
 
 void xl_ingest_destroy(xl_ingest_t *ing)

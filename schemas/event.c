@@ -865,6 +865,102 @@ int xl_event_encode(xl_codec_t *codec, const xl_event_t *ev, xl_buf_t *out, char
     return 0;
 }
 
+/* ---- encoded size, without encoding ------------------------------------------------ */
+
+/* bytes of a zigzag varint (Avro int and long alike) */
+static size_t xl_size_long(int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    size_t n = 1;
+    while (z >= 0x80) {
+        z >>= 7;
+        ++n;
+    }
+    return n;
+}
+
+static size_t xl_size_str(const xl_str_t *s) { return xl_size_long((int64_t)s->len) + s->len; }
+
+/* a block of n items (avro-c writes one block, then the 0 that ends it) */
+static size_t xl_size_block(size_t n) { return (n != 0 ? xl_size_long((int64_t)n) : 0) + 1; }
+
+static size_t xl_size_record(const xl_field_t *fields, size_t nfields, const void *obj);
+
+static size_t xl_size_field(const xl_field_t *f, const void *obj)
+{
+    switch (f->kind) {
+    case XL_K_STR:
+        return xl_size_str(XL_AT(obj, f->off, const xl_str_t));
+    case XL_K_OPT_STR: {
+        const xl_str_t *s = XL_AT(obj, f->off, const xl_str_t);
+        return 1 + (s->base != NULL ? xl_size_str(s) : 0);
+    }
+    case XL_K_LONG:
+        return xl_size_long(*XL_AT(obj, f->off, const int64_t));
+    case XL_K_OPT_LONG: {
+        int64_t l = *XL_AT(obj, f->off, const int64_t);
+        return 1 + (l != 0 ? xl_size_long(l) : 0);
+    }
+    case XL_K_INT:
+        return xl_size_long(*XL_AT(obj, f->off, const int32_t));
+    case XL_K_U32:
+        return xl_size_long((int64_t)*XL_AT(obj, f->off, const uint32_t));
+    case XL_K_TYPE:
+    case XL_K_STATUS:
+        return xl_size_long(*XL_AT(obj, f->off, const int));
+    case XL_K_OPT_STATUS: {
+        int st = *XL_AT(obj, f->off, const int);
+        return 1 + (st != XL_STATUS_NONE ? xl_size_long(st) : 0);
+    }
+    case XL_K_ERROR: {
+        const xl_error_t *e = XL_AT(obj, f->off, const xl_error_t);
+        if (!e->present)
+            return 1;
+        return 1 + xl_size_str(&e->class_) + xl_size_str(&e->message) + 1 +
+               (e->stack.base != NULL ? xl_size_str(&e->stack) : 0);
+    }
+    case XL_K_WARNINGS: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t), size = xl_size_block(n);
+        const xl_str_t *items = *XL_AT(obj, f->off, xl_str_t *const);
+        for (size_t i = 0; i < n; ++i)
+            size += xl_size_str(&items[i]);
+        return size;
+    }
+    case XL_K_METRICS: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t), size = xl_size_block(n);
+        const xl_metric_t *items = *XL_AT(obj, f->off, xl_metric_t *const);
+        for (size_t i = 0; i < n; ++i)
+            size += xl_size_str(&items[i].name) + xl_size_long(items[i].value);
+        return size;
+    }
+    case XL_K_ATTRIBUTES: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t), size = xl_size_block(n);
+        const xl_attr_t *items = *XL_AT(obj, f->off, xl_attr_t *const);
+        for (size_t i = 0; i < n; ++i)
+            size += xl_size_str(&items[i].key) + xl_size_str(&items[i].value);
+        return size;
+    }
+    case XL_K_RECORDS: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t), size = xl_size_block(n);
+        const char *items = *XL_AT(obj, f->off, const char *const);
+        for (size_t i = 0; i < n; ++i)
+            size += xl_size_record(f->sub, f->nsub, items + i * f->elsize);
+        return size;
+    }
+    }
+    return 0;
+}
+
+static size_t xl_size_record(const xl_field_t *fields, size_t nfields, const void *obj)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < nfields; ++i)
+        size += xl_size_field(&fields[i], obj);
+    return size;
+}
+
+size_t xl_state_encoded_size(const xl_state_t *st) { return xl_size_record(xl_state_fields, XL_STATE_NFIELDS, st); }
+
 int xl_state_encode(xl_codec_t *codec, const xl_state_t *st, xl_buf_t *out, char *err, size_t errlen)
 {
     int rc;

@@ -1042,6 +1042,8 @@ static void test_state(void)
     st = full_state();
     MUST(xl_state_encode(codec, &st, &body, err, sizeof(err)) == 0, "%s", err);
     XL_CHECK((unsigned char)body.base[0] != 0xc3, "no single-object framing");
+    XL_CHECK(xl_state_encoded_size(&st) == body.len, "encoded size %zu, encoded %zu", xl_state_encoded_size(&st),
+             body.len);
     int rc = xl_state_decode(codec, body.base, body.len, &out, err, sizeof(err));
     XL_CHECK(rc == 0, "%d %s", rc, err);
     if (rc == 0) {
@@ -1051,12 +1053,46 @@ static void test_state(void)
         XL_CHECK(is_zero(&out, sizeof(out)), "dispose zeroes");
     }
 
+    XL_PHASE("state encoded size");
+    {
+        /* every field present, and integers at each varint length boundary */
+        static const int64_t edges[] = {0, 1, -1, 63, 64, -64, -65, 8191, 8192, INT32_MAX, INT32_MIN, INT64_MAX,
+                                        INT64_MIN + 1};
+        static xl_metric_t fm[] = {{{(char *)"rows", 4}, -3}};
+        static xl_file_metric_t files[] = {{{(char *)"a.csv", 5}, 1, fm}, {{(char *)"b.csv", 5}, 0, NULL}};
+        for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]); ++k) {
+            xl_state_t s2 = full_state();
+            s2.top_execution_id = edges[k];
+            s2.input = S("{\"a\":1}");
+            s2.output = S("[]");
+            s2.code = S("E42");
+            s2.error_location = edges[k];
+            s2.schedule_event_id = 5;
+            s2.schedule_event_name = S("nightly");
+            s2.nfile_metrics = 2;
+            s2.file_metrics = files;
+            s2.control_type = XL_EVENT_PAUSE_REQUESTED;
+            s2.control_seq = (uint32_t)edges[k];
+            s2.control_event_id = S("ctl");
+            s2.error.stack = S("at x");
+            s2.retries = (int32_t)edges[k];
+            s2.log_offset = edges[k];
+            s2.parent_audit_id = edges[k];
+            xl_buf_reset(&b);
+            MUST(xl_state_encode(codec, &s2, &b, err, sizeof(err)) == 0, "%s", err);
+            XL_CHECK(xl_state_encoded_size(&s2) == b.len, "edge %lld: encoded size %zu, encoded %zu",
+                     (long long)edges[k], xl_state_encoded_size(&s2), b.len);
+        }
+    }
+
     XL_PHASE("state minimal");
     memset(&st, 0, sizeof(st));
     st.flow_id = S("f");
     st.status = XL_STATUS_QUEUED;
     xl_buf_reset(&body);
     MUST(xl_state_encode(codec, &st, &body, err, sizeof(err)) == 0, "%s", err);
+    XL_CHECK(xl_state_encoded_size(&st) == body.len, "minimal: encoded size %zu, encoded %zu",
+             xl_state_encoded_size(&st), body.len);
     rc = xl_state_decode(codec, body.base, body.len, &out, err, sizeof(err));
     XL_CHECK(rc == 0, "%d %s", rc, err);
     if (rc == 0) {
