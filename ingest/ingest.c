@@ -1172,39 +1172,46 @@ static const xl_str_t *pending_scope(const pending_t *p)
 
 /*
  * Validate the JSON of one write (a request body, or a batch line: kind
- * XL_WRITE_BATCH, whose audit_id becomes *target) into ev. ev's strings
- * borrow from the returned object. @return the object (json_decref it once
- * ev is processed), or NULL with slot i filled.
+ * XL_WRITE_BATCH, whose audit_id becomes *target) into ev. The common flat
+ * shape is scanned straight into ev (xl_validate_scan: *obj NULL, ev's
+ * strings borrow from src); anything else is parsed with jansson and checked
+ * by xl_validate_write (ev's strings borrow from *obj: json_decref it once ev
+ * is processed). @return 0, or -1 with slot i filled.
  */
-static json_t *read_writeOrFill(pending_t *p, size_t i, h2o_iovec_t src, int kind, xl_event_t *ev, int64_t *target)
+static int read_writeOrFill(pending_t *p, size_t i, h2o_iovec_t src, int kind, xl_event_t *ev, int64_t *target,
+                            json_t **obj)
 {
     json_error_t jerr;
-    json_t *obj;
+    *obj = NULL;
+    if (xl_validate_scan(src.base, src.len, kind, ev, &p->req->pool))
+        goto done;
     if (src.len == 0 && (kind & (XL_WRITE_RETRY | XL_WRITE_CANCEL)))
-        obj = json_object(); /* their body is optional */
+        *obj = json_object(); /* their body is optional */
     else
-        obj = json_loadb(src.base, src.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (obj == NULL) {
+        *obj = json_loadb(src.base, src.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (*obj == NULL) {
         char detail[256];
         if (kind == XL_WRITE_BATCH)
             snprintf(detail, sizeof(detail), "column %d: %s", jerr.column, jerr.text);
         else
             snprintf(detail, sizeof(detail), "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         slot_fill(p, i, 400, problem(p, 400, "malformed-json", "Malformed JSON", detail));
-        return NULL;
+        return -1;
     }
     json_t *errors = json_array();
-    if (xl_validate_write(obj, kind, ev, errors, &p->req->pool) != 0) {
+    if (xl_validate_write(*obj, kind, ev, errors, &p->req->pool) != 0) {
         fill_invalid(p, i, errors);
-        json_decref(obj);
-        return NULL;
+        json_decref(*obj);
+        *obj = NULL;
+        return -1;
     }
     json_decref(errors);
+done:
     if (kind == XL_WRITE_BATCH) {
         *target = ev->audit_id;
         ev->audit_id = 0;
     }
-    return obj;
+    return 0;
 }
 
 /* The projection reached the log end: process again the writes that named an unknown execution. */
@@ -1229,8 +1236,8 @@ static void on_caught_up(xl_catchup_wait_t *w)
             continue;
         }
         p->cur = *d;
-        json_t *obj = read_writeOrFill(p, d->slot, d->src, p->batch ? XL_WRITE_BATCH : d->kind, &ev, &target);
-        if (obj != NULL)
+        json_t *obj;
+        if (read_writeOrFill(p, d->slot, d->src, p->batch ? XL_WRITE_BATCH : d->kind, &ev, &target, &obj) == 0)
             process_write(p, d->slot, d->kind, &ev, d->target, pending_scope(p));
         json_decref(obj);
     }
@@ -1249,8 +1256,8 @@ static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t ta
     p->cur.src = src;
     p->cur.control = control;
     xl_event_t ev;
-    json_t *obj = read_writeOrFill(p, 0, src, kind, &ev, &target);
-    if (obj != NULL)
+    json_t *obj;
+    if (read_writeOrFill(p, 0, src, kind, &ev, &target, &obj) == 0)
         process_write(p, 0, kind, &ev, target, scope);
     json_decref(obj);
     pending_launch(p);
@@ -1330,8 +1337,8 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *sc
         p->cur.src = line;
         xl_event_t ev;
         int64_t target = 0;
-        json_t *obj = read_writeOrFill(p, i, line, XL_WRITE_BATCH, &ev, &target);
-        if (obj != NULL)
+        json_t *obj;
+        if (read_writeOrFill(p, i, line, XL_WRITE_BATCH, &ev, &target, &obj) == 0)
             process_write(p, i, target != 0 ? XL_WRITE_APPEND : XL_WRITE_CREATE, &ev, target, scope);
         ++i;
         json_decref(obj);
