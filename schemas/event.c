@@ -1261,21 +1261,186 @@ int xl_event_decode(xl_codec_t *codec, const void *data, size_t len, xl_event_t 
     return rc;
 }
 
+/*
+ * Direct reading of a body the wire walk has accepted for the current schema:
+ * the field table over the bytes, into the same owned C values avro-c and
+ * xl_get_field give (every string and array its own allocation, so
+ * xl_dispose_record frees either). Returns 0, ENOMEM, or -EBADMSG for a value
+ * out of range (as xl_get_field).
+ */
+static int xl_read_str(xl_wire_t *w, xl_str_t *s)
+{
+    int64_t n;
+    if (xl_wire_long(w, &n) != 0 || n < 0 || n > w->end - w->p)
+        return -EBADMSG;
+    int rc = xl_str_set(s, (const char *)w->p, (size_t)n) == 0 ? 0 : ENOMEM;
+    w->p += n;
+    return rc;
+}
+
+/* a union whose branch 0 is null: 1 for null, 0 for the value, -EBADMSG */
+static int xl_read_branch(xl_wire_t *w)
+{
+    int64_t b;
+    if (xl_wire_long(w, &b) != 0 || (b != 0 && b != 1))
+        return -EBADMSG;
+    return b == 0;
+}
+
+static int xl_read_record(xl_wire_t *w, const xl_field_t *fields, size_t nfields, void *obj);
+
+/* Array and map blocks into a growing array of elsize items; read_item reads one. */
+static int xl_read_blocks(xl_wire_t *w, const xl_field_t *f, void *obj, size_t elsize)
+{
+    size_t n = 0;
+    char *items = NULL;
+    for (;;) {
+        int64_t count, bytes;
+        if (xl_wire_long(w, &count) != 0)
+            return -EBADMSG;
+        if (count == 0)
+            return 0;
+        if (count < 0) { /* a block with its byte size */
+            if (count == INT64_MIN || xl_wire_long(w, &bytes) != 0)
+                return -EBADMSG;
+            count = -count;
+        }
+        if ((uint64_t)count > (uint64_t)(w->end - w->p)) /* every item takes a byte at least */
+            return -EBADMSG;
+        char *grown = realloc(items, (n + (size_t)count) * elsize);
+        if (grown == NULL)
+            return ENOMEM;
+        items = grown;
+        memset(items + n * elsize, 0, (size_t)count * elsize);
+        /* owned by obj from here on, so a failure below is released by dispose */
+        *XL_AT(obj, f->off, void *) = items;
+        for (int64_t i = 0; i < count; ++i, ++n) {
+            char *item = items + n * elsize;
+            int rc;
+            *XL_AT(obj, f->count_off, size_t) = n + 1;
+            switch (f->kind) {
+            case XL_K_RECORDS:
+                rc = xl_read_record(w, f->sub, f->nsub, item);
+                break;
+            case XL_K_WARNINGS:
+                rc = xl_read_str(w, (xl_str_t *)item);
+                break;
+            case XL_K_METRICS: {
+                xl_metric_t *m = (xl_metric_t *)item;
+                if ((rc = xl_read_str(w, &m->name)) == 0 && xl_wire_long(w, &m->value) != 0)
+                    rc = -EBADMSG;
+                break;
+            }
+            default: {
+                xl_attr_t *a = (xl_attr_t *)item;
+                if ((rc = xl_read_str(w, &a->key)) == 0)
+                    rc = xl_read_str(w, &a->value);
+                break;
+            }
+            }
+            if (rc != 0)
+                return rc;
+            if (f->kind == XL_K_METRICS || f->kind == XL_K_ATTRIBUTES) {
+                /* avro-c keeps map keys as C strings: a key ends at its first NUL */
+                xl_str_t *k = f->kind == XL_K_METRICS ? &((xl_metric_t *)item)->name : &((xl_attr_t *)item)->key;
+                const char *nul = memchr(k->base, '\0', k->len);
+                if (nul != NULL)
+                    k->len = (size_t)(nul - k->base);
+            }
+        }
+    }
+}
+
+static int xl_read_field(xl_wire_t *w, const xl_field_t *f, void *obj)
+{
+    int64_t l;
+    int rc;
+    switch (f->kind) {
+    case XL_K_RECORDS:
+        return xl_read_blocks(w, f, obj, f->elsize);
+    case XL_K_WARNINGS:
+        return xl_read_blocks(w, f, obj, sizeof(xl_str_t));
+    case XL_K_METRICS:
+        return xl_read_blocks(w, f, obj, sizeof(xl_metric_t));
+    case XL_K_ATTRIBUTES:
+        return xl_read_blocks(w, f, obj, sizeof(xl_attr_t));
+    case XL_K_STR:
+        return xl_read_str(w, XL_AT(obj, f->off, xl_str_t));
+    case XL_K_OPT_STR:
+        if ((rc = xl_read_branch(w)) != 0)
+            return rc < 0 ? rc : 0;
+        return xl_read_str(w, XL_AT(obj, f->off, xl_str_t));
+    case XL_K_LONG:
+    case XL_K_OPT_LONG:
+        if (f->kind == XL_K_OPT_LONG && (rc = xl_read_branch(w)) != 0)
+            return rc < 0 ? rc : 0;
+        return xl_wire_long(w, XL_AT(obj, f->off, int64_t)) == 0 ? 0 : -EBADMSG;
+    case XL_K_INT:
+        if (xl_wire_long(w, &l) != 0 || l < INT32_MIN || l > INT32_MAX)
+            return -EBADMSG;
+        *XL_AT(obj, f->off, int32_t) = (int32_t)l;
+        return 0;
+    case XL_K_U32:
+        if (xl_wire_long(w, &l) != 0 || l < 0 || l > UINT32_MAX)
+            return -EBADMSG;
+        *XL_AT(obj, f->off, uint32_t) = (uint32_t)l;
+        return 0;
+    case XL_K_TYPE:
+    case XL_K_STATUS:
+    case XL_K_OPT_STATUS:
+        if (f->kind == XL_K_OPT_STATUS) {
+            *XL_AT(obj, f->off, int) = XL_STATUS_NONE;
+            if ((rc = xl_read_branch(w)) != 0)
+                return rc < 0 ? rc : 0;
+        }
+        if (xl_wire_long(w, &l) != 0 || l < 0 || l >= (f->kind == XL_K_TYPE ? XL_EVENT__COUNT : XL_STATUS__COUNT))
+            return -EBADMSG;
+        *XL_AT(obj, f->off, int) = (int)l;
+        return 0;
+    case XL_K_ERROR: {
+        xl_error_t *e = XL_AT(obj, f->off, xl_error_t);
+        if ((rc = xl_read_branch(w)) != 0)
+            return rc < 0 ? rc : 0;
+        e->present = 1;
+        if ((rc = xl_read_str(w, &e->class_)) != 0 || (rc = xl_read_str(w, &e->message)) != 0)
+            return rc;
+        if ((rc = xl_read_branch(w)) != 0)
+            return rc < 0 ? rc : 0;
+        return xl_read_str(w, &e->stack);
+    }
+    }
+    return -EBADMSG;
+}
+
+static int xl_read_record(xl_wire_t *w, const xl_field_t *fields, size_t nfields, void *obj)
+{
+    for (size_t i = 0; i < nfields; ++i) {
+        int rc = xl_read_field(w, &fields[i], obj);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int xl_state_decode(xl_codec_t *codec, const void *data, size_t len, xl_state_t *st, char *err, size_t errlen)
 {
-    int rc, arc;
+    int rc;
 
     memset(st, 0, sizeof(*st));
     if (len == 0)
         return xl_fail(err, errlen, -EBADMSG, "empty state body");
     if ((rc = xl_wire_check(&codec->state_wire, data, len, err, errlen)) != 0)
         return rc;
-    avro_reader_memory_set_source(codec->reader, data, (int64_t)len);
-    if ((arc = avro_value_read(codec->reader, &codec->state)) != 0)
-        return xl_avro_fail(err, errlen, arc, -EBADMSG, "reading the Avro body");
-    if ((rc = xl_get_record(&codec->state, NULL, xl_state_fields, XL_STATE_NFIELDS, st, err, errlen)) != 0)
-        xl_state_dispose(st);
-    return rc;
+    /* the state has one writer schema, the current one: read straight from the checked bytes */
+    xl_wire_t w = {.start = data, .p = data, .end = (const unsigned char *)data + len, .why = NULL};
+    for (size_t i = 0; i < XL_STATE_NFIELDS; ++i) {
+        if ((rc = xl_read_field(&w, &xl_state_fields[i], st)) != 0) {
+            xl_state_dispose(st);
+            return rc == ENOMEM ? xl_fail(err, errlen, -ENOMEM, "%s: out of memory", xl_state_fields[i].name)
+                                : xl_fail(err, errlen, -EBADMSG, "%s: value out of range", xl_state_fields[i].name);
+        }
+    }
+    return 0;
 }
 
 /* ---- creation ------------------------------------------------------------------- */

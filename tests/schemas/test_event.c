@@ -180,6 +180,23 @@ static const char *state_diff(const xl_state_t *a, const xl_state_t *b)
     DIFF(a->log_offset == b->log_offset, "log_offset");
     DIFF(tasks_eq(a->ntasks, a->tasks, b->ntasks, b->tasks), "tasks");
     DIFF(anomalies_eq(a->nanomaly_list, a->anomaly_list, b->nanomaly_list, b->anomaly_list), "anomaly_list");
+    DIFF(a->warnings_total == b->warnings_total, "warnings_total");
+    DIFF(a->top_execution_id == b->top_execution_id, "top_execution_id");
+    DIFF(str_eq(&a->input, &b->input), "input");
+    DIFF(str_eq(&a->output, &b->output), "output");
+    DIFF(str_eq(&a->code, &b->code), "code");
+    DIFF(a->error_location == b->error_location, "error_location");
+    DIFF(a->schedule_event_id == b->schedule_event_id, "schedule_event_id");
+    DIFF(str_eq(&a->schedule_event_name, &b->schedule_event_name), "schedule_event_name");
+    DIFF(a->nfile_metrics == b->nfile_metrics, "file_metrics");
+    for (size_t i = 0; i < a->nfile_metrics; ++i)
+        DIFF(str_eq(&a->file_metrics[i].name, &b->file_metrics[i].name) &&
+                 metrics_eq(a->file_metrics[i].nmetrics, a->file_metrics[i].metrics, b->file_metrics[i].nmetrics,
+                            b->file_metrics[i].metrics),
+             "file_metrics");
+    DIFF(a->control_type == b->control_type, "control_type");
+    DIFF(a->control_seq == b->control_seq, "control_seq");
+    DIFF(str_eq(&a->control_event_id, &b->control_event_id), "control_event_id");
     return NULL;
 }
 
@@ -1082,6 +1099,14 @@ static void test_state(void)
             MUST(xl_state_encode(codec, &s2, &b, err, sizeof(err)) == 0, "%s", err);
             XL_CHECK(xl_state_encoded_size(&s2) == b.len, "edge %lld: encoded size %zu, encoded %zu",
                      (long long)edges[k], xl_state_encoded_size(&s2), b.len);
+            xl_state_t back;
+            int rc2 = xl_state_decode(codec, b.base, b.len, &back, err, sizeof(err));
+            XL_CHECK(rc2 == 0, "edge %lld: decode %d %s", (long long)edges[k], rc2, err);
+            if (rc2 == 0) {
+                const char *d = state_diff(&s2, &back);
+                XL_CHECK(d == NULL, "edge %lld: %s differs after the round trip", (long long)edges[k], d);
+                xl_state_dispose(&back);
+            }
         }
     }
 
