@@ -149,6 +149,8 @@ struct st_xl_ingest_t {
     xl_catchup_t *catchup; /* NULL: this node sees every write (the embedded broker) */
     xl_buf_t frame;
     xl_buf_t answer; /* a batch's answer, rendered (send_answer) */
+    unsigned char random[16 * 256]; /* random bytes for event IDs, used from the end */
+    size_t nrandom;
     char schema_hex[17]; /* the event schema's fingerprint, for the execlog-schema header */
     size_t npending; /* requests not answered yet */
     xl_ingest_stats_t stats;
@@ -653,17 +655,44 @@ static char *dup_str(const xl_str_t *s)
     return p;
 }
 
-static void new_event_id(char out[37])
+/* A random (version 4) UUID; the random bytes are drawn a few hundred IDs at a time, per lane. */
+static void new_event_id(xl_ingest_t *ing, char out[37])
 {
-    unsigned char r[16];
-    RAND_bytes(r, sizeof(r));
+    static const char hex[] = "0123456789abcdef";
+    if (ing->nrandom < 16) {
+        RAND_bytes(ing->random, sizeof(ing->random));
+        ing->nrandom = sizeof(ing->random);
+    }
+    unsigned char *r = ing->random + (ing->nrandom -= 16);
     r[6] = (r[6] & 0x0f) | 0x40; /* UUID version 4 */
     r[8] = (r[8] & 0x3f) | 0x80;
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
-             r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+    char *o = out;
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[r[i] >> 4];
+        *o++ = hex[r[i] & 15];
+    }
+    *o = '\0';
+    memset(r, 0, 16); /* used once */
 }
 
 static int str_eq(const xl_str_t *a, const char *b);
+
+/* The decimal text of an audit ID (positive), NUL-terminated, into key[24] (the Kafka key). @return its length. */
+static int format_id(char key[24], int64_t id)
+{
+    char tmp[24];
+    int n = 0, len = 0;
+    uint64_t v = id > 0 ? (uint64_t)id : 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        key[len++] = tmp[--n];
+    key[len] = '\0';
+    return len;
+}
 
 /* Enter w (a create with the client's event_id) in the primary's table of creates in flight, unless one
  * with its tenant and event_id is there already (from any loop). @return 1 entered, 0 already there. */
@@ -709,7 +738,7 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
     w->tenant_id = dup_str(&ev->tenant_id);
     w->event_id = dup_str(&ev->event_id);
     w->client_event_id = client_event_id;
-    int keylen = snprintf(key, sizeof(key), "%" PRId64, ev->root_audit_id);
+    int keylen = format_id(key, ev->root_audit_id);
     xl_producer_headers_t headers = {.type = xl_event_type_name(ev->type),
                                      .tenant = ev->tenant_id.base,
                                      .tenant_len = ev->tenant_id.len,
@@ -971,7 +1000,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
     p->cur.target = target;
     int client_event_id = ev->event_id.base != NULL;
     if (!client_event_id) {
-        new_event_id(event_id);
+        new_event_id(ing, event_id);
         ev->event_id.base = event_id;
         ev->event_id.len = 36;
     }
