@@ -70,12 +70,14 @@ typedef struct st_write_t {
     int64_t offset;
     h2o_linklist_t waiting;  /* ing->partitions[p].waiting, by offset */
     h2o_linklist_t inflight; /* ing->inflight_creates */
+    char strs[]; /* tenant_id and event_id point here (one allocation with the write) */
 } write_t;
 
 /* A batch line acknowledged by its delivery report: its answer, kept as values and rendered straight
  * into the response bytes (send_answer) instead of a JSON object per line. */
 typedef struct st_delivered_t {
-    char *event_id; /* taken from the write; freed with the slot */
+    char *event_id; /* short_id, or malloc'ed for a longer one (freed with the slot) */
+    char short_id[40];
     int64_t audit_id, root_audit_id, parent_audit_id;
     int32_t retries, partition;
     int64_t offset;
@@ -115,6 +117,7 @@ struct st_pending_t {
     slot_t *slots;
     size_t *lines; /* batch: the physical line number of each slot */
     h2o_timeout_entry_t timeout;
+    h2o_linklist_t unanswered; /* in its lane's list while not answered (what a lane's disposal answers 503) */
     xl_ingest_reshape_cb reshape; /* optional: a single write's success answer, reshaped */
     void *reshape_ctx;
 };
@@ -153,6 +156,7 @@ struct st_xl_ingest_t {
     size_t nrandom;
     char schema_hex[17]; /* the event schema's fingerprint, for the execlog-schema header */
     size_t npending; /* requests not answered yet */
+    h2o_linklist_t unanswered; /* those requests (pending_t.unanswered) */
     xl_ingest_stats_t stats;
 };
 
@@ -176,7 +180,8 @@ static void pending_free_if_done(pending_t *p)
     free(p->deferred);
     for (size_t i = 0; i < p->nslots; ++i) {
         json_decref(p->slots[i].body);
-        free(p->slots[i].delivered.event_id);
+        if (p->slots[i].delivered.event_id != p->slots[i].delivered.short_id)
+            free(p->slots[i].delivered.event_id);
     }
     free(p->slots);
     free(p->lines);
@@ -211,29 +216,52 @@ static int append_json_str(xl_buf_t *out, const char *s, size_t len)
 }
 
 /* {"line":..,"code":.., then the fields of the slot's answer}: what a JSON object per line gave, as bytes. */
+/* Literal text, then an integer: the pieces of a rendered answer (no printf per line). */
+static int append_int(xl_buf_t *out, const char *lit, int64_t v)
+{
+    size_t n = strlen(lit);
+    if (xl_buf_reserve(out, n + 21) != 0)
+        return -ENOMEM;
+    memcpy(out->base + out->len, lit, n);
+    char tmp[21], *t = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--t = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--t = '-';
+    memcpy(out->base + out->len + n, t, (size_t)(tmp + sizeof(tmp) - t));
+    out->len += n + (size_t)(tmp + sizeof(tmp) - t);
+    return 0;
+}
+
+#define APPEND_LIT(out, lit) xl_buf_append((out), (lit), sizeof(lit) - 1)
+
 static int render_slot(xl_buf_t *out, size_t line, const slot_t *s)
 {
-    int ret = xl_buf_appendf(out, "{\"line\":%zu,\"code\":%d", line, s->status);
-    if (ret != 0)
+    int ret;
+    if ((ret = append_int(out, "{\"line\":", (int64_t)line)) != 0 ||
+        (ret = append_int(out, ",\"code\":", s->status)) != 0)
         return ret;
     if (s->body == NULL && s->delivered.event_id == NULL) /* the answer could not be built (out of memory) */
-        return xl_buf_append(out, "}", 1);
+        return APPEND_LIT(out, "}");
     if (s->body == NULL) { /* a batch line acknowledged by its delivery report */
         const delivered_t *d = &s->delivered;
-        if ((ret = xl_buf_appendf(out, ",\"audit_id\":%" PRId64 ",\"event_id\":", d->audit_id)) != 0 ||
+        if ((ret = append_int(out, ",\"audit_id\":", d->audit_id)) != 0 ||
+            (ret = APPEND_LIT(out, ",\"event_id\":")) != 0 ||
             (ret = append_json_str(out, d->event_id, strlen(d->event_id))) != 0 ||
-            (ret = xl_buf_appendf(out, ",\"seq\":null,\"position\":{\"partition\":%d,\"offset\":%" PRId64 "}",
-                                  (int)d->partition, d->offset)) != 0)
+            (ret = append_int(out, ",\"seq\":null,\"position\":{\"partition\":", d->partition)) != 0 ||
+            (ret = append_int(out, ",\"offset\":", d->offset)) != 0 || (ret = APPEND_LIT(out, "}")) != 0)
             return ret;
         if (d->create) {
-            if ((ret = xl_buf_appendf(out, ",\"status\":\"queued\",\"root_audit_id\":%" PRId64, d->root_audit_id)) != 0)
+            if ((ret = append_int(out, ",\"status\":\"queued\",\"root_audit_id\":", d->root_audit_id)) != 0)
                 return ret;
-            ret = d->parent_audit_id ? xl_buf_appendf(out, ",\"parent_audit_id\":%" PRId64, d->parent_audit_id)
-                                     : xl_buf_append(out, ",\"parent_audit_id\":null", 23);
-            if (ret != 0 || (ret = xl_buf_appendf(out, ",\"retries\":%d", (int)d->retries)) != 0)
+            ret = d->parent_audit_id ? append_int(out, ",\"parent_audit_id\":", d->parent_audit_id)
+                                     : APPEND_LIT(out, ",\"parent_audit_id\":null");
+            if (ret != 0 || (ret = append_int(out, ",\"retries\":", d->retries)) != 0)
                 return ret;
         }
-        return xl_buf_append(out, "}", 1);
+        return APPEND_LIT(out, "}");
     }
     size_t len = json_dumpb(s->body, NULL, 0, JSON_COMPACT);
     if (len < 2 || xl_buf_reserve(out, len + 16) != 0)
@@ -310,6 +338,7 @@ static void pending_answer(pending_t *p)
         return;
     p->answered = 1;
     --p->ing->npending;
+    h2o_linklist_unlink(&p->unanswered);
     if (h2o_timeout_is_linked(&p->timeout))
         h2o_timeout_unlink(&p->timeout);
     if (p->req != NULL) {
@@ -352,8 +381,6 @@ static void write_unlink(write_t *w)
 static void write_free(write_t *w)
 {
     write_unlink(w);
-    free(w->tenant_id);
-    free(w->event_id);
     free(w);
 }
 
@@ -442,9 +469,14 @@ static void write_settle_delivered(write_t *w)
         s->write = NULL;
         --p->nwrites;
         if (s->status == 0) {
-            s->delivered = (delivered_t){w->event_id, w->audit_id, w->root_audit_id, w->parent_audit_id,
-                                         w->retries,  w->partition, w->offset,       create};
-            w->event_id = NULL; /* the slot's now */
+            delivered_t *d = &s->delivered;
+            size_t len = strlen(w->event_id);
+            *d = (delivered_t){.audit_id = w->audit_id, .root_audit_id = w->root_audit_id,
+                               .parent_audit_id = w->parent_audit_id, .retries = w->retries,
+                               .partition = w->partition, .offset = w->offset, .create = create};
+            d->event_id = len < sizeof(d->short_id) ? d->short_id : malloc(len + 1);
+            if (d->event_id != NULL) /* else rendered without its values (out of memory) */
+                memcpy(d->event_id, w->event_id, len + 1);
             slot_fill(p, w->slot, create ? 201 : 202, NULL);
         }
         write_settle(w, 0, NULL);
@@ -592,6 +624,7 @@ static void on_timeout(h2o_timeout_entry_t *entry)
     /* fill every open slot first, so that the answer goes out exactly once */
     p->answered = 1;
     --p->ing->npending;
+    h2o_linklist_unlink(&p->unanswered);
     for (size_t i = 0; i < p->nslots; ++i) {
         slot_t *s = &p->slots[i];
         if (s->status != 0)
@@ -628,6 +661,7 @@ static pending_t *pending_new(xl_ingest_t *ing, h2o_req_t *req, size_t nslots, i
     p->nopen = nslots;
     p->timeout.cb = on_timeout;
     ++ing->npending;
+    h2o_linklist_insert(&ing->unanswered, &p->unanswered);
     p->hold = xl_http_hold(req, sizeof(*p->hold), &pending_hold);
     p->hold->owner = p;
     return p;
@@ -726,7 +760,8 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
         slot_fill(p, i, 500, problem(p, 500, "internal", "Cannot encode the event", err));
         return;
     }
-    write_t *w = calloc(1, sizeof(*w));
+    size_t tlen = ev->tenant_id.base != NULL ? ev->tenant_id.len : 0, elen = ev->event_id.len;
+    write_t *w = calloc(1, sizeof(*w) + tlen + 1 + elen + 1);
     w->ing = ing;
     w->pending = p;
     w->slot = i;
@@ -735,8 +770,11 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
     w->root_audit_id = ev->root_audit_id;
     w->parent_audit_id = ev->parent_audit_id;
     w->retries = ev->retries;
-    w->tenant_id = dup_str(&ev->tenant_id);
-    w->event_id = dup_str(&ev->event_id);
+    w->tenant_id = w->strs;
+    if (tlen != 0)
+        memcpy(w->tenant_id, ev->tenant_id.base, tlen);
+    w->event_id = w->strs + tlen + 1;
+    memcpy(w->event_id, ev->event_id.base, elen); /* calloc'ed: both end with a NUL */
     w->client_event_id = client_event_id;
     int keylen = format_id(key, ev->root_audit_id);
     xl_producer_headers_t headers = {.type = xl_event_type_name(ev->type),
@@ -1382,6 +1420,7 @@ static int lane_init(xl_ingest_t *ing, h2o_loop_t *loop, int kafka_timeout, char
 {
     const xl_ingest_conf_t *conf = &ing->conf;
     ing->loop = loop;
+    h2o_linklist_init_anchor(&ing->unanswered);
     xl_buf_init(&ing->frame);
     xl_buf_init(&ing->answer);
     snprintf(ing->schema_hex, sizeof(ing->schema_hex), "%016" PRIx64, xl_event_schema_fingerprint());
@@ -1448,7 +1487,12 @@ xl_ingest_t *xl_ingest_add_lane(xl_ingest_t *primary, h2o_loop_t *loop, char *er
     return ing;
 }
 
-/* Deliver what other threads queued for the loop; only once those threads are gone. */
+/*
+ * Deliver what other threads queued for the loop; only once those threads are gone.
+ * libh2o 2.2.5 has no public call for this: a receiver's messages are handed
+ * over only by the running loop, and h2o_multithread_unregister_receiver
+ * asserts that none are left, so the list is taken here (as catchup.c does).
+ */
 static void drain_receiver(h2o_multithread_receiver_t *receiver)
 {
     h2o_linklist_t messages;
@@ -1483,11 +1527,12 @@ void xl_ingest_dispose_lane(xl_ingest_t *ing)
         drain_receiver(&ing->on_report);
         xl_progress_unsubscribe(ing->progress); /* hands over what is not heard yet */
         ing->progress = NULL;
-        /* what still waits is not acknowledged: 503 for whoever is still there */
-        while (!h2o_linklist_is_empty(&ing->timeout._entries)) {
-            h2o_timeout_entry_t *entry = H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, ing->timeout._entries.next);
-            h2o_timeout_unlink(entry);
-            entry->cb(entry);
+        /* what still waits is not acknowledged: 503 for whoever is still there (as its timeout would) */
+        while (!h2o_linklist_is_empty(&ing->unanswered)) {
+            pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, unanswered, ing->unanswered.next);
+            if (h2o_timeout_is_linked(&p->timeout))
+                h2o_timeout_unlink(&p->timeout);
+            on_timeout(&p->timeout);
         }
         for (size_t i = 0; i < ing->npartitions; ++i)
             while (!h2o_linklist_is_empty(&ing->partitions[i].waiting))

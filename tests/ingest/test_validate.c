@@ -528,7 +528,8 @@ static const char *event_diff(const xl_event_t *a, const xl_event_t *b)
 #undef S_
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); ++i)
-        if (!xstr_eq((const xl_str_t *)((const char *)a + strs[i].off), (const xl_str_t *)((const char *)b + strs[i].off)))
+        if (!xstr_eq((const xl_str_t *)((const char *)a + strs[i].off),
+                     (const xl_str_t *)((const char *)b + strs[i].off)))
             return strs[i].name;
 #define INT_(f)                                                                                                        \
     if (a->f != b->f)                                                                                                  \
@@ -598,10 +599,12 @@ static void test_scan(void)
         {"{\"audit_id\":12,\"type\":\"succeeded\",\"message\":\"\",\"attributes\":{\"k\":\"v\",\"k2\":\"\"}}",
          XL_WRITE_BATCH},
         {"{\"audit_id\":12,\"type\":\"metrics\",\"metrics\":{}}", XL_WRITE_BATCH},
-        {"{\"flow_id\":\"bench-f1\",\"flow_name\":\"Bench flow 1\",\"tenant_id\":\"bench\",\"trigger_type\":\"schedule\","
+        {"{\"flow_id\":\"bench-f1\",\"flow_name\":\"Bench flow 1\",\"tenant_id\":\"bench\","
+         "\"trigger_type\":\"schedule\","
          "\"started_by\":\"bench\"}",
          XL_WRITE_BATCH | XL_WRITE_CREATE},
-        {"{\"flow_id\":\"f\",\"parent_audit_id\":9007199254740991,\"schedule_event_id\":3,\"attributes\":{\"a\":\"b\"}}",
+        {"{\"flow_id\":\"f\",\"parent_audit_id\":9007199254740991,\"schedule_event_id\":3,"
+         "\"attributes\":{\"a\":\"b\"}}",
          XL_WRITE_BATCH | XL_WRITE_CREATE},
         {"{\"audit_id\":12,\"type\":\"failed\",\"error_location\":3,\"code\":\"E1\",\"log\":\"x\"}", XL_WRITE_BATCH},
         {"{\"event_id\":\"ev\",\"message\":\"please\"}", XL_WRITE_CANCEL},
