@@ -743,7 +743,7 @@ int xl_validate_scan(const char *src, size_t len, int kind, xl_event_t *ev, h2o_
     for (size_t k = 0; k < n; ++k) {
         size_t i;
         for (i = 0; i < NFIELDS; ++i)
-            if (strlen(fields[i].name) == m[k].key.len && memcmp(fields[i].name, m[k].key.base, m[k].key.len) == 0)
+            if (strncmp(fields[i].name, m[k].key.base, m[k].key.len) == 0 && fields[i].name[m[k].key.len] == '\0')
                 break;
         if (i == NFIELDS || (fields[i].kinds & effective) == 0 || scan_field(i, &m[k], ev, pool) != 0)
             return 0;
