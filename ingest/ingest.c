@@ -45,6 +45,8 @@
 #include "schemas/base/log.h"
 
 #define BATCH_MAX_LINES 10000
+/* a state whose computed size is this close to XL_STATE_MAX_BYTES is encoded to check it (belt and braces) */
+#define STATE_SIZE_MARGIN (64 * 1024)
 
 typedef struct st_pending_t pending_t;
 
@@ -68,12 +70,25 @@ typedef struct st_write_t {
     int64_t offset;
     h2o_linklist_t waiting;  /* ing->partitions[p].waiting, by offset */
     h2o_linklist_t inflight; /* ing->inflight_creates */
+    char strs[]; /* tenant_id and event_id point here (one allocation with the write) */
 } write_t;
+
+/* A batch line acknowledged by its delivery report: its answer, kept as values and rendered straight
+ * into the response bytes (send_answer) instead of a JSON object per line. */
+typedef struct st_delivered_t {
+    char *event_id; /* short_id, or malloc'ed for a longer one (freed with the slot) */
+    char short_id[40];
+    int64_t audit_id, root_audit_id, parent_audit_id;
+    int32_t retries, partition;
+    int64_t offset;
+    int create;
+} delivered_t;
 
 typedef struct st_slot_t {
     int status; /* 0 while open */
-    json_t *body;
+    json_t *body; /* NULL with status set: the answer is in delivered */
     write_t *write;
+    delivered_t delivered;
 } slot_t;
 
 /* A write that named an execution this node did not know yet: processed again once caught up. */
@@ -102,6 +117,7 @@ struct st_pending_t {
     slot_t *slots;
     size_t *lines; /* batch: the physical line number of each slot */
     h2o_timeout_entry_t timeout;
+    h2o_linklist_t unanswered; /* in its lane's list while not answered (what a lane's disposal answers 503) */
     xl_ingest_reshape_cb reshape; /* optional: a single write's success answer, reshaped */
     void *reshape_ctx;
 };
@@ -135,8 +151,12 @@ struct st_xl_ingest_t {
     h2o_linklist_t inflight_creates;
     xl_catchup_t *catchup; /* NULL: this node sees every write (the embedded broker) */
     xl_buf_t frame;
+    xl_buf_t answer; /* a batch's answer, rendered (send_answer) */
+    unsigned char random[16 * 256]; /* random bytes for event IDs, used from the end */
+    size_t nrandom;
     char schema_hex[17]; /* the event schema's fingerprint, for the execlog-schema header */
     size_t npending; /* requests not answered yet */
+    h2o_linklist_t unanswered; /* those requests (pending_t.unanswered) */
     xl_ingest_stats_t stats;
 };
 
@@ -158,11 +178,123 @@ static void pending_free_if_done(pending_t *p)
     if (p->ing->catchup != NULL)
         xl_catchup_cancel(p->ing->catchup, &p->catchup);
     free(p->deferred);
-    for (size_t i = 0; i < p->nslots; ++i)
+    for (size_t i = 0; i < p->nslots; ++i) {
         json_decref(p->slots[i].body);
+        if (p->slots[i].delivered.event_id != p->slots[i].delivered.short_id)
+            free(p->slots[i].delivered.event_id);
+    }
     free(p->slots);
     free(p->lines);
     free(p);
+}
+
+/* s as a JSON string (the escapes jansson writes; other UTF-8 bytes as they are). */
+static int append_json_str(xl_buf_t *out, const char *s, size_t len)
+{
+    if (xl_buf_reserve(out, len * 6 + 2) != 0)
+        return -ENOMEM;
+    char *o = out->base + out->len;
+    *o++ = '"';
+    for (size_t i = 0; i < len; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        static const char short_esc[32] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20 && short_esc[c] != 0) {
+            *o++ = '\\';
+            *o++ = short_esc[c];
+        } else if (c < 0x20) {
+            o += sprintf(o, "\\u%04X", c);
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    out->len = (size_t)(o - out->base);
+    return 0;
+}
+
+/* {"line":..,"code":.., then the fields of the slot's answer}: what a JSON object per line gave, as bytes. */
+/* Literal text, then an integer: the pieces of a rendered answer (no printf per line). */
+static int append_int(xl_buf_t *out, const char *lit, int64_t v)
+{
+    size_t n = strlen(lit);
+    if (xl_buf_reserve(out, n + 21) != 0)
+        return -ENOMEM;
+    memcpy(out->base + out->len, lit, n);
+    char tmp[21], *t = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--t = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--t = '-';
+    memcpy(out->base + out->len + n, t, (size_t)(tmp + sizeof(tmp) - t));
+    out->len += n + (size_t)(tmp + sizeof(tmp) - t);
+    return 0;
+}
+
+#define APPEND_LIT(out, lit) xl_buf_append((out), (lit), sizeof(lit) - 1)
+
+static int render_slot(xl_buf_t *out, size_t line, const slot_t *s)
+{
+    int ret;
+    if ((ret = append_int(out, "{\"line\":", (int64_t)line)) != 0 ||
+        (ret = append_int(out, ",\"code\":", s->status)) != 0)
+        return ret;
+    if (s->body == NULL && s->delivered.event_id == NULL) /* the answer could not be built (out of memory) */
+        return APPEND_LIT(out, "}");
+    if (s->body == NULL) { /* a batch line acknowledged by its delivery report */
+        const delivered_t *d = &s->delivered;
+        if ((ret = append_int(out, ",\"audit_id\":", d->audit_id)) != 0 ||
+            (ret = APPEND_LIT(out, ",\"event_id\":")) != 0 ||
+            (ret = append_json_str(out, d->event_id, strlen(d->event_id))) != 0 ||
+            (ret = append_int(out, ",\"seq\":null,\"position\":{\"partition\":", d->partition)) != 0 ||
+            (ret = append_int(out, ",\"offset\":", d->offset)) != 0 || (ret = APPEND_LIT(out, "}")) != 0)
+            return ret;
+        if (d->create) {
+            if ((ret = append_int(out, ",\"status\":\"queued\",\"root_audit_id\":", d->root_audit_id)) != 0)
+                return ret;
+            ret = d->parent_audit_id ? append_int(out, ",\"parent_audit_id\":", d->parent_audit_id)
+                                     : APPEND_LIT(out, ",\"parent_audit_id\":null");
+            if (ret != 0 || (ret = append_int(out, ",\"retries\":", d->retries)) != 0)
+                return ret;
+        }
+        return APPEND_LIT(out, "}");
+    }
+    size_t len = json_dumpb(s->body, NULL, 0, JSON_COMPACT);
+    if (len < 2 || xl_buf_reserve(out, len + 16) != 0)
+        return -ENOMEM;
+    if (s->status >= 400) { /* ,"problem":{...}} */
+        if ((ret = xl_buf_append(out, ",\"problem\":", 11)) != 0)
+            return ret;
+        out->len += json_dumpb(s->body, out->base + out->len, len, JSON_COMPACT);
+        return xl_buf_append(out, "}", 1);
+    }
+    /* the answer's own members follow line and code (none of them is named line or code) */
+    size_t at = out->len;
+    out->len += json_dumpb(s->body, out->base + out->len, len, JSON_COMPACT);
+    if (len == 2) { /* {} */
+        out->len = at;
+        return xl_buf_append(out, "}", 1);
+    }
+    out->base[at] = ','; /* its '{' becomes the separator, its '}' closes the line */
+    return 0;
+}
+
+/* The answer to a batch into out (reset first): counts, then one result per line. */
+static int render_batch(xl_buf_t *out, const pending_t *p, size_t accepted, size_t rejected)
+{
+    xl_buf_reset(out);
+    int ret = xl_buf_appendf(out, "{\"accepted\":%zu,\"rejected\":%zu,\"results\":[", accepted, rejected);
+    for (size_t i = 0; i < p->nslots && ret == 0; ++i) {
+        if (i != 0)
+            ret = xl_buf_append(out, ",", 1);
+        if (ret == 0)
+            ret = render_slot(out, p->lines[i], &p->slots[i]);
+    }
+    return ret != 0 ? ret : xl_buf_append(out, "]}", 2);
 }
 
 static void send_answer(pending_t *p)
@@ -189,26 +321,15 @@ static void send_answer(pending_t *p)
             STAT_ADD(ing, requests_rejected);
         return;
     }
-    json_t *results = json_array();
     size_t accepted = 0, rejected = 0;
-    for (size_t i = 0; i < p->nslots; ++i) {
-        slot_t *s = &p->slots[i];
-        json_t *r = json_pack("{s:I, s:i}", "line", (json_int_t)p->lines[i], "code", s->status);
-        if (s->status >= 400) {
-            json_object_set_new(r, "problem", s->body);
-            ++rejected;
-        } else {
-            json_object_update_missing(r, s->body);
-            json_decref(s->body);
-            ++accepted;
-        }
-        s->body = NULL;
-        json_array_append_new(results, r);
-    }
+    for (size_t i = 0; i < p->nslots; ++i)
+        p->slots[i].status >= 400 ? ++rejected : ++accepted;
     STAT_ADD(ing, requests_ok);
-    xl_http_send_json_obj(req, 200,
-                          json_pack("{s:I, s:I, s:o}", "accepted", (json_int_t)accepted, "rejected",
-                                    (json_int_t)rejected, "results", results));
+    if (render_batch(&ing->answer, p, accepted, rejected) != 0) {
+        xl_http_send_problem(req, 500, "internal", "Out of memory", NULL, "the answer could not be built");
+        return;
+    }
+    xl_http_send_json(req, 200, ing->answer.base, ing->answer.len);
 }
 
 static void pending_answer(pending_t *p)
@@ -217,6 +338,7 @@ static void pending_answer(pending_t *p)
         return;
     p->answered = 1;
     --p->ing->npending;
+    h2o_linklist_unlink(&p->unanswered);
     if (h2o_timeout_is_linked(&p->timeout))
         h2o_timeout_unlink(&p->timeout);
     if (p->req != NULL) {
@@ -259,8 +381,6 @@ static void write_unlink(write_t *w)
 static void write_free(write_t *w)
 {
     write_unlink(w);
-    free(w->tenant_id);
-    free(w->event_id);
     free(w);
 }
 
@@ -341,6 +461,27 @@ static void write_settle_projected(write_t *w)
 
 static void write_settle_delivered(write_t *w)
 {
+    pending_t *p = w->pending;
+    int create = (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) != 0;
+    if (p != NULL && p->batch) { /* kept as values, rendered with the batch's answer */
+        slot_t *s = &p->slots[w->slot];
+        w->pending = NULL;
+        s->write = NULL;
+        --p->nwrites;
+        if (s->status == 0) {
+            delivered_t *d = &s->delivered;
+            size_t len = strlen(w->event_id);
+            *d = (delivered_t){.audit_id = w->audit_id, .root_audit_id = w->root_audit_id,
+                               .parent_audit_id = w->parent_audit_id, .retries = w->retries,
+                               .partition = w->partition, .offset = w->offset, .create = create};
+            d->event_id = len < sizeof(d->short_id) ? d->short_id : malloc(len + 1);
+            if (d->event_id != NULL) /* else rendered without its values (out of memory) */
+                memcpy(d->event_id, w->event_id, len + 1);
+            slot_fill(p, w->slot, create ? 201 : 202, NULL);
+        }
+        write_settle(w, 0, NULL);
+        return;
+    }
     json_t *body = json_pack("{s:I, s:s, s:n, s:o}", "audit_id", (json_int_t)w->audit_id, "event_id", w->event_id,
                              "seq", "position", position(w));
     if (w->kind & (XL_WRITE_CREATE | XL_WRITE_RETRY)) {
@@ -483,6 +624,7 @@ static void on_timeout(h2o_timeout_entry_t *entry)
     /* fill every open slot first, so that the answer goes out exactly once */
     p->answered = 1;
     --p->ing->npending;
+    h2o_linklist_unlink(&p->unanswered);
     for (size_t i = 0; i < p->nslots; ++i) {
         slot_t *s = &p->slots[i];
         if (s->status != 0)
@@ -519,6 +661,7 @@ static pending_t *pending_new(xl_ingest_t *ing, h2o_req_t *req, size_t nslots, i
     p->nopen = nslots;
     p->timeout.cb = on_timeout;
     ++ing->npending;
+    h2o_linklist_insert(&ing->unanswered, &p->unanswered);
     p->hold = xl_http_hold(req, sizeof(*p->hold), &pending_hold);
     p->hold->owner = p;
     return p;
@@ -546,17 +689,44 @@ static char *dup_str(const xl_str_t *s)
     return p;
 }
 
-static void new_event_id(char out[37])
+/* A random (version 4) UUID; the random bytes are drawn a few hundred IDs at a time, per lane. */
+static void new_event_id(xl_ingest_t *ing, char out[37])
 {
-    unsigned char r[16];
-    RAND_bytes(r, sizeof(r));
+    static const char hex[] = "0123456789abcdef";
+    if (ing->nrandom < 16) {
+        RAND_bytes(ing->random, sizeof(ing->random));
+        ing->nrandom = sizeof(ing->random);
+    }
+    unsigned char *r = ing->random + (ing->nrandom -= 16);
     r[6] = (r[6] & 0x0f) | 0x40; /* UUID version 4 */
     r[8] = (r[8] & 0x3f) | 0x80;
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
-             r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+    char *o = out;
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[r[i] >> 4];
+        *o++ = hex[r[i] & 15];
+    }
+    *o = '\0';
+    memset(r, 0, 16); /* used once */
 }
 
 static int str_eq(const xl_str_t *a, const char *b);
+
+/* The decimal text of an audit ID (positive), NUL-terminated, into key[24] (the Kafka key). @return its length. */
+static int format_id(char key[24], int64_t id)
+{
+    char tmp[24];
+    int n = 0, len = 0;
+    uint64_t v = id > 0 ? (uint64_t)id : 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        key[len++] = tmp[--n];
+    key[len] = '\0';
+    return len;
+}
 
 /* Enter w (a create with the client's event_id) in the primary's table of creates in flight, unless one
  * with its tenant and event_id is there already (from any loop). @return 1 entered, 0 already there. */
@@ -590,7 +760,8 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
         slot_fill(p, i, 500, problem(p, 500, "internal", "Cannot encode the event", err));
         return;
     }
-    write_t *w = calloc(1, sizeof(*w));
+    size_t tlen = ev->tenant_id.base != NULL ? ev->tenant_id.len : 0, elen = ev->event_id.len;
+    write_t *w = calloc(1, sizeof(*w) + tlen + 1 + elen + 1);
     w->ing = ing;
     w->pending = p;
     w->slot = i;
@@ -599,10 +770,13 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
     w->root_audit_id = ev->root_audit_id;
     w->parent_audit_id = ev->parent_audit_id;
     w->retries = ev->retries;
-    w->tenant_id = dup_str(&ev->tenant_id);
-    w->event_id = dup_str(&ev->event_id);
+    w->tenant_id = w->strs;
+    if (tlen != 0)
+        memcpy(w->tenant_id, ev->tenant_id.base, tlen);
+    w->event_id = w->strs + tlen + 1;
+    memcpy(w->event_id, ev->event_id.base, elen); /* calloc'ed: both end with a NUL */
     w->client_event_id = client_event_id;
-    int keylen = snprintf(key, sizeof(key), "%" PRId64, ev->root_audit_id);
+    int keylen = format_id(key, ev->root_audit_id);
     xl_producer_headers_t headers = {.type = xl_event_type_name(ev->type),
                                      .tenant = ev->tenant_id.base,
                                      .tenant_len = ev->tenant_id.len,
@@ -782,6 +956,11 @@ static int check_state_boundsOrFill(pending_t *p, size_t i, xl_state_t *st, cons
         xl_buf_t buf;
         xl_buf_init(&buf);
         int ret = xl_apply_event(st, 1, ev, 0, &origin, &res);
+        /* the size from the field table decides far from the bound; near it, the encoded bytes do */
+        if (ret == 0 && xl_state_encoded_size(st) <= XL_STATE_MAX_BYTES - STATE_SIZE_MARGIN) {
+            xl_buf_dispose(&buf);
+            return 0;
+        }
         if (ret == 0)
             ret = xl_state_encode(p->ing->codec, st, &buf, err, sizeof(err));
         if (ret != 0) {
@@ -859,7 +1038,7 @@ static void process_write(pending_t *p, size_t i, int kind, xl_event_t *ev, int6
     p->cur.target = target;
     int client_event_id = ev->event_id.base != NULL;
     if (!client_event_id) {
-        new_event_id(event_id);
+        new_event_id(ing, event_id);
         ev->event_id.base = event_id;
         ev->event_id.len = 36;
     }
@@ -1060,39 +1239,46 @@ static const xl_str_t *pending_scope(const pending_t *p)
 
 /*
  * Validate the JSON of one write (a request body, or a batch line: kind
- * XL_WRITE_BATCH, whose audit_id becomes *target) into ev. ev's strings
- * borrow from the returned object. @return the object (json_decref it once
- * ev is processed), or NULL with slot i filled.
+ * XL_WRITE_BATCH, whose audit_id becomes *target) into ev. The common flat
+ * shape is scanned straight into ev (xl_validate_scan: *obj NULL, ev's
+ * strings borrow from src); anything else is parsed with jansson and checked
+ * by xl_validate_write (ev's strings borrow from *obj: json_decref it once ev
+ * is processed). @return 0, or -1 with slot i filled.
  */
-static json_t *read_writeOrFill(pending_t *p, size_t i, h2o_iovec_t src, int kind, xl_event_t *ev, int64_t *target)
+static int read_writeOrFill(pending_t *p, size_t i, h2o_iovec_t src, int kind, xl_event_t *ev, int64_t *target,
+                            json_t **obj)
 {
     json_error_t jerr;
-    json_t *obj;
+    *obj = NULL;
+    if (xl_validate_scan(src.base, src.len, kind, ev, &p->req->pool))
+        goto done;
     if (src.len == 0 && (kind & (XL_WRITE_RETRY | XL_WRITE_CANCEL)))
-        obj = json_object(); /* their body is optional */
+        *obj = json_object(); /* their body is optional */
     else
-        obj = json_loadb(src.base, src.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (obj == NULL) {
+        *obj = json_loadb(src.base, src.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (*obj == NULL) {
         char detail[256];
         if (kind == XL_WRITE_BATCH)
             snprintf(detail, sizeof(detail), "column %d: %s", jerr.column, jerr.text);
         else
             snprintf(detail, sizeof(detail), "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         slot_fill(p, i, 400, problem(p, 400, "malformed-json", "Malformed JSON", detail));
-        return NULL;
+        return -1;
     }
     json_t *errors = json_array();
-    if (xl_validate_write(obj, kind, ev, errors, &p->req->pool) != 0) {
+    if (xl_validate_write(*obj, kind, ev, errors, &p->req->pool) != 0) {
         fill_invalid(p, i, errors);
-        json_decref(obj);
-        return NULL;
+        json_decref(*obj);
+        *obj = NULL;
+        return -1;
     }
     json_decref(errors);
+done:
     if (kind == XL_WRITE_BATCH) {
         *target = ev->audit_id;
         ev->audit_id = 0;
     }
-    return obj;
+    return 0;
 }
 
 /* The projection reached the log end: process again the writes that named an unknown execution. */
@@ -1117,8 +1303,8 @@ static void on_caught_up(xl_catchup_wait_t *w)
             continue;
         }
         p->cur = *d;
-        json_t *obj = read_writeOrFill(p, d->slot, d->src, p->batch ? XL_WRITE_BATCH : d->kind, &ev, &target);
-        if (obj != NULL)
+        json_t *obj;
+        if (read_writeOrFill(p, d->slot, d->src, p->batch ? XL_WRITE_BATCH : d->kind, &ev, &target, &obj) == 0)
             process_write(p, d->slot, d->kind, &ev, d->target, pending_scope(p));
         json_decref(obj);
     }
@@ -1137,8 +1323,8 @@ static void handle_single(xl_ingest_t *ing, h2o_req_t *req, int kind, int64_t ta
     p->cur.src = src;
     p->cur.control = control;
     xl_event_t ev;
-    json_t *obj = read_writeOrFill(p, 0, src, kind, &ev, &target);
-    if (obj != NULL)
+    json_t *obj;
+    if (read_writeOrFill(p, 0, src, kind, &ev, &target, &obj) == 0)
         process_write(p, 0, kind, &ev, target, scope);
     json_decref(obj);
     pending_launch(p);
@@ -1218,8 +1404,8 @@ void xl_ingest_handle_batch(xl_ingest_t *ing, h2o_req_t *req, const xl_str_t *sc
         p->cur.src = line;
         xl_event_t ev;
         int64_t target = 0;
-        json_t *obj = read_writeOrFill(p, i, line, XL_WRITE_BATCH, &ev, &target);
-        if (obj != NULL)
+        json_t *obj;
+        if (read_writeOrFill(p, i, line, XL_WRITE_BATCH, &ev, &target, &obj) == 0)
             process_write(p, i, target != 0 ? XL_WRITE_APPEND : XL_WRITE_CREATE, &ev, target, scope);
         ++i;
         json_decref(obj);
@@ -1234,7 +1420,9 @@ static int lane_init(xl_ingest_t *ing, h2o_loop_t *loop, int kafka_timeout, char
 {
     const xl_ingest_conf_t *conf = &ing->conf;
     ing->loop = loop;
+    h2o_linklist_init_anchor(&ing->unanswered);
     xl_buf_init(&ing->frame);
+    xl_buf_init(&ing->answer);
     snprintf(ing->schema_hex, sizeof(ing->schema_hex), "%016" PRIx64, xl_event_schema_fingerprint());
     if ((ing->codec = xl_codec_create(err, errlen)) == NULL)
         return -1;
@@ -1299,7 +1487,12 @@ xl_ingest_t *xl_ingest_add_lane(xl_ingest_t *primary, h2o_loop_t *loop, char *er
     return ing;
 }
 
-/* Deliver what other threads queued for the loop; only once those threads are gone. */
+/*
+ * Deliver what other threads queued for the loop; only once those threads are gone.
+ * libh2o 2.2.5 has no public call for this: a receiver's messages are handed
+ * over only by the running loop, and h2o_multithread_unregister_receiver
+ * asserts that none are left, so the list is taken here (as catchup.c does).
+ */
 static void drain_receiver(h2o_multithread_receiver_t *receiver)
 {
     h2o_linklist_t messages;
@@ -1334,11 +1527,12 @@ void xl_ingest_dispose_lane(xl_ingest_t *ing)
         drain_receiver(&ing->on_report);
         xl_progress_unsubscribe(ing->progress); /* hands over what is not heard yet */
         ing->progress = NULL;
-        /* what still waits is not acknowledged: 503 for whoever is still there */
-        while (!h2o_linklist_is_empty(&ing->timeout._entries)) {
-            h2o_timeout_entry_t *entry = H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, ing->timeout._entries.next);
-            h2o_timeout_unlink(entry);
-            entry->cb(entry);
+        /* what still waits is not acknowledged: 503 for whoever is still there (as its timeout would) */
+        while (!h2o_linklist_is_empty(&ing->unanswered)) {
+            pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, unanswered, ing->unanswered.next);
+            if (h2o_timeout_is_linked(&p->timeout))
+                h2o_timeout_unlink(&p->timeout);
+            on_timeout(&p->timeout);
         }
         for (size_t i = 0; i < ing->npartitions; ++i)
             while (!h2o_linklist_is_empty(&ing->partitions[i].waiting))
@@ -1355,6 +1549,7 @@ void xl_ingest_dispose_lane(xl_ingest_t *ing)
     ing->partitions = NULL;
     ing->npartitions = 0;
     xl_buf_dispose(&ing->frame);
+    xl_buf_dispose(&ing->answer);
 }
 
 void xl_ingest_destroy(xl_ingest_t *ing)

@@ -495,3 +495,262 @@ size_t xl_validate_write(json_t *obj, int kind, xl_event_t *ev, json_t *errors, 
         xl_validate_error(errors, "audit_id", "must be a positive integer audit ID (omit it to start an execution)");
     return json_array_size(errors) - before;
 }
+
+/* ---- the fast path: a flat line scanned without a JSON tree ------------------------------ */
+
+#define SCAN_MAX_MEMBERS 32
+
+typedef struct st_scan_t {
+    const char *p, *end;
+} scan_t;
+
+typedef enum { V_STRING, V_INT, V_OBJECT } scan_value_t;
+
+typedef struct st_scan_member_t {
+    xl_str_t key;
+    scan_value_t kind;
+    xl_str_t str; /* V_STRING */
+    int64_t num;  /* V_INT */
+    scan_t inner; /* V_OBJECT: from its '{' */
+    size_t count; /* V_OBJECT: members */
+    int all_ints; /* V_OBJECT: every value an integer (else every value a string) */
+} scan_member_t;
+
+static void scan_ws(scan_t *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        ++s->p;
+}
+
+static int scan_char(scan_t *s, char c)
+{
+    scan_ws(s);
+    if (s->p == s->end || *s->p != c)
+        return 0;
+    ++s->p;
+    return 1;
+}
+
+/* A string without escapes or control characters, valid UTF-8: borrowed as it is in the line. */
+static int scan_string(scan_t *s, xl_str_t *out)
+{
+    if (!scan_char(s, '"'))
+        return -1;
+    const char *b = s->p;
+    unsigned high = 0;
+    for (; s->p < s->end && *s->p != '"'; ++s->p) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '\\' || c < 0x20)
+            return -1;
+        high |= c & 0x80;
+    }
+    if (s->p == s->end)
+        return -1;
+    out->base = (char *)b;
+    out->len = (size_t)(s->p - b);
+    ++s->p;
+    return high && !xl_utf8_valid(out->base, out->len) ? -1 : 0;
+}
+
+/* An integer as jansson reads one (no leading zero, no fraction or exponent), of at most 18 digits. */
+static int scan_int(scan_t *s, int64_t *out)
+{
+    scan_ws(s);
+    int neg = s->p < s->end && *s->p == '-';
+    const char *d = s->p + neg, *e = d;
+    int64_t v = 0;
+    for (; e < s->end && *e >= '0' && *e <= '9'; ++e)
+        v = v * 10 + (*e - '0');
+    size_t n = (size_t)(e - d);
+    if (n == 0 || n > 18 || (*d == '0' && (n > 1 || neg)) || (e < s->end && (*e == '.' || *e == 'e' || *e == 'E')))
+        return -1;
+    s->p = e;
+    *out = neg ? -v : v;
+    return 0;
+}
+
+static int same_key(const xl_str_t *a, const xl_str_t *b)
+{
+    return a->len == b->len && memcmp(a->base, b->base, a->len) == 0;
+}
+
+/* One "key": value of a flat object (value an integer if ints, else a string). */
+static int scan_entry(scan_t *s, int ints, xl_str_t *key, int64_t *num, xl_str_t *str)
+{
+    if (scan_string(s, key) != 0 || !scan_char(s, ':'))
+        return -1;
+    return ints ? scan_int(s, num) : scan_string(s, str);
+}
+
+/* A flat object of integers or of strings: checked and counted (no key twice), filled later. */
+static int scan_inner(scan_t *s, scan_member_t *m)
+{
+    m->inner = *s;
+    if (!scan_char(s, '{'))
+        return -1;
+    m->count = 0;
+    m->all_ints = -1;
+    if (scan_char(s, '}'))
+        return 0;
+    do {
+        xl_str_t key, str;
+        int64_t num;
+        if (scan_string(s, &key) != 0 || !scan_char(s, ':'))
+            return -1;
+        scan_ws(s);
+        int is_int = s->p < s->end && *s->p != '"';
+        if (m->all_ints != -1 && m->all_ints != is_int)
+            return -1;
+        m->all_ints = is_int;
+        if ((is_int ? scan_int(s, &num) : scan_string(s, &str)) != 0)
+            return -1;
+        if (++m->count > XL_FIELD_MAX_ENTRIES)
+            return -1;
+    } while (scan_char(s, ','));
+    if (!scan_char(s, '}'))
+        return -1;
+    /* no key twice (jansson refuses that line) */
+    scan_t a = m->inner;
+    scan_char(&a, '{');
+    for (size_t i = 0; i < m->count; ++i) {
+        xl_str_t ki, kj, v;
+        int64_t num;
+        scan_entry(&a, m->all_ints, &ki, &num, &v);
+        scan_char(&a, ',');
+        scan_t b = a;
+        for (size_t j = i + 1; j < m->count; ++j) {
+            scan_entry(&b, m->all_ints, &kj, &num, &v);
+            scan_char(&b, ',');
+            if (same_key(&ki, &kj))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* metrics (integers) or attributes (strings) from a scanned flat object, in the line's order. */
+static int scan_fill_entries(const scan_member_t *m, field_type_t type, xl_event_t *ev, h2o_mem_pool_t *pool)
+{
+    if (m->kind != V_OBJECT || (m->count != 0 && m->all_ints != (type == T_METRICS)))
+        return -1;
+    scan_t s = m->inner;
+    scan_char(&s, '{');
+    if (type == T_METRICS)
+        ev->metrics = h2o_mem_alloc_pool(pool, sizeof(xl_metric_t) * (m->count + 1));
+    else
+        ev->attributes = h2o_mem_alloc_pool(pool, sizeof(xl_attr_t) * (m->count + 1));
+    for (size_t i = 0; i < m->count; ++i) {
+        xl_str_t key, str;
+        int64_t num;
+        scan_entry(&s, type == T_METRICS, &key, &num, &str);
+        scan_char(&s, ',');
+        if (key.len > XL_FIELD_MAX_STRING || (type == T_ATTRIBUTES && str.len > XL_FIELD_MAX_TEXT))
+            return -1;
+        if (type == T_METRICS)
+            ev->metrics[ev->nmetrics++] = (xl_metric_t){key, num};
+        else
+            ev->attributes[ev->nattributes++] = (xl_attr_t){key, str};
+    }
+    return 0;
+}
+
+/* One member into ev, as check_field takes it when it is valid. @return 0, or -1: not for the fast path. */
+static int scan_field(size_t i, const scan_member_t *m, xl_event_t *ev, h2o_mem_pool_t *pool)
+{
+    char *dst = (char *)ev + fields[i].offset;
+    int t;
+    switch (fields[i].type) {
+    case T_STRING:
+    case T_TEXT: {
+        size_t max = fields[i].type == T_STRING ? XL_FIELD_MAX_STRING : XL_FIELD_MAX_TEXT;
+        if (m->kind != V_STRING || m->str.len > max || (fields[i].type == T_STRING && m->str.len == 0))
+            return -1;
+        *(xl_str_t *)dst = m->str;
+        return 0;
+    }
+    case T_ID:
+    case T_TIME:
+    case T_LINE: {
+        int64_t lo = fields[i].type == T_TIME ? 0 : 1, hi = fields[i].type == T_ID ? XL_AUDIT_ID_MAX : INT64_MAX;
+        if (m->kind != V_INT || m->num < lo || m->num > hi)
+            return -1;
+        *(int64_t *)dst = m->num;
+        return 0;
+    }
+    case T_TYPE:
+        if (m->kind != V_STRING || (t = xl_event_type_parse(m->str.base, m->str.len)) < 0 || t == XL_EVENT_CREATED ||
+            t >= XL_EVENT_PAUSE_REQUESTED)
+            return -1;
+        *(int *)dst = t;
+        return 0;
+    case T_METRICS:
+    case T_ATTRIBUTES:
+        return scan_fill_entries(m, fields[i].type, ev, pool);
+    default: /* error, warnings, JSON values, steps, files: the full path */
+        return -1;
+    }
+}
+
+int xl_validate_scan(const char *src, size_t len, int kind, xl_event_t *ev, h2o_mem_pool_t *pool)
+{
+    scan_t s = {src, src + len};
+    scan_member_t m[SCAN_MAX_MEMBERS];
+    size_t n = 0;
+    int has_audit_id = 0;
+
+    if (len == 0 || !scan_char(&s, '{') || scan_char(&s, '}'))
+        return 0;
+    do {
+        scan_member_t *mm = &m[n];
+        if (n == SCAN_MAX_MEMBERS || scan_string(&s, &mm->key) != 0 || !scan_char(&s, ':'))
+            return 0;
+        scan_ws(&s);
+        if (s.p == s.end)
+            return 0;
+        if (*s.p == '"') {
+            mm->kind = V_STRING;
+            if (scan_string(&s, &mm->str) != 0)
+                return 0;
+        } else if (*s.p == '{') {
+            mm->kind = V_OBJECT;
+            if (scan_inner(&s, mm) != 0)
+                return 0;
+        } else {
+            mm->kind = V_INT;
+            if (scan_int(&s, &mm->num) != 0)
+                return 0;
+        }
+        for (size_t j = 0; j < n; ++j)
+            if (same_key(&m[j].key, &mm->key))
+                return 0;
+        has_audit_id |= mm->key.len == 8 && memcmp(mm->key.base, "audit_id", 8) == 0;
+        ++n;
+    } while (scan_char(&s, ','));
+    if (!scan_char(&s, '}'))
+        return 0;
+    scan_ws(&s);
+    if (s.p != s.end)
+        return 0;
+
+    /* the same reading of the fields as xl_validate_write, for a body without an error */
+    int effective = kind;
+    if (kind & XL_WRITE_BATCH)
+        effective = XL_WRITE_BATCH | (has_audit_id ? XL_WRITE_APPEND : XL_WRITE_CREATE);
+    memset(ev, 0, sizeof(*ev));
+    ev->type = XL_EVENT_CREATED;
+    ev->status = XL_STATUS_NONE;
+    int seen[NFIELDS] = {0};
+    for (size_t k = 0; k < n; ++k) {
+        size_t i;
+        for (i = 0; i < NFIELDS; ++i)
+            if (strncmp(fields[i].name, m[k].key.base, m[k].key.len) == 0 && fields[i].name[m[k].key.len] == '\0')
+                break;
+        if (i == NFIELDS || (fields[i].kinds & effective) == 0 || scan_field(i, &m[k], ev, pool) != 0)
+            return 0;
+        seen[i] = 1;
+    }
+    for (size_t i = 0; i < NFIELDS; ++i)
+        if ((fields[i].required & effective) && !seen[i])
+            return 0;
+    return 1;
+}

@@ -37,6 +37,18 @@ typedef enum en_xl_write_kind_t {
  */
 size_t xl_validate_write(json_t *obj, int kind, xl_event_t *ev, json_t *errors, h2o_mem_pool_t *pool);
 
+/**
+ * @brief The fast path of json_loadb + xl_validate_write for the common shape
+ * of a write: one flat JSON object whose members are strings without escapes,
+ * integers, and metrics / attributes objects of those, every member a field
+ * kind accepts with a valid value. ev is then filled exactly as the full path
+ * would fill it. Anything else (escapes, null, arrays, nested values, any
+ * error) is left to the full path, which reports it: nothing is reported here.
+ * Strings in ev borrow from src (not NUL-terminated); arrays are allocated in pool.
+ * @return 1 with ev filled, or 0: take the full path (ev undefined).
+ */
+int xl_validate_scan(const char *src, size_t len, int kind, xl_event_t *ev, h2o_mem_pool_t *pool);
+
 /** @brief Append {"field": field, "reason": reason} to errors. */
 void xl_validate_error(json_t *errors, const char *field, const char *reason);
 

@@ -3,10 +3,13 @@
  *
  * Both records are described once, by a field table that reads like the
  * .avsc (name, kind, where the value lives in the C struct, whether the
- * schema gives a default); encode and decode walk that table over avro-c
- * generic values that the codec keeps and resets between calls, so no schema
- * work happens per event. At creation the tables are checked against the
- * embedded schemas, so the C structs cannot drift from the .avsc files.
+ * schema gives a default). Encoding walks that table over the C values and
+ * writes the Avro binary itself, byte for byte what avro-c's writer gives
+ * (tested); a state body, whose only writer schema is the current one, is
+ * read the same way once checked. Events are read through avro-c generic
+ * values the codec keeps and resets between calls (any writer schema), so no
+ * schema work happens per event. At creation the tables are checked against
+ * the embedded schemas, so the C structs cannot drift from the .avsc files.
  *
  * Decoding never trusts the bytes: avro-c 1.11.1 allocates whatever a length
  * prefix says before checking that the input holds that much (and leaks it
@@ -601,7 +604,6 @@ struct st_xl_codec_t {
     xl_buf_t key; /* NUL-terminated copy of a map key (avro-c wants C strings) */
     xl_codec_writer_t **writers;
     size_t nwriters;
-    size_t body_max; /* the largest body this codec wrote: the room an encode reserves (xl_write_body) */
 };
 
 /* fingerprints of the embedded schemas, computed once per process */
@@ -640,95 +642,135 @@ uint64_t xl_state_schema_fingerprint(void)
     return xl_state_fp;
 }
 
-/* ---- C struct -> avro value ----------------------------------------------------- */
+/* ---- encoded size, without encoding ------------------------------------------------ */
+
+/* bytes of a zigzag varint (Avro int and long alike) */
+static size_t xl_size_long(int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    size_t n = 1;
+    while (z >= 0x80) {
+        z >>= 7;
+        ++n;
+    }
+    return n;
+}
+
+static size_t xl_size_str(const xl_str_t *s) { return xl_size_long((int64_t)s->len) + s->len; }
+
+/* a block of n items (avro-c writes one block, then the 0 that ends it) */
+static size_t xl_size_block(size_t n) { return (n != 0 ? xl_size_long((int64_t)n) : 0) + 1; }
+
+static size_t xl_size_record(const xl_field_t *fields, size_t nfields, const void *obj);
+
+static size_t xl_size_field(const xl_field_t *f, const void *obj)
+{
+    switch (f->kind) {
+    case XL_K_STR:
+        return xl_size_str(XL_AT(obj, f->off, const xl_str_t));
+    case XL_K_OPT_STR: {
+        const xl_str_t *s = XL_AT(obj, f->off, const xl_str_t);
+        return 1 + (s->base != NULL ? xl_size_str(s) : 0);
+    }
+    case XL_K_LONG:
+        return xl_size_long(*XL_AT(obj, f->off, const int64_t));
+    case XL_K_OPT_LONG: {
+        int64_t l = *XL_AT(obj, f->off, const int64_t);
+        return 1 + (l != 0 ? xl_size_long(l) : 0);
+    }
+    case XL_K_INT:
+        return xl_size_long(*XL_AT(obj, f->off, const int32_t));
+    case XL_K_U32:
+        return xl_size_long((int64_t)*XL_AT(obj, f->off, const uint32_t));
+    case XL_K_TYPE:
+    case XL_K_STATUS:
+        return xl_size_long(*XL_AT(obj, f->off, const int));
+    case XL_K_OPT_STATUS: {
+        int st = *XL_AT(obj, f->off, const int);
+        return 1 + (st != XL_STATUS_NONE ? xl_size_long(st) : 0);
+    }
+    case XL_K_ERROR: {
+        const xl_error_t *e = XL_AT(obj, f->off, const xl_error_t);
+        if (!e->present)
+            return 1;
+        return 1 + xl_size_str(&e->class_) + xl_size_str(&e->message) + 1 +
+               (e->stack.base != NULL ? xl_size_str(&e->stack) : 0);
+    }
+    case XL_K_WARNINGS: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t), size = xl_size_block(n);
+        const xl_str_t *items = *XL_AT(obj, f->off, xl_str_t *const);
+        for (size_t i = 0; i < n; ++i)
+            size += xl_size_str(&items[i]);
+        return size;
+    }
+    case XL_K_METRICS: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t), size = xl_size_block(n);
+        const xl_metric_t *items = *XL_AT(obj, f->off, xl_metric_t *const);
+        for (size_t i = 0; i < n; ++i)
+            size += xl_size_str(&items[i].name) + xl_size_long(items[i].value);
+        return size;
+    }
+    case XL_K_ATTRIBUTES: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t), size = xl_size_block(n);
+        const xl_attr_t *items = *XL_AT(obj, f->off, xl_attr_t *const);
+        for (size_t i = 0; i < n; ++i)
+            size += xl_size_str(&items[i].key) + xl_size_str(&items[i].value);
+        return size;
+    }
+    case XL_K_RECORDS: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t), size = xl_size_block(n);
+        const char *items = *XL_AT(obj, f->off, const char *const);
+        for (size_t i = 0; i < n; ++i)
+            size += xl_size_record(f->sub, f->nsub, items + i * f->elsize);
+        return size;
+    }
+    }
+    return 0;
+}
+
+static size_t xl_size_record(const xl_field_t *fields, size_t nfields, const void *obj)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < nfields; ++i)
+        size += xl_size_field(&fields[i], obj);
+    return size;
+}
+
+size_t xl_state_encoded_size(const xl_state_t *st) { return xl_size_record(xl_state_fields, XL_STATE_NFIELDS, st); }
+
+/* ---- C struct -> Avro binary ------------------------------------------------------ */
 
 /*
- * Zero copy: avro-c writes size - 1 bytes and never reads the "NUL" slot. The
- * value keeps pointing at the caller's bytes until the next reset (the next
- * encode or decode), and never frees them (the wrapped buffer has no free).
+ * Encoding walks the field table three times over the C values: a check (the
+ * values the schema cannot hold are refused with the field's name), the
+ * exact size (so the output is reserved once), then the bytes, in the order
+ * and the block layout avro-c's writer gives (one block per non-empty array
+ * or map, then 0; map entries in the C array's order).
  */
-static int xl_put_str(avro_value_t *v, const xl_str_t *s)
-{
-    avro_wrapped_buffer_t wb;
-    avro_wrapped_buffer_new(&wb, s->base != NULL ? s->base : "", s->len + 1);
-    return avro_value_give_string_len(v, &wb);
-}
+static int xl_check_record(const xl_field_t *fields, size_t nfields, const void *obj, char *err, size_t errlen);
 
-/* a union whose branch 0 is null: select it, or select 1 and return it */
-static int xl_put_branch(avro_value_t *v, int present, avro_value_t *branch)
+static int xl_check_field(const xl_field_t *f, const void *obj, char *err, size_t errlen)
 {
-    int arc = avro_value_set_branch(v, present ? 1 : 0, branch);
-    if (arc == 0 && !present)
-        arc = avro_value_set_null(branch);
-    return arc;
-}
-
-static const char *xl_codec_key(xl_codec_t *codec, const xl_str_t *k)
-{
-    if (k->base == NULL || memchr(k->base, '\0', k->len) != NULL)
-        return NULL;
-    xl_buf_reset(&codec->key);
-    if (xl_buf_append(&codec->key, k->base, k->len) != 0 || xl_buf_append(&codec->key, "", 1) != 0)
-        return NULL;
-    return codec->key.base;
-}
-
-static int xl_put_field(xl_codec_t *codec, const xl_field_t *f, avro_value_t *v, const void *obj, char *err,
-                        size_t errlen)
-{
-    avro_value_t branch, child;
-    int arc = 0, is_new, rc;
-
     switch (f->kind) {
     case XL_K_RECORDS: {
         size_t n = *XL_AT(obj, f->count_off, const size_t);
         const char *items = *XL_AT(obj, f->off, const char *const);
-        for (size_t i = 0; i < n && arc == 0; ++i) {
-            if ((arc = avro_value_append(v, &child, NULL)) != 0)
-                break;
-            for (size_t j = 0; j < f->nsub && arc == 0; ++j) {
-                avro_value_t fv;
-                if ((arc = avro_value_get_by_index(&child, j, &fv, NULL)) == 0 &&
-                    (rc = xl_put_field(codec, &f->sub[j], &fv, items + i * f->elsize, err, errlen)) != 0)
-                    return rc;
-            }
+        for (size_t i = 0; i < n; ++i) {
+            int rc = xl_check_record(f->sub, f->nsub, items + i * f->elsize, err, errlen);
+            if (rc != 0)
+                return rc;
         }
-        break;
+        return 0;
     }
-    case XL_K_STR: {
-        const xl_str_t *s = XL_AT(obj, f->off, const xl_str_t);
-        if (s->base == NULL)
+    case XL_K_STR:
+        if (XL_AT(obj, f->off, const xl_str_t)->base == NULL)
             return xl_fail(err, errlen, -EINVAL, "%s is required", f->name);
-        arc = xl_put_str(v, s);
-        break;
-    }
-    case XL_K_OPT_STR: {
-        const xl_str_t *s = XL_AT(obj, f->off, const xl_str_t);
-        if ((arc = xl_put_branch(v, s->base != NULL, &branch)) == 0 && s->base != NULL)
-            arc = xl_put_str(&branch, s);
-        break;
-    }
-    case XL_K_LONG:
-        arc = avro_value_set_long(v, *XL_AT(obj, f->off, const int64_t));
-        break;
-    case XL_K_OPT_LONG: {
-        int64_t l = *XL_AT(obj, f->off, const int64_t);
-        if ((arc = xl_put_branch(v, l != 0, &branch)) == 0 && l != 0)
-            arc = avro_value_set_long(&branch, l);
-        break;
-    }
-    case XL_K_INT:
-        arc = avro_value_set_int(v, *XL_AT(obj, f->off, const int32_t));
-        break;
-    case XL_K_U32:
-        arc = avro_value_set_long(v, (int64_t)*XL_AT(obj, f->off, const uint32_t));
-        break;
+        return 0;
     case XL_K_TYPE: {
         int t = *XL_AT(obj, f->off, const int);
         if (t < 0 || t >= XL_EVENT__COUNT)
             return xl_fail(err, errlen, -EINVAL, "%s: no event type %d", f->name, t);
-        arc = avro_value_set_enum(v, t);
-        break;
+        return 0;
     }
     case XL_K_STATUS:
     case XL_K_OPT_STATUS: {
@@ -736,115 +778,165 @@ static int xl_put_field(xl_codec_t *codec, const xl_field_t *f, avro_value_t *v,
         int present = f->kind == XL_K_STATUS || st != XL_STATUS_NONE;
         if (st < (present ? 0 : XL_STATUS_NONE) || st >= XL_STATUS__COUNT)
             return xl_fail(err, errlen, -EINVAL, "%s: no status %d", f->name, st);
-        if (f->kind == XL_K_STATUS)
-            arc = avro_value_set_enum(v, st);
-        else if ((arc = xl_put_branch(v, present, &branch)) == 0 && present)
-            arc = avro_value_set_enum(&branch, st);
-        break;
+        return 0;
     }
     case XL_K_ERROR: {
         const xl_error_t *e = XL_AT(obj, f->off, const xl_error_t);
         if (e->present && (e->class_.base == NULL || e->message.base == NULL))
             return xl_fail(err, errlen, -EINVAL, "%s: class and message are required", f->name);
-        if ((arc = xl_put_branch(v, e->present, &branch)) != 0 || !e->present)
-            break;
-        if ((arc = avro_value_get_by_index(&branch, 0, &child, NULL)) != 0 ||
-            (arc = xl_put_str(&child, &e->class_)) != 0 ||
-            (arc = avro_value_get_by_index(&branch, 1, &child, NULL)) != 0 ||
-            (arc = xl_put_str(&child, &e->message)) != 0 ||
-            (arc = avro_value_get_by_index(&branch, 2, &child, NULL)) != 0)
-            break;
-        avro_value_t stack;
-        if ((arc = xl_put_branch(&child, e->stack.base != NULL, &stack)) == 0 && e->stack.base != NULL)
-            arc = xl_put_str(&stack, &e->stack);
-        break;
+        return 0;
     }
     case XL_K_WARNINGS: {
         size_t n = *XL_AT(obj, f->count_off, const size_t);
         const xl_str_t *items = *XL_AT(obj, f->off, xl_str_t *const);
-        for (size_t i = 0; i < n && arc == 0; ++i) {
+        for (size_t i = 0; i < n; ++i)
             if (items[i].base == NULL)
                 return xl_fail(err, errlen, -EINVAL, "%s[%zu] is null", f->name, i);
-            if ((arc = avro_value_append(v, &child, NULL)) == 0)
-                arc = xl_put_str(&child, &items[i]);
-        }
-        break;
+        return 0;
     }
     case XL_K_METRICS:
     case XL_K_ATTRIBUTES: {
         size_t n = *XL_AT(obj, f->count_off, const size_t);
         const void *items = *XL_AT(obj, f->off, void *const);
-        for (size_t i = 0; i < n && arc == 0; ++i) {
-            const xl_metric_t *m = f->kind == XL_K_METRICS ? (const xl_metric_t *)items + i : NULL;
-            const xl_attr_t *a = f->kind == XL_K_ATTRIBUTES ? (const xl_attr_t *)items + i : NULL;
-            const xl_str_t *k = m != NULL ? &m->name : &a->key;
-            const char *key = xl_codec_key(codec, k);
-            if (key == NULL)
+        size_t stride = f->kind == XL_K_METRICS ? sizeof(xl_metric_t) : sizeof(xl_attr_t);
+        for (size_t i = 0; i < n; ++i) {
+            /* the key is the first member of both */
+            const xl_str_t *k = (const xl_str_t *)((const char *)items + i * stride);
+            if (k->base == NULL || memchr(k->base, '\0', k->len) != NULL)
                 return xl_fail(err, errlen, -EINVAL, "%s[%zu]: a key must be a non-null string without NUL", f->name,
                                i);
-            if (a != NULL && a->value.base == NULL)
+            if (f->kind == XL_K_ATTRIBUTES && ((const xl_attr_t *)items)[i].value.base == NULL)
                 return xl_fail(err, errlen, -EINVAL, "%s[%zu]: the value is null", f->name, i);
-            if ((arc = avro_value_add(v, key, &child, NULL, &is_new)) != 0)
-                break;
-            if (!is_new)
-                return xl_fail(err, errlen, -EINVAL, "%s: duplicate key \"%s\"", f->name, key);
-            arc = m != NULL ? avro_value_set_long(&child, m->value) : xl_put_str(&child, &a->value);
+            for (size_t j = 0; j < i; ++j) {
+                const xl_str_t *o = (const xl_str_t *)((const char *)items + j * stride);
+                if (o->len == k->len && memcmp(o->base, k->base, k->len) == 0)
+                    return xl_fail(err, errlen, -EINVAL, "%s: duplicate key \"%.*s\"", f->name, (int)k->len, k->base);
+            }
         }
-        break;
+        return 0;
     }
+    default:
+        return 0;
     }
-    if (arc != 0)
-        return xl_avro_fail(err, errlen, arc, -EINVAL, f->name);
-    return 0;
 }
 
-static int xl_put_record(xl_codec_t *codec, avro_value_t *rec, const xl_field_t *fields, size_t nfields,
-                         const void *obj, char *err, size_t errlen)
+static int xl_check_record(const xl_field_t *fields, size_t nfields, const void *obj, char *err, size_t errlen)
 {
-    int rc, arc;
-    avro_value_t v;
-
-    if ((arc = avro_value_reset(rec)) != 0)
-        return xl_avro_fail(err, errlen, arc, -EINVAL, "reset");
     for (size_t i = 0; i < nfields; ++i) {
-        if ((arc = avro_value_get_by_index(rec, i, &v, NULL)) != 0)
-            return xl_avro_fail(err, errlen, arc, -EINVAL, fields[i].name);
-        if ((rc = xl_put_field(codec, &fields[i], &v, obj, err, errlen)) != 0)
+        int rc = xl_check_field(&fields[i], obj, err, errlen);
+        if (rc != 0)
             return rc;
     }
     return 0;
 }
 
-/*
- * Write rec's binary body at out->base + out->len + header, leaving room for
- * the header in front. Returns the body size in *size; out->len is unchanged.
- */
-static int xl_write_body(xl_codec_t *codec, avro_value_t *rec, xl_buf_t *out, size_t header, size_t *size, char *err,
-                         size_t errlen)
+static unsigned char *xl_emit_long(unsigned char *p, int64_t v)
 {
-    int arc;
-    size_t need;
-
-    /* write into what is free (twice the largest body so far, at least 4 KiB) and size exactly only on
-     * overflow: rare, as avro-c reports an overflow in its process-wide error buffer (see xl_avro_schema_lock) */
-    size_t room = codec->body_max * 2 > 4096 ? codec->body_max * 2 : 4096;
-    if (xl_buf_reserve(out, header + room) != 0)
-        return xl_fail(err, errlen, -ENOMEM, "out of memory");
-    avro_writer_memory_set_dest(codec->writer, out->base + out->len + header, (int64_t)(out->cap - out->len - header));
-    if ((arc = avro_value_write(codec->writer, rec)) == 0) {
-        *size = (size_t)avro_writer_tell(codec->writer);
-        codec->body_max = *size > codec->body_max ? *size : codec->body_max;
-        return 0;
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    while (z >= 0x80) {
+        *p++ = (unsigned char)(z | 0x80);
+        z >>= 7;
     }
-    if ((arc = avro_value_sizeof(rec, &need)) != 0)
-        return xl_avro_fail(err, errlen, arc, -EINVAL, "sizing the Avro body");
-    if (xl_buf_reserve(out, header + need) != 0)
+    *p++ = (unsigned char)z;
+    return p;
+}
+
+static unsigned char *xl_emit_str(unsigned char *p, const xl_str_t *s)
+{
+    p = xl_emit_long(p, (int64_t)s->len);
+    if (s->len != 0)
+        memcpy(p, s->base, s->len);
+    return p + s->len;
+}
+
+static unsigned char *xl_emit_record(unsigned char *p, const xl_field_t *fields, size_t nfields, const void *obj);
+
+static unsigned char *xl_emit_field(unsigned char *p, const xl_field_t *f, const void *obj)
+{
+    switch (f->kind) {
+    case XL_K_STR:
+        return xl_emit_str(p, XL_AT(obj, f->off, const xl_str_t));
+    case XL_K_OPT_STR: {
+        const xl_str_t *s = XL_AT(obj, f->off, const xl_str_t);
+        *p++ = s->base != NULL ? 2 : 0; /* the union's branch, as a long */
+        return s->base != NULL ? xl_emit_str(p, s) : p;
+    }
+    case XL_K_LONG:
+        return xl_emit_long(p, *XL_AT(obj, f->off, const int64_t));
+    case XL_K_OPT_LONG: {
+        int64_t l = *XL_AT(obj, f->off, const int64_t);
+        *p++ = l != 0 ? 2 : 0;
+        return l != 0 ? xl_emit_long(p, l) : p;
+    }
+    case XL_K_INT:
+        return xl_emit_long(p, *XL_AT(obj, f->off, const int32_t));
+    case XL_K_U32:
+        return xl_emit_long(p, (int64_t)*XL_AT(obj, f->off, const uint32_t));
+    case XL_K_TYPE:
+    case XL_K_STATUS:
+        return xl_emit_long(p, *XL_AT(obj, f->off, const int));
+    case XL_K_OPT_STATUS: {
+        int st = *XL_AT(obj, f->off, const int);
+        *p++ = st != XL_STATUS_NONE ? 2 : 0;
+        return st != XL_STATUS_NONE ? xl_emit_long(p, st) : p;
+    }
+    case XL_K_ERROR: {
+        const xl_error_t *e = XL_AT(obj, f->off, const xl_error_t);
+        *p++ = e->present ? 2 : 0;
+        if (!e->present)
+            return p;
+        p = xl_emit_str(xl_emit_str(p, &e->class_), &e->message);
+        *p++ = e->stack.base != NULL ? 2 : 0;
+        return e->stack.base != NULL ? xl_emit_str(p, &e->stack) : p;
+    }
+    case XL_K_WARNINGS:
+    case XL_K_METRICS:
+    case XL_K_ATTRIBUTES:
+    case XL_K_RECORDS: {
+        size_t n = *XL_AT(obj, f->count_off, const size_t);
+        const char *items = *XL_AT(obj, f->off, const char *const);
+        if (n != 0)
+            p = xl_emit_long(p, (int64_t)n);
+        for (size_t i = 0; i < n; ++i) {
+            if (f->kind == XL_K_WARNINGS) {
+                p = xl_emit_str(p, (const xl_str_t *)items + i);
+            } else if (f->kind == XL_K_METRICS) {
+                const xl_metric_t *m = (const xl_metric_t *)items + i;
+                p = xl_emit_long(xl_emit_str(p, &m->name), m->value);
+            } else if (f->kind == XL_K_ATTRIBUTES) {
+                const xl_attr_t *a = (const xl_attr_t *)items + i;
+                p = xl_emit_str(xl_emit_str(p, &a->key), &a->value);
+            } else {
+                p = xl_emit_record(p, f->sub, f->nsub, items + i * f->elsize);
+            }
+        }
+        *p++ = 0; /* the end of the blocks */
+        return p;
+    }
+    }
+    return p;
+}
+
+static unsigned char *xl_emit_record(unsigned char *p, const xl_field_t *fields, size_t nfields, const void *obj)
+{
+    for (size_t i = 0; i < nfields; ++i)
+        p = xl_emit_field(p, &fields[i], obj);
+    return p;
+}
+
+/* Check obj, then append header bytes of room and its body to out; *size is the body's. */
+static int xl_encode_record(const xl_field_t *fields, size_t nfields, const void *obj, xl_buf_t *out, size_t header,
+                            size_t max, size_t *size, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = xl_check_record(fields, nfields, obj, err, errlen)) != 0)
+        return rc;
+    *size = xl_size_record(fields, nfields, obj);
+    if (header + *size > max)
+        return xl_fail(err, errlen, -EMSGSIZE, "event frame of %zu bytes exceeds %zu", header + *size, max);
+    if (xl_buf_reserve(out, header + *size) != 0)
         return xl_fail(err, errlen, -ENOMEM, "out of memory");
-    avro_writer_memory_set_dest(codec->writer, out->base + out->len + header, (int64_t)(out->cap - out->len - header));
-    if ((arc = avro_value_write(codec->writer, rec)) != 0)
-        return xl_avro_fail(err, errlen, arc, -EINVAL, "writing the Avro body");
-    *size = (size_t)avro_writer_tell(codec->writer);
-    codec->body_max = *size > codec->body_max ? *size : codec->body_max;
+    xl_emit_record((unsigned char *)out->base + out->len + header, fields, nfields, obj);
     return 0;
 }
 
@@ -854,13 +946,10 @@ int xl_event_encode(xl_codec_t *codec, const xl_event_t *ev, xl_buf_t *out, char
     size_t size;
     uint64_t fp = xl_event_fp;
 
-    if ((rc = xl_put_record(codec, &codec->event, xl_event_fields, XL_EVENT_NFIELDS, ev, err, errlen)) != 0)
+    (void)codec; /* no avro-c value is needed to write */
+    if ((rc = xl_encode_record(xl_event_fields, XL_EVENT_NFIELDS, ev, out, XL_FRAME_HEADER, XL_EVENT_MAX_FRAME, &size,
+                               err, errlen)) != 0)
         return rc;
-    if ((rc = xl_write_body(codec, &codec->event, out, XL_FRAME_HEADER, &size, err, errlen)) != 0)
-        return rc;
-    if (XL_FRAME_HEADER + size > XL_EVENT_MAX_FRAME)
-        return xl_fail(err, errlen, -EMSGSIZE, "event frame of %zu bytes exceeds %d", XL_FRAME_HEADER + size,
-                       XL_EVENT_MAX_FRAME);
     unsigned char *h = (unsigned char *)out->base + out->len;
     h[0] = 0xc3;
     h[1] = 0x01;
@@ -875,15 +964,12 @@ int xl_state_encode(xl_codec_t *codec, const xl_state_t *st, xl_buf_t *out, char
     int rc;
     size_t size;
 
-    if ((rc = xl_put_record(codec, &codec->state, xl_state_fields, XL_STATE_NFIELDS, st, err, errlen)) != 0)
-        return rc;
-    if ((rc = xl_write_body(codec, &codec->state, out, 0, &size, err, errlen)) != 0)
+    (void)codec;
+    if ((rc = xl_encode_record(xl_state_fields, XL_STATE_NFIELDS, st, out, 0, SIZE_MAX, &size, err, errlen)) != 0)
         return rc;
     out->len += size;
     return 0;
 }
-
-/* ---- avro value -> C struct ----------------------------------------------------- */
 
 int xl_str_set(xl_str_t *dst, const char *base, size_t len)
 {
@@ -1170,21 +1256,186 @@ int xl_event_decode(xl_codec_t *codec, const void *data, size_t len, xl_event_t 
     return rc;
 }
 
+/*
+ * Direct reading of a body the wire walk has accepted for the current schema:
+ * the field table over the bytes, into the same owned C values avro-c and
+ * xl_get_field give (every string and array its own allocation, so
+ * xl_dispose_record frees either). Returns 0, ENOMEM, or -EBADMSG for a value
+ * out of range (as xl_get_field).
+ */
+static int xl_read_str(xl_wire_t *w, xl_str_t *s)
+{
+    int64_t n;
+    if (xl_wire_long(w, &n) != 0 || n < 0 || n > w->end - w->p)
+        return -EBADMSG;
+    int rc = xl_str_set(s, (const char *)w->p, (size_t)n) == 0 ? 0 : ENOMEM;
+    w->p += n;
+    return rc;
+}
+
+/* a union whose branch 0 is null: 1 for null, 0 for the value, -EBADMSG */
+static int xl_read_branch(xl_wire_t *w)
+{
+    int64_t b;
+    if (xl_wire_long(w, &b) != 0 || (b != 0 && b != 1))
+        return -EBADMSG;
+    return b == 0;
+}
+
+static int xl_read_record(xl_wire_t *w, const xl_field_t *fields, size_t nfields, void *obj);
+
+/* Array and map blocks into a growing array of elsize items; read_item reads one. */
+static int xl_read_blocks(xl_wire_t *w, const xl_field_t *f, void *obj, size_t elsize)
+{
+    size_t n = 0;
+    char *items = NULL;
+    for (;;) {
+        int64_t count, bytes;
+        if (xl_wire_long(w, &count) != 0)
+            return -EBADMSG;
+        if (count == 0)
+            return 0;
+        if (count < 0) { /* a block with its byte size */
+            if (count == INT64_MIN || xl_wire_long(w, &bytes) != 0)
+                return -EBADMSG;
+            count = -count;
+        }
+        if ((uint64_t)count > (uint64_t)(w->end - w->p)) /* every item takes a byte at least */
+            return -EBADMSG;
+        char *grown = realloc(items, (n + (size_t)count) * elsize);
+        if (grown == NULL)
+            return ENOMEM;
+        items = grown;
+        memset(items + n * elsize, 0, (size_t)count * elsize);
+        /* owned by obj from here on, so a failure below is released by dispose */
+        *XL_AT(obj, f->off, void *) = items;
+        for (int64_t i = 0; i < count; ++i, ++n) {
+            char *item = items + n * elsize;
+            int rc;
+            *XL_AT(obj, f->count_off, size_t) = n + 1;
+            switch (f->kind) {
+            case XL_K_RECORDS:
+                rc = xl_read_record(w, f->sub, f->nsub, item);
+                break;
+            case XL_K_WARNINGS:
+                rc = xl_read_str(w, (xl_str_t *)item);
+                break;
+            case XL_K_METRICS: {
+                xl_metric_t *m = (xl_metric_t *)item;
+                if ((rc = xl_read_str(w, &m->name)) == 0 && xl_wire_long(w, &m->value) != 0)
+                    rc = -EBADMSG;
+                break;
+            }
+            default: {
+                xl_attr_t *a = (xl_attr_t *)item;
+                if ((rc = xl_read_str(w, &a->key)) == 0)
+                    rc = xl_read_str(w, &a->value);
+                break;
+            }
+            }
+            if (rc != 0)
+                return rc;
+            if (f->kind == XL_K_METRICS || f->kind == XL_K_ATTRIBUTES) {
+                /* avro-c keeps map keys as C strings: a key ends at its first NUL */
+                xl_str_t *k = f->kind == XL_K_METRICS ? &((xl_metric_t *)item)->name : &((xl_attr_t *)item)->key;
+                const char *nul = memchr(k->base, '\0', k->len);
+                if (nul != NULL)
+                    k->len = (size_t)(nul - k->base);
+            }
+        }
+    }
+}
+
+static int xl_read_field(xl_wire_t *w, const xl_field_t *f, void *obj)
+{
+    int64_t l;
+    int rc;
+    switch (f->kind) {
+    case XL_K_RECORDS:
+        return xl_read_blocks(w, f, obj, f->elsize);
+    case XL_K_WARNINGS:
+        return xl_read_blocks(w, f, obj, sizeof(xl_str_t));
+    case XL_K_METRICS:
+        return xl_read_blocks(w, f, obj, sizeof(xl_metric_t));
+    case XL_K_ATTRIBUTES:
+        return xl_read_blocks(w, f, obj, sizeof(xl_attr_t));
+    case XL_K_STR:
+        return xl_read_str(w, XL_AT(obj, f->off, xl_str_t));
+    case XL_K_OPT_STR:
+        if ((rc = xl_read_branch(w)) != 0)
+            return rc < 0 ? rc : 0;
+        return xl_read_str(w, XL_AT(obj, f->off, xl_str_t));
+    case XL_K_LONG:
+    case XL_K_OPT_LONG:
+        if (f->kind == XL_K_OPT_LONG && (rc = xl_read_branch(w)) != 0)
+            return rc < 0 ? rc : 0;
+        return xl_wire_long(w, XL_AT(obj, f->off, int64_t)) == 0 ? 0 : -EBADMSG;
+    case XL_K_INT:
+        if (xl_wire_long(w, &l) != 0 || l < INT32_MIN || l > INT32_MAX)
+            return -EBADMSG;
+        *XL_AT(obj, f->off, int32_t) = (int32_t)l;
+        return 0;
+    case XL_K_U32:
+        if (xl_wire_long(w, &l) != 0 || l < 0 || l > UINT32_MAX)
+            return -EBADMSG;
+        *XL_AT(obj, f->off, uint32_t) = (uint32_t)l;
+        return 0;
+    case XL_K_TYPE:
+    case XL_K_STATUS:
+    case XL_K_OPT_STATUS:
+        if (f->kind == XL_K_OPT_STATUS) {
+            *XL_AT(obj, f->off, int) = XL_STATUS_NONE;
+            if ((rc = xl_read_branch(w)) != 0)
+                return rc < 0 ? rc : 0;
+        }
+        if (xl_wire_long(w, &l) != 0 || l < 0 || l >= (f->kind == XL_K_TYPE ? XL_EVENT__COUNT : XL_STATUS__COUNT))
+            return -EBADMSG;
+        *XL_AT(obj, f->off, int) = (int)l;
+        return 0;
+    case XL_K_ERROR: {
+        xl_error_t *e = XL_AT(obj, f->off, xl_error_t);
+        if ((rc = xl_read_branch(w)) != 0)
+            return rc < 0 ? rc : 0;
+        e->present = 1;
+        if ((rc = xl_read_str(w, &e->class_)) != 0 || (rc = xl_read_str(w, &e->message)) != 0)
+            return rc;
+        if ((rc = xl_read_branch(w)) != 0)
+            return rc < 0 ? rc : 0;
+        return xl_read_str(w, &e->stack);
+    }
+    }
+    return -EBADMSG;
+}
+
+static int xl_read_record(xl_wire_t *w, const xl_field_t *fields, size_t nfields, void *obj)
+{
+    for (size_t i = 0; i < nfields; ++i) {
+        int rc = xl_read_field(w, &fields[i], obj);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int xl_state_decode(xl_codec_t *codec, const void *data, size_t len, xl_state_t *st, char *err, size_t errlen)
 {
-    int rc, arc;
+    int rc;
 
     memset(st, 0, sizeof(*st));
     if (len == 0)
         return xl_fail(err, errlen, -EBADMSG, "empty state body");
     if ((rc = xl_wire_check(&codec->state_wire, data, len, err, errlen)) != 0)
         return rc;
-    avro_reader_memory_set_source(codec->reader, data, (int64_t)len);
-    if ((arc = avro_value_read(codec->reader, &codec->state)) != 0)
-        return xl_avro_fail(err, errlen, arc, -EBADMSG, "reading the Avro body");
-    if ((rc = xl_get_record(&codec->state, NULL, xl_state_fields, XL_STATE_NFIELDS, st, err, errlen)) != 0)
-        xl_state_dispose(st);
-    return rc;
+    /* the state has one writer schema, the current one: read straight from the checked bytes */
+    xl_wire_t w = {.start = data, .p = data, .end = (const unsigned char *)data + len, .why = NULL};
+    for (size_t i = 0; i < XL_STATE_NFIELDS; ++i) {
+        if ((rc = xl_read_field(&w, &xl_state_fields[i], st)) != 0) {
+            xl_state_dispose(st);
+            return rc == ENOMEM ? xl_fail(err, errlen, -ENOMEM, "%s: out of memory", xl_state_fields[i].name)
+                                : xl_fail(err, errlen, -EBADMSG, "%s: value out of range", xl_state_fields[i].name);
+        }
+    }
+    return 0;
 }
 
 /* ---- creation ------------------------------------------------------------------- */
@@ -1318,7 +1569,7 @@ static int xl_codec_push_writer(xl_codec_t *codec, xl_codec_writer_t *w)
  * resolving a schema writes it even when nothing fails (a field looked up in
  * an older schema that lacks it): the schema work of codecs made on several
  * threads at once (HTTP loops, projector workers) is serialised here. Encoding
- * and decoding do not use avro-c's error buffer unless they fail.
+ * does not use avro-c; decoding writes its error buffer only when it fails.
  */
 static pthread_mutex_t xl_avro_schema_lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -313,6 +313,12 @@ int xl_codec_add_event_schema(xl_codec_t *codec, const char *json, size_t len, u
  */
 int xl_state_encode(xl_codec_t *codec, const xl_state_t *st, xl_buf_t *out, char *err, size_t errlen);
 /**
+ * @brief The size xl_state_encode would give st's body, computed from the
+ * field table without encoding (a bound check that need not build the bytes).
+ * Meaningful for a state xl_state_encode accepts. st is borrowed.
+ */
+size_t xl_state_encoded_size(const xl_state_t *st);
+/**
  * @brief Decode a state body; st owns its memory, release with xl_state_dispose.
  * @return 0, or -EBADMSG (malformed, truncated, trailing bytes, value out of
  * range) / -ENOMEM with err filled; st is zeroed on failure.

@@ -505,6 +505,181 @@ static void test_v2_fields(void)
     CHECK_INVALID("{\"type\":\"retry_requested\"}", XL_WRITE_APPEND, "type");
 }
 
+/* ---- the fast path (xl_validate_scan) against the full one ------------------------------ */
+
+static int xstr_eq(const xl_str_t *a, const xl_str_t *b)
+{
+    if ((a->base == NULL) != (b->base == NULL))
+        return 0;
+    return a->base == NULL || (a->len == b->len && memcmp(a->base, b->base, a->len) == 0);
+}
+
+/* The first field in which two events differ, or NULL. */
+static const char *event_diff(const xl_event_t *a, const xl_event_t *b)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } strs[] = {
+#define S_(f) {#f, offsetof(xl_event_t, f)}
+        S_(event_id), S_(flow_id), S_(flow_name), S_(tenant_id), S_(message_id), S_(trigger_type), S_(started_by),
+        S_(task), S_(message), S_(input), S_(output), S_(log), S_(code), S_(schedule_event_name), S_(traceparent),
+        S_(error.class_), S_(error.message), S_(error.stack),
+#undef S_
+    };
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); ++i)
+        if (!xstr_eq((const xl_str_t *)((const char *)a + strs[i].off),
+                     (const xl_str_t *)((const char *)b + strs[i].off)))
+            return strs[i].name;
+#define INT_(f)                                                                                                        \
+    if (a->f != b->f)                                                                                                  \
+        return #f;
+    INT_(audit_id) INT_(parent_audit_id) INT_(root_audit_id) INT_(parent_execution_id) INT_(retries) INT_(type)
+    INT_(status) INT_(time_ms) INT_(ingest_time_ms) INT_(error_location) INT_(schedule_event_id)
+    INT_(top_execution_id) INT_(error.present) INT_(nwarnings) INT_(nsteps) INT_(nfile_metrics) INT_(nmetrics)
+    INT_(nattributes)
+#undef INT_
+    for (size_t i = 0; i < a->nmetrics; ++i)
+        if (!xstr_eq(&a->metrics[i].name, &b->metrics[i].name) || a->metrics[i].value != b->metrics[i].value)
+            return "metrics";
+    for (size_t i = 0; i < a->nattributes; ++i)
+        if (!xstr_eq(&a->attributes[i].key, &b->attributes[i].key) ||
+            !xstr_eq(&a->attributes[i].value, &b->attributes[i].value))
+            return "attributes";
+    return NULL;
+}
+
+static const int scan_kinds[] = {XL_WRITE_BATCH, XL_WRITE_CREATE, XL_WRITE_APPEND, XL_WRITE_RETRY, XL_WRITE_CANCEL};
+
+/*
+ * Feed line to both paths for every kind: where the fast path takes a line,
+ * the full path must accept it too and fill the same event. @return the
+ * kinds (bits) the fast path took.
+ */
+static int compare_paths(const char *line, size_t len)
+{
+    int took = 0;
+    for (size_t k = 0; k < sizeof(scan_kinds) / sizeof(scan_kinds[0]); ++k) {
+        int kind = scan_kinds[k];
+        xl_event_t fast, full;
+        if (!xl_validate_scan(line, len, kind, &fast, &pool))
+            continue;
+        took |= kind;
+        json_error_t jerr;
+        json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        XL_CHECK(obj != NULL, "the fast path took a line jansson refuses (kind %d): %.*s: %s", kind, (int)len, line,
+                 jerr.text);
+        if (obj == NULL)
+            continue;
+        json_t *errors = json_array();
+        size_t n = xl_validate_write(obj, kind, &full, errors, &pool);
+        XL_CHECK(n == 0, "the fast path took a line the full path refuses (kind %d): %.*s: %s", kind, (int)len, line,
+                 dump(errors));
+        if (n == 0) {
+            const char *d = event_diff(&fast, &full);
+            XL_CHECK(d == NULL, "kind %d: %s differs between the paths for %.*s", kind, d, (int)len, line);
+        }
+        json_decref(errors);
+        json_decref(obj);
+    }
+    return took;
+}
+
+static void test_scan(void)
+{
+    XL_PHASE("scan: the common shapes take the fast path and match the full path");
+    static const struct {
+        const char *line;
+        int kinds; /* where the fast path must take it */
+    } common[] = {
+        {"{\"audit_id\":377666547677184,\"type\":\"progress\",\"metrics\":{\"rows\":1}}", XL_WRITE_BATCH},
+        {"{\"type\":\"progress\",\"metrics\":{\"rows\":1,\"bytes\":-20}}", XL_WRITE_APPEND},
+        {" { \"audit_id\" : 12 ,\t\"type\" : \"log\" , \"message\" : \"caf\xc3\xa9\" }\r  ", XL_WRITE_BATCH},
+        {"{\"audit_id\":12,\"type\":\"task_started\",\"task\":\"t1\",\"time\":0,\"event_id\":\"e-1\"}", XL_WRITE_BATCH},
+        {"{\"audit_id\":12,\"type\":\"succeeded\",\"message\":\"\",\"attributes\":{\"k\":\"v\",\"k2\":\"\"}}",
+         XL_WRITE_BATCH},
+        {"{\"audit_id\":12,\"type\":\"metrics\",\"metrics\":{}}", XL_WRITE_BATCH},
+        {"{\"flow_id\":\"bench-f1\",\"flow_name\":\"Bench flow 1\",\"tenant_id\":\"bench\","
+         "\"trigger_type\":\"schedule\","
+         "\"started_by\":\"bench\"}",
+         XL_WRITE_BATCH | XL_WRITE_CREATE},
+        {"{\"flow_id\":\"f\",\"parent_audit_id\":9007199254740991,\"schedule_event_id\":3,"
+         "\"attributes\":{\"a\":\"b\"}}",
+         XL_WRITE_BATCH | XL_WRITE_CREATE},
+        {"{\"audit_id\":12,\"type\":\"failed\",\"error_location\":3,\"code\":\"E1\",\"log\":\"x\"}", XL_WRITE_BATCH},
+        {"{\"event_id\":\"ev\",\"message\":\"please\"}", XL_WRITE_CANCEL},
+        {"{\"started_by\":\"bob\",\"trigger_type\":\"manual\"}", XL_WRITE_RETRY},
+    };
+    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); ++i) {
+        int took = compare_paths(common[i].line, strlen(common[i].line));
+        XL_CHECK((took & common[i].kinds) == common[i].kinds, "fast path not taken for %s (kinds %d of %d)",
+                 common[i].line, took, common[i].kinds);
+    }
+
+    XL_PHASE("scan: what the fast path leaves to the full path");
+    static const char *const unusual[] = {
+        "{\"audit_id\":12,\"type\":\"log\",\"message\":\"a\\nb\"}",         /* an escape */
+        "{\"audit_id\":12,\"type\":\"log\",\"type\":\"log\"}",               /* a key twice */
+        "{\"audit_id\":12,\"type\":\"log\",\"metrics\":{\"a\":1,\"a\":2}}",  /* a metric twice */
+        "{\"audit_id\":012,\"type\":\"log\"}",                               /* a leading zero */
+        "{\"audit_id\":12,\"type\":\"log\",\"time\":1.5}",                   /* a fraction */
+        "{\"audit_id\":12,\"type\":\"log\",\"time\":1e3}",                   /* an exponent */
+        "{\"audit_id\":12,\"type\":\"log\",\"time\":-1}",                    /* out of range */
+        "{\"audit_id\":0,\"type\":\"log\"}",                                 /* not an audit ID */
+        "{\"audit_id\":9007199254740992,\"type\":\"log\"}",                  /* above 2^53 - 1 */
+        "{\"audit_id\":1234567890123456789,\"type\":\"log\"}",               /* 19 digits */
+        "{\"audit_id\":null,\"type\":\"log\"}",                              /* null */
+        "{\"audit_id\":12,\"type\":\"created\"}",                            /* not a type to append */
+        "{\"audit_id\":12,\"type\":\"pause_requested\"}",                    /* a control's own route */
+        "{\"audit_id\":12,\"type\":\"exploded\"}",                           /* no such type */
+        "{\"audit_id\":12}",                                                 /* type is required */
+        "{\"flow_id\":\"\"}",                                                /* an empty identifier */
+        "{\"audit_id\":12,\"type\":\"log\",\"colour\":\"red\"}",             /* an unknown field */
+        "{\"audit_id\":12,\"type\":\"log\",\"flow_id\":\"f\"}",              /* a create's field on an append */
+        "{\"audit_id\":12,\"type\":\"log\",\"warnings\":[\"w\"]}",           /* an array */
+        "{\"audit_id\":12,\"type\":\"log\",\"error\":{\"class\":\"E\"}}",    /* a nested record */
+        "{\"audit_id\":12,\"type\":\"log\",\"metrics\":{\"a\":\"1\"}}",      /* a string metric */
+        "{\"audit_id\":12,\"type\":\"log\",\"attributes\":{\"a\":1}}",       /* an integer attribute */
+        "{\"audit_id\":12,\"type\":\"log\",\"metrics\":{\"a\":1,\"b\":\"x\"}}", /* mixed */
+        "{\"audit_id\":12,\"type\":\"log\",\"message\":\"\xff\"}",           /* not UTF-8 */
+        "{\"audit_id\":12,\"type\":\"log\",\"message\":\"a\tb\"}",           /* a control character */
+        "{\"audit_id\":12,\"type\":\"log\"} x",                              /* trailing bytes */
+        "{\"audit_id\":12,\"type\":\"log\",}",                               /* a trailing comma */
+        "{\"audit_id\":12,\"type\":\"log\"",                                 /* truncated */
+        "[{\"audit_id\":12,\"type\":\"log\"}]",                              /* not an object */
+        "{}",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(unusual) / sizeof(unusual[0]); ++i)
+        XL_CHECK(compare_paths(unusual[i], strlen(unusual[i])) == 0, "the fast path took %s", unusual[i]);
+
+    XL_PHASE("scan: mutated lines never make the paths disagree");
+    /* every single-byte change, cut and insertion of a few telling bytes, on lines of each common shape */
+    static const char *const bases[] = {
+        "{\"audit_id\":12,\"type\":\"progress\",\"metrics\":{\"rows\":1,\"b\":-2},\"message\":\"m\",\"time\":5}",
+        "{\"flow_id\":\"f\",\"tenant_id\":\"t\",\"parent_audit_id\":7,\"attributes\":{\"k\":\"v\"},\"event_id\":\"e\"}",
+    };
+    static const char bytes[] = "\"\\{}[]:,-0129 .eEa\x01\xc3";
+    char buf[256];
+    size_t took = 0;
+    for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); ++b) {
+        size_t len = strlen(bases[b]);
+        for (size_t at = 0; at < len; ++at) {
+            for (size_t c = 0; c < sizeof(bytes) - 1; ++c) {
+                memcpy(buf, bases[b], len); /* replace */
+                buf[at] = bytes[c];
+                took += compare_paths(buf, len) != 0;
+                memcpy(buf, bases[b], at); /* insert */
+                buf[at] = bytes[c];
+                memcpy(buf + at + 1, bases[b] + at, len - at);
+                took += compare_paths(buf, len + 1) != 0;
+            }
+            took += compare_paths(bases[b], at) != 0; /* cut */
+        }
+    }
+    XL_CHECK(took > 50, "the mutations exercised the fast path only %zu times", took);
+}
+
 int main(void)
 {
     h2o_mem_init_pool(&pool);
@@ -513,6 +688,7 @@ int main(void)
     test_append();
     test_retry_cancel();
     test_batch();
+    test_scan();
     h2o_mem_clear_pool(&pool);
     return xl_test_finish();
 }

@@ -180,6 +180,23 @@ static const char *state_diff(const xl_state_t *a, const xl_state_t *b)
     DIFF(a->log_offset == b->log_offset, "log_offset");
     DIFF(tasks_eq(a->ntasks, a->tasks, b->ntasks, b->tasks), "tasks");
     DIFF(anomalies_eq(a->nanomaly_list, a->anomaly_list, b->nanomaly_list, b->anomaly_list), "anomaly_list");
+    DIFF(a->warnings_total == b->warnings_total, "warnings_total");
+    DIFF(a->top_execution_id == b->top_execution_id, "top_execution_id");
+    DIFF(str_eq(&a->input, &b->input), "input");
+    DIFF(str_eq(&a->output, &b->output), "output");
+    DIFF(str_eq(&a->code, &b->code), "code");
+    DIFF(a->error_location == b->error_location, "error_location");
+    DIFF(a->schedule_event_id == b->schedule_event_id, "schedule_event_id");
+    DIFF(str_eq(&a->schedule_event_name, &b->schedule_event_name), "schedule_event_name");
+    DIFF(a->nfile_metrics == b->nfile_metrics, "file_metrics");
+    for (size_t i = 0; i < a->nfile_metrics; ++i)
+        DIFF(str_eq(&a->file_metrics[i].name, &b->file_metrics[i].name) &&
+                 metrics_eq(a->file_metrics[i].nmetrics, a->file_metrics[i].metrics, b->file_metrics[i].nmetrics,
+                            b->file_metrics[i].metrics),
+             "file_metrics");
+    DIFF(a->control_type == b->control_type, "control_type");
+    DIFF(a->control_seq == b->control_seq, "control_seq");
+    DIFF(str_eq(&a->control_event_id, &b->control_event_id), "control_event_id");
     return NULL;
 }
 
@@ -1042,6 +1059,8 @@ static void test_state(void)
     st = full_state();
     MUST(xl_state_encode(codec, &st, &body, err, sizeof(err)) == 0, "%s", err);
     XL_CHECK((unsigned char)body.base[0] != 0xc3, "no single-object framing");
+    XL_CHECK(xl_state_encoded_size(&st) == body.len, "encoded size %zu, encoded %zu", xl_state_encoded_size(&st),
+             body.len);
     int rc = xl_state_decode(codec, body.base, body.len, &out, err, sizeof(err));
     XL_CHECK(rc == 0, "%d %s", rc, err);
     if (rc == 0) {
@@ -1051,12 +1070,54 @@ static void test_state(void)
         XL_CHECK(is_zero(&out, sizeof(out)), "dispose zeroes");
     }
 
+    XL_PHASE("state encoded size");
+    {
+        /* every field present, and integers at each varint length boundary */
+        static const int64_t edges[] = {0, 1, -1, 63, 64, -64, -65, 8191, 8192, INT32_MAX, INT32_MIN, INT64_MAX,
+                                        INT64_MIN + 1};
+        static xl_metric_t fm[] = {{{(char *)"rows", 4}, -3}};
+        static xl_file_metric_t files[] = {{{(char *)"a.csv", 5}, 1, fm}, {{(char *)"b.csv", 5}, 0, NULL}};
+        for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]); ++k) {
+            xl_state_t s2 = full_state();
+            s2.top_execution_id = edges[k];
+            s2.input = S("{\"a\":1}");
+            s2.output = S("[]");
+            s2.code = S("E42");
+            s2.error_location = edges[k];
+            s2.schedule_event_id = 5;
+            s2.schedule_event_name = S("nightly");
+            s2.nfile_metrics = 2;
+            s2.file_metrics = files;
+            s2.control_type = XL_EVENT_PAUSE_REQUESTED;
+            s2.control_seq = (uint32_t)edges[k];
+            s2.control_event_id = S("ctl");
+            s2.error.stack = S("at x");
+            s2.retries = (int32_t)edges[k];
+            s2.log_offset = edges[k];
+            s2.parent_audit_id = edges[k];
+            xl_buf_reset(&b);
+            MUST(xl_state_encode(codec, &s2, &b, err, sizeof(err)) == 0, "%s", err);
+            XL_CHECK(xl_state_encoded_size(&s2) == b.len, "edge %lld: encoded size %zu, encoded %zu",
+                     (long long)edges[k], xl_state_encoded_size(&s2), b.len);
+            xl_state_t back;
+            int rc2 = xl_state_decode(codec, b.base, b.len, &back, err, sizeof(err));
+            XL_CHECK(rc2 == 0, "edge %lld: decode %d %s", (long long)edges[k], rc2, err);
+            if (rc2 == 0) {
+                const char *d = state_diff(&s2, &back);
+                XL_CHECK(d == NULL, "edge %lld: %s differs after the round trip", (long long)edges[k], d);
+                xl_state_dispose(&back);
+            }
+        }
+    }
+
     XL_PHASE("state minimal");
     memset(&st, 0, sizeof(st));
     st.flow_id = S("f");
     st.status = XL_STATUS_QUEUED;
     xl_buf_reset(&body);
     MUST(xl_state_encode(codec, &st, &body, err, sizeof(err)) == 0, "%s", err);
+    XL_CHECK(xl_state_encoded_size(&st) == body.len, "minimal: encoded size %zu, encoded %zu",
+             xl_state_encoded_size(&st), body.len);
     rc = xl_state_decode(codec, body.base, body.len, &out, err, sizeof(err));
     XL_CHECK(rc == 0, "%d %s", rc, err);
     if (rc == 0) {
@@ -1300,6 +1361,70 @@ static void test_v1_writer(void)
     free(json);
 }
 
+/*
+ * The codec writes Avro itself (from the field table): its bytes must be the
+ * ones avro-c's own writer gives for the same value. Each body is read with
+ * avro-c and written back with avro_value_write; the two must be equal.
+ */
+static void check_avro_c_bytes(const char *schema_json, const void *body, size_t len, const char *what)
+{
+    avro_schema_t schema;
+    MUST(avro_schema_from_json_length(schema_json, strlen(schema_json), &schema) == 0, "%s", avro_strerror());
+    avro_value_iface_t *cls = avro_generic_class_from_schema(schema);
+    avro_value_t rec;
+    avro_generic_value_new(cls, &rec);
+    avro_reader_t r = avro_reader_memory(body, (int64_t)len);
+    XL_CHECK(avro_value_read(r, &rec) == 0, "%s: avro-c reads it: %s", what, avro_strerror());
+    static char again[1 << 16];
+    avro_writer_t w = avro_writer_memory(again, sizeof(again));
+    XL_CHECK(avro_value_write(w, &rec) == 0, "%s: avro-c writes it: %s", what, avro_strerror());
+    size_t n = (size_t)avro_writer_tell(w);
+    XL_CHECK(n == len && memcmp(again, body, len) == 0, "%s: %zu bytes, avro-c writes %zu other ones", what, len, n);
+    avro_writer_free(w);
+    avro_reader_free(r);
+    avro_value_decref(&rec);
+    avro_value_iface_decref(cls);
+    avro_schema_decref(schema);
+}
+
+static void test_avro_c_bytes(void)
+{
+    XL_PHASE("encode: the bytes of avro-c's writer");
+    static xl_metric_t fm[] = {{{(char *)"rows", 4}, -3}, {{(char *)"bytes", 5}, INT64_MAX}};
+    static xl_file_metric_t files[] = {{{(char *)"a.csv", 5}, 2, fm}, {{(char *)"b.csv", 5}, 0, NULL}};
+    static xl_str_t deps[] = {{(char *)"extract", 7}};
+    static xl_step_t steps[] = {{{(char *)"extract", 7}, {(char *)"sql", 3}, 0, NULL},
+                                {{(char *)"load", 4}, {NULL, 0}, 1, deps}};
+    xl_buf_t b;
+    xl_buf_init(&b);
+    for (int type = 0; type < XL_EVENT__COUNT; ++type) {
+        xl_event_t ev = type % 2 ? full_event(type) : minimal_event(type);
+        if (type % 3 == 0) {
+            ev.input = S("{\"a\":[1,2]}");
+            ev.output = S("null");
+            ev.log = S("l1\nl2");
+            ev.nsteps = 2;
+            ev.steps = steps;
+            ev.code = S("E9");
+            ev.error_location = -12345678901LL;
+            ev.schedule_event_id = 64;
+            ev.schedule_event_name = S("nightly");
+            ev.nfile_metrics = 2;
+            ev.file_metrics = files;
+            ev.traceparent = S("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+            ev.top_execution_id = INT64_MIN + 1;
+        }
+        xl_buf_reset(&b);
+        MUST(xl_event_encode(codec, &ev, &b, err, sizeof(err)) == 0, "%s", err);
+        check_avro_c_bytes(xl_event_schema_json(), b.base + 10, b.len - 10, xl_event_type_name(type));
+    }
+    xl_state_t st = full_state();
+    xl_buf_reset(&b);
+    MUST(xl_state_encode(codec, &st, &b, err, sizeof(err)) == 0, "%s", err);
+    check_avro_c_bytes(xl_state_schema_json(), b.base, b.len, "full state");
+    xl_buf_dispose(&b);
+}
+
 int main(void)
 {
     XL_PHASE("create");
@@ -1317,6 +1442,7 @@ int main(void)
     test_old_writer();
     test_v1_writer();
     test_state();
+    test_avro_c_bytes();
     test_threads();
 
     xl_codec_destroy(codec);
