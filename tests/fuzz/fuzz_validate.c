@@ -10,7 +10,9 @@
  *    names is in the event with its value (nothing dropped on the way: a
  *    member the validator could not report as an error must not vanish),
  *    limits hold, required members are there, unknown names never pass;
- *  - a valid write encodes to Avro and decodes back to the same event.
+ *  - a valid write encodes to Avro and decodes back to the same event;
+ *  - the write path's fast scanner (xl_validate_scan) takes only bodies the
+ *    full path (json_loadb + xl_validate_write) accepts, with the same event.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -287,13 +289,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     int kind = kinds[data[0] % (sizeof(kinds) / sizeof(kinds[0]))];
-    json_error_t jerr;
-    json_t *obj = json_loadb((const char *)data + 1, size - 1, JSON_REJECT_DUPLICATES, &jerr);
-    if (obj == NULL)
-        return 0;
-
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
+    xl_event_t fast;
+    int scanned = xl_validate_scan((const char *)data + 1, size - 1, kind, &fast, &pool);
+    json_error_t jerr;
+    json_t *obj = json_loadb((const char *)data + 1, size - 1, JSON_REJECT_DUPLICATES, &jerr);
+    XL_FUZZ_CHECK(obj != NULL || !scanned, "the scanner took a body jansson refuses: %s", jerr.text);
+    if (obj == NULL) {
+        h2o_mem_clear_pool(&pool);
+        return 0;
+    }
+
     json_t *errors = json_array();
     xl_event_t ev;
     size_t nerr = xl_validate_write(obj, kind, &ev, errors, &pool);
@@ -307,8 +314,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           json_string_length(reason) > 0,
                       "errors[%zu] is not {field, reason}", i);
     }
+    XL_FUZZ_CHECK(nerr == 0 || !scanned, "the scanner took a body the validator refuses (%zu errors)", nerr);
     if (nerr == 0) {
         check_valid(obj, kind, &ev);
+        if (scanned) {
+            const char *diff = xl_fuzz_event_diff(&fast, &ev);
+            XL_FUZZ_CHECK(diff == NULL, "the scanner's event differs from the validator's: %s", diff);
+        }
         check_round_trip(&ev);
     }
     json_decref(errors);
