@@ -22,6 +22,15 @@
  * created_ms, be64 audit_id of the last key seen, and 16 bytes of
  * HMAC-SHA256 over all that with the cursor key of the data directory.
  * A token that was altered, or is used with other arguments, is refused (400).
+ *
+ * An item is the answer of GET /v1/executions/{id}, byte for byte: when the
+ * index scanned implies every filter but the tenant's (no status filter, no
+ * fields=, at most one of flow_id, message_id, parent_execution_id and
+ * top_execution_id: the index of the one given; those never change after the
+ * create), it is taken from the answer cache (projector/cache.h) when there,
+ * with the tenant rules applied to the cached tenant; a miss reads the state
+ * and fills the cache for the next page and the next lookup. The scans of a
+ * page share one index iterator, and the items' bytes one buffer per scan.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,6 +52,8 @@
 #define TOKEN_HASH_LEN XL_LIST_TOKEN_HASH_LEN
 #define TOKEN_MAC_LEN 16
 #define TOKEN_LEN (1 + TOKEN_HASH_LEN + 16 + TOKEN_MAC_LEN)
+#define ITEM_BYTES 1024 /* room made for an item up front: most take less (no copies while the page grows) */
+#define PAGE_HEAD "{\"items\":["
 
 typedef struct st_filter_t {
     const xl_str_t *scope; /* tenant the index is scoped to; NULL: across tenants */
@@ -53,19 +64,23 @@ typedef struct st_filter_t {
     xl_str_t flow, msg;
     unsigned statuses; /* bit per status; 0: any */
     int64_t gte, lt;
+    int cached; /* 1: the index implies every filter but the tenant's: items may come from the answer cache */
     unsigned char hash[TOKEN_HASH_LEN];
 } filter_t;
 
 typedef struct st_item_t {
     int64_t key[2]; /* created_ms, audit_id */
-    xl_buf_t json;  /* the item as answered: rendered straight into bytes (xl_render_state_buf) */
+    const xl_buf_t *bytes; /* its scan's buffer */
+    size_t off, len;       /* the item as answered, in bytes: the answer of GET /v1/executions/{id} */
 } item_t;
 
 typedef struct st_scan_t {
     xl_api_t *api;
     const xl_principal_t *who;
     const filter_t *f;
+    xl_store_index_iter_t *iter; /* the page's, shared by its scans */
     item_t *items;
+    xl_buf_t bytes; /* the items' bytes, one after the other (cached ones after their tenant's) */
     size_t nitems, want;
     size_t scanned, budget;
     int64_t last[2];
@@ -297,6 +312,8 @@ static int parse_filterOrReply(h2o_req_t *req, const xl_principal_t *who, filter
             return -1;
         }
     }
+    f->cached = f->fields.base == NULL && f->statuses == 0 &&
+                f->has_flow + f->has_msg + (f->parent != 0) + (f->top != 0) <= 1;
     filter_hash(f, who);
     return other_tenant;
 }
@@ -323,11 +340,60 @@ static int render_item(const xl_state_t *st, const filter_t *f, xl_buf_t *out)
     return ret;
 }
 
+/* The tenant rules: the caller sees it, and (the call-tree indexes span tenants) it is in the scope. */
+static int tenant_ok(const scan_t *s, const xl_str_t *tenant)
+{
+    const xl_str_t *scope = s->f->scope;
+    return xl_principal_sees(s->who, tenant) &&
+           (scope == NULL || (tenant->len == scope->len &&
+                              (scope->len == 0 || (tenant->base != NULL && memcmp(tenant->base, scope->base, scope->len) == 0))));
+}
+
+/* Close the item written from off on in s->bytes (after its separator). */
+static void item_add(scan_t *s, int64_t created_ms, int64_t audit_id, size_t off)
+{
+    item_t *it = &s->items[s->nitems++];
+    it->key[0] = created_ms;
+    it->key[1] = audit_id;
+    it->bytes = &s->bytes;
+    it->off = off;
+    it->len = s->bytes.len - off;
+}
+
+/* The separator before an item: the scan's bytes are a page's items already (see xl_read_list). */
+static int item_open(scan_t *s)
+{
+    return s->nitems > 0 ? xl_buf_append(&s->bytes, ",", 1) : 0;
+}
+
+typedef struct st_hit_t {
+    scan_t *s;
+    int64_t key[2];
+} hit_t;
+
+/* xl_cache_visit's take: under the cache's lock, so nothing but a copy */
+static int take_cached(void *ctx, const xl_cache_answer_t *a)
+{
+    hit_t *h = ctx;
+    scan_t *s = h->s;
+    xl_str_t tenant = {a->tenant, a->tenant_len};
+    if (!tenant_ok(s, &tenant))
+        return 0;
+    if (item_open(s) != 0 || xl_buf_reserve(&s->bytes, a->body_len) != 0)
+        return -ENOMEM;
+    size_t off = s->bytes.len;
+    memcpy(s->bytes.base + off, a->body, a->body_len);
+    s->bytes.len += a->body_len;
+    item_add(s, h->key[0], h->key[1], off);
+    return 0;
+}
+
 static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
 {
     scan_t *s = ctx;
     const filter_t *f = s->f;
     xl_state_t st;
+    uint64_t ticket = 0;
     char err[256];
 
     if (f->desc ? (f->has_gte && created_ms < f->gte) : (f->has_lt && created_ms >= f->lt))
@@ -339,6 +405,16 @@ static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
     ++s->scanned;
     s->last[0] = created_ms;
     s->last[1] = audit_id;
+    if (f->cached) {
+        hit_t h = {s, {created_ms, audit_id}};
+        int hit = xl_cache_visit(s->api->cache, audit_id, XL_CACHE_STATE, take_cached, &h, &ticket);
+        if (hit < 0) {
+            s->failed = 1;
+            return 1;
+        }
+        if (hit)
+            goto next;
+    }
     int ret = xl_store_get_state(s->api->store, s->api->codec, audit_id, &st, err, sizeof(err));
     if (ret == -ENOENT)
         return 0;
@@ -346,29 +422,29 @@ static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
         s->failed = 1;
         return 1;
     }
-    int ok = xl_principal_sees(s->who, &st.tenant_id) &&
+    int ok = tenant_ok(s, &st.tenant_id) &&
              (!f->has_flow || (st.flow_id.base != NULL && st.flow_id.len == f->flow.len &&
                                memcmp(st.flow_id.base, f->flow.base, f->flow.len) == 0)) &&
              (!f->has_msg || (st.message_id.base != NULL && st.message_id.len == f->msg.len &&
                               memcmp(st.message_id.base, f->msg.base, f->msg.len) == 0)) &&
              (f->statuses == 0 || (st.status >= 0 && st.status < XL_STATUS__COUNT && (f->statuses >> st.status & 1))) &&
-             (f->parent == 0 || st.parent_execution_id == f->parent) && (f->top == 0 || st.top_execution_id == f->top) &&
-             /* the call-tree indexes span tenants: the tenant filter is checked here */
-             (f->scope == NULL ||
-              (st.tenant_id.len == f->scope->len &&
-               (f->scope->len == 0 || (st.tenant_id.base != NULL &&
-                                       memcmp(st.tenant_id.base, f->scope->base, f->scope->len) == 0))));
+             (f->parent == 0 || st.parent_execution_id == f->parent) && (f->top == 0 || st.top_execution_id == f->top);
     if (ok) {
-        item_t *it = &s->items[s->nitems++];
-        it->key[0] = created_ms;
-        it->key[1] = audit_id;
-        xl_buf_init(&it->json);
-        if (render_item(&st, f, &it->json) != 0)
+        size_t off = s->bytes.len + (s->nitems > 0);
+        if (item_open(s) != 0 || render_item(&st, f, &s->bytes) != 0) {
             s->failed = 1;
+        } else {
+            item_add(s, created_ms, audit_id, off);
+            /* the same bytes as the lookup's answer: the next page and the next lookup take them */
+            if (f->cached)
+                xl_cache_put(s->api->cache, audit_id, ticket, st.tenant_id.base, st.tenant_id.len, s->bytes.base + off,
+                             s->bytes.len - off);
+        }
     }
     xl_state_dispose(&st);
     if (s->failed)
         return 1;
+next:
     if (s->nitems == s->want) {
         s->stopped = 1;
         return 1;
@@ -384,9 +460,30 @@ static int run_scan(scan_t *s, xl_index_t ix, int status, const int64_t *start)
     int64_t id = ix == XL_IX_CHILDREN ? s->f->parent : ix == XL_IX_TREE ? s->f->top : 0;
     int ret = xl_store_index_prefix(&prefix, ix, s->f->scope, str, status, id);
     if (ret == 0)
-        ret = xl_store_index_scan(s->api->store, prefix.base, prefix.len, s->f->desc, start, on_entry, s);
+        ret = xl_store_index_iter_scan(s->iter, prefix.base, prefix.len, s->f->desc, start, on_entry, s);
     xl_buf_dispose(&prefix);
     return ret < 0 || s->failed ? -EIO : 0;
+}
+
+/* The page goes out as it is, no copy: the request's pool frees it with the request. */
+static void page_free(void *owned)
+{
+    free(*(char **)owned);
+}
+
+static void send_page(h2o_req_t *req, xl_buf_t *page)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    char **owned = h2o_mem_alloc_shared(&req->pool, sizeof(*owned), page_free);
+    h2o_iovec_t body = h2o_iovec_init(page->base, page->len);
+    *owned = page->base;
+    xl_buf_init(page);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = body.len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_start_response(req, &generator);
+    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
 static int item_order(const void *a, const void *b, void *filter)
@@ -432,50 +529,68 @@ void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
                     : f.statuses ? XL_IX_STATUS
                                  : XL_IX_ALL;
     size_t budget = (size_t)limit * 20 > SCAN_BUDGET_MIN ? (size_t)limit * 20 : SCAN_BUDGET_MIN;
-    int failed = 0;
+    xl_store_index_iter_t *iter = xl_store_index_iter_create(api->store);
+    int failed = iter == NULL;
     for (int st = 0; st < XL_STATUS__COUNT && !failed; ++st) {
         if (ix == XL_IX_STATUS ? !(f.statuses >> st & 1) : st != 0)
             continue;
         scan_t *s = &scans[nscans++];
-        *s = (scan_t){.api = api, .who = who, .f = &f, .want = (size_t)limit + 1, .budget = budget};
-        if ((s->items = calloc(s->want, sizeof(*s->items))) == NULL)
+        *s = (scan_t){.api = api, .who = who, .f = &f, .iter = iter, .want = (size_t)limit + 1, .budget = budget};
+        xl_buf_init(&s->bytes);
+        if (xl_buf_reserve(&s->bytes, s->want * ITEM_BYTES) != 0 ||
+            xl_buf_append(&s->bytes, PAGE_HEAD, sizeof(PAGE_HEAD) - 1) != 0 ||
+            (s->items = calloc(s->want, sizeof(*s->items))) == NULL)
             failed = 1;
         else
             failed = run_scan(s, ix, st, have_start ? start : NULL) != 0;
     }
+    xl_store_index_iter_destroy(iter);
 
     /* merge: items up to the nearest horizon of a scan that stopped early are final */
     size_t total = 0;
     for (size_t i = 0; i < nscans; ++i)
         total += scans[i].nitems;
-    item_t *all = failed ? NULL : calloc(total + 1, sizeof(*all));
+    item_t *all = failed ? NULL : nscans == 1 ? scans[0].items : calloc(total + 1, sizeof(*all));
     const int64_t *frontier = NULL;
+    size_t bytes = 0;
     if (all != NULL) {
         total = 0;
         for (size_t i = 0; i < nscans; ++i) {
-            memcpy(all + total, scans[i].items, scans[i].nitems * sizeof(*all));
+            if (all != scans[i].items)
+                memcpy(all + total, scans[i].items, scans[i].nitems * sizeof(*all));
             total += scans[i].nitems;
-            scans[i].nitems = 0; /* the objects moved to all */
+            bytes += scans[i].bytes.len;
             if (scans[i].stopped && (frontier == NULL || (f.desc ? key_cmp(scans[i].last, frontier) > 0
                                                                  : key_cmp(scans[i].last, frontier) < 0)))
                 frontier = scans[i].last;
         }
-        qsort_r(all, total, sizeof(*all), item_order, &f);
+        if (nscans > 1) /* one scan is in order already */
+            qsort_r(all, total, sizeof(*all), item_order, &f);
     }
-    /* the page, written as bytes: {"items":[...],"next_page_token":"..."|null} */
+    /* the page, written as bytes: {"items":[...],"next_page_token":"..."|null}; one scan's bytes
+     * are its first items already, separated: they become the page, cut after the last item taken */
     xl_buf_t page;
     const char *next = NULL;
     size_t taken = 0, i = 0;
+    int oom = 0;
     xl_buf_init(&page);
-    int oom = xl_buf_append(&page, "{\"items\":[", 10) != 0;
     for (; all != NULL && i < total && taken < (size_t)limit; ++i) {
         int beyond =
             frontier != NULL && (f.desc ? key_cmp(all[i].key, frontier) < 0 : key_cmp(all[i].key, frontier) > 0);
         if (beyond)
             break;
-        oom |= (taken != 0 && xl_buf_append(&page, ",", 1) != 0) ||
-               xl_buf_append(&page, all[i].json.base, all[i].json.len) != 0;
         ++taken;
+    }
+    if (nscans == 1 && all != NULL) {
+        page = scans[0].bytes;
+        xl_buf_init(&scans[0].bytes);
+        page.len = taken != 0 ? all[taken - 1].off + all[taken - 1].len : sizeof(PAGE_HEAD) - 1;
+    } else if (all != NULL) {
+        oom |= xl_buf_reserve(&page, bytes + total + 128) != 0 ||
+               xl_buf_append(&page, PAGE_HEAD, sizeof(PAGE_HEAD) - 1) != 0;
+        for (size_t k = 0; k < taken; ++k)
+            oom |= (k != 0 && xl_buf_append(&page, ",", 1) != 0) ||
+                   xl_buf_append(&page, all[k].bytes->base + all[k].off, all[k].len) != 0;
     }
     if (all != NULL) {
         if (taken == (size_t)limit && (i < total || frontier != NULL))
@@ -486,20 +601,18 @@ void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     /* the token is base64url: nothing in it needs escaping */
     oom |= next != NULL ? xl_buf_appendf(&page, "],\"next_page_token\":\"%s\"}", next) != 0
                         : xl_buf_append(&page, "],\"next_page_token\":null}", 25) != 0;
-    for (size_t k = 0; all != NULL && k < total; ++k)
-        xl_buf_dispose(&all[k].json);
-    free(all);
+    int lost = total > 0 && all == NULL; /* out of memory for the merge */
+    if (all != NULL && (nscans != 1 || all != scans[0].items))
+        free(all);
     for (size_t k = 0; k < nscans; ++k) {
-        for (size_t j = 0; j < scans[k].nitems; ++j)
-            xl_buf_dispose(&scans[k].items[j].json);
+        xl_buf_dispose(&scans[k].bytes);
         free(scans[k].items);
         failed |= scans[k].failed;
     }
-    if (failed || oom || (total > 0 && all == NULL)) {
+    if (failed || oom || lost) {
         xl_buf_dispose(&page);
         xl_http_send_problem(req, 500, "internal", "Cannot read the index", NULL, "see the log");
         return;
     }
-    xl_http_send_json(req, 200, page.base, page.len);
-    xl_buf_dispose(&page);
+    send_page(req, &page);
 }
