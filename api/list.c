@@ -344,9 +344,11 @@ static int render_item(const xl_state_t *st, const filter_t *f, xl_buf_t *out)
 static int tenant_ok(const scan_t *s, const xl_str_t *tenant)
 {
     const xl_str_t *scope = s->f->scope;
-    return xl_principal_sees(s->who, tenant) &&
-           (scope == NULL || (tenant->len == scope->len &&
-                              (scope->len == 0 || (tenant->base != NULL && memcmp(tenant->base, scope->base, scope->len) == 0))));
+    if (!xl_principal_sees(s->who, tenant))
+        return 0;
+    return scope == NULL || (tenant->len == scope->len &&
+                             (scope->len == 0 ||
+                              (tenant->base != NULL && memcmp(tenant->base, scope->base, scope->len) == 0)));
 }
 
 /* Close the item written from off on in s->bytes (after its separator). */

@@ -336,8 +336,9 @@ static int collect(xl_api_t *api, collect_t *c, xl_index_t ix, const xl_str_t *t
     xl_buf_init(&prefix);
     int ret = xl_store_index_prefix(&prefix, ix, tenant, str, 0, id);
     if (ret == 0)
-        ret = c->iter != NULL ? xl_store_index_iter_scan(c->iter, prefix.base, prefix.len, descending, NULL, on_collect, c)
-                              : xl_store_index_scan(api->store, prefix.base, prefix.len, descending, NULL, on_collect, c);
+        ret = c->iter != NULL
+                  ? xl_store_index_iter_scan(c->iter, prefix.base, prefix.len, descending, NULL, on_collect, c)
+                  : xl_store_index_scan(api->store, prefix.base, prefix.len, descending, NULL, on_collect, c);
     xl_buf_dispose(&prefix);
     return ret < 0 || c->failed ? -EIO : 0;
 }

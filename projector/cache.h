@@ -1,10 +1,12 @@
 /*
  * The answer cache: for hot executions, the bytes a reader answers with
  * (opaque here: the api keeps the rendered JSON of GET /v1/executions/{id},
- * which list pages reuse as their items, and the execution as a lineage lists
- * it), with the tenant they belong to, keyed by audit ID and kind and bounded
- * in bytes (LRU per shard). An invalidation drops every kind of its audit ID. A hit costs one mutex and one copy into memory the
- * caller provides: no store read, no decode, no malloc.
+ * which list pages reuse as their items, the execution as a lineage lists it,
+ * and whole lineages), with the tenant they belong to, keyed by audit ID and
+ * kind and bounded in bytes (LRU per shard). An invalidation drops every kind
+ * of its audit ID, and every entry of a derived kind (see xl_cache_kind_t). A
+ * hit costs one mutex and one copy into memory the caller provides (or none,
+ * xl_cache_visit): no store read, no decode, no malloc.
  *
  * The projector invalidates an execution's entry once the batch that changed
  * it is durable and before it publishes that batch's progress, so a reader
@@ -14,7 +16,8 @@
  * batch can never land in the cache after that batch's invalidation.
  *
  * Safe from any thread. It knows no HTTP and no store: it must never hold a
- * lock while calling out, except into the caller's alloc (no locks there).
+ * lock while calling out, except into the caller's alloc or take (no locks
+ * there).
  */
 #ifndef XL_PROJECTOR_CACHE_H
 #define XL_PROJECTOR_CACHE_H

@@ -154,7 +154,10 @@ int xl_store_index_scan(xl_store_t *store, const void *prefix, size_t prefix_len
 /** An iterator over the indexes, for several scans that share its setup and its view of the store. */
 typedef struct st_xl_store_index_iter_t xl_store_index_iter_t;
 
-/** @brief An iterator for xl_store_index_iter_scan. @return NULL when out of memory; free with xl_store_index_iter_destroy. */
+/**
+ * @brief An iterator for xl_store_index_iter_scan.
+ * @return NULL when out of memory; free with xl_store_index_iter_destroy.
+ */
 xl_store_index_iter_t *xl_store_index_iter_create(xl_store_t *store);
 /** @brief Free the iterator (NULL is fine). */
 void xl_store_index_iter_destroy(xl_store_index_iter_t *iter);
