@@ -31,6 +31,8 @@
  * with the tenant rules applied to the cached tenant; a miss reads the state
  * and fills the cache for the next page and the next lookup. The scans of a
  * page share one index iterator, and the items' bytes one buffer per scan.
+ * Such a page's walk (the keys of its items, where it stopped) is cached too,
+ * until the projector's next change of any execution (see walk()).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -78,7 +80,7 @@ typedef struct st_scan_t {
     xl_api_t *api;
     const xl_principal_t *who;
     const filter_t *f;
-    xl_store_index_iter_t *iter; /* the page's, shared by its scans */
+    xl_store_index_iter_t **iter; /* the page's, shared by its scans: made by the first that walks the index */
     item_t *items;
     xl_buf_t bytes; /* the items' bytes, one after the other (cached ones after their tenant's) */
     size_t nitems, want;
@@ -390,39 +392,31 @@ static int take_cached(void *ctx, const xl_cache_answer_t *a)
     return 0;
 }
 
-static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
+/* The item of an index entry, if it passes the filters: from the cache, else from the state (then cached).
+ * @return 0 (added or filtered out), -ENOENT (no state), or -EIO/-ENOMEM (s->failed set). */
+static int entry_item(scan_t *s, int64_t created_ms, int64_t audit_id)
 {
-    scan_t *s = ctx;
     const filter_t *f = s->f;
     xl_state_t st;
     uint64_t ticket = 0;
     char err[256];
 
-    if (f->desc ? (f->has_gte && created_ms < f->gte) : (f->has_lt && created_ms >= f->lt))
-        return 1; /* the end of the range: like the end of the index */
-    if (s->scanned == s->budget) {
-        s->stopped = 1;
-        return 1;
-    }
-    ++s->scanned;
-    s->last[0] = created_ms;
-    s->last[1] = audit_id;
     if (f->cached) {
         hit_t h = {s, {created_ms, audit_id}};
         int hit = xl_cache_visit(s->api->cache, audit_id, XL_CACHE_STATE, take_cached, &h, &ticket);
         if (hit < 0) {
             s->failed = 1;
-            return 1;
+            return hit;
         }
         if (hit)
-            goto next;
+            return 0;
     }
     int ret = xl_store_get_state(s->api->store, s->api->codec, audit_id, &st, err, sizeof(err));
     if (ret == -ENOENT)
-        return 0;
+        return ret;
     if (ret != 0) {
         s->failed = 1;
-        return 1;
+        return -EIO;
     }
     int ok = tenant_ok(s, &st.tenant_id) &&
              (!f->has_flow || (st.flow_id.base != NULL && st.flow_id.len == f->flow.len &&
@@ -435,6 +429,7 @@ static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
         size_t off = s->bytes.len + (s->nitems > 0);
         if (item_open(s) != 0 || render_item(&st, f, &s->bytes) != 0) {
             s->failed = 1;
+            ret = -ENOMEM;
         } else {
             item_add(s, created_ms, audit_id, off);
             /* the same bytes as the lookup's answer: the next page and the next lookup take them */
@@ -444,9 +439,25 @@ static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
         }
     }
     xl_state_dispose(&st);
-    if (s->failed)
+    return ret;
+}
+
+static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
+{
+    scan_t *s = ctx;
+    const filter_t *f = s->f;
+
+    if (f->desc ? (f->has_gte && created_ms < f->gte) : (f->has_lt && created_ms >= f->lt))
+        return 1; /* the end of the range: like the end of the index */
+    if (s->scanned == s->budget) {
+        s->stopped = 1;
         return 1;
-next:
+    }
+    ++s->scanned;
+    s->last[0] = created_ms;
+    s->last[1] = audit_id;
+    if (entry_item(s, created_ms, audit_id) != 0 && s->failed)
+        return 1;
     if (s->nitems == s->want) {
         s->stopped = 1;
         return 1;
@@ -461,10 +472,124 @@ static int run_scan(scan_t *s, xl_index_t ix, int status, const int64_t *start)
     const xl_str_t *str = ix == XL_IX_FLOW ? &s->f->flow : ix == XL_IX_MESSAGE ? &s->f->msg : NULL;
     int64_t id = ix == XL_IX_CHILDREN ? s->f->parent : ix == XL_IX_TREE ? s->f->top : 0;
     int ret = xl_store_index_prefix(&prefix, ix, s->f->scope, str, status, id);
+    if (ret == 0 && *s->iter == NULL && (*s->iter = xl_store_index_iter_create(s->api->store)) == NULL)
+        ret = -ENOMEM;
     if (ret == 0)
-        ret = xl_store_index_iter_scan(s->iter, prefix.base, prefix.len, s->f->desc, start, on_entry, s);
+        ret = xl_store_index_iter_scan(*s->iter, prefix.base, prefix.len, s->f->desc, start, on_entry, s);
     xl_buf_dispose(&prefix);
     return ret < 0 || s->failed ? -EIO : 0;
+}
+
+/*
+ * The walk of a page (XL_CACHE_WALK): the keys of its items, and where the
+ * scan stopped, for the arguments that give the same walk (the filters'
+ * hash, which has the caller's tenant, the start and limit + 1), under a
+ * key hashed from them. A derived entry: any change the projector makes
+ * drops it, so a cached walk is the one the index gives. The items are then
+ * taken as a scan takes them, from the cache or the store.
+ */
+typedef struct st_walk_args_t {
+    unsigned char hash[TOKEN_HASH_LEN];
+    unsigned char start[17]; /* 1 when there is a start, then be64 created_ms, be64 audit_id */
+    unsigned char want[8];
+} walk_args_t;
+
+#define WALK_HEAD (sizeof(walk_args_t) + 1 + 16 + 4) /* args, stopped, last, count */
+
+static int64_t walk_key(const walk_args_t *args)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (size_t i = 0; i != sizeof(*args); ++i)
+        h = (h ^ ((const unsigned char *)args)[i]) * 0x100000001b3ULL;
+    return (int64_t)(h >> 1);
+}
+
+static void *walk_alloc(void *ctx, size_t len)
+{
+    xl_buf_t *b = ctx;
+    if (xl_buf_reserve(b, len) != 0)
+        return NULL;
+    b->len = len;
+    return b->base;
+}
+
+/* The scan's items from a cached walk. @return 0, or -1: no such walk, or it did not replay (the scan is reset). */
+static int walk_replay(scan_t *s, const walk_args_t *args, const xl_cache_answer_t *a)
+{
+    const unsigned char *p = (const unsigned char *)a->body;
+    if (a->body_len < WALK_HEAD || memcmp(p, args, sizeof(*args)) != 0)
+        return -1;
+    p += sizeof(*args);
+    int stopped = p[0];
+    int64_t last[2] = {(int64_t)xl_be64_get(p + 1), (int64_t)xl_be64_get(p + 9)};
+    uint32_t n = (uint32_t)p[17] << 24 | (uint32_t)p[18] << 16 | (uint32_t)p[19] << 8 | p[20];
+    p += 21;
+    if (n > s->want || a->body_len != WALK_HEAD + (size_t)n * 16)
+        return -1;
+    for (uint32_t i = 0; i != n; ++i, p += 16) {
+        size_t before = s->nitems;
+        if (entry_item(s, (int64_t)xl_be64_get(p), (int64_t)xl_be64_get(p + 8)) != 0 || s->nitems != before + 1) {
+            s->nitems = 0; /* the store moved on after all (a rebuild): walk the index */
+            s->bytes.len = sizeof(PAGE_HEAD) - 1;
+            s->failed = 0;
+            return -1;
+        }
+    }
+    s->stopped = stopped;
+    s->last[0] = last[0];
+    s->last[1] = last[1];
+    return 0;
+}
+
+static void walk_keep(xl_api_t *api, const scan_t *s, const walk_args_t *args, int64_t key, uint64_t ticket)
+{
+    xl_buf_t w;
+    unsigned char head[21];
+    xl_buf_init(&w);
+    head[0] = (unsigned char)s->stopped;
+    put_be64(head + 1, (uint64_t)s->last[0]);
+    put_be64(head + 9, (uint64_t)s->last[1]);
+    for (int i = 0; i != 4; ++i)
+        head[17 + i] = (unsigned char)(s->nitems >> (24 - 8 * i));
+    int ret = xl_buf_reserve(&w, WALK_HEAD + s->nitems * 16) || xl_buf_append(&w, args, sizeof(*args)) ||
+              xl_buf_append(&w, head, sizeof(head));
+    for (size_t i = 0; ret == 0 && i != s->nitems; ++i)
+        ret = xl_buf_append_be64(&w, (uint64_t)s->items[i].key[0]) ||
+              xl_buf_append_be64(&w, (uint64_t)s->items[i].key[1]);
+    if (ret == 0)
+        xl_cache_put_kind(api->cache, key, XL_CACHE_WALK, ticket, NULL, 0, w.base, w.len);
+    xl_buf_dispose(&w);
+}
+
+/* A scan, its walk from the cache when it can be (the items the cache can give: see the top). The ticket
+ * of a miss comes before the iterator's view of the store: a walk older than an invalidation is refused. */
+static int walk(scan_t *s, xl_index_t ix, int status, const int64_t *start)
+{
+    walk_args_t args;
+    xl_cache_answer_t a;
+    xl_buf_t w;
+    uint64_t ticket = 0;
+    if (!s->f->cached || s->api->cache == NULL)
+        return run_scan(s, ix, status, start);
+    memset(&args, 0, sizeof(args));
+    memcpy(args.hash, s->f->hash, TOKEN_HASH_LEN);
+    if (start != NULL) {
+        args.start[0] = 1;
+        put_be64(args.start + 1, (uint64_t)start[0]);
+        put_be64(args.start + 9, (uint64_t)start[1]);
+    }
+    put_be64(args.want, s->want);
+    int64_t key = walk_key(&args);
+    xl_buf_init(&w);
+    int hit = xl_cache_get_kind(s->api->cache, key, XL_CACHE_WALK, walk_alloc, &w, &a, &ticket) == 1 &&
+              walk_replay(s, &args, &a) == 0;
+    xl_buf_dispose(&w);
+    if (hit)
+        return s->failed ? -EIO : 0;
+    int ret = run_scan(s, ix, status, start);
+    if (ret == 0)
+        walk_keep(s->api, s, &args, key, ticket);
+    return ret;
 }
 
 /* The page goes out as it is, no copy: the request's pool frees it with the request. */
@@ -531,20 +656,20 @@ void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
                     : f.statuses ? XL_IX_STATUS
                                  : XL_IX_ALL;
     size_t budget = (size_t)limit * 20 > SCAN_BUDGET_MIN ? (size_t)limit * 20 : SCAN_BUDGET_MIN;
-    xl_store_index_iter_t *iter = xl_store_index_iter_create(api->store);
-    int failed = iter == NULL;
+    xl_store_index_iter_t *iter = NULL;
+    int failed = 0;
     for (int st = 0; st < XL_STATUS__COUNT && !failed; ++st) {
         if (ix == XL_IX_STATUS ? !(f.statuses >> st & 1) : st != 0)
             continue;
         scan_t *s = &scans[nscans++];
-        *s = (scan_t){.api = api, .who = who, .f = &f, .iter = iter, .want = (size_t)limit + 1, .budget = budget};
+        *s = (scan_t){.api = api, .who = who, .f = &f, .iter = &iter, .want = (size_t)limit + 1, .budget = budget};
         xl_buf_init(&s->bytes);
         if (xl_buf_reserve(&s->bytes, s->want * ITEM_BYTES) != 0 ||
             xl_buf_append(&s->bytes, PAGE_HEAD, sizeof(PAGE_HEAD) - 1) != 0 ||
             (s->items = calloc(s->want, sizeof(*s->items))) == NULL)
             failed = 1;
         else
-            failed = run_scan(s, ix, st, have_start ? start : NULL) != 0;
+            failed = walk(s, ix, st, have_start ? start : NULL) != 0;
     }
     xl_store_index_iter_destroy(iter);
 

@@ -200,7 +200,7 @@ int xl_cache_get(xl_cache_t *cache, int64_t audit_id, void *(*alloc)(void *ctx, 
 /* A derived kind's entries hold only while the cache's epoch is the one they were filled at. */
 static int derived(xl_cache_kind_t kind)
 {
-    return kind == XL_CACHE_LINEAGE;
+    return kind == XL_CACHE_LINEAGE || kind == XL_CACHE_WALK;
 }
 
 /*

@@ -34,6 +34,7 @@ typedef enum en_xl_cache_kind_t {
     /* derived: an answer that depends on other executions, created later ones too, so
      * that any invalidation (of whatever audit ID) drops it */
     XL_CACHE_LINEAGE, /* the answer of GET /v1/executions/{id}/lineage */
+    XL_CACHE_WALK,    /* the index walk of a list page (keyed by a hash of its arguments) */
     XL_CACHE__KINDS
 } xl_cache_kind_t;
 

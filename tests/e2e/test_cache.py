@@ -190,6 +190,20 @@ class Suite(X.SuiteBase):
             if self.c.json_answer(r, 200, "lookup of a listed execution"):
                 self.c.ok(r.raw in first.raw, "a list item is the lookup's answer, byte for byte", str(a))
 
+        newer = self.create(flow="cache-list")
+        r = self.get(path, who="acme_r")
+        if self.c.json_answer(r, 200, "list after a create"):
+            self.c.eq([i.get("audit_id") for i in r.json.get("items", [])], [newer] + ids[::-1],
+                      "a new execution shows in the next page (the cached walk is dropped)")
+        r = self.get(path.replace("limit=10", "limit=2"), who="acme_r")
+        if self.c.json_answer(r, 200, "a page of 2"):
+            self.c.eq([i.get("audit_id") for i in r.json.get("items", [])], [newer, ids[2]], "a page of 2")
+            nxt = r.json.get("next_page_token")
+            for _ in range(2):  # the second is a cached walk
+                r2 = self.get(path.replace("limit=10", "limit=2") + "&page_token=" + str(nxt), who="acme_r")
+                if self.c.json_answer(r2, 200, "the next page of 2"):
+                    self.c.eq([i.get("audit_id") for i in r2.json.get("items", [])], [ids[1], ids[0]],
+                              "the next page of 2")
         w = self.srv.curl("POST", "/v1/executions/%d/events" % ids[0], {"type": "started"}, http="h2c",
                           token=self.tok["acme_w"])
         self.c.json_answer(w, 202, "append to a listed execution")
@@ -200,7 +214,7 @@ class Suite(X.SuiteBase):
             self.c.eq(got.get(ids[1]), ("queued", 1), "list after the append: the others as they were")
         r = self.get(path + "&fields=audit_id,status", who="acme_r")
         if self.c.json_answer(r, 200, "list with fields="):
-            self.c.eq([sorted(i) for i in r.json.get("items", [])], [["audit_id", "status"]] * 3,
+            self.c.eq([sorted(i) for i in r.json.get("items", [])], [["audit_id", "status"]] * 4,
                       "fields= selects, cache or not")
 
         # the call-tree index spans tenants: the cached items' tenant is checked like a stored one's
