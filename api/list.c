@@ -36,12 +36,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "ingest/http.h"
 #include "api/read.h"
@@ -138,13 +138,45 @@ static long b64url_decode(const char *in, size_t len, unsigned char *out, size_t
     return (long)n;
 }
 
-static void token_mac(const unsigned char *cursor_key, const unsigned char *msg, size_t len,
+/* SHA-256, fetched once: OpenSSL 3 looks EVP_sha256() up in its provider store at every use. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *md_sha256(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256 != NULL ? sha256 : EVP_sha256();
+}
+
+/* HMAC-SHA256 (RFC 2104) with the fetched digest: the key is shorter than a block, so it is padded as is.
+ * @return 0, or -ENOMEM (mac unset). */
+static int token_mac(const unsigned char *cursor_key, const unsigned char *msg, size_t len,
                       unsigned char mac[TOKEN_MAC_LEN])
 {
-    unsigned char full[EVP_MAX_MD_SIZE];
-    unsigned int flen = 0;
-    HMAC(EVP_sha256(), cursor_key, XL_CURSOR_KEY_LEN, msg, len, full, &flen);
+    unsigned char pad[64], inner[EVP_MAX_MD_SIZE], full[EVP_MAX_MD_SIZE];
+    unsigned int ilen = 0, flen = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    _Static_assert(XL_CURSOR_KEY_LEN <= sizeof(pad), "the cursor key fits a SHA-256 block");
+    memset(full, 0, sizeof(full));
+    for (size_t i = 0; i != sizeof(pad); ++i)
+        pad[i] = (unsigned char)((i < XL_CURSOR_KEY_LEN ? cursor_key[i] : 0) ^ 0x36);
+    int ok = md != NULL && EVP_DigestInit_ex(md, md_sha256(), NULL) && EVP_DigestUpdate(md, pad, sizeof(pad)) &&
+             EVP_DigestUpdate(md, msg, len) && EVP_DigestFinal_ex(md, inner, &ilen);
+    for (size_t i = 0; i != sizeof(pad); ++i)
+        pad[i] ^= 0x36 ^ 0x5c;
+    ok = ok && EVP_DigestInit_ex(md, md_sha256(), NULL) && EVP_DigestUpdate(md, pad, sizeof(pad)) &&
+         EVP_DigestUpdate(md, inner, ilen) && EVP_DigestFinal_ex(md, full, &flen);
+    EVP_MD_CTX_free(md);
+    OPENSSL_cleanse(pad, sizeof(pad));
+    if (!ok)
+        return -ENOMEM;
     memcpy(mac, full, TOKEN_MAC_LEN);
+    return 0;
 }
 
 static void put_be64(unsigned char *p, uint64_t v)
@@ -160,7 +192,8 @@ static char *token_encode(const xl_api_t *api, h2o_req_t *req, const filter_t *f
     memcpy(raw + 1, f->hash, TOKEN_HASH_LEN);
     put_be64(raw + 1 + TOKEN_HASH_LEN, (uint64_t)key[0]);
     put_be64(raw + 1 + TOKEN_HASH_LEN + 8, (uint64_t)key[1]);
-    token_mac(api->cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, raw + TOKEN_LEN - TOKEN_MAC_LEN);
+    if (token_mac(api->cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, raw + TOKEN_LEN - TOKEN_MAC_LEN) != 0)
+        return NULL;
     char *out = h2o_mem_alloc_pool(&req->pool, (TOKEN_LEN + 2) / 3 * 4 + 1);
     b64url_encode(raw, TOKEN_LEN, out);
     return out;
@@ -173,7 +206,8 @@ int xl_list_token_decode(const unsigned char cursor_key[XL_CURSOR_KEY_LEN], cons
     long n = b64url_decode(token, len, raw, sizeof(raw));
     if (n != TOKEN_LEN || raw[0] != TOKEN_VERSION)
         return -EINVAL;
-    token_mac(cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, mac);
+    if (token_mac(cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, mac) != 0)
+        return -ENOMEM;
     if (CRYPTO_memcmp(mac, raw + TOKEN_LEN - TOKEN_MAC_LEN, TOKEN_MAC_LEN) != 0)
         return -EBADMSG;
     memcpy(args_hash, raw + 1, TOKEN_HASH_LEN);
@@ -190,6 +224,10 @@ static int token_decodeOrReply(const xl_api_t *api, h2o_req_t *req, const filter
     int64_t last[2];
     int rc = xl_list_token_decode(api->cursor_key, token.base, token.len, hash, last);
     const char *why = NULL;
+    if (rc == -ENOMEM) {
+        xl_http_send_problem(req, 500, "internal", "Out of memory", NULL, "cannot check the page token");
+        return -1;
+    }
     if (rc == -EINVAL)
         why = "it is not a page token of this API";
     else if (rc != 0)
@@ -222,7 +260,7 @@ static void filter_hash(filter_t *f, const xl_principal_t *who)
         put_be64(n, (uint64_t)(v));                                                                                    \
         EVP_DigestUpdate(md, n, 8);                                                                                    \
     } while (0)
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(md, md_sha256(), NULL);
     FIELD("execlog list v1", 15);
     INT(who->tenant.base != NULL);
     FIELD(who->tenant.base ? who->tenant.base : "", who->tenant.len);
@@ -721,9 +759,9 @@ void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
     }
     if (all != NULL) {
         if (taken == (size_t)limit && (i < total || frontier != NULL))
-            next = token_encode(api, req, &f, all[i - 1].key);
+            oom |= (next = token_encode(api, req, &f, all[i - 1].key)) == NULL;
         else if (taken < (size_t)limit && frontier != NULL)
-            next = token_encode(api, req, &f, frontier);
+            oom |= (next = token_encode(api, req, &f, frontier)) == NULL;
     }
     /* the token is base64url: nothing in it needs escaping */
     oom |= next != NULL ? xl_buf_appendf(&page, "],\"next_page_token\":\"%s\"}", next) != 0
