@@ -212,6 +212,8 @@ typedef struct st_collect_t {
     xl_store_index_iter_t *iter; /* optional: the iterator the scan goes through */
     int cards;                   /* 1: the items are lineage cards (card_read), not render(state) */
     xl_buf_t card;               /* cards: the one being read */
+    const xl_str_t *tenant;      /* cards: mixed is set by one of another tenant than this */
+    int mixed;
     xl_buf_t items; /* the items' JSON, comma-separated, rendered straight into bytes */
     size_t nitems, max;
     int truncated;
@@ -285,6 +287,13 @@ static int card_read(xl_api_t *api, int64_t audit_id, xl_buf_t *buf, card_t *c, 
     return 0;
 }
 
+/* Exactly the same tenant, none being none. */
+static int same_tenant(const xl_str_t *a, const xl_str_t *b)
+{
+    return (a->base == NULL) == (b->base == NULL) && a->len == b->len &&
+           (a->len == 0 || memcmp(a->base, b->base, a->len) == 0);
+}
+
 static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
 {
     collect_t *c = ctx;
@@ -300,6 +309,8 @@ static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
         int ret = card_read(c->api, audit_id, &c->card, &card, err, sizeof(err));
         if (ret == -ENOENT)
             return 0;
+        if (ret == 0 && c->tenant != NULL && !same_tenant(&card.tenant, c->tenant))
+            c->mixed = 1;
         if (ret == 0 && xl_principal_sees(c->who, &card.tenant)) {
             if ((c->nitems > 0 && xl_buf_append(&c->items, ",", 1) != 0) ||
                 xl_buf_append(&c->items, card.json, card.len) != 0)
@@ -381,7 +392,9 @@ done:
  * The answer is kept whole in the cache (XL_CACHE_LINEAGE, a derived kind:
  * any change the projector makes drops it, since a new retry or child of any
  * attempt changes it and no invalidation names those), with the tenant of
- * audit_id; a miss assembles it from the cards of its executions.
+ * audit_id; a miss assembles it from the cards of its executions. Only a
+ * lineage all of one tenant is kept: whoever sees audit_id then sees all of
+ * it, while a mixed one lists for each caller what that caller may see.
  */
 void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
 {
@@ -408,8 +421,10 @@ void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, i
     /* one iterator, so one view of the store, for the attempts and their children */
     xl_store_index_iter_t *iter = xl_store_index_iter_create(api->store);
     int64_t *ids = calloc(MAX_LINEAGE_ITEMS, sizeof(*ids));
-    collect_t attempts = {.api = api, .who = who, .iter = iter, .cards = 1, .max = MAX_LINEAGE_ITEMS, .ids = ids};
-    collect_t children = {.api = api, .who = who, .iter = iter, .cards = 1, .max = MAX_LINEAGE_ITEMS};
+    collect_t attempts = {
+        .api = api, .who = who, .iter = iter, .cards = 1, .tenant = &head.tenant, .max = MAX_LINEAGE_ITEMS, .ids = ids};
+    collect_t children = {
+        .api = api, .who = who, .iter = iter, .cards = 1, .tenant = &head.tenant, .max = MAX_LINEAGE_ITEMS};
     xl_buf_t body;
     xl_buf_init(&attempts.items);
     xl_buf_init(&attempts.card);
@@ -430,8 +445,9 @@ void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, i
         xl_buf_appendf(&body, "],\"truncated\":%s}", attempts.truncated || children.truncated ? "true" : "false"))
         xl_http_send_problem(req, 500, "internal", "Cannot read the lineage", NULL, "see the log");
     else {
-        xl_cache_put_kind(api->cache, audit_id, XL_CACHE_LINEAGE, ticket, head.tenant.base, head.tenant.len, body.base,
-                          body.len);
+        if (!attempts.mixed && !children.mixed)
+            xl_cache_put_kind(api->cache, audit_id, XL_CACHE_LINEAGE, ticket, head.tenant.base, head.tenant.len,
+                              body.base, body.len);
         xl_http_send_json(req, 200, body.base, body.len);
     }
     xl_buf_dispose(&headbuf);

@@ -264,6 +264,14 @@ class Suite(X.SuiteBase):
         for a in (root, retry):
             _, attempts, _ = self.lineage(a)
             self.c.eq(attempts, [(root, "queued"), (retry, "running")], "a write to an attempt shows (%d)" % a)
+        # a lineage of two tenants (an all-tenant writer made a globex child): each caller sees its part
+        other = self.create(who="admin", flow="cache-lineage-globex", tenant_id="globex", parent_execution_id=root)
+        for _ in range(2):
+            _, _, children = self.lineage(root, who="admin")
+            self.c.eq(children, [other, child], "an all-tenant reader sees every child (the root's first)")
+        for _ in range(2):
+            _, _, children = self.lineage(root)
+            self.c.eq(children, [child], "acme never gets the globex child from an all-tenant reader's lineage")
         missing = self.get("/v1/executions/%d/lineage" % (root + 1000000), who="globex_r")
         for http in ("1.1", "h2c"):
             r = self.get("/v1/executions/%d/lineage" % root, who="globex_r", http=http)
