@@ -376,15 +376,17 @@ void xl_cache_invalidate(xl_cache_t *cache, int64_t audit_id)
     __atomic_add_fetch(&cache->epoch, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&sh->mutex);
     ++sh->gen;
-    for (int kind = 0; kind != XL_CACHE__KINDS; ++kind) {
-        xl_cache_entry_t **slot = slot_of(sh, h, audit_id, (xl_cache_kind_t)kind);
-        if (*slot != NULL) {
-            xl_cache_entry_t *e = *slot;
-            shard_remove(sh, slot);
-            e->hnext = dropped;
-            dropped = e;
-            ++sh->invalidations;
+    /* every kind of audit_id is in its bucket (slot_of): one pass over the chain */
+    for (xl_cache_entry_t **slot = &sh->buckets[h & (sh->nbuckets - 1)]; *slot != NULL;) {
+        xl_cache_entry_t *e = *slot;
+        if (e->audit_id != audit_id) {
+            slot = &e->hnext;
+            continue;
         }
+        shard_remove(sh, slot); /* *slot is the next one now */
+        e->hnext = dropped;
+        dropped = e;
+        ++sh->invalidations;
     }
     pthread_mutex_unlock(&sh->mutex);
     while (dropped != NULL) {
