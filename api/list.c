@@ -22,15 +22,26 @@
  * created_ms, be64 audit_id of the last key seen, and 16 bytes of
  * HMAC-SHA256 over all that with the cursor key of the data directory.
  * A token that was altered, or is used with other arguments, is refused (400).
+ *
+ * An item is the answer of GET /v1/executions/{id}, byte for byte: when the
+ * index scanned implies every filter but the tenant's (no status filter, no
+ * fields=, at most one of flow_id, message_id, parent_execution_id and
+ * top_execution_id: the index of the one given; those never change after the
+ * create), it is taken from the answer cache (projector/cache.h) when there,
+ * with the tenant rules applied to the cached tenant; a miss reads the state
+ * and fills the cache for the next page and the next lookup. The scans of a
+ * page share one index iterator, and the items' bytes one buffer per scan.
+ * Such a page's walk (the keys of its items, where it stopped) is cached too,
+ * until the projector's next change of any execution (see walk()).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "ingest/http.h"
 #include "api/read.h"
@@ -43,6 +54,8 @@
 #define TOKEN_HASH_LEN XL_LIST_TOKEN_HASH_LEN
 #define TOKEN_MAC_LEN 16
 #define TOKEN_LEN (1 + TOKEN_HASH_LEN + 16 + TOKEN_MAC_LEN)
+#define ITEM_BYTES 1024 /* room made for an item up front: most take less (no copies while the page grows) */
+#define PAGE_HEAD "{\"items\":["
 
 typedef struct st_filter_t {
     const xl_str_t *scope; /* tenant the index is scoped to; NULL: across tenants */
@@ -53,19 +66,23 @@ typedef struct st_filter_t {
     xl_str_t flow, msg;
     unsigned statuses; /* bit per status; 0: any */
     int64_t gte, lt;
+    int cached; /* 1: the index implies every filter but the tenant's: items may come from the answer cache */
     unsigned char hash[TOKEN_HASH_LEN];
 } filter_t;
 
 typedef struct st_item_t {
     int64_t key[2]; /* created_ms, audit_id */
-    xl_buf_t json;  /* the item as answered: rendered straight into bytes (xl_render_state_buf) */
+    const xl_buf_t *bytes; /* its scan's buffer */
+    size_t off, len;       /* the item as answered, in bytes: the answer of GET /v1/executions/{id} */
 } item_t;
 
 typedef struct st_scan_t {
     xl_api_t *api;
     const xl_principal_t *who;
     const filter_t *f;
+    xl_store_index_iter_t **iter; /* the page's, shared by its scans: made by the first that walks the index */
     item_t *items;
+    xl_buf_t bytes; /* the items' bytes, one after the other (cached ones after their tenant's) */
     size_t nitems, want;
     size_t scanned, budget;
     int64_t last[2];
@@ -121,13 +138,45 @@ static long b64url_decode(const char *in, size_t len, unsigned char *out, size_t
     return (long)n;
 }
 
-static void token_mac(const unsigned char *cursor_key, const unsigned char *msg, size_t len,
+/* SHA-256, fetched once: OpenSSL 3 looks EVP_sha256() up in its provider store at every use. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *md_sha256(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256 != NULL ? sha256 : EVP_sha256();
+}
+
+/* HMAC-SHA256 (RFC 2104) with the fetched digest: the key is shorter than a block, so it is padded as is.
+ * @return 0, or -ENOMEM (mac unset). */
+static int token_mac(const unsigned char *cursor_key, const unsigned char *msg, size_t len,
                       unsigned char mac[TOKEN_MAC_LEN])
 {
-    unsigned char full[EVP_MAX_MD_SIZE];
-    unsigned int flen = 0;
-    HMAC(EVP_sha256(), cursor_key, XL_CURSOR_KEY_LEN, msg, len, full, &flen);
+    unsigned char pad[64], inner[EVP_MAX_MD_SIZE], full[EVP_MAX_MD_SIZE];
+    unsigned int ilen = 0, flen = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    _Static_assert(XL_CURSOR_KEY_LEN <= sizeof(pad), "the cursor key fits a SHA-256 block");
+    memset(full, 0, sizeof(full));
+    for (size_t i = 0; i != sizeof(pad); ++i)
+        pad[i] = (unsigned char)((i < XL_CURSOR_KEY_LEN ? cursor_key[i] : 0) ^ 0x36);
+    int ok = md != NULL && EVP_DigestInit_ex(md, md_sha256(), NULL) && EVP_DigestUpdate(md, pad, sizeof(pad)) &&
+             EVP_DigestUpdate(md, msg, len) && EVP_DigestFinal_ex(md, inner, &ilen);
+    for (size_t i = 0; i != sizeof(pad); ++i)
+        pad[i] ^= 0x36 ^ 0x5c;
+    ok = ok && EVP_DigestInit_ex(md, md_sha256(), NULL) && EVP_DigestUpdate(md, pad, sizeof(pad)) &&
+         EVP_DigestUpdate(md, inner, ilen) && EVP_DigestFinal_ex(md, full, &flen);
+    EVP_MD_CTX_free(md);
+    OPENSSL_cleanse(pad, sizeof(pad));
+    if (!ok)
+        return -ENOMEM;
     memcpy(mac, full, TOKEN_MAC_LEN);
+    return 0;
 }
 
 static void put_be64(unsigned char *p, uint64_t v)
@@ -143,7 +192,8 @@ static char *token_encode(const xl_api_t *api, h2o_req_t *req, const filter_t *f
     memcpy(raw + 1, f->hash, TOKEN_HASH_LEN);
     put_be64(raw + 1 + TOKEN_HASH_LEN, (uint64_t)key[0]);
     put_be64(raw + 1 + TOKEN_HASH_LEN + 8, (uint64_t)key[1]);
-    token_mac(api->cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, raw + TOKEN_LEN - TOKEN_MAC_LEN);
+    if (token_mac(api->cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, raw + TOKEN_LEN - TOKEN_MAC_LEN) != 0)
+        return NULL;
     char *out = h2o_mem_alloc_pool(&req->pool, (TOKEN_LEN + 2) / 3 * 4 + 1);
     b64url_encode(raw, TOKEN_LEN, out);
     return out;
@@ -156,7 +206,8 @@ int xl_list_token_decode(const unsigned char cursor_key[XL_CURSOR_KEY_LEN], cons
     long n = b64url_decode(token, len, raw, sizeof(raw));
     if (n != TOKEN_LEN || raw[0] != TOKEN_VERSION)
         return -EINVAL;
-    token_mac(cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, mac);
+    if (token_mac(cursor_key, raw, TOKEN_LEN - TOKEN_MAC_LEN, mac) != 0)
+        return -ENOMEM;
     if (CRYPTO_memcmp(mac, raw + TOKEN_LEN - TOKEN_MAC_LEN, TOKEN_MAC_LEN) != 0)
         return -EBADMSG;
     memcpy(args_hash, raw + 1, TOKEN_HASH_LEN);
@@ -173,6 +224,10 @@ static int token_decodeOrReply(const xl_api_t *api, h2o_req_t *req, const filter
     int64_t last[2];
     int rc = xl_list_token_decode(api->cursor_key, token.base, token.len, hash, last);
     const char *why = NULL;
+    if (rc == -ENOMEM) {
+        xl_http_send_problem(req, 500, "internal", "Out of memory", NULL, "cannot check the page token");
+        return -1;
+    }
     if (rc == -EINVAL)
         why = "it is not a page token of this API";
     else if (rc != 0)
@@ -205,7 +260,7 @@ static void filter_hash(filter_t *f, const xl_principal_t *who)
         put_be64(n, (uint64_t)(v));                                                                                    \
         EVP_DigestUpdate(md, n, 8);                                                                                    \
     } while (0)
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(md, md_sha256(), NULL);
     FIELD("execlog list v1", 15);
     INT(who->tenant.base != NULL);
     FIELD(who->tenant.base ? who->tenant.base : "", who->tenant.len);
@@ -297,6 +352,8 @@ static int parse_filterOrReply(h2o_req_t *req, const xl_principal_t *who, filter
             return -1;
         }
     }
+    f->cached = f->fields.base == NULL && f->statuses == 0 &&
+                f->has_flow + f->has_msg + (f->parent != 0) + (f->top != 0) <= 1;
     filter_hash(f, who);
     return other_tenant;
 }
@@ -323,12 +380,110 @@ static int render_item(const xl_state_t *st, const filter_t *f, xl_buf_t *out)
     return ret;
 }
 
+/* The tenant rules: the caller sees it, and (the call-tree indexes span tenants) it is in the scope. */
+static int tenant_ok(const scan_t *s, const xl_str_t *tenant)
+{
+    const xl_str_t *scope = s->f->scope;
+    if (!xl_principal_sees(s->who, tenant))
+        return 0;
+    return scope == NULL || (tenant->len == scope->len &&
+                             (scope->len == 0 ||
+                              (tenant->base != NULL && memcmp(tenant->base, scope->base, scope->len) == 0)));
+}
+
+/* Close the item written from off on in s->bytes (after its separator). */
+static void item_add(scan_t *s, int64_t created_ms, int64_t audit_id, size_t off)
+{
+    item_t *it = &s->items[s->nitems++];
+    it->key[0] = created_ms;
+    it->key[1] = audit_id;
+    it->bytes = &s->bytes;
+    it->off = off;
+    it->len = s->bytes.len - off;
+}
+
+/* The separator before an item: the scan's bytes are a page's items already (see xl_read_list). */
+static int item_open(scan_t *s)
+{
+    return s->nitems > 0 ? xl_buf_append(&s->bytes, ",", 1) : 0;
+}
+
+typedef struct st_hit_t {
+    scan_t *s;
+    int64_t key[2];
+} hit_t;
+
+/* xl_cache_visit's take: under the cache's lock, so nothing but a copy */
+static int take_cached(void *ctx, const xl_cache_answer_t *a)
+{
+    hit_t *h = ctx;
+    scan_t *s = h->s;
+    xl_str_t tenant = {a->tenant, a->tenant_len};
+    if (!tenant_ok(s, &tenant))
+        return 0;
+    if (item_open(s) != 0 || xl_buf_reserve(&s->bytes, a->body_len) != 0)
+        return -ENOMEM;
+    size_t off = s->bytes.len;
+    memcpy(s->bytes.base + off, a->body, a->body_len);
+    s->bytes.len += a->body_len;
+    item_add(s, h->key[0], h->key[1], off);
+    return 0;
+}
+
+/* The item of an index entry, if it passes the filters: from the cache, else from the state (then cached).
+ * @return 0 (added or filtered out), -ENOENT (no state), or -EIO/-ENOMEM (s->failed set). */
+static int entry_item(scan_t *s, int64_t created_ms, int64_t audit_id)
+{
+    const filter_t *f = s->f;
+    xl_state_t st;
+    uint64_t ticket = 0;
+    char err[256];
+
+    if (f->cached) {
+        hit_t h = {s, {created_ms, audit_id}};
+        int hit = xl_cache_visit(s->api->cache, audit_id, XL_CACHE_STATE, take_cached, &h, &ticket);
+        if (hit < 0) {
+            s->failed = 1;
+            return hit;
+        }
+        if (hit)
+            return 0;
+    }
+    int ret = xl_store_get_state(s->api->store, s->api->codec, audit_id, &st, err, sizeof(err));
+    if (ret == -ENOENT)
+        return ret;
+    if (ret != 0) {
+        s->failed = 1;
+        return -EIO;
+    }
+    int ok = tenant_ok(s, &st.tenant_id) &&
+             (!f->has_flow || (st.flow_id.base != NULL && st.flow_id.len == f->flow.len &&
+                               memcmp(st.flow_id.base, f->flow.base, f->flow.len) == 0)) &&
+             (!f->has_msg || (st.message_id.base != NULL && st.message_id.len == f->msg.len &&
+                              memcmp(st.message_id.base, f->msg.base, f->msg.len) == 0)) &&
+             (f->statuses == 0 || (st.status >= 0 && st.status < XL_STATUS__COUNT && (f->statuses >> st.status & 1))) &&
+             (f->parent == 0 || st.parent_execution_id == f->parent) && (f->top == 0 || st.top_execution_id == f->top);
+    if (ok) {
+        size_t off = s->bytes.len + (s->nitems > 0);
+        if (item_open(s) != 0 || render_item(&st, f, &s->bytes) != 0) {
+            s->failed = 1;
+            ret = -ENOMEM;
+        } else {
+            item_add(s, created_ms, audit_id, off);
+            /* the same bytes as the lookup's answer: the next page and the next lookup take them */
+            if (f->cached)
+                xl_cache_put(s->api->cache, audit_id, ticket, st.tenant_id.base, st.tenant_id.len, s->bytes.base + off,
+                             s->bytes.len - off);
+        }
+    }
+    xl_state_dispose(&st);
+    return ret;
+}
+
 static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
 {
     scan_t *s = ctx;
     const filter_t *f = s->f;
-    xl_state_t st;
-    char err[256];
 
     if (f->desc ? (f->has_gte && created_ms < f->gte) : (f->has_lt && created_ms >= f->lt))
         return 1; /* the end of the range: like the end of the index */
@@ -339,35 +494,7 @@ static int on_entry(void *ctx, int64_t created_ms, int64_t audit_id)
     ++s->scanned;
     s->last[0] = created_ms;
     s->last[1] = audit_id;
-    int ret = xl_store_get_state(s->api->store, s->api->codec, audit_id, &st, err, sizeof(err));
-    if (ret == -ENOENT)
-        return 0;
-    if (ret != 0) {
-        s->failed = 1;
-        return 1;
-    }
-    int ok = xl_principal_sees(s->who, &st.tenant_id) &&
-             (!f->has_flow || (st.flow_id.base != NULL && st.flow_id.len == f->flow.len &&
-                               memcmp(st.flow_id.base, f->flow.base, f->flow.len) == 0)) &&
-             (!f->has_msg || (st.message_id.base != NULL && st.message_id.len == f->msg.len &&
-                              memcmp(st.message_id.base, f->msg.base, f->msg.len) == 0)) &&
-             (f->statuses == 0 || (st.status >= 0 && st.status < XL_STATUS__COUNT && (f->statuses >> st.status & 1))) &&
-             (f->parent == 0 || st.parent_execution_id == f->parent) && (f->top == 0 || st.top_execution_id == f->top) &&
-             /* the call-tree indexes span tenants: the tenant filter is checked here */
-             (f->scope == NULL ||
-              (st.tenant_id.len == f->scope->len &&
-               (f->scope->len == 0 || (st.tenant_id.base != NULL &&
-                                       memcmp(st.tenant_id.base, f->scope->base, f->scope->len) == 0))));
-    if (ok) {
-        item_t *it = &s->items[s->nitems++];
-        it->key[0] = created_ms;
-        it->key[1] = audit_id;
-        xl_buf_init(&it->json);
-        if (render_item(&st, f, &it->json) != 0)
-            s->failed = 1;
-    }
-    xl_state_dispose(&st);
-    if (s->failed)
+    if (entry_item(s, created_ms, audit_id) != 0 && s->failed)
         return 1;
     if (s->nitems == s->want) {
         s->stopped = 1;
@@ -383,10 +510,145 @@ static int run_scan(scan_t *s, xl_index_t ix, int status, const int64_t *start)
     const xl_str_t *str = ix == XL_IX_FLOW ? &s->f->flow : ix == XL_IX_MESSAGE ? &s->f->msg : NULL;
     int64_t id = ix == XL_IX_CHILDREN ? s->f->parent : ix == XL_IX_TREE ? s->f->top : 0;
     int ret = xl_store_index_prefix(&prefix, ix, s->f->scope, str, status, id);
+    if (ret == 0 && *s->iter == NULL && (*s->iter = xl_store_index_iter_create(s->api->store)) == NULL)
+        ret = -ENOMEM;
     if (ret == 0)
-        ret = xl_store_index_scan(s->api->store, prefix.base, prefix.len, s->f->desc, start, on_entry, s);
+        ret = xl_store_index_iter_scan(*s->iter, prefix.base, prefix.len, s->f->desc, start, on_entry, s);
     xl_buf_dispose(&prefix);
     return ret < 0 || s->failed ? -EIO : 0;
+}
+
+/*
+ * The walk of a page (XL_CACHE_WALK): the keys of its items, and where the
+ * scan stopped, for the arguments that give the same walk (the filters'
+ * hash, which has the caller's tenant, the start and limit + 1), under a
+ * key hashed from them. A derived entry: any change the projector makes
+ * drops it, so a cached walk is the one the index gives. The items are then
+ * taken as a scan takes them, from the cache or the store.
+ */
+typedef struct st_walk_args_t {
+    unsigned char hash[TOKEN_HASH_LEN];
+    unsigned char start[17]; /* 1 when there is a start, then be64 created_ms, be64 audit_id */
+    unsigned char want[8];
+} walk_args_t;
+
+#define WALK_HEAD (sizeof(walk_args_t) + 1 + 16 + 4) /* args, stopped, last, count */
+
+static int64_t walk_key(const walk_args_t *args)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (size_t i = 0; i != sizeof(*args); ++i)
+        h = (h ^ ((const unsigned char *)args)[i]) * 0x100000001b3ULL;
+    return (int64_t)(h >> 1);
+}
+
+static void *walk_alloc(void *ctx, size_t len)
+{
+    xl_buf_t *b = ctx;
+    if (xl_buf_reserve(b, len) != 0)
+        return NULL;
+    b->len = len;
+    return b->base;
+}
+
+/* The scan's items from a cached walk. @return 0, or -1: no such walk, or it did not replay (the scan is reset). */
+static int walk_replay(scan_t *s, const walk_args_t *args, const xl_cache_answer_t *a)
+{
+    const unsigned char *p = (const unsigned char *)a->body;
+    if (a->body_len < WALK_HEAD || memcmp(p, args, sizeof(*args)) != 0)
+        return -1;
+    p += sizeof(*args);
+    int stopped = p[0];
+    int64_t last[2] = {(int64_t)xl_be64_get(p + 1), (int64_t)xl_be64_get(p + 9)};
+    uint32_t n = (uint32_t)p[17] << 24 | (uint32_t)p[18] << 16 | (uint32_t)p[19] << 8 | p[20];
+    p += 21;
+    if (n > s->want || a->body_len != WALK_HEAD + (size_t)n * 16)
+        return -1;
+    for (uint32_t i = 0; i != n; ++i, p += 16) {
+        size_t before = s->nitems;
+        if (entry_item(s, (int64_t)xl_be64_get(p), (int64_t)xl_be64_get(p + 8)) != 0 || s->nitems != before + 1) {
+            s->nitems = 0; /* the store moved on after all (a rebuild): walk the index */
+            s->bytes.len = sizeof(PAGE_HEAD) - 1;
+            s->failed = 0;
+            return -1;
+        }
+    }
+    s->stopped = stopped;
+    s->last[0] = last[0];
+    s->last[1] = last[1];
+    return 0;
+}
+
+static void walk_keep(xl_api_t *api, const scan_t *s, const walk_args_t *args, int64_t key, uint64_t ticket)
+{
+    xl_buf_t w;
+    unsigned char head[21];
+    xl_buf_init(&w);
+    head[0] = (unsigned char)s->stopped;
+    put_be64(head + 1, (uint64_t)s->last[0]);
+    put_be64(head + 9, (uint64_t)s->last[1]);
+    for (int i = 0; i != 4; ++i)
+        head[17 + i] = (unsigned char)(s->nitems >> (24 - 8 * i));
+    int ret = xl_buf_reserve(&w, WALK_HEAD + s->nitems * 16) || xl_buf_append(&w, args, sizeof(*args)) ||
+              xl_buf_append(&w, head, sizeof(head));
+    for (size_t i = 0; ret == 0 && i != s->nitems; ++i)
+        ret = xl_buf_append_be64(&w, (uint64_t)s->items[i].key[0]) ||
+              xl_buf_append_be64(&w, (uint64_t)s->items[i].key[1]);
+    if (ret == 0)
+        xl_cache_put_kind(api->cache, key, XL_CACHE_WALK, ticket, NULL, 0, w.base, w.len);
+    xl_buf_dispose(&w);
+}
+
+/* A scan, its walk from the cache when it can be (the items the cache can give: see the top). The ticket
+ * of a miss comes before the iterator's view of the store: a walk older than an invalidation is refused. */
+static int walk(scan_t *s, xl_index_t ix, int status, const int64_t *start)
+{
+    walk_args_t args;
+    xl_cache_answer_t a;
+    xl_buf_t w;
+    uint64_t ticket = 0;
+    if (!s->f->cached || s->api->cache == NULL)
+        return run_scan(s, ix, status, start);
+    memset(&args, 0, sizeof(args));
+    memcpy(args.hash, s->f->hash, TOKEN_HASH_LEN);
+    if (start != NULL) {
+        args.start[0] = 1;
+        put_be64(args.start + 1, (uint64_t)start[0]);
+        put_be64(args.start + 9, (uint64_t)start[1]);
+    }
+    put_be64(args.want, s->want);
+    int64_t key = walk_key(&args);
+    xl_buf_init(&w);
+    int hit = xl_cache_get_kind(s->api->cache, key, XL_CACHE_WALK, walk_alloc, &w, &a, &ticket) == 1 &&
+              walk_replay(s, &args, &a) == 0;
+    xl_buf_dispose(&w);
+    if (hit)
+        return s->failed ? -EIO : 0;
+    int ret = run_scan(s, ix, status, start);
+    if (ret == 0)
+        walk_keep(s->api, s, &args, key, ticket);
+    return ret;
+}
+
+/* The page goes out as it is, no copy: the request's pool frees it with the request. */
+static void page_free(void *owned)
+{
+    free(*(char **)owned);
+}
+
+static void send_page(h2o_req_t *req, xl_buf_t *page)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    char **owned = h2o_mem_alloc_shared(&req->pool, sizeof(*owned), page_free);
+    h2o_iovec_t body = h2o_iovec_init(page->base, page->len);
+    *owned = page->base;
+    xl_buf_init(page);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = body.len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_start_response(req, &generator);
+    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
 static int item_order(const void *a, const void *b, void *filter)
@@ -432,74 +694,90 @@ void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who)
                     : f.statuses ? XL_IX_STATUS
                                  : XL_IX_ALL;
     size_t budget = (size_t)limit * 20 > SCAN_BUDGET_MIN ? (size_t)limit * 20 : SCAN_BUDGET_MIN;
+    xl_store_index_iter_t *iter = NULL;
     int failed = 0;
     for (int st = 0; st < XL_STATUS__COUNT && !failed; ++st) {
         if (ix == XL_IX_STATUS ? !(f.statuses >> st & 1) : st != 0)
             continue;
         scan_t *s = &scans[nscans++];
-        *s = (scan_t){.api = api, .who = who, .f = &f, .want = (size_t)limit + 1, .budget = budget};
-        if ((s->items = calloc(s->want, sizeof(*s->items))) == NULL)
+        *s = (scan_t){.api = api, .who = who, .f = &f, .iter = &iter, .want = (size_t)limit + 1, .budget = budget};
+        xl_buf_init(&s->bytes);
+        if (xl_buf_reserve(&s->bytes, s->want * ITEM_BYTES) != 0 ||
+            xl_buf_append(&s->bytes, PAGE_HEAD, sizeof(PAGE_HEAD) - 1) != 0 ||
+            (s->items = calloc(s->want, sizeof(*s->items))) == NULL)
             failed = 1;
         else
-            failed = run_scan(s, ix, st, have_start ? start : NULL) != 0;
+            failed = walk(s, ix, st, have_start ? start : NULL) != 0;
     }
+    xl_store_index_iter_destroy(iter);
 
     /* merge: items up to the nearest horizon of a scan that stopped early are final */
     size_t total = 0;
     for (size_t i = 0; i < nscans; ++i)
         total += scans[i].nitems;
-    item_t *all = failed ? NULL : calloc(total + 1, sizeof(*all));
+    item_t *all = failed ? NULL : nscans == 1 ? scans[0].items : calloc(total + 1, sizeof(*all));
     const int64_t *frontier = NULL;
+    size_t bytes = 0;
     if (all != NULL) {
         total = 0;
         for (size_t i = 0; i < nscans; ++i) {
-            memcpy(all + total, scans[i].items, scans[i].nitems * sizeof(*all));
+            if (all != scans[i].items)
+                memcpy(all + total, scans[i].items, scans[i].nitems * sizeof(*all));
             total += scans[i].nitems;
-            scans[i].nitems = 0; /* the objects moved to all */
+            bytes += scans[i].bytes.len;
             if (scans[i].stopped && (frontier == NULL || (f.desc ? key_cmp(scans[i].last, frontier) > 0
                                                                  : key_cmp(scans[i].last, frontier) < 0)))
                 frontier = scans[i].last;
         }
-        qsort_r(all, total, sizeof(*all), item_order, &f);
+        if (nscans > 1) /* one scan is in order already */
+            qsort_r(all, total, sizeof(*all), item_order, &f);
     }
-    /* the page, written as bytes: {"items":[...],"next_page_token":"..."|null} */
+    /* the page, written as bytes: {"items":[...],"next_page_token":"..."|null}; one scan's bytes
+     * are its first items already, separated: they become the page, cut after the last item taken */
     xl_buf_t page;
     const char *next = NULL;
     size_t taken = 0, i = 0;
+    int oom = 0;
     xl_buf_init(&page);
-    int oom = xl_buf_append(&page, "{\"items\":[", 10) != 0;
     for (; all != NULL && i < total && taken < (size_t)limit; ++i) {
         int beyond =
             frontier != NULL && (f.desc ? key_cmp(all[i].key, frontier) < 0 : key_cmp(all[i].key, frontier) > 0);
         if (beyond)
             break;
-        oom |= (taken != 0 && xl_buf_append(&page, ",", 1) != 0) ||
-               xl_buf_append(&page, all[i].json.base, all[i].json.len) != 0;
         ++taken;
+    }
+    if (nscans == 1 && all != NULL) {
+        page = scans[0].bytes;
+        xl_buf_init(&scans[0].bytes);
+        page.len = taken != 0 ? all[taken - 1].off + all[taken - 1].len : sizeof(PAGE_HEAD) - 1;
+    } else if (all != NULL) {
+        oom |= xl_buf_reserve(&page, bytes + total + 128) != 0 ||
+               xl_buf_append(&page, PAGE_HEAD, sizeof(PAGE_HEAD) - 1) != 0;
+        for (size_t k = 0; k < taken; ++k)
+            oom |= (k != 0 && xl_buf_append(&page, ",", 1) != 0) ||
+                   xl_buf_append(&page, all[k].bytes->base + all[k].off, all[k].len) != 0;
     }
     if (all != NULL) {
         if (taken == (size_t)limit && (i < total || frontier != NULL))
-            next = token_encode(api, req, &f, all[i - 1].key);
+            oom |= (next = token_encode(api, req, &f, all[i - 1].key)) == NULL;
         else if (taken < (size_t)limit && frontier != NULL)
-            next = token_encode(api, req, &f, frontier);
+            oom |= (next = token_encode(api, req, &f, frontier)) == NULL;
     }
     /* the token is base64url: nothing in it needs escaping */
     oom |= next != NULL ? xl_buf_appendf(&page, "],\"next_page_token\":\"%s\"}", next) != 0
                         : xl_buf_append(&page, "],\"next_page_token\":null}", 25) != 0;
-    for (size_t k = 0; all != NULL && k < total; ++k)
-        xl_buf_dispose(&all[k].json);
-    free(all);
+    int lost = total > 0 && all == NULL; /* out of memory for the merge */
+    if (all != NULL && (nscans != 1 || all != scans[0].items))
+        free(all);
     for (size_t k = 0; k < nscans; ++k) {
-        for (size_t j = 0; j < scans[k].nitems; ++j)
-            xl_buf_dispose(&scans[k].items[j].json);
+        xl_buf_dispose(&scans[k].bytes);
         free(scans[k].items);
         failed |= scans[k].failed;
     }
-    if (failed || oom || (total > 0 && all == NULL)) {
+    if (failed || oom || lost) {
         xl_buf_dispose(&page);
         xl_http_send_problem(req, 500, "internal", "Cannot read the index", NULL, "see the log");
         return;
     }
-    xl_http_send_json(req, 200, page.base, page.len);
-    xl_buf_dispose(&page);
+    send_page(req, &page);
 }

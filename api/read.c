@@ -107,7 +107,7 @@ static void read_as_of(xl_api_t *api, h2o_req_t *req, int64_t audit_id, int64_t 
     xl_http_send_json_obj(req, 200, body);
 }
 
-/* ---- the answer cache (projector/cache.h) of GET /v1/executions/{id} ---------------------- */
+/* ---- the answer cache (projector/cache.h): GET /v1/executions/{id}, list items, lineage ---------- */
 
 static void *cache_alloc(void *req, size_t len)
 {
@@ -115,10 +115,11 @@ static void *cache_alloc(void *req, size_t len)
 }
 
 /* Answer from the cache: the same tenant rule as a stored state. @return 1 answered, 0 miss (*ticket for the fill). */
-static int cache_answer(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id, uint64_t *ticket)
+static int cache_answer(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id,
+                        xl_cache_kind_t kind, uint64_t *ticket)
 {
     xl_cache_answer_t a;
-    if (xl_cache_get(api->cache, audit_id, cache_alloc, req, &a, ticket) != 1)
+    if (xl_cache_get_kind(api->cache, audit_id, kind, cache_alloc, req, &a, ticket) != 1)
         return 0;
     xl_str_t tenant = {a.tenant, a.tenant_len};
     if (!xl_principal_sees(who, &tenant))
@@ -134,9 +135,9 @@ static int cache_metrics(xl_api_t *api, xl_buf_t *out)
         const char *name, *help;
         size_t at;
     } rows[] = {
-        {"execlog_cache_hits_total", "GET /v1/executions/{id} answered from the answer cache",
+        {"execlog_cache_hits_total", "answers taken from the answer cache (lookups, list items, lineage entries)",
          offsetof(xl_cache_stats_t, hits)},
-        {"execlog_cache_misses_total", "GET /v1/executions/{id} that read the store (then filled the cache)",
+        {"execlog_cache_misses_total", "answers the answer cache did not have: read from the store (then cached)",
          offsetof(xl_cache_stats_t, misses)},
         {"execlog_cache_evictions_total", "answers dropped from the cache for room",
          offsetof(xl_cache_stats_t, evictions)},
@@ -171,7 +172,7 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who,
     int selected = xl_http_query_param(req, "fields", &fields);
     /* an as_of read is a replay and a field selection another shape: neither is cached; the whole
      * current answer may come from memory */
-    if (as_of < 0 && !selected && cache_answer(api, req, who, audit_id, &ticket))
+    if (as_of < 0 && !selected && cache_answer(api, req, who, audit_id, XL_CACHE_STATE, &ticket))
         return;
     if (xl_query_stateOrReply(api->store, api->codec, req, who, audit_id, &st) != 0)
         return;
@@ -208,6 +209,11 @@ void xl_read_execution(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who,
 typedef struct st_collect_t {
     xl_api_t *api;
     const xl_principal_t *who;
+    xl_store_index_iter_t *iter; /* optional: the iterator the scan goes through */
+    int cards;                   /* 1: the items are lineage cards (card_read), not render(state) */
+    xl_buf_t card;               /* cards: the one being read */
+    const xl_str_t *tenant;      /* cards: mixed is set by one of another tenant than this */
+    int mixed;
     xl_buf_t items; /* the items' JSON, comma-separated, rendered straight into bytes */
     size_t nitems, max;
     int truncated;
@@ -217,6 +223,77 @@ typedef struct st_collect_t {
     int failed;
 } collect_t;
 
+/*
+ * A lineage card: an execution as a lineage lists it (xl_render_attempt_buf),
+ * after its be64 root_audit_id and be64 parent_execution_id, kept in the
+ * answer cache as its XL_CACHE_CARD entry: the projector's invalidation
+ * of the execution drops it with its state's answer.
+ */
+#define CARD_HEAD 16
+
+typedef struct st_card_t {
+    xl_str_t tenant;
+    int64_t root, parent_exec;
+    const char *json;
+    size_t len;
+} card_t;
+
+static void *card_alloc(void *ctx, size_t len)
+{
+    xl_buf_t *b = ctx;
+    if (xl_buf_reserve(b, len) != 0)
+        return NULL;
+    b->len = len;
+    return b->base;
+}
+
+/* The card of audit_id, from the cache or the store (then cached), into buf (reset): c points into it.
+ * @return 0, -ENOENT, -ENOMEM or -EIO (err filled). */
+static int card_read(xl_api_t *api, int64_t audit_id, xl_buf_t *buf, card_t *c, char *err, size_t errlen)
+{
+    xl_cache_answer_t a;
+    xl_state_t st;
+    uint64_t ticket = 0;
+    size_t body;
+    xl_buf_reset(buf);
+    int ret = xl_cache_get_kind(api->cache, audit_id, XL_CACHE_CARD, card_alloc, buf, &a, &ticket);
+    if (ret == 1 && a.body_len >= CARD_HEAD) {
+        c->tenant = (xl_str_t){a.tenant, a.tenant_len};
+        body = a.tenant_len;
+        buf->len = a.tenant_len + a.body_len; /* without the NUL the cache adds */
+    } else {
+        snprintf(err, errlen, "out of memory");
+        if ((ret = xl_store_get_state(api->store, api->codec, audit_id, &st, err, errlen)) != 0)
+            return ret == -ENOENT || ret == -ENOMEM ? ret : -EIO;
+        xl_buf_reset(buf);
+        body = st.tenant_id.len;
+        ret = xl_buf_append(buf, st.tenant_id.base != NULL ? st.tenant_id.base : "", body) ||
+                      xl_buf_append_be64(buf, (uint64_t)st.root_audit_id) ||
+                      xl_buf_append_be64(buf, (uint64_t)st.parent_execution_id) || xl_render_attempt_buf(&st, buf)
+                  ? -ENOMEM
+                  : 0;
+        if (ret == 0)
+            xl_cache_put_kind(api->cache, audit_id, XL_CACHE_CARD, ticket, st.tenant_id.base, body,
+                              buf->base + body, buf->len - body);
+        c->tenant = (xl_str_t){st.tenant_id.base != NULL ? buf->base : NULL, body};
+        xl_state_dispose(&st);
+        if (ret != 0)
+            return ret;
+    }
+    c->root = (int64_t)xl_be64_get(buf->base + body);
+    c->parent_exec = (int64_t)xl_be64_get(buf->base + body + 8);
+    c->json = buf->base + body + CARD_HEAD;
+    c->len = buf->len - body - CARD_HEAD;
+    return 0;
+}
+
+/* Exactly the same tenant, none being none. */
+static int same_tenant(const xl_str_t *a, const xl_str_t *b)
+{
+    return (a->base == NULL) == (b->base == NULL) && a->len == b->len &&
+           (a->len == 0 || memcmp(a->base, b->base, a->len) == 0);
+}
+
 static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
 {
     collect_t *c = ctx;
@@ -225,6 +302,25 @@ static int on_collect(void *ctx, int64_t created_ms, int64_t audit_id)
     if (c->nitems >= c->max) {
         c->truncated = 1;
         return 1;
+    }
+    if (c->cards) {
+        card_t card;
+        char err[256];
+        int ret = card_read(c->api, audit_id, &c->card, &card, err, sizeof(err));
+        if (ret == -ENOENT)
+            return 0;
+        if (ret == 0 && c->tenant != NULL && !same_tenant(&card.tenant, c->tenant))
+            c->mixed = 1;
+        if (ret == 0 && xl_principal_sees(c->who, &card.tenant)) {
+            if ((c->nitems > 0 && xl_buf_append(&c->items, ",", 1) != 0) ||
+                xl_buf_append(&c->items, card.json, card.len) != 0)
+                ret = -ENOMEM;
+            ++c->nitems;
+            if (c->ids != NULL)
+                c->ids[c->nids++] = audit_id;
+        }
+        c->failed = ret != 0;
+        return c->failed;
     }
     int ret = xl_store_get_state(c->api->store, c->api->codec, audit_id, &st, err, sizeof(err));
     if (ret == -ENOENT)
@@ -251,7 +347,9 @@ static int collect(xl_api_t *api, collect_t *c, xl_index_t ix, const xl_str_t *t
     xl_buf_init(&prefix);
     int ret = xl_store_index_prefix(&prefix, ix, tenant, str, 0, id);
     if (ret == 0)
-        ret = xl_store_index_scan(api->store, prefix.base, prefix.len, descending, NULL, on_collect, c);
+        ret = c->iter != NULL
+                  ? xl_store_index_iter_scan(c->iter, prefix.base, prefix.len, descending, NULL, on_collect, c)
+                  : xl_store_index_scan(api->store, prefix.base, prefix.len, descending, NULL, on_collect, c);
     xl_buf_dispose(&prefix);
     return ret < 0 || c->failed ? -EIO : 0;
 }
@@ -290,25 +388,54 @@ done:
 
 /* ---- GET /v1/executions/{id}/lineage -------------------------------------------------- */
 
+/*
+ * The answer is kept whole in the cache (XL_CACHE_LINEAGE, a derived kind:
+ * any change the projector makes drops it, since a new retry or child of any
+ * attempt changes it and no invalidation names those), with the tenant of
+ * audit_id; a miss assembles it from the cards of its executions. Only a
+ * lineage all of one tenant is kept: whoever sees audit_id then sees all of
+ * it, while a mixed one lists for each caller what that caller may see.
+ */
 void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, int64_t audit_id)
 {
-    xl_state_t st;
-    if (xl_query_stateOrReply(api->store, api->codec, req, who, audit_id, &st) != 0)
+    card_t head = {0};
+    xl_buf_t headbuf;
+    char err[256];
+    uint64_t ticket = 0;
+    if (cache_answer(api, req, who, audit_id, XL_CACHE_LINEAGE, &ticket))
         return;
-    int64_t root = st.root_audit_id, parent_exec = st.parent_execution_id;
-    xl_state_dispose(&st);
+    xl_buf_init(&headbuf);
+    int ret = card_read(api, audit_id, &headbuf, &head, err, sizeof(err));
+    if (ret == -ENOENT || (ret == 0 && !xl_principal_sees(who, &head.tenant))) { /* alike: existence is not leaked */
+        xl_buf_dispose(&headbuf);
+        xl_query_send_not_found(req, audit_id);
+        return;
+    }
+    if (ret != 0) {
+        xl_buf_dispose(&headbuf);
+        xl_http_send_problem(req, 500, "internal", "Cannot read the execution", NULL, "%s", err);
+        return;
+    }
+    int64_t root = head.root, parent_exec = head.parent_exec;
 
+    /* one iterator, so one view of the store, for the attempts and their children */
+    xl_store_index_iter_t *iter = xl_store_index_iter_create(api->store);
     int64_t *ids = calloc(MAX_LINEAGE_ITEMS, sizeof(*ids));
-    collect_t attempts = {.api = api, .who = who, .max = MAX_LINEAGE_ITEMS, .ids = ids, .render = xl_render_attempt_buf};
-    collect_t children = {.api = api, .who = who, .max = MAX_LINEAGE_ITEMS, .render = xl_render_attempt_buf};
+    collect_t attempts = {
+        .api = api, .who = who, .iter = iter, .cards = 1, .tenant = &head.tenant, .max = MAX_LINEAGE_ITEMS, .ids = ids};
+    collect_t children = {
+        .api = api, .who = who, .iter = iter, .cards = 1, .tenant = &head.tenant, .max = MAX_LINEAGE_ITEMS};
     xl_buf_t body;
     xl_buf_init(&attempts.items);
+    xl_buf_init(&attempts.card);
     xl_buf_init(&children.items);
+    xl_buf_init(&children.card);
     xl_buf_init(&body);
-    int failed = ids == NULL || collect(api, &attempts, XL_IX_LINEAGE, NULL, NULL, root, 0) != 0;
+    int failed = ids == NULL || iter == NULL || collect(api, &attempts, XL_IX_LINEAGE, NULL, NULL, root, 0) != 0;
     for (size_t i = 0; !failed && i < attempts.nids && !children.truncated; ++i)
         failed = collect(api, &children, XL_IX_CHILDREN, NULL, NULL, ids[i], 0) != 0;
     free(ids);
+    xl_store_index_iter_destroy(iter);
     /* {"audit_id","root_audit_id","parent_execution_id","attempts":[...],"children":[...],"truncated"} */
     if (failed || xl_buf_appendf(&body, "{\"audit_id\":%" PRId64 ",\"root_audit_id\":%" PRId64 ",\"parent_execution_id\":",
                                  audit_id, root) ||
@@ -317,11 +444,18 @@ void xl_read_lineage(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who, i
         LIT(&body, "],\"children\":[") || xl_buf_append(&body, children.items.base, children.items.len) ||
         xl_buf_appendf(&body, "],\"truncated\":%s}", attempts.truncated || children.truncated ? "true" : "false"))
         xl_http_send_problem(req, 500, "internal", "Cannot read the lineage", NULL, "see the log");
-    else
+    else {
+        if (!attempts.mixed && !children.mixed)
+            xl_cache_put_kind(api->cache, audit_id, XL_CACHE_LINEAGE, ticket, head.tenant.base, head.tenant.len,
+                              body.base, body.len);
         xl_http_send_json(req, 200, body.base, body.len);
+    }
+    xl_buf_dispose(&headbuf);
     xl_buf_dispose(&body);
     xl_buf_dispose(&attempts.items);
+    xl_buf_dispose(&attempts.card);
     xl_buf_dispose(&children.items);
+    xl_buf_dispose(&children.card);
 }
 
 /* ---- GET /v1/flows/{flow_id} ------------------------------------------------------- */

@@ -73,7 +73,7 @@ void xl_read_list(xl_api_t *api, h2o_req_t *req, const xl_principal_t *who);
  * @return 0 with args_hash (the hash of the arguments it was issued for; the
  * caller compares it) and last (created_ms, audit_id of the last key seen)
  * filled; -EINVAL when it is not a page token of this API, -EBADMSG when it
- * was altered or made with another key (outputs untouched on failure).
+ * was altered or made with another key, -ENOMEM (outputs untouched on failure).
  */
 int xl_list_token_decode(const unsigned char cursor_key[XL_CURSOR_KEY_LEN], const char *token, size_t len,
                          unsigned char args_hash[XL_LIST_TOKEN_HASH_LEN], int64_t last[2]);

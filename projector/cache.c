@@ -6,7 +6,15 @@
  * out the shard's generation as its ticket, every invalidation bumps it, and
  * a fill whose ticket is not the current generation is dropped. The price is
  * a few refused fills in a shard while the projector writes to it; a stale
- * answer is never the price. Entries are allocated and freed outside the
+ * answer is never the price.
+ *
+ * A derived kind (a lineage: it lists executions created after it was read,
+ * which no invalidation names) has a coarser rule: the cache's epoch, bumped
+ * by every invalidation, is its ticket, and an entry of another epoch than
+ * the current one is dropped when found. A lineage so stays cached while the
+ * projector changes nothing, and any batch drops them all.
+ *
+ * Entries are allocated and freed outside the
  * lock (only a shard's bucket array grows under it, doubling); a hit
  * allocates nothing but what the caller's alloc hands out.
  */
@@ -27,6 +35,8 @@ typedef struct st_xl_cache_entry_t {
     struct st_xl_cache_entry_t *hnext;       /* hash chain */
     struct st_xl_cache_entry_t *prev, *next; /* LRU list: after the sentinel, most recent first */
     int64_t audit_id;
+    xl_cache_kind_t kind;
+    uint64_t epoch; /* derived kinds: the cache's epoch it was filled at */
     size_t cost; /* what it counts against the budget */
     size_t tenant_len, body_len;
     int has_tenant;
@@ -48,6 +58,7 @@ struct st_xl_cache_t {
     xl_cache_shard_t *shards;
     size_t nshards; /* a power of two */
     size_t capacity;
+    uint64_t epoch; /* bumped by every invalidation (atomic): derived entries hold only within one */
 };
 
 static uint64_t mix(int64_t audit_id)
@@ -66,10 +77,11 @@ static xl_cache_shard_t *shard_of(xl_cache_t *cache, uint64_t h)
     return &cache->shards[(h >> 48) & (cache->nshards - 1)];
 }
 
-static xl_cache_entry_t **slot_of(xl_cache_shard_t *sh, uint64_t h, int64_t audit_id)
+/* The hash is the audit ID's alone: every kind of an audit ID shares its bucket (see xl_cache_invalidate). */
+static xl_cache_entry_t **slot_of(xl_cache_shard_t *sh, uint64_t h, int64_t audit_id, xl_cache_kind_t kind)
 {
     xl_cache_entry_t **p = &sh->buckets[h & (sh->nbuckets - 1)];
-    while (*p != NULL && (*p)->audit_id != audit_id)
+    while (*p != NULL && ((*p)->audit_id != audit_id || (*p)->kind != kind))
         p = &(*p)->hnext;
     return p;
 }
@@ -182,19 +194,65 @@ void xl_cache_destroy(xl_cache_t *cache)
 int xl_cache_get(xl_cache_t *cache, int64_t audit_id, void *(*alloc)(void *ctx, size_t len), void *ctx,
                  xl_cache_answer_t *out, uint64_t *ticket)
 {
-    *ticket = 0;
-    if (cache == NULL)
-        return 0;
+    return xl_cache_get_kind(cache, audit_id, XL_CACHE_STATE, alloc, ctx, out, ticket);
+}
+
+/* A derived kind's entries hold only while the cache's epoch is the one they were filled at. */
+static int derived(xl_cache_kind_t kind)
+{
+    return kind == XL_CACHE_LINEAGE || kind == XL_CACHE_WALK;
+}
+
+/*
+ * Lock audit_id's shard and find its entry of kind (NULL: a miss, *ticket
+ * set); a derived entry of an older epoch is taken out into *stale for the
+ * caller to free after unlocking. The caller counts the hit (shard_hit) and
+ * unlocks *shp.
+ */
+static xl_cache_entry_t *lookup(xl_cache_t *cache, int64_t audit_id, xl_cache_kind_t kind, xl_cache_shard_t **shp,
+                                uint64_t *ticket, xl_cache_entry_t **stale)
+{
     uint64_t h = mix(audit_id);
-    xl_cache_shard_t *sh = shard_of(cache, h);
-    int ret = 0;
+    xl_cache_shard_t *sh = *shp = shard_of(cache, h);
     pthread_mutex_lock(&sh->mutex);
-    xl_cache_entry_t *e = *slot_of(sh, h, audit_id);
+    xl_cache_entry_t **slot = slot_of(sh, h, audit_id, kind);
+    xl_cache_entry_t *e = *slot;
+    if (e != NULL && derived(kind) && e->epoch != __atomic_load_n(&cache->epoch, __ATOMIC_ACQUIRE)) {
+        shard_remove(sh, slot);
+        ++sh->invalidations;
+        *stale = e;
+        e = NULL;
+    }
     if (e == NULL) {
         ++sh->misses;
-        *ticket = sh->gen;
-        goto unlock;
+        *ticket = derived(kind) ? __atomic_load_n(&cache->epoch, __ATOMIC_ACQUIRE) : sh->gen;
+        return NULL;
     }
+    return e;
+}
+
+/* A hit served (locked): the entry becomes the most recently used. */
+static void shard_hit(xl_cache_shard_t *sh, xl_cache_entry_t *e)
+{
+    if (sh->lru.next != e) {
+        lru_unlink(e);
+        lru_push_front(sh, e);
+    }
+    ++sh->hits;
+}
+
+int xl_cache_get_kind(xl_cache_t *cache, int64_t audit_id, xl_cache_kind_t kind, void *(*alloc)(void *ctx, size_t len),
+                      void *ctx, xl_cache_answer_t *out, uint64_t *ticket)
+{
+    xl_cache_shard_t *sh;
+    xl_cache_entry_t *stale = NULL;
+    *ticket = 0;
+    if (cache == NULL || (unsigned)kind >= XL_CACHE__KINDS)
+        return 0;
+    int ret = 0;
+    xl_cache_entry_t *e = lookup(cache, audit_id, kind, &sh, ticket, &stale);
+    if (e == NULL)
+        goto unlock;
     char *mem = alloc(ctx, e->tenant_len + e->body_len + 1);
     if (mem == NULL) {
         ret = -ENOMEM;
@@ -206,21 +264,46 @@ int xl_cache_get(xl_cache_t *cache, int64_t audit_id, void *(*alloc)(void *ctx, 
     out->tenant_len = e->tenant_len;
     out->body = mem + e->tenant_len;
     out->body_len = e->body_len;
-    if (sh->lru.next != e) {
-        lru_unlink(e);
-        lru_push_front(sh, e);
-    }
-    ++sh->hits;
+    shard_hit(sh, e);
     ret = 1;
 unlock:
     pthread_mutex_unlock(&sh->mutex);
+    free(stale);
+    return ret;
+}
+
+int xl_cache_visit(xl_cache_t *cache, int64_t audit_id, xl_cache_kind_t kind,
+                   int (*take)(void *ctx, const xl_cache_answer_t *answer), void *ctx, uint64_t *ticket)
+{
+    xl_cache_shard_t *sh;
+    xl_cache_entry_t *stale = NULL;
+    *ticket = 0;
+    if (cache == NULL || (unsigned)kind >= XL_CACHE__KINDS)
+        return 0;
+    int ret = 0;
+    xl_cache_entry_t *e = lookup(cache, audit_id, kind, &sh, ticket, &stale);
+    if (e != NULL) {
+        xl_cache_answer_t a = {e->has_tenant ? e->data : NULL, e->tenant_len, e->data + e->tenant_len, e->body_len};
+        if ((ret = take(ctx, &a)) >= 0) {
+            shard_hit(sh, e);
+            ret = 1;
+        }
+    }
+    pthread_mutex_unlock(&sh->mutex);
+    free(stale);
     return ret;
 }
 
 int xl_cache_put(xl_cache_t *cache, int64_t audit_id, uint64_t ticket, const char *tenant, size_t tenant_len,
                  const void *body, size_t body_len)
 {
-    if (cache == NULL)
+    return xl_cache_put_kind(cache, audit_id, XL_CACHE_STATE, ticket, tenant, tenant_len, body, body_len);
+}
+
+int xl_cache_put_kind(xl_cache_t *cache, int64_t audit_id, xl_cache_kind_t kind, uint64_t ticket, const char *tenant,
+                      size_t tenant_len, const void *body, size_t body_len)
+{
+    if (cache == NULL || (unsigned)kind >= XL_CACHE__KINDS)
         return 0;
     uint64_t h = mix(audit_id);
     xl_cache_shard_t *sh = shard_of(cache, h);
@@ -232,6 +315,8 @@ int xl_cache_put(xl_cache_t *cache, int64_t audit_id, uint64_t ticket, const cha
         return -ENOMEM;
     e->data = (char *)(e + 1);
     e->audit_id = audit_id;
+    e->kind = kind;
+    e->epoch = ticket;
     e->cost = cost;
     e->has_tenant = tenant != NULL;
     e->tenant_len = tenant != NULL ? tenant_len : 0;
@@ -243,9 +328,10 @@ int xl_cache_put(xl_cache_t *cache, int64_t audit_id, uint64_t ticket, const cha
 
     int kept = 0;
     pthread_mutex_lock(&sh->mutex);
-    if (ticket != sh->gen) /* invalidated since the miss: this answer may predate the change */
+    if (derived(kind) ? ticket != __atomic_load_n(&cache->epoch, __ATOMIC_ACQUIRE)
+                      : ticket != sh->gen) /* invalidated since the miss: this answer may predate the change */
         goto unlock;
-    xl_cache_entry_t **slot = slot_of(sh, h, audit_id);
+    xl_cache_entry_t **slot = slot_of(sh, h, audit_id, kind);
     if (*slot != NULL) { /* two readers filled the same miss: the later answer is as fresh */
         xl_cache_entry_t *old = *slot;
         shard_remove(sh, slot);
@@ -254,7 +340,7 @@ int xl_cache_put(xl_cache_t *cache, int64_t audit_id, uint64_t ticket, const cha
     }
     while (sh->bytes + cost > sh->budget && sh->lru.prev != &sh->lru) {
         xl_cache_entry_t *victim = sh->lru.prev;
-        shard_remove(sh, slot_of(sh, mix(victim->audit_id), victim->audit_id));
+        shard_remove(sh, slot_of(sh, mix(victim->audit_id), victim->audit_id, victim->kind));
         victim->hnext = dropped;
         dropped = victim;
         ++sh->evictions;
@@ -286,17 +372,28 @@ void xl_cache_invalidate(xl_cache_t *cache, int64_t audit_id)
         return;
     uint64_t h = mix(audit_id);
     xl_cache_shard_t *sh = shard_of(cache, h);
-    xl_cache_entry_t *e = NULL;
+    xl_cache_entry_t *dropped = NULL;
+    __atomic_add_fetch(&cache->epoch, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&sh->mutex);
     ++sh->gen;
-    xl_cache_entry_t **slot = slot_of(sh, h, audit_id);
-    if (*slot != NULL) {
-        e = *slot;
-        shard_remove(sh, slot);
+    /* every kind of audit_id is in its bucket (slot_of): one pass over the chain */
+    for (xl_cache_entry_t **slot = &sh->buckets[h & (sh->nbuckets - 1)]; *slot != NULL;) {
+        xl_cache_entry_t *e = *slot;
+        if (e->audit_id != audit_id) {
+            slot = &e->hnext;
+            continue;
+        }
+        shard_remove(sh, slot); /* *slot is the next one now */
+        e->hnext = dropped;
+        dropped = e;
         ++sh->invalidations;
     }
     pthread_mutex_unlock(&sh->mutex);
-    free(e);
+    while (dropped != NULL) {
+        xl_cache_entry_t *next = dropped->hnext;
+        free(dropped);
+        dropped = next;
+    }
 }
 
 void xl_cache_get_stats(xl_cache_t *cache, xl_cache_stats_t *stats)

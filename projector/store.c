@@ -717,12 +717,41 @@ int xl_store_index_prefix(xl_buf_t *out, xl_index_t ix, const xl_str_t *tenant, 
     }
 }
 
+struct st_xl_store_index_iter_t {
+    rocksdb_iterator_t *it;
+};
+
+xl_store_index_iter_t *xl_store_index_iter_create(xl_store_t *store)
+{
+    xl_store_index_iter_t *iter = malloc(sizeof(*iter));
+    if (iter != NULL)
+        iter->it = rocksdb_create_iterator_cf(store->db, store->ropts, store->cf[CF_INDEX]);
+    return iter;
+}
+
+void xl_store_index_iter_destroy(xl_store_index_iter_t *iter)
+{
+    if (iter == NULL)
+        return;
+    rocksdb_iter_destroy(iter->it);
+    free(iter);
+}
+
 int xl_store_index_scan(xl_store_t *store, const void *prefix, size_t prefix_len, int descending,
                         const int64_t after[2], xl_store_index_cb cb, void *ctx)
 {
+    xl_store_index_iter_t iter = {rocksdb_create_iterator_cf(store->db, store->ropts, store->cf[CF_INDEX])};
+    int ret = xl_store_index_iter_scan(&iter, prefix, prefix_len, descending, after, cb, ctx);
+    rocksdb_iter_destroy(iter.it);
+    return ret;
+}
+
+int xl_store_index_iter_scan(xl_store_index_iter_t *iter, const void *prefix, size_t prefix_len, int descending,
+                             const int64_t after[2], xl_store_index_cb cb, void *ctx)
+{
     static const unsigned char ones[IX_TAIL] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    rocksdb_iterator_t *it = NULL;
+    rocksdb_iterator_t *it = iter->it;
     char *rerr = NULL;
     xl_buf_t start;
     int ret = -ENOMEM;
@@ -737,7 +766,6 @@ int xl_store_index_scan(xl_store_t *store, const void *prefix, size_t prefix_len
         goto fail;
     }
     ret = 0;
-    it = rocksdb_create_iterator_cf(store->db, store->ropts, store->cf[CF_INDEX]);
     if (descending)
         rocksdb_iter_seek_for_prev(it, start.base, start.len);
     else
@@ -761,8 +789,6 @@ int xl_store_index_scan(xl_store_t *store, const void *prefix, size_t prefix_len
         ret = take_error(rerr, "index", NULL, 0);
 
 fail:
-    if (it != NULL)
-        rocksdb_iter_destroy(it);
     xl_buf_dispose(&start);
     return ret;
 }

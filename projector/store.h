@@ -151,6 +151,23 @@ typedef int (*xl_store_index_cb)(void *ctx, int64_t created_ms, int64_t audit_id
 int xl_store_index_scan(xl_store_t *store, const void *prefix, size_t prefix_len, int descending,
                         const int64_t after[2], xl_store_index_cb cb, void *ctx);
 
+/** An iterator over the indexes, for several scans that share its setup and its view of the store. */
+typedef struct st_xl_store_index_iter_t xl_store_index_iter_t;
+
+/**
+ * @brief An iterator for xl_store_index_iter_scan.
+ * @return NULL when out of memory; free with xl_store_index_iter_destroy.
+ */
+xl_store_index_iter_t *xl_store_index_iter_create(xl_store_t *store);
+/** @brief Free the iterator (NULL is fine). */
+void xl_store_index_iter_destroy(xl_store_index_iter_t *iter);
+/**
+ * @brief xl_store_index_scan through iter: every scan of one iterator sees
+ * the store as it was when the iterator was created.
+ */
+int xl_store_index_iter_scan(xl_store_index_iter_t *iter, const void *prefix, size_t prefix_len, int descending,
+                             const int64_t after[2], xl_store_index_cb cb, void *ctx);
+
 /** Per-flow aggregates, exact (kept per tenant and across tenants). */
 typedef struct st_xl_flow_summary_t {
     uint64_t total;                       /* executions of the flow */

@@ -11,6 +11,11 @@ cache must really answer (execlog_cache_hits_total grows), another tenant's cach
 a missing execution, as_of reads bypass the cache, a small cache evicts and still answers right, and
 http.cache.bytes=0 turns it off (no execlog_cache_* metrics, same answers).
 
+List pages take their items from the same cache (byte for byte the lookups' answers), show a write at once,
+keep fields= working, and apply the tenant rules to cached items on the call-tree index, which spans tenants.
+Lineages are cached whole: a second read is a hit, and a new retry, a new child and a write to an attempt each
+show in the next read; another tenant reads a cached lineage as a missing execution.
+
 Usage: test_cache.py --execlogd PATH --src REPO_ROOT [-v] [--keep]
 Prints one line per failed check and "N passed, N failed"; exits 1 on any failure (and prints the logs then).
 """
@@ -90,11 +95,14 @@ class Suite(X.SuiteBase):
         self.c.status(r, 200, "GET /metrics")
         return r.raw.decode()
 
-    def create(self, who="acme_w", flow="cache"):
-        r = self.srv.curl("POST", "/v1/executions", {"flow_id": flow}, http="h2c", token=self.tok[who])
+    def create(self, who="acme_w", flow="cache", **extra):
+        r = self.srv.curl("POST", "/v1/executions", dict(flow_id=flow, **extra), http="h2c", token=self.tok[who])
         if not self.c.json_answer(r, 201, "create"):
             raise X.HarnessError("create failed")
         return r.json["audit_id"]
+
+    def hits(self):
+        return metric(self.metrics(), "execlog_cache_hits_total") or 0
 
     # ---- sections -------------------------------------------------------------------
 
@@ -163,6 +171,113 @@ class Suite(X.SuiteBase):
         r = self.get("/v1/executions/%d" % a)
         if self.c.json_answer(r, 200, "current read after as_of"):
             self.c.eq(("as_of" in r.json, r.json.get("status")), (False, "running"), "the current answer is intact")
+
+    def t_lists(self):
+        ids = [self.create(flow="cache-list") for _ in range(3)]
+        path = "/v1/executions?flow_id=cache-list&limit=10"
+        first = self.get(path, who="acme_r")
+        if not self.c.json_answer(first, 200, "list (fills the cache)"):
+            return
+        self.c.eq([i.get("audit_id") for i in first.json.get("items", [])], ids[::-1], "list: newest first")
+        h0 = self.hits()
+        for http in ("1.1", "h2c"):
+            r = self.get(path, who="acme_r", http=http)
+            if self.c.json_answer(r, 200, "list again (%s)" % http):
+                self.c.eq(r.raw, first.raw, "list again (%s): the same bytes" % http)
+        self.c.ok(self.hits() - h0 >= 6, "the items came from the cache", "hits +%d" % (self.hits() - h0))
+        for a in ids:
+            r = self.get("/v1/executions/%d" % a, who="acme_r")
+            if self.c.json_answer(r, 200, "lookup of a listed execution"):
+                self.c.ok(r.raw in first.raw, "a list item is the lookup's answer, byte for byte", str(a))
+
+        newer = self.create(flow="cache-list")
+        r = self.get(path, who="acme_r")
+        if self.c.json_answer(r, 200, "list after a create"):
+            self.c.eq([i.get("audit_id") for i in r.json.get("items", [])], [newer] + ids[::-1],
+                      "a new execution shows in the next page (the cached walk is dropped)")
+        r = self.get(path.replace("limit=10", "limit=2"), who="acme_r")
+        if self.c.json_answer(r, 200, "a page of 2"):
+            self.c.eq([i.get("audit_id") for i in r.json.get("items", [])], [newer, ids[2]], "a page of 2")
+            nxt = r.json.get("next_page_token")
+            for _ in range(2):  # the second is a cached walk
+                r2 = self.get(path.replace("limit=10", "limit=2") + "&page_token=" + str(nxt), who="acme_r")
+                if self.c.json_answer(r2, 200, "the next page of 2"):
+                    self.c.eq([i.get("audit_id") for i in r2.json.get("items", [])], [ids[1], ids[0]],
+                              "the next page of 2")
+        w = self.srv.curl("POST", "/v1/executions/%d/events" % ids[0], {"type": "started"}, http="h2c",
+                          token=self.tok["acme_w"])
+        self.c.json_answer(w, 202, "append to a listed execution")
+        r = self.get(path, who="acme_r")
+        if self.c.json_answer(r, 200, "list after the append"):
+            got = {i.get("audit_id"): (i.get("status"), i.get("events")) for i in r.json.get("items", [])}
+            self.c.eq(got.get(ids[0]), ("running", 2), "list after the append: the item is fresh")
+            self.c.eq(got.get(ids[1]), ("queued", 1), "list after the append: the others as they were")
+        r = self.get(path + "&fields=audit_id,status", who="acme_r")
+        if self.c.json_answer(r, 200, "list with fields="):
+            self.c.eq([sorted(i) for i in r.json.get("items", [])], [["audit_id", "status"]] * 4,
+                      "fields= selects, cache or not")
+
+        # the call-tree index spans tenants: the cached items' tenant is checked like a stored one's
+        child = self.create(flow="cache-list-child", parent_execution_id=ids[1])
+        tree = "/v1/executions?parent_execution_id=%d" % ids[1]
+        for who in ("admin", "admin", "acme_r"):
+            r = self.get(tree, who=who)
+            if self.c.json_answer(r, 200, "children of %d for %s" % (ids[1], who)):
+                self.c.eq([i.get("audit_id") for i in r.json.get("items", [])], [child], "children for " + who)
+        h0 = self.hits()
+        for who, q in (("globex_r", ""), ("admin", "&tenant_id=globex")):
+            r = self.get(tree + q, who=who)
+            if self.c.json_answer(r, 200, "children of %d for %s%s" % (ids[1], who, q)):
+                self.c.eq(r.json.get("items"), [], "another tenant's cached children are not listed (%s%s)" % (who, q))
+        self.c.ok(self.hits() - h0 >= 2, "those were refused from the cache", "hits +%d" % (self.hits() - h0))
+
+    def lineage(self, a, who="acme_r"):
+        r = self.get("/v1/executions/%d/lineage" % a, who=who)
+        self.c.json_answer(r, 200, "lineage of %d" % a)
+        j = r.json or {}
+        return r, [(i.get("audit_id"), i.get("status")) for i in j.get("attempts", [])], \
+            [i.get("audit_id") for i in j.get("children", [])]
+
+    def t_lineage(self):
+        root = self.create(flow="cache-lineage")
+        first, attempts, children = self.lineage(root)
+        self.c.eq((attempts, children), ([(root, "queued")], []), "lineage of a new execution")
+        h0 = self.hits()
+        again, _, _ = self.lineage(root)
+        self.c.eq(again.raw, first.raw, "lineage again: the same bytes")
+        self.c.ok(self.hits() - h0 >= 1, "the lineage came from the cache", "hits +%d" % (self.hits() - h0))
+
+        r = self.srv.curl("POST", "/v1/executions/%d/retry" % root, {}, http="h2c", token=self.tok["acme_w"])
+        if not self.c.json_answer(r, 201, "retry"):
+            return
+        retry = r.json["audit_id"]
+        _, attempts, children = self.lineage(root)
+        self.c.eq(attempts, [(root, "queued"), (retry, "queued")], "a new retry shows in the cached lineage")
+        self.lineage(root)  # cached again
+        child = self.create(flow="cache-lineage-child", parent_execution_id=retry)
+        _, attempts, children = self.lineage(root)
+        self.c.eq(children, [child], "a new child of an attempt shows in the cached lineage")
+        _, _, _ = self.lineage(retry)
+        w = self.srv.curl("POST", "/v1/executions/%d/events" % retry, {"type": "started"}, http="h2c",
+                          token=self.tok["acme_w"])
+        self.c.json_answer(w, 202, "append to an attempt")
+        for a in (root, retry):
+            _, attempts, _ = self.lineage(a)
+            self.c.eq(attempts, [(root, "queued"), (retry, "running")], "a write to an attempt shows (%d)" % a)
+        # a lineage of two tenants (an all-tenant writer made a globex child): each caller sees its part
+        other = self.create(who="admin", flow="cache-lineage-globex", tenant_id="globex", parent_execution_id=root)
+        for _ in range(2):
+            _, _, children = self.lineage(root, who="admin")
+            self.c.eq(children, [other, child], "an all-tenant reader sees every child (the root's first)")
+        for _ in range(2):
+            _, _, children = self.lineage(root)
+            self.c.eq(children, [child], "acme never gets the globex child from an all-tenant reader's lineage")
+        missing = self.get("/v1/executions/%d/lineage" % (root + 1000000), who="globex_r")
+        for http in ("1.1", "h2c"):
+            r = self.get("/v1/executions/%d/lineage" % root, who="globex_r", http=http)
+            self.c.problem(r, 404, "not-found", "another tenant reads a cached lineage (%s)" % http)
+            if r.json and missing.json:
+                self.c.eq(r.json.get("title"), missing.json.get("title"), "it reads like a missing execution")
 
     def t_concurrent(self):
         """Writers append; readers never get an answer older than the write whose position they ask for."""
@@ -300,6 +415,8 @@ class Suite(X.SuiteBase):
             self.section("hits", self.t_hits)
             self.section("tenants", self.t_tenants)
             self.section("as_of", self.t_as_of)
+            self.section("lists", self.t_lists)
+            self.section("lineage", self.t_lineage)
             self.section("concurrent", self.t_concurrent)
             small = self.server("small", ["--http.cache.bytes=65536"])
             self.section("small", self.t_small, small)

@@ -5,7 +5,9 @@
  * used entry evicted first, oversized answers are refused, and the counters
  * add up. Then the protocol the projector and the readers follow, on threads:
  * a writer changes a value, invalidates, then publishes; readers that saw a
- * publication must never get an older value from the cache.
+ * publication must never get an older value from the cache. Kinds: an
+ * invalidation drops every kind of its audit ID, a derived kind (a lineage)
+ * is dropped by any invalidation, and a visit hands out the entry's bytes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -244,10 +246,86 @@ static void test_threads(void)
     free(w);
 }
 
+typedef struct st_seen_t {
+    char body[64], tenant[16];
+    size_t body_len;
+    int has_tenant, ret;
+} seen_t;
+
+static int take(void *ctx, const xl_cache_answer_t *a)
+{
+    seen_t *s = ctx;
+    s->has_tenant = a->tenant != NULL;
+    snprintf(s->tenant, sizeof(s->tenant), "%.*s", (int)a->tenant_len, a->tenant != NULL ? a->tenant : "");
+    s->body_len = a->body_len < sizeof(s->body) ? a->body_len : sizeof(s->body);
+    memcpy(s->body, a->body, s->body_len);
+    return s->ret;
+}
+
+static void test_kinds(void)
+{
+    char err[256];
+    arena_t a = {0};
+    xl_cache_answer_t ans;
+    uint64_t ticket, t2, lt;
+    seen_t seen = {0};
+    xl_cache_t *cache = xl_cache_create(1 << 20, err, sizeof(err));
+    XL_CHECK(cache != NULL, "%s", err);
+    if (cache == NULL)
+        return;
+
+    XL_PHASE("one entry per kind");
+    XL_CHECK_INT(get(cache, 20, &a, &ans, &ticket), 0);
+    XL_CHECK_INT(xl_cache_put(cache, 20, ticket, "acme", 4, "state", 5), 1);
+    XL_CHECK_INT(xl_cache_get_kind(cache, 20, XL_CACHE_CARD, arena_alloc, &a, &ans, &ticket), 0);
+    XL_CHECK_INT(xl_cache_put_kind(cache, 20, XL_CACHE_CARD, ticket, "acme", 4, "card", 4), 1);
+    XL_CHECK_INT(get(cache, 20, &a, &ans, &t2), 1);
+    XL_CHECK_STR(ans.body, ans.body_len, "state");
+    XL_CHECK_INT(xl_cache_get_kind(cache, 20, XL_CACHE_CARD, arena_alloc, &a, &ans, &t2), 1);
+    XL_CHECK_STR(ans.body, ans.body_len, "card");
+    XL_CHECK_INT(xl_cache_get_kind(cache, 20, XL_CACHE__KINDS, arena_alloc, &a, &ans, &t2), 0);
+    XL_CHECK_INT(xl_cache_put_kind(cache, 20, XL_CACHE__KINDS, t2, NULL, 0, "x", 1), 0);
+
+    XL_PHASE("a visit hands out the entry");
+    XL_CHECK_INT(xl_cache_visit(cache, 20, XL_CACHE_CARD, take, &seen, &t2), 1);
+    XL_CHECK_STR(seen.body, seen.body_len, "card");
+    XL_CHECK(seen.has_tenant && strcmp(seen.tenant, "acme") == 0, "the visit's tenant: %s", seen.tenant);
+    seen.ret = -ENOMEM;
+    XL_CHECK_INT(xl_cache_visit(cache, 20, XL_CACHE_STATE, take, &seen, &t2), -ENOMEM);
+    XL_CHECK_INT(xl_cache_visit(cache, 21, XL_CACHE_STATE, take, &seen, &t2), 0);
+
+    XL_PHASE("an invalidation drops every kind of its audit ID");
+    xl_cache_invalidate(cache, 20);
+    XL_CHECK_INT(get(cache, 20, &a, &ans, &t2), 0);
+    XL_CHECK_INT(xl_cache_get_kind(cache, 20, XL_CACHE_CARD, arena_alloc, &a, &ans, &t2), 0);
+
+    XL_PHASE("a derived entry is dropped by any invalidation");
+    XL_CHECK_INT(get(cache, 30, &a, &ans, &ticket), 0);
+    XL_CHECK_INT(xl_cache_put(cache, 30, ticket, NULL, 0, "state", 5), 1);
+    XL_CHECK_INT(xl_cache_get_kind(cache, 30, XL_CACHE_LINEAGE, arena_alloc, &a, &ans, &lt), 0);
+    XL_CHECK_INT(xl_cache_put_kind(cache, 30, XL_CACHE_LINEAGE, lt, NULL, 0, "lineage", 7), 1);
+    XL_CHECK_INT(xl_cache_get_kind(cache, 30, XL_CACHE_LINEAGE, arena_alloc, &a, &ans, &t2), 1);
+    XL_CHECK_STR(ans.body, ans.body_len, "lineage");
+    xl_cache_invalidate(cache, 31); /* another execution, maybe a new retry of 30 */
+    XL_CHECK_INT(xl_cache_get_kind(cache, 30, XL_CACHE_LINEAGE, arena_alloc, &a, &ans, &t2), 0);
+    XL_CHECK_INT(get(cache, 30, &a, &ans, &t2), 1); /* its own answer stays */
+
+    XL_PHASE("a derived fill that raced any invalidation is refused");
+    XL_CHECK_INT(xl_cache_get_kind(cache, 30, XL_CACHE_LINEAGE, arena_alloc, &a, &ans, &lt), 0);
+    xl_cache_invalidate(cache, 12345);
+    XL_CHECK_INT(xl_cache_put_kind(cache, 30, XL_CACHE_LINEAGE, lt, NULL, 0, "stale", 5), 0);
+    XL_CHECK_INT(xl_cache_get_kind(cache, 30, XL_CACHE_LINEAGE, arena_alloc, &a, &ans, &lt), 0);
+    XL_CHECK_INT(xl_cache_put_kind(cache, 30, XL_CACHE_LINEAGE, lt, NULL, 0, "fresh", 5), 1);
+    XL_CHECK_INT(xl_cache_get_kind(cache, 30, XL_CACHE_LINEAGE, arena_alloc, &a, &ans, &t2), 1);
+    XL_CHECK_STR(ans.body, ans.body_len, "fresh");
+    xl_cache_destroy(cache);
+}
+
 int main(void)
 {
     test_basics();
     test_budget();
+    test_kinds();
     test_threads();
     return xl_test_finish();
 }

@@ -123,6 +123,8 @@ static int on_index(void *ctx, int64_t created_ms, int64_t audit_id)
     return ids->stop_at != 0 && (int)ids->n == ids->stop_at ? 9 : 0;
 }
 
+static xl_store_index_iter_t *scan_iter; /* not NULL: scan_ix goes through it */
+
 /* Scan an index; "a,b,c" of the audit IDs visited, or "ERR <rc>". */
 static const char *scan_ix(xl_store_t *store, xl_index_t ix, const char *tenant, const char *str, int status,
                            int64_t id, int descending, const int64_t *after)
@@ -134,7 +136,9 @@ static const char *scan_ix(xl_store_t *store, xl_index_t ix, const char *tenant,
     xl_buf_init(&prefix);
     int rc = xl_store_index_prefix(&prefix, ix, tenant != NULL ? &t : NULL, str != NULL ? &v : NULL, status, id);
     if (rc == 0)
-        rc = xl_store_index_scan(store, prefix.base, prefix.len, descending, after, on_index, &ids);
+        rc = scan_iter != NULL
+                 ? xl_store_index_iter_scan(scan_iter, prefix.base, prefix.len, descending, after, on_index, &ids)
+                 : xl_store_index_scan(store, prefix.base, prefix.len, descending, after, on_index, &ids);
     xl_buf_dispose(&prefix);
     if (rc != 0) {
         snprintf(out, sizeof(out), "ERR %d", rc);
@@ -256,6 +260,24 @@ static void test_indexes(xl_store_t *store)
     CHECK_SCAN(scan_ix(store, XL_IX_STATUS, NULL, NULL, XL_STATUS_SUCCEEDED, 0, 0, NULL), "1");
     CHECK_SCAN(scan_ix(store, XL_IX_STATUS, "acme", NULL, XL_STATUS_SUCCEEDED, 0, 0, NULL), "1");
     CHECK_SCAN(scan_ix(store, XL_IX_ALL, NULL, NULL, 0, 0, 0, NULL), "4,6,3,1,2,5");
+
+    XL_PHASE("index: one iterator, several scans, one view of the store");
+    scan_iter = xl_store_index_iter_create(store);
+    XL_CHECK(scan_iter != NULL, "iterator created");
+    CHECK_SCAN(scan_ix(store, XL_IX_LINEAGE, NULL, NULL, 0, 1, 0, NULL), "6,1,2");
+    CHECK_SCAN(scan_ix(store, XL_IX_CHILDREN, NULL, NULL, 0, 1, 0, NULL), "3");
+    CHECK_SCAN(scan_ix(store, XL_IX_ALL, NULL, NULL, 0, 0, 1, NULL), "5,2,1,3,6,4");
+    CHECK_SCAN(scan_ix(store, XL_IX_ALL, NULL, NULL, 0, 0, 0, after), "2,5");
+    xl_state_t late;
+    ix_state(&late, 7, "acme", "f1", XL_STATUS_QUEUED, 300);
+    late.parent_execution_id = 1;
+    XL_CHECK_INT(xl_store_batch_put_index(batch, &late, XL_STATUS_NONE), 0);
+    XL_CHECK_INT(xl_store_batch_commit(batch, err, sizeof(err)), 0);
+    CHECK_SCAN(scan_ix(store, XL_IX_CHILDREN, NULL, NULL, 0, 1, 0, NULL), "3"); /* created before the write */
+    xl_store_index_iter_destroy(scan_iter);
+    scan_iter = NULL;
+    CHECK_SCAN(scan_ix(store, XL_IX_CHILDREN, NULL, NULL, 0, 1, 0, NULL), "3,7");
+    xl_store_index_iter_destroy(NULL);
     xl_store_batch_destroy(batch);
 }
 
