@@ -70,6 +70,7 @@ typedef struct st_write_t {
     int64_t offset;
     h2o_linklist_t waiting;  /* ing->partitions[p].waiting, by offset */
     h2o_linklist_t inflight; /* ing->inflight_creates */
+    h2o_linklist_t unreported; /* its lane's unreported list from produce to its delivery report (loop thread) */
     char strs[]; /* tenant_id and event_id point here (one allocation with the write) */
 } write_t;
 
@@ -157,6 +158,7 @@ struct st_xl_ingest_t {
     char schema_hex[17]; /* the event schema's fingerprint, for the execlog-schema header */
     size_t npending; /* requests not answered yet */
     h2o_linklist_t unanswered; /* those requests (pending_t.unanswered) */
+    h2o_linklist_t unreported; /* writes produced whose delivery report the loop has not taken (write_t.unreported) */
     xl_ingest_stats_t stats;
 };
 
@@ -566,6 +568,7 @@ static void on_report_messages(h2o_multithread_receiver_t *receiver, h2o_linklis
     while (!h2o_linklist_is_empty(messages)) {
         write_t *w = H2O_STRUCT_FROM_MEMBER(write_t, msg.link, messages->next);
         h2o_linklist_unlink(&w->msg.link);
+        h2o_linklist_unlink(&w->unreported);
         w->reported = 1;
         if (w->err != 0) {
             STAT_ADD(ing, delivery_failed);
@@ -794,9 +797,11 @@ static void submit(pending_t *p, size_t i, int kind, xl_event_t *ev, int client_
                           "another request with the same event_id is not acknowledged yet; retry shortly"));
         return;
     }
+    h2o_linklist_insert(&ing->unreported, &w->unreported);
     int ret = xl_producer_send(ing->primary->producer, key, (size_t)keylen, ing->frame.base, ing->frame.len, &headers, w, err,
                                sizeof(err));
     if (ret != 0) {
+        h2o_linklist_unlink(&w->unreported);
         write_free(w);
         char detail[320];
         snprintf(detail, sizeof(detail), "cannot queue the event for Kafka: %s", err);
@@ -1421,6 +1426,7 @@ static int lane_init(xl_ingest_t *ing, h2o_loop_t *loop, int kafka_timeout, char
     const xl_ingest_conf_t *conf = &ing->conf;
     ing->loop = loop;
     h2o_linklist_init_anchor(&ing->unanswered);
+    h2o_linklist_init_anchor(&ing->unreported);
     xl_buf_init(&ing->frame);
     xl_buf_init(&ing->answer);
     snprintf(ing->schema_hex, sizeof(ing->schema_hex), "%016" PRIx64, xl_event_schema_fingerprint());
@@ -1488,18 +1494,24 @@ xl_ingest_t *xl_ingest_add_lane(xl_ingest_t *primary, h2o_loop_t *loop, char *er
 }
 
 /*
- * Deliver what other threads queued for the loop; only once those threads are gone.
- * libh2o 2.2.5 has no public call for this: a receiver's messages are handed
- * over only by the running loop, and h2o_multithread_unregister_receiver
- * asserts that none are left, so the list is taken here (as catchup.c does).
+ * The delivery reports the producer queued for this lane and the loop has not
+ * taken: handled now, once the producer is gone (each write's report message
+ * is taken back from the receiver's queue through the write's own link, so the
+ * receiver is empty when it is unregistered).
  */
-static void drain_receiver(h2o_multithread_receiver_t *receiver)
+static void take_reports(xl_ingest_t *ing)
 {
     h2o_linklist_t messages;
     h2o_linklist_init_anchor(&messages);
-    h2o_linklist_insert_list(&messages, &receiver->_messages);
+    for (h2o_linklist_t *l = ing->unreported.next; l != &ing->unreported; l = l->next) {
+        write_t *w = H2O_STRUCT_FROM_MEMBER(write_t, unreported, l);
+        if (h2o_linklist_is_linked(&w->msg.link)) {
+            h2o_linklist_unlink(&w->msg.link);
+            h2o_linklist_insert(&messages, &w->msg.link);
+        }
+    }
     if (!h2o_linklist_is_empty(&messages))
-        receiver->cb(receiver, &messages);
+        on_report_messages(&ing->on_report, &messages);
 }
 
 void xl_ingest_stop(xl_ingest_t *ing)
@@ -1524,7 +1536,7 @@ void xl_ingest_dispose_lane(xl_ingest_t *ing)
         return;
     ing->disposed = 1;
     if (ing->queue != NULL) {
-        drain_receiver(&ing->on_report);
+        take_reports(ing);
         xl_progress_unsubscribe(ing->progress); /* hands over what is not heard yet */
         ing->progress = NULL;
         /* what still waits is not acknowledged: 503 for whoever is still there (as its timeout would) */
