@@ -560,7 +560,8 @@ static int scan_int(scan_t *s, int64_t *out)
     const char *d = s->p + neg, *e = d;
     int64_t v = 0;
     for (; e < s->end && *e >= '0' && *e <= '9'; ++e)
-        v = v * 10 + (*e - '0');
+        if (e - d < 18) /* longer ones are refused below; no overflow on the way */
+            v = v * 10 + (*e - '0');
     size_t n = (size_t)(e - d);
     if (n == 0 || n > 18 || (*d == '0' && (n > 1 || neg)) || (e < s->end && (*e == '.' || *e == 'e' || *e == 'E')))
         return -1;
