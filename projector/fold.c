@@ -91,6 +91,7 @@ struct st_xl_fold_t {
     xl_fold_fed_t *fed;
     size_t nfed, capfed;
     int keep_archive; /* the archive holds the events already (a rebuild) */
+    uint64_t *fresh;  /* xl_fold_fresh_store: a bloom filter of the keys written (NULL: not fresh) */
     int built;        /* the commit's puts are in the batch: a retried commit only writes */
     /* commit scratch: the flows the batch changed (found through fmap), durations ending */
     xl_fold_map_t fmap;
@@ -261,6 +262,7 @@ void xl_fold_destroy(xl_fold_t *fold)
     free(fold->hist);
     free(fold->delta);
     free(fold->fed);
+    free(fold->fresh);
     xl_fold_feed_destroy(fold->own_feed);
     free(fold);
 }
@@ -307,6 +309,70 @@ void xl_fold_reset(xl_fold_t *fold)
 void xl_fold_keep_archive(xl_fold_t *fold)
 {
     fold->keep_archive = 1;
+}
+
+/*
+ * A fresh store (xl_fold_fresh_store) holds only what this fold wrote: the
+ * fold remembers the keys of what it wrote (states, idempotency keys, creates
+ * by tenant and event ID) in a bloom filter, and a read of a key the filter
+ * has never seen is answered "absent" without asking the store. A false
+ * positive only costs the read; the filter is never cleared, since a key once
+ * written stays (and one of a batch that was not written only costs a read).
+ */
+#define FRESH_BITS ((size_t)1 << 26) /* 8 MiB: under 5% false positives up to 10 million keys */
+#define FRESH_HASHES 4
+
+int xl_fold_fresh_store(xl_fold_t *fold)
+{
+    if (fold->fresh == NULL && (fold->fresh = calloc(FRESH_BITS / 64, sizeof(uint64_t))) == NULL)
+        return -ENOMEM;
+    return 0;
+}
+
+/* The i-th bit of key in the filter (double hashing). */
+static size_t fresh_bit(uint64_t h1, uint64_t h2, int i)
+{
+    return (size_t)(h1 + (uint64_t)i * h2) & (FRESH_BITS - 1);
+}
+
+static void fresh_hashes(const xl_buf_t *key, uint64_t *h1, uint64_t *h2)
+{
+    uint64_t h = hash_bytes(key->base, key->len);
+    *h1 = h;
+    h ^= h >> 33; /* a second, independent-enough hash: murmur's finalizer of the first */
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    *h2 = h | 1;
+}
+
+/* Remember that key was written (nothing when the store is not fresh). */
+static void fresh_add(xl_fold_t *fold, const xl_buf_t *key)
+{
+    uint64_t h1, h2;
+    if (fold->fresh == NULL)
+        return;
+    fresh_hashes(key, &h1, &h2);
+    for (int i = 0; i != FRESH_HASHES; ++i) {
+        size_t bit = fresh_bit(h1, h2, i);
+        fold->fresh[bit / 64] |= (uint64_t)1 << (bit % 64);
+    }
+}
+
+/* 0: the store cannot hold key (fresh, and never written); 1: it may, ask it. */
+static int fresh_may_hold(const xl_fold_t *fold, const xl_buf_t *key)
+{
+    uint64_t h1, h2;
+    if (fold->fresh == NULL)
+        return 1;
+    fresh_hashes(key, &h1, &h2);
+    for (int i = 0; i != FRESH_HASHES; ++i) {
+        size_t bit = fresh_bit(h1, h2, i);
+        if (!(fold->fresh[bit / 64] & (uint64_t)1 << (bit % 64)))
+            return 0;
+    }
+    return 1;
 }
 
 size_t xl_fold_count(const xl_fold_t *fold)
@@ -358,7 +424,10 @@ static int batch_exec(xl_fold_t *fold, int64_t audit_id, xl_fold_exec_t **out, c
     ROOM_OR_RETURN(fold->execs, fold->nexecs, fold->capexecs, 64);
     xl_fold_exec_t *exec = &fold->execs[fold->nexecs];
     memset(exec, 0, sizeof(*exec));
-    ret = audit_id > 0 ? xl_store_get_state(fold->store, fold->codec, audit_id, &exec->st, err, errlen) : -ENOENT;
+    ret = audit_id > 0 && fresh_may_hold(fold, &fold->key)
+              ? xl_store_get_state(fold->store, fold->codec, audit_id, &exec->st, err, errlen)
+              : -ENOENT;
+    fresh_add(fold, &fold->key); /* written at the commit if it changes (a key too many only costs a read) */
     exec->old_status = XL_STATUS_NONE;
     if (ret == 0) {
         exec->exists = exec->stored = 1;
@@ -395,6 +464,10 @@ static int create_seen(xl_fold_t *fold, int32_t partition, const xl_event_t *ev,
         *seen = 1;
         return 0;
     }
+    if ((ret = make_create_key(&fold->key, -1, ev)) != 0) /* any partition: the filter's key */
+        return ret;
+    if (!fresh_may_hold(fold, &fold->key))
+        return 0;
     ret = xl_store_find_create(fold->store, ev->tenant_id.base, ev->tenant_id.len, ev->event_id.base, ev->event_id.len,
                                partition, &winner, NULL);
     if (ret == 0)
@@ -421,7 +494,7 @@ static int batch_seen(xl_fold_t *fold, int32_t partition, const xl_fold_exec_t *
         *seen = 1;
         return 0;
     }
-    if (!exec->stored) /* a new execution has no history in the store */
+    if (!exec->stored || !fresh_may_hold(fold, &fold->key)) /* a new execution has no history in the store */
         return 0;
     ret = xl_store_get_event_seq(fold->store, ev->audit_id, ev->event_id.base, ev->event_id.len, &seq, NULL);
     if (ret == 0)
@@ -452,6 +525,7 @@ static int batch_archive(xl_fold_t *fold, const xl_fold_msg_t *msg, const xl_eve
             (ret = make_key(&fold->key, 'e', ev->audit_id, &ev->event_id)) != 0 ||
             (ret = map_put(&fold->map, &fold->key, 0)) != 0)
             return ret;
+        fresh_add(fold, &fold->key);
     }
     /* a create without an idempotency key has nothing to be found by */
     if (ev->type == XL_EVENT_CREATED && outcome == XL_APPLY_NEW && ev->event_id.len != 0) {
@@ -460,8 +534,9 @@ static int batch_archive(xl_fold_t *fold, const xl_fold_msg_t *msg, const xl_eve
         if (ret != 0 && ret != -EINVAL) /* ids holding a NUL byte cannot be indexed: such a create is not found */
             return ret;
         if ((ret = make_create_key(&fold->key, msg->partition, ev)) != 0 ||
-            (ret = map_put(&fold->map, &fold->key, 0)) != 0)
+            (ret = map_put(&fold->map, &fold->key, 0)) != 0 || (ret = make_create_key(&fold->key, -1, ev)) != 0)
             return ret;
+        fresh_add(fold, &fold->key);
     }
     return 0;
 }

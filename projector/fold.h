@@ -80,6 +80,14 @@ void xl_fold_share_feed(xl_fold_t *fold, xl_fold_feed_t *feed);
 void xl_fold_keep_archive(xl_fold_t *fold);
 
 /**
+ * @brief The store held no projections when this fold began (a rebuild
+ * dropped them), and nothing but this fold writes them: reads of what the
+ * fold never wrote are answered without the store. Call before the first
+ * xl_fold_add. @return 0 or -ENOMEM.
+ */
+int xl_fold_fresh_store(xl_fold_t *fold);
+
+/**
  * @brief Fold one message into the batch in hand. The message's offset
  * counts as consumed whatever the outcome (a REJECTED one must be
  * dead-lettered by the caller before xl_fold_commit).

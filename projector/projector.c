@@ -7,8 +7,9 @@
  * The projector merges their counters, lags and log ends.
  *
  * A batch is every message that is ready when the thread wakes up (up to
- * MAX_BATCH). Each message goes through fold.c (decode, idempotency, the
- * state machine, the puts); what cannot be projected goes to the dead-letter
+ * MAX_BATCH, or until MAX_DEAD_LETTERS of them were dead-lettered). Each
+ * message goes through fold.c (decode, idempotency, the state machine, the
+ * puts); what cannot be projected goes to the dead-letter
  * topic. The dead letters are delivered before the batch is written, so an
  * offset never passes a message that is neither projected nor dead-lettered;
  * the batch is then written in one WriteBatch with the next offset of every
@@ -54,7 +55,8 @@
 #include "schemas/base/log.h"
 #include "schemas/base/thread.h"
 
-#define MAX_BATCH 1000
+#define MAX_BATCH 16384 /* a catch-up's batches: the fold, the sort and the fsync are paid per batch */
+#define MAX_DEAD_LETTERS 1024 /* a batch also ends at this many dead letters */
 #define POLL_MS 100
 #define IDENTITY_WAIT_MS 1000
 #define DLQ_FLUSH_MS 1000
@@ -126,7 +128,7 @@ struct st_xl_projector_worker_t {
     xl_fold_t *fold;
     rd_kafka_message_t *msgs[MAX_BATCH];
     size_t nmsgs;
-    xl_projector_dlq_t dlq[MAX_BATCH];
+    xl_projector_dlq_t dlq[MAX_DEAD_LETTERS];
     size_t ndlq;
     uint64_t n_applied, n_duplicates, n_anomalies, n_dlq;
     xl_projector_part_t *parts;
@@ -836,7 +838,7 @@ consume:
                 fail_thread(proj, "cannot project (see above)");
                 goto fail;
             }
-            if (proj->nmsgs == MAX_BATCH)
+            if (proj->nmsgs == MAX_BATCH || proj->ndlq == MAX_DEAD_LETTERS)
                 break;
             rkm = rd_kafka_consumer_poll(proj->rk, 0);
         }

@@ -9,8 +9,10 @@
  * every execution's events sit on one partition at increasing offsets; the
  * archive of a store that followed several logs (an embedded broker
  * restarted: its offsets start again at 0) breaks that, and then the order
- * is (audit_id, seq). Both keep each execution's events in sequence, which is
- * all the projections depend on (fold.h), so both give the same digest. Each
+ * is (audit_id, seq), the archive's own order, in which a second scan of the
+ * archive hands the frames over (in log order each is a point read). Both
+ * keep each execution's events in sequence, which is all the projections
+ * depend on (fold.h), so both give the same digest. Each
  * event must come out of the fold with the seq it is archived under; if one
  * does not, the archive is inconsistent and the rebuild stops.
  *
@@ -40,7 +42,7 @@
 #include "projector/store.h"
 #include "schemas/base/log.h"
 
-#define BATCH 4096             /* messages per WriteBatch */
+#define BATCH 16384            /* messages per WriteBatch */
 #define PROGRESS_TTY_MS 200    /* redraw of the bar */
 #define PROGRESS_PLAIN_MS 2000 /* a plain line this often */
 #define KAFKA_WAIT_MS 10000    /* metadata, watermarks, cluster id */
@@ -210,6 +212,33 @@ static uint64_t count_executions(const xl_rebuild_entries_t *es)
     return n;
 }
 
+/* The second pass over the archive, when it is folded in its own (audit_id, seq) order. */
+typedef struct st_xl_rebuild_pass_t {
+    xl_rebuild_t *rb;
+    const xl_rebuild_entries_t *es;
+    xl_rebuild_progress_t *pr;
+    size_t i; /* events folded */
+    int ret;  /* why the pass stopped */
+} xl_rebuild_pass_t;
+
+/* Fold the next archived event: the one the first pass saw at this place (the archive is not written meanwhile). */
+static int fold_archived(void *ctx, const xl_store_archived_t *ev)
+{
+    xl_rebuild_pass_t *pass = ctx;
+    xl_rebuild_t *rb = pass->rb;
+    const xl_rebuild_entry_t *e = pass->i < pass->es->n ? &pass->es->v[pass->i] : NULL;
+    if (e == NULL || e->audit_id != ev->audit_id || e->seq != ev->seq) {
+        snprintf(rb->err, rb->errlen, "archived event %" PRId64 "/%u: the archive changed during the rebuild",
+                 ev->audit_id, ev->seq);
+        return pass->ret = -EIO;
+    }
+    xl_fold_msg_t msg = {e->partition, e->offset, ev->frame, ev->len};
+    if ((pass->ret = fold_one(rb, &msg, e->seq, e->audit_id)) != 0)
+        return pass->ret;
+    progress_show(pass->pr, ++pass->i, 0);
+    return 0;
+}
+
 static int from_archive(xl_rebuild_t *rb)
 {
     xl_rebuild_entries_t es = {NULL, 0, 0, 1};
@@ -236,11 +265,31 @@ static int from_archive(xl_rebuild_t *rb)
         ret = -ENOMEM;
         goto fail;
     }
+    if ((ret = xl_fold_fresh_store(rb->fold)) != 0) { /* the projections were just dropped */
+        snprintf(rb->err, rb->errlen, "rebuild: out of memory");
+        goto fail;
+    }
     xl_fold_keep_archive(rb->fold); /* each event comes back with its seq and position: checked in fold_one */
 
     progress_init(&pr, rb->conf->progress, "events", es.n);
     double t0 = now_s();
-    for (size_t i = 0; i != es.n; ++i) {
+    if (!es.in_log_order) {
+        /* the archive's own order: one more scan reads the frames in sequence, no point read each */
+        xl_rebuild_pass_t pass = {rb, &es, &pr, 0, 0};
+        if ((ret = xl_store_scan_archive(rb->store, fold_archived, &pass)) != 0) {
+            if (pass.ret == 0)
+                snprintf(rb->err, rb->errlen, "reading the archive: %s",
+                         ret == -ENOMEM ? "out of memory" : "malformed or unreadable");
+            goto fail;
+        }
+        if (pass.i != es.n) {
+            snprintf(rb->err, rb->errlen, "the archive changed during the rebuild (%zu events, then %zu)", es.n,
+                     pass.i);
+            ret = -EIO;
+            goto fail;
+        }
+    }
+    for (size_t i = 0; es.in_log_order && i != es.n; ++i) {
         const xl_rebuild_entry_t *e = &es.v[i];
         xl_buf_reset(&frame);
         if ((ret = xl_store_get_event(rb->store, e->audit_id, e->seq, &frame)) != 0) {
@@ -379,6 +428,10 @@ static int from_kafka(xl_rebuild_t *rb)
         goto fail;
     if ((rb->fold = xl_fold_create(rb->store, rb->err, rb->errlen)) == NULL) {
         ret = -ENOMEM;
+        goto fail;
+    }
+    if ((ret = xl_fold_fresh_store(rb->fold)) != 0) { /* everything was just dropped */
+        snprintf(rb->err, rb->errlen, "rebuild: out of memory");
         goto fail;
     }
     rb->identity = identity;

@@ -37,6 +37,10 @@
 /* bounds the WAL a restart replays: a rarely written column family is flushed once it pins this much */
 #define MAX_TOTAL_WAL_BYTES ((uint64_t)64 << 20)
 #define BLOOM_BITS_PER_KEY 10.0
+/* point-read families also get a whole-key bloom filter on their memtables (2% of the write buffer):
+ * a read of a key the memtable does not hold (a new event's idempotency key, an execution not
+ * written lately) then skips the skip list search, the largest cost of a projector read */
+#define MEMTABLE_BLOOM "memtable_whole_key_filtering=true;memtable_prefix_bloom_size_ratio=0.02"
 /* below this much free, opening and writing are refused (see the top of the file): room for
  * one write buffer (RocksDB's default, 64 MiB) to be flushed. It is also what RocksDB itself
  * waits for (its SstFileManager checks every 5 s) before it resumes after a full disk. */
@@ -83,11 +87,40 @@ struct st_xl_store_t {
     rocksdb_writeoptions_t *sync_wopts; /* the rebuild mark: always fsync'ed, always logged */
 };
 
+/* One put, delete or merge of a batch, its key and value in the batch's arena. */
+typedef struct st_xl_store_op_t {
+    size_t off;          /* key at arena + off, the value right after it */
+    uint32_t klen, vlen;
+    uint8_t cf, kind;    /* XL_STORE_OP_* */
+} xl_store_op_t;
+
+enum { XL_STORE_OP_PUT, XL_STORE_OP_DELETE, XL_STORE_OP_MERGE };
+
+#define BATCH_MARKS 4 /* nested xl_store_batch_mark: more than the fold uses */
+
+/*
+ * The batch keeps its operations in insertion order, and hands them to
+ * RocksDB at commit sorted by column family and key (stably: operations on
+ * one key keep their order). In order, each memtable insert starts from the
+ * place the one before it ended (RocksDB keeps that splice per memtable)
+ * instead of searching the whole skip list, which was the largest cost of a
+ * write. The result is the same, since RocksDB applies a WriteBatch
+ * atomically and only the order of operations on one key matters.
+ */
 struct st_xl_store_batch_t {
     xl_store_t *store;
-    rocksdb_writebatch_t *wb;
+    rocksdb_writebatch_t *wb; /* built at commit */
     xl_buf_t key;
     xl_buf_t val;
+    xl_buf_t arena;
+    xl_store_op_t *ops;
+    size_t nops, capops;
+    struct st_xl_store_sorted_t *order; /* commit scratch: ops sorted */
+    size_t caporder;
+    struct {
+        size_t nops, arena_len;
+    } marks[BATCH_MARKS];
+    int nmarks;
 };
 
 /* Copy a rocksdb error into err and free it. @return -EIO. */
@@ -149,6 +182,18 @@ static void make_options(xl_store_t *store, int compression)
                                                                             agg_partial_merge, agg_merge_free,
                                                                             agg_merge_name));
         rocksdb_block_based_options_destroy(bbto);
+        if (cf_defs[i].bloom) {
+            char *rerr = NULL;
+            rocksdb_options_t *with_bloom = rocksdb_options_create();
+            rocksdb_get_options_from_string(store->cf_opts[i], MEMTABLE_BLOOM, with_bloom, &rerr);
+            if (rerr == NULL) {
+                rocksdb_options_destroy(store->cf_opts[i]);
+                store->cf_opts[i] = with_bloom;
+            } else { /* an older library: reads work as before, only slower */
+                rocksdb_free(rerr);
+                rocksdb_options_destroy(with_bloom);
+            }
+        }
     }
 }
 
@@ -1203,9 +1248,13 @@ xl_store_batch_t *xl_store_batch_create(xl_store_t *store)
     if (batch == NULL)
         return NULL;
     batch->store = store;
-    batch->wb = rocksdb_writebatch_create();
     xl_buf_init(&batch->key);
     xl_buf_init(&batch->val);
+    xl_buf_init(&batch->arena);
+    if ((batch->wb = rocksdb_writebatch_create()) == NULL) {
+        free(batch);
+        return NULL;
+    }
     return batch;
 }
 
@@ -1216,29 +1265,131 @@ void xl_store_batch_destroy(xl_store_batch_t *batch)
     rocksdb_writebatch_destroy(batch->wb);
     xl_buf_dispose(&batch->key);
     xl_buf_dispose(&batch->val);
+    xl_buf_dispose(&batch->arena);
+    free(batch->ops);
+    free(batch->order);
     free(batch);
 }
 
 void xl_store_batch_clear(xl_store_batch_t *batch)
 {
-    rocksdb_writebatch_clear(batch->wb);
+    batch->nops = 0;
+    batch->nmarks = 0;
+    xl_buf_reset(&batch->arena);
 }
 
 void xl_store_batch_mark(xl_store_batch_t *batch)
 {
-    rocksdb_writebatch_set_save_point(batch->wb);
+    if (batch->nmarks == BATCH_MARKS) { /* the oldest mark goes: never used that deep */
+        memmove(&batch->marks[0], &batch->marks[1], sizeof(batch->marks[0]) * (BATCH_MARKS - 1));
+        --batch->nmarks;
+    }
+    batch->marks[batch->nmarks].nops = batch->nops;
+    batch->marks[batch->nmarks].arena_len = batch->arena.len;
+    ++batch->nmarks;
 }
 
 void xl_store_batch_undo(xl_store_batch_t *batch)
 {
-    char *rerr = NULL;
-    rocksdb_writebatch_rollback_to_save_point(batch->wb, &rerr);
-    rocksdb_free(rerr); /* no mark: nothing to undo */
+    if (batch->nmarks == 0)
+        return; /* no mark: nothing to undo */
+    --batch->nmarks;
+    batch->nops = batch->marks[batch->nmarks].nops;
+    batch->arena.len = batch->marks[batch->nmarks].arena_len;
 }
 
 size_t xl_store_batch_count(xl_store_batch_t *batch)
 {
-    return (size_t)rocksdb_writebatch_count(batch->wb);
+    return batch->nops;
+}
+
+/* An operation of the batch as the commit sorts them: column family, the first 8 key bytes, then the rest. */
+typedef struct st_xl_store_sorted_t {
+    uint64_t head; /* the key's first 8 bytes, big-endian, 0-padded */
+    uint32_t op;   /* index in ops: the tie-break that keeps the order of operations on one key */
+    uint8_t cf;
+} xl_store_sorted_t;
+
+static int sorted_cmp(const void *a, const void *b, void *ctx)
+{
+    const xl_store_sorted_t *x = a, *y = b;
+    const xl_store_batch_t *batch = ctx;
+    if (x->cf != y->cf)
+        return x->cf < y->cf ? -1 : 1;
+    if (x->head != y->head)
+        return x->head < y->head ? -1 : 1;
+    const xl_store_op_t *ox = &batch->ops[x->op], *oy = &batch->ops[y->op];
+    if (ox->klen > 8 || oy->klen > 8) {
+        size_t n = ox->klen < oy->klen ? ox->klen : oy->klen;
+        int c = n > 8 ? memcmp(batch->arena.base + ox->off + 8, batch->arena.base + oy->off + 8, n - 8) : 0;
+        if (c != 0)
+            return c;
+    }
+    if (ox->klen != oy->klen)
+        return ox->klen < oy->klen ? -1 : 1;
+    return x->op < y->op ? -1 : x->op > y->op;
+}
+
+/* Fill batch->wb with the operations, sorted (see st_xl_store_batch_t). @return 0 or -ENOMEM. */
+static int batch_build(xl_store_batch_t *batch)
+{
+    if (batch->nops > batch->caporder) {
+        xl_store_sorted_t *order = realloc(batch->order, batch->capops * sizeof(*order));
+        if (order == NULL)
+            return -ENOMEM;
+        batch->order = order;
+        batch->caporder = batch->capops;
+    }
+    for (size_t i = 0; i != batch->nops; ++i) {
+        const xl_store_op_t *op = &batch->ops[i];
+        const unsigned char *k = (const unsigned char *)batch->arena.base + op->off;
+        uint64_t head = 0;
+        for (size_t j = 0; j != 8; ++j)
+            head = head << 8 | (j < op->klen ? k[j] : 0);
+        batch->order[i] = (xl_store_sorted_t){head, (uint32_t)i, op->cf};
+    }
+    qsort_r(batch->order, batch->nops, sizeof(*batch->order), sorted_cmp, batch);
+    rocksdb_writebatch_clear(batch->wb);
+    for (size_t i = 0; i != batch->nops; ++i) {
+        const xl_store_op_t *op = &batch->ops[batch->order[i].op];
+        const char *k = batch->arena.base + op->off;
+        rocksdb_column_family_handle_t *cf = batch->store->cf[op->cf];
+        if (op->kind == XL_STORE_OP_PUT)
+            rocksdb_writebatch_put_cf(batch->wb, cf, k, op->klen, k + op->klen, op->vlen);
+        else if (op->kind == XL_STORE_OP_DELETE)
+            rocksdb_writebatch_delete_cf(batch->wb, cf, k, op->klen);
+        else
+            rocksdb_writebatch_merge_cf(batch->wb, cf, k, op->klen, k + op->klen, op->vlen);
+    }
+    return 0;
+}
+
+/* Record one operation on batch->key with value (val, vlen) (copied). @return 0 or -ENOMEM. */
+static int batch_op(xl_store_batch_t *batch, int cf, int kind, const void *val, size_t vlen)
+{
+    if (batch->nops == batch->capops) {
+        size_t cap = batch->capops != 0 ? batch->capops * 2 : 1024;
+        xl_store_op_t *ops = realloc(batch->ops, cap * sizeof(*ops));
+        if (ops == NULL)
+            return -ENOMEM;
+        batch->ops = ops;
+        batch->capops = cap;
+    }
+    size_t off = batch->arena.len;
+    if (xl_buf_append(&batch->arena, batch->key.base, batch->key.len) != 0 ||
+        (vlen != 0 && xl_buf_append(&batch->arena, val, vlen) != 0)) {
+        batch->arena.len = off;
+        return -ENOMEM;
+    }
+    batch->ops[batch->nops++] =
+        (xl_store_op_t){off, (uint32_t)batch->key.len, (uint32_t)vlen, (uint8_t)cf, (uint8_t)kind};
+    return 0;
+}
+
+/* The batch copies key and value: the buffers are reused at once. */
+static int batch_put(xl_store_batch_t *batch, int cf, const void *val, size_t vlen)
+{
+    return batch_op(batch, cf, XL_STORE_OP_PUT, val, vlen);
 }
 
 /* be32(partition) be64(offset), after prefix bytes already in val */
@@ -1247,12 +1398,6 @@ static int append_pos(xl_buf_t *val, const xl_pos_t *pos)
     if (xl_buf_append_be32(val, (uint32_t)pos->partition) != 0 || xl_buf_append_be64(val, (uint64_t)pos->offset) != 0)
         return -ENOMEM;
     return 0;
-}
-
-/* The write batch copies key and value: the buffers are reused at once. */
-static void batch_put(xl_store_batch_t *batch, int cf, const void *val, size_t vlen)
-{
-    rocksdb_writebatch_put_cf(batch->wb, batch->store->cf[cf], batch->key.base, batch->key.len, val, vlen);
 }
 
 int xl_store_batch_put_state(xl_store_batch_t *batch, xl_codec_t *codec, const xl_state_t *st, char *err, size_t errlen)
@@ -1265,8 +1410,9 @@ int xl_store_batch_put_state(xl_store_batch_t *batch, xl_codec_t *codec, const x
     xl_buf_reset(&batch->val);
     if ((ret = xl_state_encode(codec, st, &batch->val, err, errlen)) != 0)
         return ret;
-    batch_put(batch, CF_STATE, batch->val.base, batch->val.len);
-    return 0;
+    if ((ret = batch_put(batch, CF_STATE, batch->val.base, batch->val.len)) != 0)
+        snprintf(err, errlen, "out of memory");
+    return ret;
 }
 
 int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t seq, const xl_pos_t *pos,
@@ -1276,8 +1422,7 @@ int xl_store_batch_put_event(xl_store_batch_t *batch, int64_t audit_id, uint32_t
     if (key_event(&batch->key, audit_id, seq) != 0 || append_pos(&batch->val, pos) != 0 ||
         xl_buf_append(&batch->val, frame, len) != 0)
         return -ENOMEM;
-    batch_put(batch, CF_EVENTS, batch->val.base, batch->val.len);
-    return 0;
+    return batch_put(batch, CF_EVENTS, batch->val.base, batch->val.len);
 }
 
 int xl_store_batch_put_event_seq(xl_store_batch_t *batch, int64_t audit_id, const char *event_id, size_t event_id_len,
@@ -1287,8 +1432,7 @@ int xl_store_batch_put_event_seq(xl_store_batch_t *batch, int64_t audit_id, cons
     if (key_event_seq(&batch->key, audit_id, event_id, event_id_len) != 0 ||
         xl_buf_append_be32(&batch->val, seq) != 0 || append_pos(&batch->val, pos) != 0)
         return -ENOMEM;
-    batch_put(batch, CF_IDEM, batch->val.base, batch->val.len);
-    return 0;
+    return batch_put(batch, CF_IDEM, batch->val.base, batch->val.len);
 }
 
 int xl_store_batch_put_create(xl_store_batch_t *batch, const char *tenant_id, size_t tenant_len, const char *event_id,
@@ -1300,8 +1444,7 @@ int xl_store_batch_put_create(xl_store_batch_t *batch, const char *tenant_id, si
     xl_buf_reset(&batch->val);
     if (xl_buf_append_be64(&batch->key, (uint64_t)audit_id) != 0 || append_pos(&batch->val, pos) != 0)
         return -ENOMEM;
-    batch_put(batch, CF_IDEM, batch->val.base, batch->val.len);
-    return 0;
+    return batch_put(batch, CF_IDEM, batch->val.base, batch->val.len);
 }
 
 int xl_store_batch_put_offset(xl_store_batch_t *batch, const char *identity, int32_t partition, int64_t next_offset)
@@ -1312,17 +1455,17 @@ int xl_store_batch_put_offset(xl_store_batch_t *batch, const char *identity, int
         be[i] = (unsigned char)v;
     if (key_offset(&batch->key, identity, partition) != 0)
         return -ENOMEM;
-    batch_put(batch, CF_OFFSETS, be, sizeof(be));
+    if (batch_put(batch, CF_OFFSETS, be, sizeof(be)) != 0)
+        return -ENOMEM;
     xl_buf_reset(&batch->key);
     if (xl_buf_append(&batch->key, META_IDENTITY, strlen(META_IDENTITY)) != 0)
         return -ENOMEM;
-    batch_put(batch, CF_META, identity, strlen(identity));
-    return 0;
+    return batch_put(batch, CF_META, identity, strlen(identity));
 }
 
-static void batch_delete(xl_store_batch_t *batch, int cf)
+static int batch_delete(xl_store_batch_t *batch, int cf)
 {
-    rocksdb_writebatch_delete_cf(batch->wb, batch->store->cf[cf], batch->key.base, batch->key.len);
+    return batch_op(batch, cf, XL_STORE_OP_DELETE, NULL, 0);
 }
 
 /* batch->key = the index key of st under prefix (ix, tenant scope, value) */
@@ -1349,27 +1492,31 @@ int xl_store_batch_put_index(xl_store_batch_t *batch, const xl_state_t *st, int 
         for (int i = 0; i != 2; ++i) {
             if (key_index(&batch->key, XL_IX_STATUS, scopes[i], NULL, old_status, 0, st) != 0)
                 return -ENOMEM;
-            batch_delete(batch, CF_INDEX);
-            if (key_index(&batch->key, XL_IX_STATUS, scopes[i], NULL, st->status, 0, st) != 0)
+            if (batch_delete(batch, CF_INDEX) != 0 ||
+                key_index(&batch->key, XL_IX_STATUS, scopes[i], NULL, st->status, 0, st) != 0 ||
+                batch_put(batch, CF_INDEX, "", 0) != 0)
                 return -ENOMEM;
-            batch_put(batch, CF_INDEX, "", 0);
         }
         return 0;
     }
     for (int i = 0; i != 2; ++i) {
         if (key_index(&batch->key, XL_IX_ALL, scopes[i], NULL, 0, 0, st) != 0)
             return -ENOMEM;
-        batch_put(batch, CF_INDEX, "", 0);
+        if (batch_put(batch, CF_INDEX, "", 0) != 0)
+            return -ENOMEM;
         if (key_index(&batch->key, XL_IX_FLOW, scopes[i], &st->flow_id, 0, 0, st) != 0)
             return -ENOMEM;
-        batch_put(batch, CF_INDEX, "", 0);
+        if (batch_put(batch, CF_INDEX, "", 0) != 0)
+            return -ENOMEM;
         if (key_index(&batch->key, XL_IX_STATUS, scopes[i], NULL, st->status, 0, st) != 0)
             return -ENOMEM;
-        batch_put(batch, CF_INDEX, "", 0);
+        if (batch_put(batch, CF_INDEX, "", 0) != 0)
+            return -ENOMEM;
         if (st->message_id.base != NULL) {
             if (key_index(&batch->key, XL_IX_MESSAGE, scopes[i], &st->message_id, 0, 0, st) != 0)
                 return -ENOMEM;
-            batch_put(batch, CF_INDEX, "", 0);
+            if (batch_put(batch, CF_INDEX, "", 0) != 0)
+                return -ENOMEM;
         }
     }
     const struct {
@@ -1386,7 +1533,8 @@ int xl_store_batch_put_index(xl_store_batch_t *batch, const xl_state_t *st, int 
             continue;
         if (key_index(&batch->key, by_id[i].ix, NULL, NULL, 0, by_id[i].id, st) != 0)
             return -ENOMEM;
-        batch_put(batch, CF_INDEX, "", 0);
+        if (batch_put(batch, CF_INDEX, "", 0) != 0)
+            return -ENOMEM;
     }
     return 0;
 }
@@ -1401,9 +1549,9 @@ int xl_store_batch_add_flow(xl_store_batch_t *batch, const xl_str_t *tenant, con
         return ret;
     }
     /* a merge, not a read-add-put: deltas of concurrent batches add up in any order (agg_merge) */
-    rocksdb_writebatch_merge_cf(batch->wb, batch->store->cf[CF_AGG], batch->key.base, batch->key.len,
-                                batch->val.base, batch->val.len);
-    return 0;
+    if ((ret = batch_op(batch, CF_AGG, XL_STORE_OP_MERGE, batch->val.base, batch->val.len)) != 0)
+        snprintf(err, errlen, "flow aggregates: out of memory");
+    return ret;
 }
 
 int xl_store_batch_put_feed(xl_store_batch_t *batch, uint64_t feed_seq, int64_t audit_id, uint32_t seq)
@@ -1413,8 +1561,7 @@ int xl_store_batch_put_feed(xl_store_batch_t *batch, uint64_t feed_seq, int64_t 
     if (xl_buf_append_be64(&batch->key, feed_seq) != 0 || xl_buf_append_be64(&batch->val, (uint64_t)audit_id) != 0 ||
         xl_buf_append_be32(&batch->val, seq) != 0)
         return -ENOMEM;
-    batch_put(batch, CF_FEED, batch->val.base, batch->val.len);
-    return 0;
+    return batch_put(batch, CF_FEED, batch->val.base, batch->val.len);
 }
 
 int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen)
@@ -1428,6 +1575,10 @@ int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen)
                  format_bytes(MIN_FREE_BYTES, need, sizeof(need)));
         return -ENOSPC;
     }
+    if (batch_build(batch) != 0) {
+        snprintf(err, errlen, "write batch: out of memory");
+        return -EIO;
+    }
     rocksdb_write(batch->store->db, batch->store->wopts, batch->wb, &rerr);
     if (rerr != NULL && strstr(rerr, "No space left on device") != NULL) {
         /* the one thing an operator can do about it, said where it is seen (/readyz, the log) */
@@ -1439,6 +1590,7 @@ int xl_store_batch_commit(xl_store_batch_t *batch, char *err, size_t errlen)
     if (rerr != NULL)
         return take_error(rerr, "write batch", err, errlen);
     rocksdb_writebatch_clear(batch->wb);
+    xl_store_batch_clear(batch);
     return 0;
 }
 
