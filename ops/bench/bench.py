@@ -940,7 +940,7 @@ class Bench:
                 r["catch_up_s"] = last[0] - t0
                 r["max_lag"] = max(s[2] for s in samples)
             results.append(r)
-            log("%sprojector burst %d: %s" % (tag, i + 1, r))
+            log("%sprojector burst %d: %s" % (tag, i + 1, {k: v for k, v in r.items() if k != "profile"}))
         rates = sorted(r["events_per_s"] for r in results if r.get("events_per_s"))
         self.raw[tag + "projector"] = dict(bursts=results, events_per_s=rates[len(rates) // 2] if rates else None)
 
