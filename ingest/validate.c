@@ -499,6 +499,7 @@ size_t xl_validate_write(json_t *obj, int kind, xl_event_t *ev, json_t *errors, 
 /* ---- the fast path: a flat line scanned without a JSON tree ------------------------------ */
 
 #define SCAN_MAX_MEMBERS 32
+#define SCAN_MAX_ENTRIES 16 /* of a metrics or attributes object: its duplicate check is quadratic; more: full path */
 
 typedef struct st_scan_t {
     const char *p, *end;
@@ -605,7 +606,7 @@ static int scan_inner(scan_t *s, scan_member_t *m)
         m->all_ints = is_int;
         if ((is_int ? scan_int(s, &num) : scan_string(s, &str)) != 0)
             return -1;
-        if (++m->count > XL_FIELD_MAX_ENTRIES)
+        if (++m->count > SCAN_MAX_ENTRIES)
             return -1;
     } while (scan_char(s, ','));
     if (!scan_char(s, '}'))
