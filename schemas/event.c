@@ -1341,6 +1341,22 @@ static int xl_read_blocks(xl_wire_t *w, const xl_field_t *f, void *obj, size_t e
                 const char *nul = memchr(k->base, '\0', k->len);
                 if (nul != NULL)
                     k->len = (size_t)(nul - k->base);
+                /* and a key seen before keeps its first place with the last value, as avro-c's map does */
+                for (size_t j = 0; j < n; ++j) {
+                    xl_str_t *o = (xl_str_t *)(items + j * elsize); /* the key is the first member of both */
+                    if (o->len != k->len || memcmp(o->base, k->base, k->len) != 0)
+                        continue;
+                    if (f->kind == XL_K_METRICS) {
+                        ((xl_metric_t *)o)->value = ((xl_metric_t *)item)->value;
+                    } else {
+                        xl_str_clear(&((xl_attr_t *)o)->value);
+                        ((xl_attr_t *)o)->value = ((xl_attr_t *)item)->value;
+                        ((xl_attr_t *)item)->value = (xl_str_t){NULL, 0};
+                    }
+                    xl_str_clear(k);
+                    *XL_AT(obj, f->count_off, size_t) = n--; /* the loop's ++n takes it back */
+                    break;
+                }
             }
         }
     }
