@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "projector/apply.h"
+#include "schemas/base/array.h"
 
 /* The feed's last seq written, under its mutex (see fold.h). */
 struct st_xl_fold_feed_t {
@@ -103,20 +104,6 @@ struct st_xl_fold_t {
 };
 
 /* ---- the map ---- */
-
-/* Room for one more element in the growing array arr of n used and cap allocated elements (doubling,
- * first to start); returns -ENOMEM from the calling function when there is none. */
-#define ROOM_OR_RETURN(arr, n, cap, first)                                                                              \
-    do {                                                                                                               \
-        if ((n) == (cap)) {                                                                                            \
-            size_t next_ = (cap) != 0 ? (cap) * 2 : (first);                                                           \
-            void *grown_ = realloc((arr), next_ * sizeof(*(arr)));                                                     \
-            if (grown_ == NULL)                                                                                        \
-                return -ENOMEM;                                                                                        \
-            (arr) = grown_;                                                                                            \
-            (cap) = next_;                                                                                             \
-        }                                                                                                              \
-    } while (0)
 
 static uint64_t hash_bytes(const void *p, size_t len)
 {
@@ -404,7 +391,7 @@ static int note_offset(xl_fold_t *fold, int32_t partition, int64_t offset)
             return 0;
         }
     }
-    ROOM_OR_RETURN(fold->offsets, fold->noffsets, fold->capoffsets, 16);
+    XL_ROOM_OR_RETURN(fold->offsets, fold->noffsets, fold->capoffsets, 16);
     fold->offsets[fold->noffsets++] = (xl_fold_offset_t){partition, offset + 1};
     return 0;
 }
@@ -421,7 +408,7 @@ static int batch_exec(xl_fold_t *fold, int64_t audit_id, xl_fold_exec_t **out, c
         *out = &fold->execs[idx];
         return 0;
     }
-    ROOM_OR_RETURN(fold->execs, fold->nexecs, fold->capexecs, 64);
+    XL_ROOM_OR_RETURN(fold->execs, fold->nexecs, fold->capexecs, 64);
     xl_fold_exec_t *exec = &fold->execs[fold->nexecs];
     memset(exec, 0, sizeof(*exec));
     ret = audit_id > 0 && fresh_may_hold(fold, &fold->key)
@@ -505,7 +492,7 @@ static int batch_seen(xl_fold_t *fold, int32_t partition, const xl_fold_exec_t *
 /* Note that the batch feeds (audit_id, seq): numbered when it is written (write_fed). */
 static int batch_feed(xl_fold_t *fold, int64_t audit_id, uint32_t seq)
 {
-    ROOM_OR_RETURN(fold->fed, fold->nfed, fold->capfed, 64);
+    XL_ROOM_OR_RETURN(fold->fed, fold->nfed, fold->capfed, 64);
     fold->fed[fold->nfed++] = (xl_fold_fed_t){audit_id, seq};
     return 0;
 }
@@ -620,7 +607,7 @@ static int batch_flow(xl_fold_t *fold, const xl_state_t *st, int all, xl_fold_fl
         *out = &fold->flows[idx];
         return 0;
     }
-    ROOM_OR_RETURN(fold->flows, fold->nflows, fold->capflows, 64);
+    XL_ROOM_OR_RETURN(fold->flows, fold->nflows, fold->capflows, 64);
     if ((ret = map_put(&fold->fmap, &fold->key, fold->nflows)) != 0)
         return ret;
     xl_fold_flow_t *flow = &fold->flows[fold->nflows++];
@@ -634,7 +621,7 @@ static int batch_flow(xl_fold_t *fold, const xl_state_t *st, int all, xl_fold_fl
 
 static int push_hist(xl_fold_t *fold, size_t flow, int bucket, int delta)
 {
-    ROOM_OR_RETURN(fold->hist, fold->nhist, fold->caphist, 64);
+    XL_ROOM_OR_RETURN(fold->hist, fold->nhist, fold->caphist, 64);
     fold->hist[fold->nhist++] = (xl_fold_hist_t){flow, bucket, delta};
     return 0;
 }

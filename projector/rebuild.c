@@ -40,6 +40,7 @@
 #include "projector/fold.h"
 #include "projector/kconf.h"
 #include "projector/store.h"
+#include "schemas/base/array.h"
 #include "schemas/base/log.h"
 
 #define BATCH 16384            /* messages per WriteBatch */
@@ -174,14 +175,7 @@ typedef struct st_xl_rebuild_entries_t {
 static int collect(void *ctx, const xl_store_archived_t *ev)
 {
     xl_rebuild_entries_t *es = ctx;
-    if (es->n == es->cap) {
-        size_t cap = es->cap != 0 ? es->cap * 2 : 65536;
-        xl_rebuild_entry_t *v = realloc(es->v, cap * sizeof(*v));
-        if (v == NULL)
-            return -ENOMEM;
-        es->v = v;
-        es->cap = cap;
-    }
+    XL_ROOM_OR_RETURN(es->v, es->n, es->cap, 65536);
     /* the scan is in (audit_id, seq) order: compare with the previous event of the same execution */
     if (es->n != 0) {
         const xl_rebuild_entry_t *prev = &es->v[es->n - 1];

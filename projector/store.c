@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "schemas/base/array.h"
 #include "schemas/base/log.h"
 
 #define BLOCK_CACHE_BYTES ((size_t)128 << 20)
@@ -1367,14 +1368,7 @@ static int batch_build(xl_store_batch_t *batch)
 /* Record one operation on batch->key with value (val, vlen) (copied). @return 0 or -ENOMEM. */
 static int batch_op(xl_store_batch_t *batch, int cf, int kind, const void *val, size_t vlen)
 {
-    if (batch->nops == batch->capops) {
-        size_t cap = batch->capops != 0 ? batch->capops * 2 : 1024;
-        xl_store_op_t *ops = realloc(batch->ops, cap * sizeof(*ops));
-        if (ops == NULL)
-            return -ENOMEM;
-        batch->ops = ops;
-        batch->capops = cap;
-    }
+    XL_ROOM_OR_RETURN(batch->ops, batch->nops, batch->capops, 1024);
     size_t off = batch->arena.len;
     if (xl_buf_append(&batch->arena, batch->key.base, batch->key.len) != 0 ||
         (vlen != 0 && xl_buf_append(&batch->arena, val, vlen) != 0)) {

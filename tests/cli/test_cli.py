@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import execlogd as X  # noqa: E402
-from test_write_path import Checks, now_ms  # noqa: E402
+from test_write_path import Checks  # noqa: E402
 
 ADMIN, READER, ACME = "tok-admin-cli", "tok-reader-cli", "tok-acme-writer-cli"
 RUN_TIMEOUT = 30
@@ -77,10 +77,7 @@ class Tail:
 
 class Suite(X.SuiteBase):
     def __init__(self, args):
-        self.args = args
-        self.c = Checks()
-        self.uniq = "%x" % (now_ms() & 0xFFFFFFF)
-        self.t_start = time.monotonic()
+        self.setup(args, Checks())
         self.tails = []
 
     # ---- helpers ---------------------------------------------------------------------

@@ -804,6 +804,15 @@ def split_single_object(value):
 class SuiteBase:
     """What every e2e suite shares: self.c (checks with a phase) and self.args, set by the suite."""
 
+    def setup(self, args, checks):
+        """The state a suite starts with: its arguments, its checks, the servers it starts (for conclude), a tag
+        unique to the run (in flow IDs and the like) and its start time."""
+        self.args = args
+        self.c = checks
+        self.servers = []
+        self.uniq = "%x" % (int(time.time() * 1000) & 0xFFFFFFF)
+        self.t_start = time.monotonic()
+
     def section(self, name, fn, *args):
         """Run one section; an exception fails a check and the suite goes on with the next section."""
         self.c.phase = name

@@ -24,11 +24,7 @@ UNKNOWN_ID = 1  # never issued
 
 class Suite(X.SuiteBase):
     def __init__(self, args):
-        self.args = args
-        self.c = Checks()
-        self.servers = []
-        self.uniq = "%x" % (now_ms() & 0xFFFFFFF)
-        self.t_start = time.monotonic()
+        self.setup(args, Checks())
 
     def batch(self, lines, http, what):
         r = self.srv.curl("POST", "/v1/events", "".join(line + "\n" for line in lines), http=http,

@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import execlogd as X  # noqa: E402
-from test_write_path import Checks, is_int, now_ms  # noqa: E402
+from test_write_path import Checks, is_int  # noqa: E402
 
 SKIP = 77  # ctest SKIP_RETURN_CODE
 HTTPS = ("1.1", "h2c")
@@ -74,12 +74,8 @@ def fill(path, leave):
 
 class Suite(X.SuiteBase):
     def __init__(self, args):
-        self.args = args
-        self.c = Checks()
-        self.servers = []
+        self.setup(args, Checks())
         self.mounts = []
-        self.uniq = "%x" % (now_ms() & 0xFFFFFFF)
-        self.t_start = time.monotonic()
         self.acked = {}  # audit_id -> event_id of every create answered 201
         self.seq = 0
 

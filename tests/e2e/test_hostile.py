@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import execlogd as X  # noqa: E402
-from test_write_path import Checks, concurrently, now_ms  # noqa: E402
+from test_write_path import Checks, concurrently  # noqa: E402
 
 HTTPS = ("1.1", "h2c")
 IDLE_MS = 2000  # http.idle_timeout.ms of the servers under test
@@ -302,13 +302,9 @@ class HealthMonitor:
 
 class Suite(X.SuiteBase):
     def __init__(self, args):
-        self.args = args
-        self.c = Checks()
-        self.t_start = time.monotonic()
+        self.setup(args, Checks())
         self.workdir = tempfile.mkdtemp(prefix="xl-hostile-")
-        self.uniq = "%x" % (now_ms() & 0xFFFFFFF)
         self.tok = {name: secrets.token_hex(20) for name in TOKENS}
-        self.servers = []
         self.srv = None
         self.monitor = None
         self.notes = []  # known limitations seen (printed, not failed)

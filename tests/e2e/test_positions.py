@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import execlogd as X  # noqa: E402
-from test_write_path import Checks, is_int, now_ms  # noqa: E402
+from test_write_path import Checks, is_int  # noqa: E402
 
 HTTPS = ("1.1", "h2c")
 PARTITIONS = 4  # embedded.partitions
@@ -32,11 +32,7 @@ FAR = 999999999999
 
 class Suite(X.SuiteBase):
     def __init__(self, args):
-        self.args = args
-        self.c = Checks()
-        self.servers = []
-        self.uniq = "%x" % (now_ms() & 0xFFFFFFF)
-        self.t_start = time.monotonic()
+        self.setup(args, Checks())
 
     def timed_get(self, srv, path, http, timeout=X.CURL_TIMEOUT):
         t = time.monotonic()

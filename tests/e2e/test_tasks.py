@@ -9,22 +9,17 @@ grandchildren, field selection, and the bounds of the new fields.
 """
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import execlogd as X  # noqa: E402
-from test_write_path import Checks, is_int, now_ms  # noqa: E402
+from test_write_path import Checks, is_int  # noqa: E402
 
 HTTPS = ("1.1", "h2c")
 
 
 class Suite(X.SuiteBase):
     def __init__(self, args):
-        self.args = args
-        self.c = Checks()
-        self.servers = []
-        self.uniq = "%x" % (now_ms() & 0xFFFFFFF)
-        self.t_start = time.monotonic()
+        self.setup(args, Checks())
 
     def post(self, path, body, http, want, what):
         r = self.srv.curl("POST", path, body, http=http)

@@ -125,14 +125,10 @@ def concurrently(fns, timeout=30):
 
 class Suite(X.SuiteBase):
     def __init__(self, args):
-        self.args = args
-        self.c = Checks()
-        self.servers = []
+        self.setup(args, Checks())
         self.ids = []  # every audit ID issued, in order, across runs
         self.run_ids = set()
         self.t0 = now_ms() - 3600 * 1000  # client times of the scripted executions
-        self.uniq = "%x" % (now_ms() & 0xFFFFFFF)
-        self.t_start = time.monotonic()
         with open(os.path.join(args.src, "schemas", "execution_event.avsc")) as fp:
             self.avsc = json.load(fp)
         self.expect_events = {}  # audit_id -> list of expected event types in order (run 1)
