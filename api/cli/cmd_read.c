@@ -143,11 +143,19 @@ static int walk_pages(xl_cli_t *cli, const char *path, const char *first_token, 
     return rc;
 }
 
-static void print_more(const json_t *list)
+/* A page of a list (its items as a table, and how to get more), or its JSON; frees the page. */
+static int output_page(const xl_cli_t *cli, json_t *page, const xl_cli_column_t *cols, size_t ncols)
 {
-    const char *next = json_string_value(json_object_get(list, "next_page_token"));
-    if (next != NULL)
-        fprintf(stderr, "(more: --page-token %s, or --all)\n", next);
+    if (cli->output == XL_CLI_OUTPUT_JSON) {
+        xl_cli_output_json(cli, page);
+    } else {
+        xl_cli_output_table(cols, ncols, json_object_get(page, "items"));
+        const char *next = json_string_value(json_object_get(page, "next_page_token"));
+        if (next != NULL)
+            fprintf(stderr, "(more: --page-token %s, or --all)\n", next);
+    }
+    json_decref(page);
+    return XL_CLI_EXIT_OK;
 }
 
 /* --- get ----------------------------------------------------------------------------------------------------- */
@@ -332,14 +340,7 @@ static int cmd_ls(xl_cli_t *cli, int argc, char **argv)
     free(path);
     if (rc != XL_CLI_EXIT_OK)
         return rc;
-    if (cli->output == XL_CLI_OUTPUT_JSON) {
-        xl_cli_output_json(cli, list);
-    } else {
-        xl_cli_output_table(execution_columns, COUNT(execution_columns), json_object_get(list, "items"));
-        print_more(list);
-    }
-    json_decref(list);
-    return XL_CLI_EXIT_OK;
+    return output_page(cli, list, execution_columns, COUNT(execution_columns));
 }
 
 const xl_cli_command_t xl_cli_command_ls = {
@@ -617,14 +618,7 @@ static int cmd_flows(xl_cli_t *cli, int argc, char **argv)
     }
     if (rc != XL_CLI_EXIT_OK)
         return rc;
-    if (cli->output == XL_CLI_OUTPUT_JSON) {
-        xl_cli_output_json(cli, answer);
-    } else {
-        xl_cli_output_table(flow_columns, COUNT(flow_columns), json_object_get(answer, "items"));
-        print_more(answer);
-    }
-    json_decref(answer);
-    return XL_CLI_EXIT_OK;
+    return output_page(cli, answer, flow_columns, COUNT(flow_columns));
 }
 
 const xl_cli_command_t xl_cli_command_flows = {

@@ -209,6 +209,25 @@ class Response:
         return "<HTTP/%s %s %s>" % (self.version, self.status, body)
 
 
+def readyz_status(port, connect_timeout=1.0, read_timeout=2.0):
+    """The status of GET /readyz on 127.0.0.1:port over a plain socket (no curl, so it can be polled fast), or
+    None when nothing answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=connect_timeout) as s:
+            s.settimeout(read_timeout)
+            s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        m = re.match(rb"HTTP/1\.1 (\d+)", data)
+        return int(m.group(1)) if m else None
+    except OSError:
+        return None
+
+
 def _parse_headers(text):
     """Headers of the last response in a curl -D file (skips 1xx blocks)."""
     blocks, cur = [], []
@@ -428,20 +447,8 @@ class Execlogd:
             if self.proc.poll() is not None:
                 raise HarnessError("%s exited with status %s during start-up; log:\n%s" %
                                    (self.name, self.proc.returncode, self.log_tail()))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.settimeout(1.0)
-                    s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    data = b""
-                    while True:
-                        chunk = s.recv(4096)
-                        if not chunk:
-                            break
-                        data += chunk
-                    if data.startswith(b"HTTP/1.1 200"):
-                        return
-            except OSError:
-                pass
+            if readyz_status(self.port, 0.5, 1.0) == 200:
+                return
             time.sleep(0.05)
         raise HarnessError("%s was not ready (/readyz) within %.0f s; log:\n%s" % (self.name, timeout,
                                                                                    self.log_tail()))

@@ -249,21 +249,6 @@ class Suite(X.SuiteBase):
         rc, _ = node.stop()
         self.c.eq(rc, 0, "node: SIGTERM exit status")
 
-    def readyz(self, port):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.settimeout(2)
-                s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-            m = re.match(rb"HTTP/1\.1 (\d+)", data)
-            return int(m.group(1)) if m else None
-        except OSError:
-            return None
 
     def messages(self, sock):
         out = []
@@ -277,7 +262,7 @@ class Suite(X.SuiteBase):
         got, before, after = [], [], []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and "READY=1" not in got and proc.poll() is None:
-            code = self.readyz(port)  # first /readyz, then the socket: a READY=1 read now was sent before it
+            code = X.readyz_status(port)  # first /readyz, then the socket: a READY=1 read now was sent before it
             got += self.messages(sock)
             if code is not None:
                 (after if "READY=1" in got else before).append(code)
@@ -289,7 +274,7 @@ class Suite(X.SuiteBase):
         self.c.ok(before.count(200) <= 1, "READY=1 follows the first 200 of /readyz at once",
                   "%d answers of 200 before READY=1" % before.count(200))
         for _ in range(10):
-            after.append(self.readyz(port))
+            after.append(X.readyz_status(port))
         self.c.eq(sorted(set(after)), [200], "/readyz after READY=1: 200")
         proc.send_signal(signal.SIGTERM)
         try:

@@ -10,6 +10,7 @@
 
 #include <ftw.h>
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,6 +101,28 @@ static inline rd_kafka_t *fx_mock_handle(char *err, size_t errlen)
     rd_kafka_conf_t *mconf = rd_kafka_conf_new();
     rd_kafka_conf_set(mconf, "log_level", "3", err, errlen);
     return rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, errlen);
+}
+
+/*
+ * A one-broker mock cluster on a handle of its own (*mock_rk: destroy it after the cluster) with topic of npart
+ * partitions and, unless dlq is NULL, a one-partition dead-letter topic. NULL with err on failure.
+ */
+static inline rd_kafka_mock_cluster_t *fx_mock_cluster(rd_kafka_t **mock_rk, const char *topic, int npart,
+                                                       const char *dlq, char *err, size_t errlen)
+{
+    rd_kafka_mock_cluster_t *mc = NULL;
+    if ((*mock_rk = fx_mock_handle(err, errlen)) == NULL)
+        return NULL;
+    if ((mc = rd_kafka_mock_cluster_new(*mock_rk, 1)) == NULL)
+        snprintf(err, errlen, "rd_kafka_mock_cluster_new failed");
+    else if (rd_kafka_mock_topic_create(mc, topic, npart, 1) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+             (dlq != NULL && rd_kafka_mock_topic_create(mc, dlq, 1, 1) != RD_KAFKA_RESP_ERR_NO_ERROR))
+        snprintf(err, errlen, "cannot create the mock topics");
+    else
+        return mc;
+    if (mc != NULL)
+        rd_kafka_mock_cluster_destroy(mc);
+    return NULL;
 }
 
 #endif

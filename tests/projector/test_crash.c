@@ -594,13 +594,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "%zu messages for %d executions\n", s->n, NEXEC);
 
     XL_PHASE("setup: the mock cluster hosts the log in this process");
-    rd_kafka_t *mock_rk = fx_mock_handle(err, sizeof(err));
-    XL_REQUIRE(mock_rk != NULL, "mock handle: %s", err);
-    rd_kafka_mock_cluster_t *mcluster = rd_kafka_mock_cluster_new(mock_rk, 1);
-    XL_REQUIRE(mcluster != NULL, "mock cluster");
+    rd_kafka_t *mock_rk = NULL;
+    rd_kafka_mock_cluster_t *mcluster = fx_mock_cluster(&mock_rk, TOPIC, NPART, DLQ_TOPIC, err, sizeof(err));
+    XL_REQUIRE(mcluster != NULL, "mock cluster: %s", err);
     const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mcluster);
-    XL_REQUIRE(rd_kafka_mock_topic_create(mcluster, TOPIC, NPART, 1) == RD_KAFKA_RESP_ERR_NO_ERROR, "topic");
-    XL_REQUIRE(rd_kafka_mock_topic_create(mcluster, DLQ_TOPIC, 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR, "dlq topic");
     rd_kafka_conf_t *pconf = rd_kafka_conf_new();
     rd_kafka_conf_set(pconf, "bootstrap.servers", bootstraps, err, sizeof(err));
     rd_kafka_conf_set(pconf, "enable.idempotence", "true", err, sizeof(err));

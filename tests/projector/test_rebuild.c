@@ -246,12 +246,10 @@ static void test_from_kafka(const char *root, xl_codec_t *codec)
 
     XL_PHASE("from kafka: a mock cluster with a log of 150 executions, a re-delivery and a poison message");
     pthread_mutex_init(&log->mu, NULL);
-    rd_kafka_t *mock_rk = fx_mock_handle(err, sizeof(err));
-    XL_REQUIRE_V(mock_rk != NULL, "mock handle: %s", err);
-    rd_kafka_mock_cluster_t *mcluster = rd_kafka_mock_cluster_new(mock_rk, 1);
-    XL_REQUIRE_V(mcluster != NULL, "mock cluster");
+    rd_kafka_t *mock_rk = NULL;
+    rd_kafka_mock_cluster_t *mcluster = fx_mock_cluster(&mock_rk, TOPIC, NPART, NULL, err, sizeof(err));
+    XL_REQUIRE_V(mcluster != NULL, "mock cluster: %s", err);
     const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mcluster);
-    XL_REQUIRE_V(rd_kafka_mock_topic_create(mcluster, TOPIC, NPART, 1) == RD_KAFKA_RESP_ERR_NO_ERROR, "topic");
     rd_kafka_conf_t *pconf = rd_kafka_conf_new();
     rd_kafka_conf_set(pconf, "bootstrap.servers", bootstraps, err, sizeof(err));
     rd_kafka_conf_set(pconf, "enable.idempotence", "true", err, sizeof(err));
